@@ -1,0 +1,77 @@
+//! Build script.
+//!
+//! Always: publishes the committed header's folder to dependants (`DEP_OAUTH2CC_INCLUDE`) and,
+//! on Linux, gives the shared library a SONAME.
+//!
+//! With `--features generate-header`: regenerates `include/oauth2cc.h` with cbindgen from the
+//! sources and `cbindgen.toml`, writing it only when its content changed. Without the feature
+//! (the default: dependants, `cargo publish`, docs.rs) nothing outside OUT_DIR is written.
+
+use std::env;
+use std::path::PathBuf;
+
+fn main() {
+    let crate_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
+    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:include={}", crate_dir.join("include").display());
+
+    let major = env::var("CARGO_PKG_VERSION_MAJOR").unwrap_or_default();
+    let minor = env::var("CARGO_PKG_VERSION_MINOR").unwrap_or_default();
+    // SONAME: 0.x -> liboauth2cc.so.0.x (every 0.x minor may break the ABI), >= 1 -> .so.MAJOR.
+    let soversion = if major == "0" {
+        format!("0.{minor}")
+    } else {
+        major.clone()
+    };
+    if env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,liboauth2cc.so.{soversion}");
+    }
+
+    #[cfg(feature = "generate-header")]
+    generate_header(&crate_dir);
+}
+
+#[cfg(feature = "generate-header")]
+fn generate_header(crate_dir: &std::path::Path) {
+    if env::var_os("DOCS_RS").is_some() {
+        return;
+    }
+    println!("cargo:rerun-if-changed=src");
+    println!("cargo:rerun-if-changed=cbindgen.toml");
+    let mut config =
+        cbindgen::Config::from_file(crate_dir.join("cbindgen.toml")).expect("read cbindgen.toml");
+    let version = env::var("CARGO_PKG_VERSION").unwrap_or_default();
+    if let Some(after) = config.after_includes.as_mut() {
+        *after = after
+            .replace(
+                "@MAJOR@",
+                &env::var("CARGO_PKG_VERSION_MAJOR").unwrap_or_default(),
+            )
+            .replace(
+                "@MINOR@",
+                &env::var("CARGO_PKG_VERSION_MINOR").unwrap_or_default(),
+            )
+            .replace(
+                "@PATCH@",
+                &env::var("CARGO_PKG_VERSION_PATCH").unwrap_or_default(),
+            )
+            .replace("@VERSION@", &version);
+    }
+    let bindings = match cbindgen::Builder::new()
+        .with_crate(crate_dir)
+        .with_config(config)
+        .generate()
+    {
+        Ok(b) => b,
+        // Let rustc report the syntax error itself.
+        Err(cbindgen::Error::ParseSyntaxError { .. }) => return,
+        Err(e) => panic!("cbindgen failed: {e}"),
+    };
+    let mut fresh = Vec::new();
+    bindings.write(&mut fresh);
+    let target = crate_dir.join("include").join("oauth2cc.h");
+    if std::fs::read(&target).ok().as_deref() != Some(fresh.as_slice()) {
+        std::fs::create_dir_all(target.parent().expect("include dir")).expect("create include/");
+        std::fs::write(&target, &fresh).expect("write include/oauth2cc.h");
+    }
+}

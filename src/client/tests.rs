@@ -1,0 +1,472 @@
+//! Client behaviour against a loopback server, with an injectable clock.
+
+#[path = "../../tests/support/http_server.rs"]
+mod http_server;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Barrier, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use http_server::{Action, Request, Response, TestServer};
+
+use super::*;
+use crate::fetch::Clock;
+
+/// A clock that moves only when told to.
+struct TestClock {
+    base: Instant,
+    system_base: SystemTime,
+    offset: Mutex<Duration>,
+}
+
+impl TestClock {
+    fn new() -> Arc<TestClock> {
+        Arc::new(TestClock {
+            base: Instant::now(),
+            system_base: SystemTime::now(),
+            offset: Mutex::new(Duration::ZERO),
+        })
+    }
+    fn advance_to(&self, d: Duration) {
+        *self.offset.lock().unwrap() = d;
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> Instant {
+        self.base + *self.offset.lock().unwrap()
+    }
+    fn system_now(&self) -> SystemTime {
+        self.system_base + *self.offset.lock().unwrap()
+    }
+    fn sleep(&self, d: Duration) {
+        std::thread::sleep(d.min(Duration::from_millis(5)))
+    }
+}
+
+fn token_json(n: usize, expires_in: u64) -> Action {
+    Response::json(
+        200,
+        &format!(
+            r#"{{"access_token":"token-{n}","token_type":"bearer","expires_in":{expires_in}}}"#
+        ),
+    )
+    .into()
+}
+
+/// A server that issues token-1, token-2, ... with the given lifetime.
+fn counting_server(expires_in: u64) -> TestServer {
+    let n = AtomicUsize::new(0);
+    TestServer::start(move |_req: &Request| {
+        token_json(n.fetch_add(1, Ordering::SeqCst) + 1, expires_in)
+    })
+}
+
+fn config_for(server: &TestServer) -> Config {
+    let mut c = Config::new("id", "secret").unwrap();
+    c.set_token_url(&server.url("/token")).unwrap();
+    c.set_timeout_ms(5000).unwrap();
+    c
+}
+
+#[test]
+fn caches_until_the_leeway_then_refreshes() {
+    let server = counting_server(3600);
+    let clock = TestClock::new();
+    let client = Client::with_clock(&config_for(&server), clock.clone()).unwrap();
+    assert_eq!(client.token().unwrap().access_token().expose(), "token-1");
+    assert_eq!(client.token().unwrap().access_token().expose(), "token-1");
+    assert_eq!(server.request_count(), 1);
+    clock.advance_to(Duration::from_secs(3600 - 60));
+    assert_eq!(
+        client.token().unwrap().access_token().expose(),
+        "token-1",
+        "at exactly the leeway: still fresh"
+    );
+    clock.advance_to(Duration::from_secs(3600 - 59));
+    assert_eq!(client.token().unwrap().access_token().expose(), "token-2");
+    assert_eq!(server.request_count(), 2);
+}
+
+#[test]
+fn custom_leeway() {
+    let server = counting_server(100);
+    let clock = TestClock::new();
+    let mut config = config_for(&server);
+    config.set_expiry_leeway(5);
+    let client = Client::with_clock(&config, clock.clone()).unwrap();
+    client.token().unwrap();
+    clock.advance_to(Duration::from_secs(95));
+    assert_eq!(client.token().unwrap().access_token().expose(), "token-1");
+    clock.advance_to(Duration::from_secs(96));
+    assert_eq!(client.token().unwrap().access_token().expose(), "token-2");
+}
+
+#[test]
+fn token_without_expiry_is_kept_until_invalidated() {
+    let n = AtomicUsize::new(0);
+    let server = TestServer::start(move |_r: &Request| {
+        let i = n.fetch_add(1, Ordering::SeqCst) + 1;
+        Response::json(200, &format!(r#"{{"access_token":"forever-{i}"}}"#)).into()
+    });
+    let clock = TestClock::new();
+    let client = Client::with_clock(&config_for(&server), clock.clone()).unwrap();
+    client.token().unwrap();
+    clock.advance_to(Duration::from_secs(10 * 365 * 86400));
+    assert_eq!(client.token().unwrap().access_token().expose(), "forever-1");
+    client.invalidate();
+    assert_eq!(client.token().unwrap().access_token().expose(), "forever-2");
+    assert_eq!(server.request_count(), 2);
+}
+
+#[test]
+fn failure_while_still_valid_returns_the_old_token_and_retries_next_call() {
+    let fail = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let n = Arc::new(AtomicUsize::new(0));
+    let (f, c) = (fail.clone(), n.clone());
+    let server = TestServer::start(move |_r: &Request| {
+        let i = c.fetch_add(1, Ordering::SeqCst) + 1;
+        if f.load(Ordering::SeqCst) {
+            Response::json(503, r#"{"error":"temporarily_unavailable"}"#).into()
+        } else {
+            token_json(i, 3600)
+        }
+    });
+    let clock = TestClock::new();
+    let client = Client::with_clock(&config_for(&server), clock.clone()).unwrap();
+    client.token().unwrap();
+    fail.store(true, Ordering::SeqCst);
+    clock.advance_to(Duration::from_secs(3590));
+    assert_eq!(client.token().unwrap().access_token().expose(), "token-1");
+    assert_eq!(client.token().unwrap().access_token().expose(), "token-1");
+    assert_eq!(
+        server.request_count(),
+        3,
+        "each call inside the leeway tries again"
+    );
+    clock.advance_to(Duration::from_secs(3601));
+    let e = client.token().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ServerError);
+    fail.store(false, Ordering::SeqCst);
+    assert_eq!(client.token().unwrap().access_token().expose(), "token-5");
+}
+
+#[test]
+fn cold_client_single_flight() {
+    let n = AtomicUsize::new(0);
+    let server = TestServer::start(move |_r: &Request| {
+        std::thread::sleep(Duration::from_millis(200));
+        token_json(n.fetch_add(1, Ordering::SeqCst) + 1, 3600)
+    });
+    let client = Client::new(&config_for(&server)).unwrap();
+    let barrier = Arc::new(Barrier::new(16));
+    let handles: Vec<_> = (0..16)
+        .map(|_| {
+            let (client, barrier) = (client.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                client.token().unwrap().access_token().expose().to_string()
+            })
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap(), "token-1");
+    }
+    assert_eq!(server.request_count(), 1);
+}
+
+#[test]
+fn waiters_share_the_leaders_error() {
+    let server = TestServer::start(|_r: &Request| {
+        std::thread::sleep(Duration::from_millis(200));
+        Response::json(
+            400,
+            r#"{"error":"invalid_client","error_description":"Invalid client"}"#,
+        )
+        .into()
+    });
+    let client = Client::new(&config_for(&server)).unwrap();
+    let barrier = Arc::new(Barrier::new(8));
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let (client, barrier) = (client.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                client.token().unwrap_err()
+            })
+        })
+        .collect();
+    for h in handles {
+        let e = h.join().unwrap();
+        assert_eq!(e.kind(), ErrorKind::BadRequest);
+        assert_eq!(e.oauth().error.as_deref(), Some("invalid_client"));
+    }
+    assert_eq!(server.request_count(), 1);
+}
+
+#[test]
+fn proactive_refresh_does_not_block_readers_of_a_valid_token() {
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let release_rx = Mutex::new(release_rx);
+    let n = AtomicUsize::new(0);
+    let server = TestServer::start(move |_r: &Request| {
+        let i = n.fetch_add(1, Ordering::SeqCst) + 1;
+        if i > 1 {
+            let _ = release_rx
+                .lock()
+                .unwrap()
+                .recv_timeout(Duration::from_secs(10));
+        }
+        token_json(i, 3600)
+    });
+    let clock = TestClock::new();
+    let client = Client::with_clock(&config_for(&server), clock.clone()).unwrap();
+    client.token().unwrap();
+    clock.advance_to(Duration::from_secs(3570));
+    let leader = {
+        let client = client.clone();
+        std::thread::spawn(move || client.token().unwrap().access_token().expose().to_string())
+    };
+    assert!(server.wait_for_requests(2, Duration::from_secs(5)));
+    // The refresh is blocked in the server; readers still get the old token at once.
+    for _ in 0..100 {
+        assert_eq!(client.token().unwrap().access_token().expose(), "token-1");
+    }
+    release_tx.send(()).unwrap();
+    assert_eq!(leader.join().unwrap(), "token-2");
+    assert_eq!(client.token().unwrap().access_token().expose(), "token-2");
+    assert_eq!(server.request_count(), 2);
+}
+
+#[test]
+fn auto_style_falls_back_once_and_remembers() {
+    let server = TestServer::start(|r: &Request| {
+        if r.header("authorization").is_some() {
+            Response::json(401, r#"{"error":"invalid_client"}"#).into()
+        } else if r.form_value("client_secret").as_deref() == Some("secret") {
+            token_json(1, 3600)
+        } else {
+            Response::json(400, r#"{"error":"invalid_request"}"#).into()
+        }
+    });
+    let mut config = config_for(&server);
+    config.set_auth_style(AuthStyle::Auto);
+    let client = Client::new(&config).unwrap();
+    client.token().unwrap();
+    assert_eq!(server.request_count(), 2);
+    client.invalidate();
+    client.token().unwrap();
+    assert_eq!(
+        server.request_count(),
+        3,
+        "the second fetch goes straight to the body style"
+    );
+    assert!(server.requests()[2].header("authorization").is_none());
+}
+
+#[test]
+fn auto_style_reports_both_errors() {
+    let server = TestServer::start(|r: &Request| {
+        if r.header("authorization").is_some() {
+            Response::json(
+                400,
+                r#"{"error":"invalid_client","error_description":"basic refused"}"#,
+            )
+            .into()
+        } else {
+            Response::json(
+                401,
+                r#"{"error":"invalid_client","error_description":"body refused"}"#,
+            )
+            .into()
+        }
+    });
+    let mut config = config_for(&server);
+    config.set_auth_style(AuthStyle::Auto);
+    let e = request_token(&config).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unauthorized);
+    assert!(
+        e.message().contains("basic refused") && e.message().contains("body refused"),
+        "{}",
+        e.message()
+    );
+    assert_eq!(server.request_count(), 2);
+}
+
+#[test]
+fn auto_style_does_not_fall_back_on_other_errors() {
+    let server = TestServer::start(|_r: &Request| {
+        Response::json(400, r#"{"error":"invalid_scope"}"#).into()
+    });
+    let mut config = config_for(&server);
+    config.set_auth_style(AuthStyle::Auto);
+    assert_eq!(
+        request_token(&config).unwrap_err().kind(),
+        ErrorKind::BadRequest
+    );
+    assert_eq!(server.request_count(), 1);
+}
+
+fn flaky_server(failures: usize, failure: Response) -> TestServer {
+    let n = AtomicUsize::new(0);
+    TestServer::start(move |_r: &Request| {
+        let i = n.fetch_add(1, Ordering::SeqCst);
+        if i < failures {
+            failure.clone().into()
+        } else {
+            token_json(i + 1, 3600)
+        }
+    })
+}
+
+#[test]
+fn retries_5xx_then_succeeds() {
+    let server = flaky_server(2, Response::json(503, "{}"));
+    let mut config = config_for(&server);
+    config.set_retries(3, 50);
+    assert_eq!(
+        request_token(&config).unwrap().access_token().expose(),
+        "token-3"
+    );
+    assert_eq!(server.request_count(), 3);
+}
+
+#[test]
+fn retries_are_bounded() {
+    let server = flaky_server(100, Response::json(500, "{}"));
+    let mut config = config_for(&server);
+    config.set_retries(2, 20);
+    assert_eq!(
+        request_token(&config).unwrap_err().kind(),
+        ErrorKind::ServerError
+    );
+    assert_eq!(server.request_count(), 3);
+}
+
+#[test]
+fn no_retries_by_default_and_never_on_400_or_401() {
+    let server = flaky_server(1, Response::json(503, "{}"));
+    assert_eq!(
+        request_token(&config_for(&server)).unwrap_err().kind(),
+        ErrorKind::ServerError
+    );
+    assert_eq!(server.request_count(), 1);
+    for status in [400, 401] {
+        let server = flaky_server(100, Response::json(status, r#"{"error":"invalid_client"}"#));
+        let mut config = config_for(&server);
+        config.set_retries(5, 10);
+        request_token(&config).unwrap_err();
+        assert_eq!(server.request_count(), 1, "{status}");
+    }
+}
+
+#[test]
+fn retry_after_within_budget_is_slept() {
+    let server = flaky_server(1, Response::json(429, "{}").with_header("Retry-After", "1"));
+    let mut config = config_for(&server);
+    config.set_retries(1, 1500);
+    let started = Instant::now();
+    request_token(&config).unwrap();
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    assert_eq!(server.request_count(), 2);
+}
+
+#[test]
+fn retry_after_over_budget_returns_at_once() {
+    let server = flaky_server(
+        1,
+        Response::json(429, "").with_header("retry-after", "3600"),
+    );
+    let mut config = config_for(&server);
+    config.set_retries(3, 2000);
+    let started = Instant::now();
+    let e = request_token(&config).unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(e.kind(), ErrorKind::RateLimited);
+    assert_eq!(e.retry_after(), Some(3600));
+    assert_eq!(server.request_count(), 1);
+}
+
+#[test]
+fn retries_stop_at_the_timeout() {
+    let server = flaky_server(100, Response::json(503, "{}"));
+    let mut config = config_for(&server);
+    config.set_timeout_ms(700).unwrap();
+    config.set_retries(1000, 300);
+    let started = Instant::now();
+    assert_eq!(
+        request_token(&config).unwrap_err().kind(),
+        ErrorKind::ServerError
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(700 + 300),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn get_attaches_the_token_and_retries_once_after_401() {
+    let n = Arc::new(AtomicUsize::new(0));
+    let c = n.clone();
+    let server = TestServer::start(move |r: &Request| match r.path() {
+        "/token" => token_json(c.fetch_add(1, Ordering::SeqCst) + 1, 3600),
+        "/api" if r.header("authorization") == Some("Bearer token-2") => {
+            Response::json(200, r#"{"ok":true}"#)
+                .with_header("X-Thing", "yes")
+                .into()
+        }
+        _ => Response::json(
+            401,
+            r#"{"error":{"status":401,"message":"The access token expired"}}"#,
+        )
+        .into(),
+    });
+    let client = Client::new(&config_for(&server)).unwrap();
+    let response = client.get(&server.url("/api")).unwrap();
+    assert_eq!(response.status, 200);
+    assert_eq!(response.body, br#"{"ok":true}"#);
+    assert_eq!(response.header("x-thing"), Some("yes"));
+    assert_eq!(n.load(Ordering::SeqCst), 2);
+    // A second 401 is returned to the caller, not retried forever.
+    let response = client.get(&server.url("/other")).unwrap();
+    assert_eq!(response.status, 401);
+    assert_eq!(n.load(Ordering::SeqCst), 3);
+}
+
+#[test]
+fn get_refuses_plain_http_to_other_hosts_and_caps_the_body() {
+    let server = TestServer::start(|r: &Request| match r.path() {
+        "/token" => token_json(1, 3600),
+        _ => Action::HugeBody {
+            content_length: true,
+            size: 2000,
+        },
+    });
+    let mut config = config_for(&server);
+    config.set_max_response_bytes(1000).unwrap();
+    let client = Client::new(&config).unwrap();
+    assert_eq!(
+        client.get("http://example.com/x").unwrap_err().kind(),
+        ErrorKind::Config
+    );
+    assert_eq!(
+        server.request_count(),
+        0,
+        "no token was fetched for a refused URL"
+    );
+    let e = client.get(&server.url("/big")).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidResponse);
+}
+
+#[test]
+fn keeps_the_token_endpoint_connection_alive() {
+    let server = counting_server(3600);
+    let client = Client::new(&config_for(&server)).unwrap();
+    for _ in 0..5 {
+        client.invalidate();
+        client.token().unwrap();
+    }
+    assert_eq!(server.request_count(), 5);
+    assert_eq!(server.connection_count(), 1);
+}

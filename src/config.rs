@@ -1,0 +1,698 @@
+//! Configuration: who we are (client id and secret), where the token endpoint is, and how to
+//! reach it. Built in code, from a JSON file, or from the environment. Every setter validates.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::secret::{Secret, Text};
+
+/// Spotify's accounts service token endpoint, the default token URL.
+pub const SPOTIFY_TOKEN_URL: &str = "https://accounts.spotify.com/api/token";
+/// Default whole-request timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default connection set-up timeout (TCP, proxy, TLS).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default number of seconds before expiry at which a cached token counts as expired.
+pub const DEFAULT_EXPIRY_LEEWAY: u32 = 60;
+/// Default cap on an API response body read by [`crate::Client::get`].
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Parameter names the library manages itself; `add_param` refuses them.
+const MANAGED_PARAMS: [&str; 4] = ["grant_type", "client_id", "client_secret", "scope"];
+
+/// How the client authenticates to the token endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum AuthStyle {
+    /// `Authorization: Basic base64(pctenc(id):pctenc(secret))` (RFC 6749 §2.3.1). Default.
+    #[default]
+    Basic,
+    /// `client_id` and `client_secret` in the form body.
+    PostBody,
+    /// Basic first; on a 400/401 `invalid_client`, the body once. A client remembers the winner.
+    Auto,
+}
+
+impl AuthStyle {
+    pub fn name(self) -> &'static str {
+        match self {
+            AuthStyle::Basic => "basic",
+            AuthStyle::PostBody => "post_body",
+            AuthStyle::Auto => "auto",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<AuthStyle> {
+        match name {
+            "basic" => Some(AuthStyle::Basic),
+            "post_body" => Some(AuthStyle::PostBody),
+            "auto" => Some(AuthStyle::Auto),
+            _ => None,
+        }
+    }
+}
+
+/// Retry policy for the token request: on 429, 5xx, network errors and timeouts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt; 0 disables retrying (the default).
+    pub max_retries: u32,
+    /// The longest single wait, including a server's Retry-After.
+    pub max_wait: Duration,
+}
+
+/// Everything needed to request a token. Cheap to clone; secrets are wiped when dropped and
+/// redacted from `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Config {
+    pub(crate) client_id: Secret,
+    pub(crate) client_secret: Secret,
+    pub(crate) token_url: Text,
+    pub(crate) scope: Option<Text>,
+    pub(crate) auth_style: AuthStyle,
+    pub(crate) params: Vec<(Text, Text)>,
+    pub(crate) timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) user_agent: Option<Text>,
+    pub(crate) expiry_leeway: u32,
+    pub(crate) ca_file: Option<PathBuf>,
+    pub(crate) proxy: Option<Secret>,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) cache_file: Option<PathBuf>,
+    pub(crate) max_response_bytes: usize,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("client_id", &self.client_id.expose())
+            .field("client_secret", &self.client_secret)
+            .field("token_url", &self.token_url)
+            .field("scope", &self.scope)
+            .field("auth_style", &self.auth_style)
+            .field("params", &self.params)
+            .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("user_agent", &self.user_agent)
+            .field("expiry_leeway", &self.expiry_leeway)
+            .field("ca_file", &self.ca_file)
+            .field("proxy", &self.proxy.as_ref().map(|_| "[redacted]"))
+            .field("retry", &self.retry)
+            .field("cache_file", &self.cache_file)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .finish()
+    }
+}
+
+fn text(value: &str, what: &str) -> Result<Text> {
+    Text::new(value).ok_or_else(|| Error::invalid_argument(format!("{what} contains a NUL byte")))
+}
+
+fn non_empty_secret(value: &str, what: &str) -> Result<Secret> {
+    if value.is_empty() {
+        return Err(Error::invalid_argument(format!("{what} is empty")));
+    }
+    Secret::new(value).ok_or_else(|| Error::invalid_argument(format!("{what} contains a NUL byte")))
+}
+
+fn millis(ms: u32, what: &str) -> Result<Duration> {
+    if ms == 0 {
+        return Err(Error::invalid_argument(format!(
+            "{what} must be at least 1 ms"
+        )));
+    }
+    Ok(Duration::from_millis(u64::from(ms)))
+}
+
+impl Config {
+    /// A configuration for Spotify's token endpoint with every default. The id and the secret
+    /// must be non-empty.
+    pub fn new(client_id: &str, client_secret: &str) -> Result<Config> {
+        Ok(Config {
+            client_id: non_empty_secret(client_id, "client_id")?,
+            client_secret: non_empty_secret(client_secret, "client_secret")?,
+            token_url: text(SPOTIFY_TOKEN_URL, "token_url")?,
+            scope: None,
+            auth_style: AuthStyle::Basic,
+            params: Vec::new(),
+            timeout: DEFAULT_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            user_agent: None,
+            expiry_leeway: DEFAULT_EXPIRY_LEEWAY,
+            ca_file: None,
+            proxy: None,
+            retry: RetryPolicy::default(),
+            cache_file: None,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+        })
+    }
+
+    /// Reads a JSON configuration file. Keys: `client_id`, `client_secret` (required),
+    /// `token_url`, `scope`, `auth_style` (`"basic"`, `"post_body"`, `"auto"`), `params`
+    /// (object of strings), `timeout_ms`, `connect_timeout_ms`, `user_agent`, `ca_file`,
+    /// `proxy`, `expiry_leeway`, `max_retries`, `retry_max_wait_ms`, `cache_file`,
+    /// `max_response_bytes`. An unknown key is an error naming it. A relative `ca_file` or
+    /// `cache_file` is taken relative to the configuration file's folder.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Config> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|e| {
+            Error::config(format!("cannot read config file {}: {e}", path.display()))
+        })?;
+        let bytes = zeroize::Zeroizing::new(bytes);
+        let file: ConfigFile = serde_json::from_slice(&bytes).map_err(|e| {
+            Error::config(format!(
+                "config file {}: {}",
+                path.display(),
+                json_error_message(&e)
+            ))
+        })?;
+        file.into_config(path.parent().unwrap_or(Path::new("")))
+            .map_err(|e| e.context(&format!("config file {}: ", path.display())))
+    }
+
+    /// Reads `OAUTH2CC_CLIENT_ID`, `OAUTH2CC_CLIENT_SECRET` (required), `OAUTH2CC_TOKEN_URL`
+    /// and `OAUTH2CC_SCOPE` (optional) from the environment.
+    pub fn from_env() -> Result<Config> {
+        Config::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// [`Config::from_env`] over any source of variables (testable without touching the
+    /// process environment).
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Config> {
+        let required = |name: &str| {
+            let value = var(name).map(zeroize::Zeroizing::new);
+            match value {
+                Some(v) if !v.is_empty() => Ok(v),
+                _ => Err(Error::config(format!(
+                    "environment variable {name} is not set"
+                ))),
+            }
+        };
+        let id = required("OAUTH2CC_CLIENT_ID")?;
+        let secret = required("OAUTH2CC_CLIENT_SECRET")?;
+        let mut config = Config::new(&id, &secret)?;
+        if let Some(url) = var("OAUTH2CC_TOKEN_URL").filter(|v| !v.is_empty()) {
+            config.set_token_url(&url)?;
+        }
+        if let Some(scope) = var("OAUTH2CC_SCOPE").filter(|v| !v.is_empty()) {
+            config.set_scope(Some(&scope))?;
+        }
+        Ok(config)
+    }
+
+    /// The token endpoint. `https://`, or `http://` to a loopback host only.
+    pub fn set_token_url(&mut self, url: &str) -> Result<()> {
+        check_url(url, "token_url")?;
+        self.token_url = text(url, "token_url")?;
+        Ok(())
+    }
+
+    /// Space-separated scopes; `None` or an empty string clears.
+    pub fn set_scope(&mut self, scope: Option<&str>) -> Result<()> {
+        self.scope = match scope.map(str::trim).filter(|s| !s.is_empty()) {
+            Some(s) => Some(text(s, "scope")?),
+            None => None,
+        };
+        Ok(())
+    }
+
+    pub fn set_auth_style(&mut self, style: AuthStyle) {
+        self.auth_style = style;
+    }
+
+    /// Adds a form parameter sent with every token request (`audience`, `resource`, ...).
+    /// The same name may be added more than once (RFC 8707 allows several `resource`s).
+    /// `grant_type`, `client_id`, `client_secret` and `scope` are refused.
+    pub fn add_param(&mut self, name: &str, value: &str) -> Result<()> {
+        if name.is_empty() {
+            return Err(Error::invalid_argument("parameter name is empty"));
+        }
+        if MANAGED_PARAMS.contains(&name) {
+            return Err(Error::invalid_argument(format!(
+                "parameter {name} is managed by the library and cannot be overridden"
+            )));
+        }
+        self.params.push((
+            text(name, "parameter name")?,
+            text(value, "parameter value")?,
+        ));
+        Ok(())
+    }
+
+    /// Whole-request timeout, at least 1 ms (default 30 s).
+    pub fn set_timeout_ms(&mut self, ms: u32) -> Result<()> {
+        self.timeout = millis(ms, "timeout")?;
+        Ok(())
+    }
+
+    /// Connection set-up timeout, at least 1 ms (default 10 s).
+    pub fn set_connect_timeout_ms(&mut self, ms: u32) -> Result<()> {
+        self.connect_timeout = millis(ms, "connect timeout")?;
+        Ok(())
+    }
+
+    /// A PEM file of CA certificates trusted for this configuration. Read and checked here.
+    pub fn set_ca_file(&mut self, path: &str) -> Result<()> {
+        if path.is_empty() {
+            return Err(Error::invalid_argument("ca_file is empty"));
+        }
+        crate::transport::load_ca_file(Path::new(path))?;
+        self.ca_file = Some(PathBuf::from(path));
+        Ok(())
+    }
+
+    /// A proxy (`http://`, `https://`, `socks5://`, optional `user:password@`). `None` goes
+    /// back to the environment's proxy (`HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`).
+    pub fn set_proxy(&mut self, proxy: Option<&str>) -> Result<()> {
+        self.proxy = match proxy.filter(|p| !p.is_empty()) {
+            Some(p) => {
+                crate::transport::check_proxy(p)?;
+                Some(
+                    Secret::new(p)
+                        .ok_or_else(|| Error::invalid_argument("proxy contains a NUL byte"))?,
+                )
+            }
+            None => None,
+        };
+        Ok(())
+    }
+
+    /// `User-Agent` sent with every request (default `oauth2cc/<version>`).
+    pub fn set_user_agent(&mut self, user_agent: &str) -> Result<()> {
+        if user_agent.bytes().any(|b| b < 0x20 || b == 0x7f) {
+            return Err(Error::invalid_argument(
+                "user_agent contains a control character",
+            ));
+        }
+        self.user_agent = Some(text(user_agent, "user_agent")?);
+        Ok(())
+    }
+
+    /// Seconds before expiry at which a token counts as expired (default 60).
+    pub fn set_expiry_leeway(&mut self, seconds: u32) {
+        self.expiry_leeway = seconds;
+    }
+
+    /// Retries on 429, 5xx, network errors and timeouts (default none).
+    pub fn set_retries(&mut self, max_retries: u32, max_wait_ms: u32) {
+        self.retry = RetryPolicy {
+            max_retries,
+            max_wait: Duration::from_millis(u64::from(max_wait_ms)),
+        };
+    }
+
+    /// A file in which a [`crate::Client`] keeps its token between processes.
+    pub fn set_cache_file(&mut self, path: Option<&str>) -> Result<()> {
+        self.cache_file = path.filter(|p| !p.is_empty()).map(PathBuf::from);
+        Ok(())
+    }
+
+    /// The largest API response body [`crate::Client::get`] reads (default 16 MiB).
+    pub fn set_max_response_bytes(&mut self, bytes: usize) -> Result<()> {
+        if bytes == 0 {
+            return Err(Error::invalid_argument(
+                "max_response_bytes must be at least 1",
+            ));
+        }
+        self.max_response_bytes = bytes;
+        Ok(())
+    }
+
+    pub fn client_id(&self) -> &str {
+        self.client_id.expose()
+    }
+
+    pub fn token_url(&self) -> &str {
+        self.token_url.as_str()
+    }
+
+    pub fn scope(&self) -> Option<&str> {
+        self.scope.as_ref().map(Text::as_str)
+    }
+
+    pub fn auth_style(&self) -> AuthStyle {
+        self.auth_style
+    }
+
+    pub fn params(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.params.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    pub fn connect_timeout(&self) -> Duration {
+        self.connect_timeout
+    }
+
+    pub fn user_agent(&self) -> Option<&str> {
+        self.user_agent.as_ref().map(Text::as_str)
+    }
+
+    pub fn expiry_leeway(&self) -> u32 {
+        self.expiry_leeway
+    }
+
+    pub fn ca_file(&self) -> Option<&Path> {
+        self.ca_file.as_deref()
+    }
+
+    pub fn retry(&self) -> RetryPolicy {
+        self.retry
+    }
+
+    pub fn cache_file(&self) -> Option<&Path> {
+        self.cache_file.as_deref()
+    }
+
+    pub fn max_response_bytes(&self) -> usize {
+        self.max_response_bytes
+    }
+}
+
+/// A URL credentials or tokens may be sent to: `https://host...`, or `http://` to a loopback
+/// host (127.0.0.0/8, `::1`, `localhost`) for tests and local development. No user-info.
+pub fn check_url(url: &str, what: &str) -> Result<()> {
+    let uri: ureq::http::Uri = url
+        .parse()
+        .map_err(|_| Error::config(format!("{what} is not a valid absolute URL")))?;
+    let authority = uri
+        .authority()
+        .ok_or_else(|| Error::config(format!("{what} has no host")))?;
+    if authority.as_str().contains('@') {
+        return Err(Error::config(format!(
+            "{what} must not carry user information"
+        )));
+    }
+    let host = authority.host();
+    if host.is_empty() {
+        return Err(Error::config(format!("{what} has no host")));
+    }
+    match uri.scheme_str() {
+        Some("https") => Ok(()),
+        Some("http") if is_loopback_host(host) => Ok(()),
+        Some("http") => Err(Error::config(format!(
+            "{what} {url} uses plain http to a non-loopback host; use https"
+        ))),
+        _ => Err(Error::config(format!("{what} must start with https://"))),
+    }
+}
+
+/// True for `localhost`, 127.0.0.0/8 and `::1` (with or without brackets).
+pub fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    host.parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Turns a serde_json error into a message that names a bad key but never echoes a value
+/// (a value may be the secret).
+fn json_error_message(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let keeps_names = [
+        "unknown field",
+        "missing field",
+        "duplicate field",
+        "unknown variant",
+    ];
+    if e.is_data() && keeps_names.iter().any(|p| text.starts_with(p)) {
+        text
+    } else {
+        let what = if e.is_syntax() || e.is_eof() {
+            "not valid JSON"
+        } else {
+            "a value has the wrong type"
+        };
+        format!("{what} at line {} column {}", e.line(), e.column())
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    client_id: zeroize::Zeroizing<String>,
+    client_secret: zeroize::Zeroizing<String>,
+    token_url: Option<String>,
+    scope: Option<String>,
+    auth_style: Option<String>,
+    #[serde(default)]
+    params: BTreeMap<String, String>,
+    timeout_ms: Option<u32>,
+    connect_timeout_ms: Option<u32>,
+    user_agent: Option<String>,
+    ca_file: Option<PathBuf>,
+    proxy: Option<zeroize::Zeroizing<String>>,
+    expiry_leeway: Option<u32>,
+    max_retries: Option<u32>,
+    retry_max_wait_ms: Option<u32>,
+    cache_file: Option<PathBuf>,
+    max_response_bytes: Option<usize>,
+}
+
+impl ConfigFile {
+    fn into_config(self, base: &Path) -> Result<Config> {
+        let mut c = Config::new(&self.client_id, &self.client_secret)?;
+        if let Some(url) = &self.token_url {
+            c.set_token_url(url)?;
+        }
+        c.set_scope(self.scope.as_deref())?;
+        if let Some(style) = &self.auth_style {
+            c.auth_style = AuthStyle::from_name(style).ok_or_else(|| {
+                Error::config(format!(
+                    "auth_style {style:?} is not one of \"basic\", \"post_body\", \"auto\""
+                ))
+            })?;
+        }
+        for (name, value) in &self.params {
+            c.add_param(name, value)?;
+        }
+        if let Some(ms) = self.timeout_ms {
+            c.set_timeout_ms(ms)?;
+        }
+        if let Some(ms) = self.connect_timeout_ms {
+            c.set_connect_timeout_ms(ms)?;
+        }
+        if let Some(ua) = &self.user_agent {
+            c.set_user_agent(ua)?;
+        }
+        if let Some(ca) = &self.ca_file {
+            c.set_ca_file(&base.join(ca).to_string_lossy())?;
+        }
+        c.set_proxy(self.proxy.as_deref().map(String::as_str))?;
+        if let Some(s) = self.expiry_leeway {
+            c.set_expiry_leeway(s);
+        }
+        if self.max_retries.is_some() || self.retry_max_wait_ms.is_some() {
+            c.set_retries(
+                self.max_retries.unwrap_or(0),
+                self.retry_max_wait_ms.unwrap_or(0),
+            );
+        }
+        if let Some(cache) = &self.cache_file {
+            c.set_cache_file(Some(&base.join(cache).to_string_lossy()))?;
+        }
+        if let Some(n) = self.max_response_bytes {
+            c.set_max_response_bytes(n)?;
+        }
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults() {
+        let c = Config::new("id", "secret").unwrap();
+        assert_eq!(c.token_url(), SPOTIFY_TOKEN_URL);
+        assert_eq!(c.auth_style(), AuthStyle::Basic);
+        assert_eq!(c.timeout(), Duration::from_secs(30));
+        assert_eq!(c.expiry_leeway(), 60);
+        assert_eq!(c.scope(), None);
+    }
+
+    #[test]
+    fn empty_or_nul_credentials_are_invalid_arguments() {
+        for (id, secret) in [("", "s"), ("i", ""), ("a\0b", "s"), ("i", "s\0")] {
+            let e = Config::new(id, secret).unwrap_err();
+            assert_eq!(
+                e.kind(),
+                crate::ErrorKind::InvalidArgument,
+                "{id:?} {secret:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn url_rules() {
+        for ok in [
+            "https://accounts.spotify.com/api/token",
+            "http://127.0.0.1:8080/token",
+            "http://127.5.6.7/token",
+            "http://localhost:1/t",
+            "http://[::1]:4000/token",
+            "https://[2001:db8::1]/token",
+        ] {
+            check_url(ok, "token_url").unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for bad in [
+            "http://example.com/token",
+            "http://10.0.0.1/token",
+            "ftp://127.0.0.1/x",
+            "/token",
+            "accounts.spotify.com/api/token",
+            "https://user:pw@host/token",
+            "https:///token",
+            "not a url",
+        ] {
+            let e = check_url(bad, "token_url").unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::Config, "{bad}");
+            assert!(!e.message().contains("pw"), "{}", e.message());
+        }
+    }
+
+    #[test]
+    fn managed_params_are_refused() {
+        let mut c = Config::new("id", "secret").unwrap();
+        for name in ["grant_type", "client_id", "client_secret", "scope", ""] {
+            assert_eq!(
+                c.add_param(name, "x").unwrap_err().kind(),
+                crate::ErrorKind::InvalidArgument
+            );
+        }
+        c.add_param("resource", "a").unwrap();
+        c.add_param("resource", "b").unwrap();
+        assert_eq!(
+            c.params().collect::<Vec<_>>(),
+            vec![("resource", "a"), ("resource", "b")]
+        );
+    }
+
+    #[test]
+    fn debug_hides_the_secret() {
+        let mut c = Config::new("my-id", "my-very-secret").unwrap();
+        c.set_proxy(Some("http://user:proxypass@127.0.0.1:3128"))
+            .unwrap();
+        let d = format!("{c:?}");
+        assert!(!d.contains("my-very-secret"), "{d}");
+        assert!(!d.contains("proxypass"), "{d}");
+        assert!(d.contains("my-id"));
+    }
+
+    #[test]
+    fn from_vars() {
+        let vars = |name: &str| match name {
+            "OAUTH2CC_CLIENT_ID" => Some("id".to_string()),
+            "OAUTH2CC_CLIENT_SECRET" => Some("secret".to_string()),
+            "OAUTH2CC_TOKEN_URL" => Some("http://127.0.0.1:9/token".to_string()),
+            "OAUTH2CC_SCOPE" => Some("a b".to_string()),
+            _ => None,
+        };
+        let c = Config::from_vars(vars).unwrap();
+        assert_eq!(c.client_id(), "id");
+        assert_eq!(c.token_url(), "http://127.0.0.1:9/token");
+        assert_eq!(c.scope(), Some("a b"));
+        let e = Config::from_vars(|_| None).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Config);
+        assert!(e.message().contains("OAUTH2CC_CLIENT_ID"));
+    }
+
+    fn write_temp(name: &str, content: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("oauth2cc-config-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, content).unwrap();
+        path
+    }
+
+    #[test]
+    fn from_file_reads_every_key() {
+        let path = write_temp(
+            "full.json",
+            r#"{"client_id":"id","client_secret":"secret","token_url":"http://127.0.0.1:1/t",
+                "scope":"s1 s2","auth_style":"post_body","params":{"audience":"aud"},
+                "timeout_ms":1500,"connect_timeout_ms":500,"user_agent":"ua/1","expiry_leeway":5,
+                "max_retries":2,"retry_max_wait_ms":100,"cache_file":"tok.json","max_response_bytes":1000}"#,
+        );
+        let c = Config::from_file(&path).unwrap();
+        assert_eq!(c.token_url(), "http://127.0.0.1:1/t");
+        assert_eq!(c.scope(), Some("s1 s2"));
+        assert_eq!(c.auth_style(), AuthStyle::PostBody);
+        assert_eq!(c.params().collect::<Vec<_>>(), vec![("audience", "aud")]);
+        assert_eq!(c.timeout(), Duration::from_millis(1500));
+        assert_eq!(c.connect_timeout(), Duration::from_millis(500));
+        assert_eq!(c.user_agent(), Some("ua/1"));
+        assert_eq!(c.expiry_leeway(), 5);
+        assert_eq!(
+            c.retry(),
+            RetryPolicy {
+                max_retries: 2,
+                max_wait: Duration::from_millis(100)
+            }
+        );
+        assert_eq!(
+            c.cache_file(),
+            Some(path.parent().unwrap().join("tok.json").as_path())
+        );
+        assert_eq!(c.max_response_bytes(), 1000);
+    }
+
+    #[test]
+    fn from_file_errors_name_the_problem_not_the_secret() {
+        let unknown = write_temp(
+            "unknown.json",
+            r#"{"client_id":"id","client_secret":"s","colour":"red"}"#,
+        );
+        let e = Config::from_file(&unknown).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Config);
+        assert!(
+            e.message().contains("unknown field `colour`"),
+            "{}",
+            e.message()
+        );
+
+        let wrong_type = write_temp(
+            "type.json",
+            r#"{"client_id":"id","client_secret":"TOPSECRET","timeout_ms":"TOPSECRET"}"#,
+        );
+        let e = Config::from_file(&wrong_type).unwrap_err();
+        assert!(!e.message().contains("TOPSECRET"), "{}", e.message());
+
+        let style = write_temp(
+            "style.json",
+            r#"{"client_id":"id","client_secret":"s","auth_style":"digest"}"#,
+        );
+        assert!(Config::from_file(&style)
+            .unwrap_err()
+            .message()
+            .contains("digest"));
+
+        let http = write_temp(
+            "http.json",
+            r#"{"client_id":"id","client_secret":"s","token_url":"http://example.com/t"}"#,
+        );
+        assert_eq!(
+            Config::from_file(&http).unwrap_err().kind(),
+            crate::ErrorKind::Config
+        );
+
+        let missing = Config::from_file("/nonexistent/oauth2cc.json").unwrap_err();
+        assert_eq!(missing.kind(), crate::ErrorKind::Config);
+        assert!(missing.message().contains("/nonexistent/oauth2cc.json"));
+
+        let broken = write_temp("broken.json", "{not json");
+        assert!(Config::from_file(&broken)
+            .unwrap_err()
+            .message()
+            .contains("not valid JSON"));
+    }
+}

@@ -1,0 +1,141 @@
+//! `oauth2cc_client`: the shared, thread-safe token source, and its authorized GET.
+
+use std::sync::Arc;
+
+use super::authorization::{into_handle, oauth2cc_authorization};
+use super::config::oauth2cc_config;
+use super::response::{into_response_handle, oauth2cc_response};
+use super::{boundary, oauth2cc_status, out_arg, ref_arg, status_boundary, str_arg, write_out};
+use crate::client::Client;
+
+/// A token source for one configuration, shared by all threads of a process.
+///
+/// Opaque and thread-safe: every function may be called on the same client from any number
+/// of threads at once (except `oauth2cc_client_free`, which must come last). Create with
+/// `oauth2cc_client_new`, free with `oauth2cc_client_free`.
+///
+/// What blocks: `oauth2cc_client_token` returns at once while the cached token is more than
+/// the expiry leeway from expiry. Inside the leeway, one caller refreshes (blocking up to the
+/// timeout) while the others keep getting the old, still-valid token without waiting. When
+/// there is no valid token, callers wait for that single refresh and share its result.
+/// `oauth2cc_client_get` blocks for the API request (up to the timeout).
+///
+/// Methods: `oauth2cc_client_token`, `_invalidate`, `_get`, `_free`.
+#[derive(Debug)]
+pub struct oauth2cc_client {
+    inner: Client,
+}
+
+/// Creates a client for `config` (copied: the config may be freed afterwards). Makes no
+/// request; reads the cache file if one is configured. On success `*out` receives a client
+/// the caller frees with `oauth2cc_client_free`. Returns `OK`, `INVALID_ARGUMENT` or `CONFIG`.
+///
+/// # Safety
+/// `config` NULL or a live config; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn oauth2cc_client_new(
+    config: *const oauth2cc_config,
+    out: *mut *mut oauth2cc_client,
+) -> oauth2cc_status {
+    status_boundary("oauth2cc_client_new", || {
+        let out = out_arg(out, "out")?;
+        // SAFETY: per this function's contract.
+        let config = unsafe { ref_arg(config, "config")? };
+        let client = Client::new(&config.inner)?;
+        // SAFETY: checked by out_arg.
+        unsafe {
+            write_out(
+                out,
+                Box::into_raw(Box::new(oauth2cc_client { inner: client })),
+            )
+        };
+        Ok(())
+    })
+}
+
+/// A valid token: the cached one, or a freshly fetched one (see the type for what blocks).
+/// On success `*out` receives a handle the caller frees with `oauth2cc_authorization_free`
+/// (a cache hit allocates nothing). Statuses as for `oauth2cc_request_token`.
+///
+/// # Safety
+/// `client` NULL or a live client; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn oauth2cc_client_token(
+    client: *mut oauth2cc_client,
+    out: *mut *mut oauth2cc_authorization,
+) -> oauth2cc_status {
+    status_boundary("oauth2cc_client_token", || {
+        let out = out_arg(out, "out")?;
+        // SAFETY: per this function's contract.
+        let client = unsafe { ref_arg(client, "client")? };
+        let token = client.inner.token()?;
+        // SAFETY: checked by out_arg.
+        unsafe { write_out(out, into_handle(token)) };
+        Ok(())
+    })
+}
+
+/// Forgets the cached token (in memory and in the cache file), e.g. after an API answered
+/// 401; the next `oauth2cc_client_token` fetches a new one. Handles already handed out stay
+/// valid. NULL is a no-op.
+///
+/// # Safety
+/// `client` NULL or a live client.
+#[no_mangle]
+pub unsafe extern "C" fn oauth2cc_client_invalidate(client: *mut oauth2cc_client) {
+    boundary("oauth2cc_client_invalidate", (), || {
+        // SAFETY: per this function's contract.
+        if let Ok(client) = unsafe { ref_arg(client, "client") } {
+            client.inner.invalidate();
+        }
+    })
+}
+
+/// GETs `url` with `Authorization: Bearer <token>`. The URL must be `https://` (or `http://`
+/// to a loopback host). Any HTTP status is a success: read it with `oauth2cc_response_status`.
+/// On a 401 the token is invalidated, refreshed and the request retried once. The body is
+/// read up to the configured cap (default 16 MiB; larger is `INVALID_RESPONSE`). On success
+/// `*out` receives a response the caller frees with `oauth2cc_response_free`. Returns `OK`,
+/// `INVALID_ARGUMENT`, `CONFIG` (bad URL), any token status, `TIMEOUT`, `NETWORK`, `TLS` or
+/// `INVALID_RESPONSE`.
+///
+/// # Safety
+/// `client` NULL or a live client; `url` NULL or NUL-terminated; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn oauth2cc_client_get(
+    client: *mut oauth2cc_client,
+    url: *const std::ffi::c_char,
+    out: *mut *mut oauth2cc_response,
+) -> oauth2cc_status {
+    status_boundary("oauth2cc_client_get", || {
+        let out = out_arg(out, "out")?;
+        // SAFETY: per this function's contract.
+        let (client, url) = unsafe { (ref_arg(client, "client")?, str_arg(url, "url")?) };
+        let response = client.inner.get(url)?;
+        // SAFETY: checked by out_arg.
+        unsafe { write_out(out, into_response_handle(response)) };
+        Ok(())
+    })
+}
+
+/// Frees a client, its cached token (wiped) and its connections. Handles it handed out stay
+/// valid. NULL is a no-op. No other call on this client may be running or follow.
+///
+/// # Safety
+/// `client` NULL or a client from this library not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn oauth2cc_client_free(client: *mut oauth2cc_client) {
+    boundary("oauth2cc_client_free", (), || {
+        if !client.is_null() {
+            // SAFETY: created by Box::into_raw in oauth2cc_client_new, freed once per contract.
+            drop(unsafe { Box::from_raw(client) });
+        }
+    })
+}
+
+#[allow(dead_code)]
+fn _assert_send_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Client>();
+    check::<Arc<crate::Token>>();
+}

@@ -1,0 +1,373 @@
+//! `oauth2cc_config`: building a configuration from C.
+
+use std::ffi::c_char;
+
+use super::{mut_arg, oauth2cc_status, opt_str_arg, out_arg, status_boundary, str_arg, write_out};
+use crate::config::{AuthStyle, Config};
+use crate::error::Error;
+
+/// A configuration: credentials, token URL, scope, auth style, timeouts, TLS, proxy, retries.
+///
+/// Opaque. Create with `oauth2cc_config_new`, `oauth2cc_config_from_file` or
+/// `oauth2cc_config_from_env`; free with `oauth2cc_config_free`. The secret is wiped when
+/// freed. Thread-safety: a config may be read (passed as `const`) from many threads at once,
+/// but must not be modified while another thread uses it. Functions that take it copy what
+/// they need, so it may be freed right after `oauth2cc_client_new` or `oauth2cc_request_token`.
+///
+/// Methods: `oauth2cc_config_set_token_url`, `_set_scope`, `_set_auth_style`, `_add_param`,
+/// `_set_timeout_ms`, `_set_connect_timeout_ms`, `_set_ca_file`, `_set_proxy`,
+/// `_set_user_agent`, `_set_expiry_leeway`, `_set_retries`, `_set_cache_file`,
+/// `_set_max_response_bytes`, `oauth2cc_config_free`.
+#[derive(Debug)]
+pub struct oauth2cc_config {
+    pub(crate) inner: Config,
+}
+
+/// How the client authenticates to the token endpoint. Passed as an integer: any value
+/// other than the constants below is `OAUTH2CC_STATUS_INVALID_ARGUMENT`.
+#[repr(transparent)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct oauth2cc_auth_style(pub u32);
+
+impl oauth2cc_auth_style {
+    /// `Authorization: Basic base64(pctenc(id):pctenc(secret))` (RFC 6749 §2.3.1). Default.
+    pub const BASIC: oauth2cc_auth_style = oauth2cc_auth_style(0);
+    /// `client_id` and `client_secret` in the form body.
+    pub const POST_BODY: oauth2cc_auth_style = oauth2cc_auth_style(1);
+    /// Basic first; only on a 400/401 `invalid_client`, the body once. A client remembers the
+    /// style that worked. When both fail, the message holds both errors.
+    pub const AUTO: oauth2cc_auth_style = oauth2cc_auth_style(2);
+}
+
+fn box_config(config: Config, out: *mut *mut oauth2cc_config) {
+    let raw = Box::into_raw(Box::new(oauth2cc_config { inner: config }));
+    // SAFETY: `out` was checked by out_arg in the caller.
+    unsafe { write_out(out, raw) }
+}
+
+/// Creates a configuration for Spotify's token endpoint (`OAUTH2CC_SPOTIFY_TOKEN_URL`) with
+/// every default: Basic auth, 30 s timeout, 60 s expiry leeway, no scope, no retries.
+///
+/// `client_id` and `client_secret` must be non-empty UTF-8; they are copied. On success
+/// `*out` receives a new config that the caller frees with `oauth2cc_config_free`; on failure
+/// `*out` is untouched. Returns `OK` or `INVALID_ARGUMENT`.
+///
+/// # Safety
+/// String arguments are NULL or NUL-terminated; `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn oauth2cc_config_new(
+    client_id: *const c_char,
+    client_secret: *const c_char,
+    out: *mut *mut oauth2cc_config,
+) -> oauth2cc_status {
+    status_boundary("oauth2cc_config_new", || {
+        let out = out_arg(out, "out")?;
+        // SAFETY: per this function's contract.
+        let (id, secret) = unsafe {
+            (
+                str_arg(client_id, "client_id")?,
+                str_arg(client_secret, "client_secret")?,
+            )
+        };
+        box_config(Config::new(id, secret)?, out);
+        Ok(())
+    })
+}
+
+/// Reads a JSON configuration file (keys: `client_id`, `client_secret`, `token_url`,
+/// `scope`, `auth_style` ("basic" | "post_body" | "auto"), `params` (object of strings),
+/// `timeout_ms`, `connect_timeout_ms`, `user_agent`, `ca_file`, `proxy`, `expiry_leeway`,
+/// `max_retries`, `retry_max_wait_ms`, `cache_file`, `max_response_bytes`). An unknown key
+/// is an error naming it. Relative paths inside are relative to the file's folder.
+///
+/// On success `*out` receives a new config (free with `oauth2cc_config_free`). Returns `OK`,
+/// `INVALID_ARGUMENT` (NULL/non-UTF-8 path, empty id/secret) or `CONFIG` (unreadable file,
+/// bad JSON, unknown key, bad value, bad URL).
+///
+/// # Safety
+/// `path` is NULL or NUL-terminated; `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn oauth2cc_config_from_file(
+    path: *const c_char,
+    out: *mut *mut oauth2cc_config,
+) -> oauth2cc_status {
+    status_boundary("oauth2cc_config_from_file", || {
+        let out = out_arg(out, "out")?;
+        // SAFETY: per this function's contract.
+        let path = unsafe { str_arg(path, "path")? };
+        box_config(Config::from_file(path)?, out);
+        Ok(())
+    })
+}
+
+/// Builds a configuration from `OAUTH2CC_CLIENT_ID`, `OAUTH2CC_CLIENT_SECRET` (required),
+/// `OAUTH2CC_TOKEN_URL` and `OAUTH2CC_SCOPE` (optional). On success `*out` receives a new
+/// config (free with `oauth2cc_config_free`). Returns `OK`, `INVALID_ARGUMENT` (NULL `out`)
+/// or `CONFIG` (a variable missing, a bad URL).
+///
+/// # Safety
+/// `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn oauth2cc_config_from_env(
+    out: *mut *mut oauth2cc_config,
+) -> oauth2cc_status {
+    status_boundary("oauth2cc_config_from_env", || {
+        let out = out_arg(out, "out")?;
+        box_config(Config::from_env()?, out);
+        Ok(())
+    })
+}
+
+/// Shared shape of the setters: check the config pointer, then apply `set`.
+fn with_config(
+    function: &str,
+    config: *mut oauth2cc_config,
+    set: impl FnOnce(&mut Config) -> crate::Result<()>,
+) -> oauth2cc_status {
+    status_boundary(function, || {
+        // SAFETY: callers of the exported setters promise a live config or NULL.
+        let config = unsafe { mut_arg(config, "config")? };
+        set(&mut config.inner)
+    })
+}
+
+/// Sets the token endpoint URL: `https://...`, or `http://` to a loopback host
+/// (127.0.0.0/8, `[::1]`, `localhost`) only. Returns `OK`, `INVALID_ARGUMENT` or `CONFIG`.
+///
+/// # Safety
+/// `config` is NULL or a live config not used by another thread; `url` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn oauth2cc_config_set_token_url(
+    config: *mut oauth2cc_config,
+    url: *const c_char,
+) -> oauth2cc_status {
+    with_config("oauth2cc_config_set_token_url", config, |c| {
+        // SAFETY: per this function's contract.
+        c.set_token_url(unsafe { str_arg(url, "url")? })
+    })
+}
+
+/// Sets the space-separated scope sent with the request; NULL or `""` clears it.
+/// Returns `OK` or `INVALID_ARGUMENT`.
+///
+/// # Safety
+/// As `oauth2cc_config_set_token_url`.
+#[no_mangle]
+pub unsafe extern "C" fn oauth2cc_config_set_scope(
+    config: *mut oauth2cc_config,
+    scope: *const c_char,
+) -> oauth2cc_status {
+    with_config("oauth2cc_config_set_scope", config, |c| {
+        // SAFETY: per this function's contract.
+        c.set_scope(unsafe { opt_str_arg(scope, "scope")? })
+    })
+}
+
+/// Sets how the client authenticates (`OAUTH2CC_AUTH_STYLE_BASIC`, `_POST_BODY`, `_AUTO`).
+/// Any other value is `INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `config` is NULL or a live config not used by another thread.
+#[no_mangle]
+pub unsafe extern "C" fn oauth2cc_config_set_auth_style(
+    config: *mut oauth2cc_config,
+    style: oauth2cc_auth_style,
+) -> oauth2cc_status {
+    with_config("oauth2cc_config_set_auth_style", config, |c| {
+        let style = match style {
+            oauth2cc_auth_style::BASIC => AuthStyle::Basic,
+            oauth2cc_auth_style::POST_BODY => AuthStyle::PostBody,
+            oauth2cc_auth_style::AUTO => AuthStyle::Auto,
+            oauth2cc_auth_style(other) => {
+                return Err(Error::invalid_argument(format!(
+                    "style {other} is not an oauth2cc_auth_style"
+                )))
+            }
+        };
+        c.set_auth_style(style);
+        Ok(())
+    })
+}
+
+/// Adds a form parameter sent with every token request (`audience`, `resource`, ...). A name
+/// may be added more than once. `grant_type`, `client_id`, `client_secret` and `scope` are
+/// refused with `INVALID_ARGUMENT` (use the dedicated setters).
+///
+/// # Safety
+/// `config` is NULL or a live config not used by another thread; strings NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn oauth2cc_config_add_param(
+    config: *mut oauth2cc_config,
+    name: *const c_char,
+    value: *const c_char,
+) -> oauth2cc_status {
+    with_config("oauth2cc_config_add_param", config, |c| {
+        // SAFETY: per this function's contract.
+        let (name, value) = unsafe { (str_arg(name, "name")?, str_arg(value, "value")?) };
+        c.add_param(name, value)
+    })
+}
+
+/// Sets the whole-request timeout in milliseconds (default 30000; 0 is `INVALID_ARGUMENT`).
+/// With retries, the total time of all attempts and waits stays within it.
+///
+/// # Safety
+/// `config` is NULL or a live config not used by another thread.
+#[no_mangle]
+pub unsafe extern "C" fn oauth2cc_config_set_timeout_ms(
+    config: *mut oauth2cc_config,
+    timeout_ms: u32,
+) -> oauth2cc_status {
+    with_config("oauth2cc_config_set_timeout_ms", config, |c| {
+        c.set_timeout_ms(timeout_ms)
+    })
+}
+
+/// Sets the connection set-up timeout (TCP, proxy, TLS) in milliseconds (default 10000;
+/// 0 is `INVALID_ARGUMENT`).
+///
+/// # Safety
+/// `config` is NULL or a live config not used by another thread.
+#[no_mangle]
+pub unsafe extern "C" fn oauth2cc_config_set_connect_timeout_ms(
+    config: *mut oauth2cc_config,
+    timeout_ms: u32,
+) -> oauth2cc_status {
+    with_config("oauth2cc_config_set_connect_timeout_ms", config, |c| {
+        c.set_connect_timeout_ms(timeout_ms)
+    })
+}
+
+/// Trusts the CA certificates in the PEM file `pem_path` for this config, instead of the
+/// default roots. The file is read now: missing, unreadable or without a certificate is
+/// `CONFIG` with the path in the message.
+///
+/// # Safety
+/// `config` is NULL or a live config not used by another thread; `pem_path` NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn oauth2cc_config_set_ca_file(
+    config: *mut oauth2cc_config,
+    pem_path: *const c_char,
+) -> oauth2cc_status {
+    with_config("oauth2cc_config_set_ca_file", config, |c| {
+        // SAFETY: per this function's contract.
+        c.set_ca_file(unsafe { str_arg(pem_path, "pem_path")? })
+    })
+}
+
+/// Sends requests through a proxy: `http://`, `https://` or `socks5://`, optionally with
+/// `user:password@` (never shown in messages). NULL or `""` goes back to the default: the
+/// environment's `HTTPS_PROXY` / `https_proxy` / `ALL_PROXY` / `NO_PROXY`. A malformed URL
+/// is `CONFIG`.
+///
+/// # Safety
+/// `config` is NULL or a live config not used by another thread; `proxy_url` NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn oauth2cc_config_set_proxy(
+    config: *mut oauth2cc_config,
+    proxy_url: *const c_char,
+) -> oauth2cc_status {
+    with_config("oauth2cc_config_set_proxy", config, |c| {
+        // SAFETY: per this function's contract.
+        c.set_proxy(unsafe { opt_str_arg(proxy_url, "proxy_url")? })
+    })
+}
+
+/// Sets the `User-Agent` header (default `oauth2cc/<version>`). Control characters are
+/// `INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `config` is NULL or a live config not used by another thread; `user_agent` NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn oauth2cc_config_set_user_agent(
+    config: *mut oauth2cc_config,
+    user_agent: *const c_char,
+) -> oauth2cc_status {
+    with_config("oauth2cc_config_set_user_agent", config, |c| {
+        // SAFETY: per this function's contract.
+        c.set_user_agent(unsafe { str_arg(user_agent, "user_agent")? })
+    })
+}
+
+/// A client refreshes its token this many seconds before it expires (default 60).
+///
+/// # Safety
+/// `config` is NULL or a live config not used by another thread.
+#[no_mangle]
+pub unsafe extern "C" fn oauth2cc_config_set_expiry_leeway(
+    config: *mut oauth2cc_config,
+    seconds: u32,
+) -> oauth2cc_status {
+    with_config("oauth2cc_config_set_expiry_leeway", config, |c| {
+        c.set_expiry_leeway(seconds);
+        Ok(())
+    })
+}
+
+/// Retries a token request up to `max_retries` times on 429, 5xx, network errors and
+/// timeouts, with exponential backoff and jitter (100 ms doubling, each wait at most
+/// `max_wait_ms`). A `Retry-After` is honoured when it is at most `max_wait_ms`; a longer one
+/// ends the call at once with `RATE_LIMITED` and the value readable. 400 and 401 are never
+/// retried. All attempts together stay within the timeout. Default: no retries.
+///
+/// # Safety
+/// `config` is NULL or a live config not used by another thread.
+#[no_mangle]
+pub unsafe extern "C" fn oauth2cc_config_set_retries(
+    config: *mut oauth2cc_config,
+    max_retries: u32,
+    max_wait_ms: u32,
+) -> oauth2cc_status {
+    with_config("oauth2cc_config_set_retries", config, |c| {
+        c.set_retries(max_retries, max_wait_ms);
+        Ok(())
+    })
+}
+
+/// Lets a client keep its token in `path` so short-lived processes reuse it: created 0600,
+/// replaced atomically, holding no client secret, keyed by token URL + client id + scope +
+/// params. A corrupt, foreign, symlinked or group/world-writable file is ignored and replaced.
+/// NULL or `""` turns it off. Set it before `oauth2cc_client_new`.
+///
+/// # Safety
+/// `config` is NULL or a live config not used by another thread; `path` NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn oauth2cc_config_set_cache_file(
+    config: *mut oauth2cc_config,
+    path: *const c_char,
+) -> oauth2cc_status {
+    with_config("oauth2cc_config_set_cache_file", config, |c| {
+        // SAFETY: per this function's contract.
+        c.set_cache_file(unsafe { opt_str_arg(path, "path")? })
+    })
+}
+
+/// The largest API response body `oauth2cc_client_get` reads (default 16 MiB; 0 is
+/// `INVALID_ARGUMENT`). A larger body is `INVALID_RESPONSE`.
+///
+/// # Safety
+/// `config` is NULL or a live config not used by another thread.
+#[no_mangle]
+pub unsafe extern "C" fn oauth2cc_config_set_max_response_bytes(
+    config: *mut oauth2cc_config,
+    max_bytes: usize,
+) -> oauth2cc_status {
+    with_config("oauth2cc_config_set_max_response_bytes", config, |c| {
+        c.set_max_response_bytes(max_bytes)
+    })
+}
+
+/// Frees a config and wipes its secret. NULL is a no-op. Must not be called twice on the
+/// same pointer.
+///
+/// # Safety
+/// `config` is NULL or a config from this library not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn oauth2cc_config_free(config: *mut oauth2cc_config) {
+    super::boundary("oauth2cc_config_free", (), || {
+        if !config.is_null() {
+            // SAFETY: created by Box::into_raw in this module, freed at most once per contract.
+            drop(unsafe { Box::from_raw(config) });
+        }
+    })
+}

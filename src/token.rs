@@ -1,0 +1,532 @@
+//! Pure functions of bytes: build the token request, read the token endpoint's answer.
+//! No I/O here; the transport hands in what it received.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use serde_json::{Map, Value};
+
+use crate::config::{AuthStyle, Config};
+use crate::error::{Error, ErrorKind, OAuthError, Result};
+use crate::secret::{Secret, Text, WipedString};
+
+/// Largest token-endpoint body read; anything longer is [`ErrorKind::InvalidResponse`].
+pub const MAX_TOKEN_RESPONSE_BYTES: usize = 64 * 1024;
+/// Largest `expires_in` accepted; larger values are clamped (as Go's x/oauth2 does).
+pub const MAX_EXPIRES_IN: i64 = i32::MAX as i64;
+
+/// A token request, ready for the transport: POST `body` with `headers` to the token URL.
+pub struct TokenRequest {
+    pub headers: Vec<(&'static str, WipedString)>,
+    pub body: WipedString,
+}
+
+impl std::fmt::Debug for TokenRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenRequest").finish_non_exhaustive()
+    }
+}
+
+/// Builds the client-credentials request for `style` ([`AuthStyle::Auto`] builds Basic).
+/// Body order: `grant_type`, `scope`, the extra params in the order added, then the
+/// credentials for [`AuthStyle::PostBody`].
+pub fn build_token_request(config: &Config, style: AuthStyle) -> TokenRequest {
+    let mut body = WipedString::new(String::with_capacity(128));
+    form_pair(&mut body, "grant_type", "client_credentials");
+    if let Some(scope) = config.scope() {
+        form_pair(&mut body, "scope", scope);
+    }
+    for (name, value) in config.params() {
+        form_pair(&mut body, name, value);
+    }
+    let mut headers = vec![
+        (
+            "Content-Type",
+            WipedString::new("application/x-www-form-urlencoded".into()),
+        ),
+        ("Accept", WipedString::new("application/json".into())),
+    ];
+    match style {
+        AuthStyle::PostBody => {
+            form_pair(&mut body, "client_id", config.client_id.expose());
+            form_pair(&mut body, "client_secret", config.client_secret.expose());
+        }
+        AuthStyle::Basic | AuthStyle::Auto => headers.push((
+            "Authorization",
+            basic_authorization(config.client_id.expose(), config.client_secret.expose()),
+        )),
+    }
+    TokenRequest { headers, body }
+}
+
+/// `Basic base64(pctenc(id) ":" pctenc(secret))`: RFC 6749 §2.3.1, with every byte outside
+/// `A-Z a-z 0-9 - . _ ~` as `%XX` (a space is `%20`, never `+`).
+pub fn basic_authorization(id: &str, secret: &str) -> WipedString {
+    let mut plain = WipedString::new(String::with_capacity(id.len() + secret.len() + 1));
+    percent_encode_into(&mut plain, id, false);
+    plain.push(':');
+    percent_encode_into(&mut plain, secret, false);
+    let mut header = WipedString::new(String::with_capacity(6 + plain.len() * 4 / 3 + 4));
+    header.push_str("Basic ");
+    base64::engine::general_purpose::STANDARD.encode_string(plain.as_bytes(), &mut header);
+    header
+}
+
+fn form_pair(body: &mut String, name: &str, value: &str) {
+    if !body.is_empty() {
+        body.push('&');
+    }
+    percent_encode_into(body, name, true);
+    body.push('=');
+    percent_encode_into(body, value, true);
+}
+
+/// Percent-encodes `s` onto `out`. Unreserved bytes (`A-Z a-z 0-9 - . _ ~`) stay; with
+/// `space_as_plus` (application/x-www-form-urlencoded) a space becomes `+`.
+fn percent_encode_into(out: &mut String, s: &str, space_as_plus: bool) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in s.as_bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' if space_as_plus => out.push('+'),
+            _ => {
+                out.push('%');
+                out.push(HEX[usize::from(b >> 4)] as char);
+                out.push(HEX[usize::from(b & 15)] as char);
+            }
+        }
+    }
+}
+
+/// An access token and what came with it. Immutable; secrets wiped on drop.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token {
+    access_token: Secret,
+    token_type: Text,
+    expires_in: Option<i64>,
+    expires_at: Option<i64>,
+    deadline: Option<Instant>,
+    scope: Option<Text>,
+    refresh_token: Option<Secret>,
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Token")
+            .field("access_token", &self.access_token)
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("expires_at", &self.expires_at)
+            .field("scope", &self.scope)
+            .field("refresh_token", &self.refresh_token)
+            .finish()
+    }
+}
+
+impl Token {
+    /// A token from its parts, received at (`now`, `now_mono`). `expires_in` is clamped to
+    /// `0..=MAX_EXPIRES_IN`. Fails when a field is empty where it must not be, or holds NUL.
+    pub fn new(
+        access_token: &str,
+        token_type: &str,
+        expires_in: Option<i64>,
+        scope: Option<&str>,
+        refresh_token: Option<&str>,
+        now: SystemTime,
+        now_mono: Instant,
+    ) -> Result<Token> {
+        if access_token.is_empty() {
+            return Err(Error::invalid_response("access_token is empty"));
+        }
+        let nul = |what: &str| Error::invalid_response(format!("{what} contains a NUL byte"));
+        let expires_in = expires_in.map(|s| s.clamp(0, MAX_EXPIRES_IN));
+        let unix_now = now
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        Ok(Token {
+            access_token: Secret::new(access_token).ok_or_else(|| nul("access_token"))?,
+            token_type: Text::new(&normalize_token_type(token_type))
+                .ok_or_else(|| nul("token_type"))?,
+            expires_in,
+            expires_at: expires_in.map(|s| unix_now.saturating_add(s)),
+            deadline: expires_in.and_then(|s| now_mono.checked_add(Duration::from_secs(s as u64))),
+            scope: scope
+                .map(|s| Text::new(s).ok_or_else(|| nul("scope")))
+                .transpose()?,
+            refresh_token: refresh_token
+                .map(|s| Secret::new(s).ok_or_else(|| nul("refresh_token")))
+                .transpose()?,
+        })
+    }
+
+    /// The access token. Never put it in a message or a log.
+    pub fn access_token(&self) -> &Secret {
+        &self.access_token
+    }
+
+    /// `Bearer` for any casing of "bearer" (and an absent type); `MAC`, `Basic` likewise;
+    /// any other type as the server sent it.
+    pub fn token_type(&self) -> &Text {
+        &self.token_type
+    }
+
+    /// Lifetime in seconds as received (clamped), `None` when the server did not say.
+    pub fn expires_in(&self) -> Option<i64> {
+        self.expires_in
+    }
+
+    /// Unix time of expiry computed at receipt, `None` when unknown.
+    pub fn expires_at(&self) -> Option<i64> {
+        self.expires_at
+    }
+
+    pub fn scope(&self) -> Option<&Text> {
+        self.scope.as_ref()
+    }
+
+    pub fn refresh_token(&self) -> Option<&Secret> {
+        self.refresh_token.as_ref()
+    }
+
+    /// Whether the token is expired, or will be within `leeway`. A token without a known
+    /// expiry never expires.
+    pub fn is_expired(&self, leeway: Duration) -> bool {
+        self.is_expired_at(Instant::now(), leeway)
+    }
+
+    /// [`Token::is_expired`] at a given instant: expired iff `deadline - leeway < now`.
+    pub fn is_expired_at(&self, now: Instant, leeway: Duration) -> bool {
+        match self.deadline {
+            None => false,
+            Some(deadline) => match deadline.checked_sub(leeway) {
+                Some(refresh_at) => refresh_at < now,
+                None => true,
+            },
+        }
+    }
+
+    /// The monotonic instant at which the token expires, when known.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// `"<type> <token>"`, e.g. `Bearer abc`, for an `Authorization` header.
+    pub fn authorization_header(&self) -> WipedString {
+        let mut h = WipedString::new(String::with_capacity(
+            self.token_type.as_str().len() + 1 + self.access_token.expose().len(),
+        ));
+        h.push_str(self.token_type.as_str());
+        h.push(' ');
+        h.push_str(self.access_token.expose());
+        h
+    }
+}
+
+fn normalize_token_type(t: &str) -> String {
+    if t.is_empty() || t.eq_ignore_ascii_case("bearer") {
+        "Bearer".into()
+    } else if t.eq_ignore_ascii_case("mac") {
+        "MAC".into()
+    } else if t.eq_ignore_ascii_case("basic") {
+        "Basic".into()
+    } else {
+        t.into()
+    }
+}
+
+/// What the transport received from the token endpoint.
+#[derive(Clone, Copy, Debug)]
+pub struct Reply<'a> {
+    pub status: u16,
+    pub content_type: Option<&'a str>,
+    pub retry_after: Option<&'a str>,
+    pub body: &'a [u8],
+}
+
+/// Reads a token endpoint's answer received at (`now`, `now_mono`). `url` is for messages.
+pub fn parse_token_response(
+    reply: &Reply<'_>,
+    url: &str,
+    now: SystemTime,
+    now_mono: Instant,
+) -> Result<Token> {
+    if !(200..300).contains(&reply.status) {
+        return Err(http_error(reply, url, now));
+    }
+    let fields = parse_body(reply).map_err(|why| {
+        Error::invalid_response(format!(
+            "token endpoint {url} answered {} with {why}",
+            reply.status
+        ))
+        .with_http_status(reply.status)
+    })?;
+    let field_error = |what: String| {
+        Error::invalid_response(format!(
+            "token endpoint {url} answered {}: {what}",
+            reply.status
+        ))
+        .with_http_status(reply.status)
+    };
+    if fields.get("error").is_some_and(|e| !e.is_null()) {
+        let oauth = oauth_error_fields(&fields);
+        return Err(Error::new(
+            ErrorKind::BadRequest,
+            format!(
+                "token endpoint {url} answered {} with an error: {}",
+                reply.status,
+                describe(&oauth)
+            ),
+        )
+        .with_oauth(oauth)
+        .with_http_status(reply.status));
+    }
+    let access_token = match fields.get("access_token") {
+        Some(Value::String(s)) if !s.is_empty() => s.as_str(),
+        Some(Value::String(_)) => return Err(field_error("access_token is empty".into())),
+        Some(_) => return Err(field_error("access_token is not a string".into())),
+        None => return Err(field_error("the response has no access_token".into())),
+    };
+    let token_type = optional_string(&fields, "token_type")
+        .map_err(field_error)?
+        .unwrap_or("");
+    let expires_in = expires_in(fields.get("expires_in")).map_err(field_error)?;
+    let scope = optional_string(&fields, "scope").map_err(field_error)?;
+    let refresh_token = optional_string(&fields, "refresh_token").map_err(field_error)?;
+    Token::new(
+        access_token,
+        token_type,
+        expires_in,
+        scope,
+        refresh_token,
+        now,
+        now_mono,
+    )
+    .map_err(|e| field_error(e.message().to_string()))
+}
+
+/// The error for a non-2xx answer: kind from the status, the body's OAuth fields, Retry-After.
+fn http_error(reply: &Reply<'_>, url: &str, now: SystemTime) -> Error {
+    let oauth = parse_error_body(reply);
+    let retry_after = reply.retry_after.and_then(|v| parse_retry_after(v, now));
+    let mut message = format!("token endpoint {url} answered {}", reply.status);
+    if oauth.is_empty() {
+        if reply.body.is_empty() {
+            message.push_str(" with an empty body");
+        } else {
+            let ctype = reply.content_type.unwrap_or("no content type");
+            message.push_str(&format!(" ({ctype}, {} bytes)", reply.body.len()));
+        }
+    } else {
+        message.push(' ');
+        message.push_str(&describe(&oauth));
+    }
+    if let Some(s) = retry_after {
+        message.push_str(&format!("; retry after {s} s"));
+    }
+    Error::new(ErrorKind::from_http_status(reply.status), message)
+        .with_oauth(oauth)
+        .with_http_status(reply.status)
+        .with_retry_after(retry_after)
+}
+
+fn describe(oauth: &OAuthError) -> String {
+    match (&oauth.error, &oauth.description) {
+        (Some(e), Some(d)) => format!("{e}: {d}"),
+        (Some(e), None) => e.clone(),
+        (None, Some(d)) => d.clone(),
+        (None, None) => "an error without a code".into(),
+    }
+}
+
+/// The error fields of an error body: RFC 6749 §5.2 JSON (or form), RFC 9457 problem+json
+/// (`title`, `detail`, `type`), Spotify's Web API `{"error":{"status","message"}}`; empty
+/// for anything else.
+pub fn parse_error_body(reply: &Reply<'_>) -> OAuthError {
+    match parse_body(reply) {
+        Ok(fields) => oauth_error_fields(&fields),
+        Err(_) => OAuthError::default(),
+    }
+}
+
+fn oauth_error_fields(fields: &Map<String, Value>) -> OAuthError {
+    let text = |key: &str| match fields.get(key) {
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        _ => None,
+    };
+    let mut oauth = OAuthError {
+        error: text("error"),
+        description: text("error_description"),
+        uri: text("error_uri"),
+    };
+    if let Some(Value::Object(inner)) = fields.get("error") {
+        if let Some(Value::String(m)) = inner.get("message") {
+            oauth.description = Some(m.clone());
+        }
+    }
+    if oauth.is_empty() {
+        oauth.error = text("title");
+        oauth.description = text("detail");
+        oauth.uri = text("type").filter(|t| t != "about:blank");
+    }
+    oauth
+}
+
+/// The body as a map of fields: JSON object, or form-urlencoded when the content type says
+/// form (or text/plain that does not look like JSON).
+fn parse_body(reply: &Reply<'_>) -> std::result::Result<Map<String, Value>, String> {
+    let mime = reply
+        .content_type
+        .and_then(|c| c.split(';').next())
+        .map(|m| m.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let body = reply.body;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err("an empty body".into());
+    }
+    let looks_like_json = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    if mime == "application/x-www-form-urlencoded" || (mime == "text/plain" && !looks_like_json) {
+        return parse_form(body);
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err("JSON that is not an object".into()),
+        Err(e) => Err(format!(
+            "a body that is not JSON ({})",
+            json_error_category(&e)
+        )),
+    }
+}
+
+fn json_error_category(e: &serde_json::Error) -> String {
+    format!(
+        "{:?} error at line {} column {}",
+        e.classify(),
+        e.line(),
+        e.column()
+    )
+    .to_lowercase()
+}
+
+fn parse_form(body: &[u8]) -> std::result::Result<Map<String, Value>, String> {
+    let text =
+        std::str::from_utf8(body).map_err(|_| "a form body that is not UTF-8".to_string())?;
+    let mut map = Map::new();
+    for pair in text.trim().split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let k = form_decode(k).ok_or("a malformed form body")?;
+        let v = form_decode(v).ok_or("a malformed form body")?;
+        map.entry(k).or_insert(Value::String(v));
+    }
+    Ok(map)
+}
+
+fn form_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+fn optional_string<'a>(
+    fields: &'a Map<String, Value>,
+    key: &str,
+) -> std::result::Result<Option<&'a str>, String> {
+    match fields.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.as_str())),
+        Some(_) => Err(format!("{key} is not a string")),
+    }
+}
+
+/// `expires_in` as a number or a numeric string; null or absent is unknown.
+fn expires_in(value: Option<&Value>) -> std::result::Result<Option<i64>, String> {
+    let clamp = |f: f64| -> i64 { f.clamp(0.0, MAX_EXPIRES_IN as f64) as i64 };
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => Ok(Some(i)),
+            (None, Some(f)) if f.is_finite() => Ok(Some(clamp(f))),
+            _ => Err("expires_in is not a usable number".into()),
+        },
+        Some(Value::String(s)) => {
+            let s = s.trim();
+            if let Ok(i) = s.parse::<i64>() {
+                Ok(Some(i))
+            } else {
+                match s.parse::<f64>() {
+                    Ok(f) if f.is_finite() => Ok(Some(clamp(f))),
+                    _ => Err("expires_in is not a number".into()),
+                }
+            }
+        }
+        Some(_) => Err("expires_in is not a number".into()),
+    }
+}
+
+/// Seconds to wait from a `Retry-After` value: delta-seconds or an HTTP-date (IMF-fixdate).
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<u64> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(secs);
+    }
+    let at = parse_http_date(value)?;
+    let now = now.duration_since(UNIX_EPOCH).ok()?.as_secs() as i64;
+    Some(at.saturating_sub(now).max(0) as u64)
+}
+
+/// `Sun, 06 Nov 1994 08:49:37 GMT` -> unix seconds.
+fn parse_http_date(s: &str) -> Option<i64> {
+    let mut parts = s.split_whitespace();
+    let _weekday = parts.next()?;
+    let day: i64 = parts.next()?.parse().ok()?;
+    let month = match parts.next()? {
+        "Jan" => 1,
+        "Feb" => 2,
+        "Mar" => 3,
+        "Apr" => 4,
+        "May" => 5,
+        "Jun" => 6,
+        "Jul" => 7,
+        "Aug" => 8,
+        "Sep" => 9,
+        "Oct" => 10,
+        "Nov" => 11,
+        "Dec" => 12,
+        _ => return None,
+    };
+    let year: i64 = parts.next()?.parse().ok()?;
+    let mut hms = parts.next()?.split(':').map(|p| p.parse::<i64>().ok());
+    let (h, m, sec) = (hms.next()??, hms.next()??, hms.next()??);
+    if parts.next()? != "GMT" || !(1..=31).contains(&day) || h > 23 || m > 59 || sec > 60 {
+        return None;
+    }
+    Some(days_from_civil(year, month, day) * 86400 + h * 3600 + m * 60 + sec)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146097 + doe - 719468
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,5 @@
+//! Helpers shared by the integration tests (`mod support;` in each test crate).
+
+#![allow(dead_code)]
+
+pub mod http_server;
