@@ -163,15 +163,16 @@ impl Config {
             Error::config(format!("cannot read config file {}: {e}", path.display()))
         })?;
         let bytes = zeroize::Zeroizing::new(bytes);
-        let file: ConfigFile = serde_json::from_slice(&bytes).map_err(|e| {
-            Error::config(format!(
-                "config file {}: {}",
-                path.display(),
-                json_error_message(&e)
-            ))
-        })?;
-        file.into_config(path.parent().unwrap_or(Path::new("")))
+        Config::from_json_bytes(&bytes, path.parent().unwrap_or(Path::new("")))
             .map_err(|e| e.context(&format!("config file {}: ", path.display())))
+    }
+
+    /// [`Config::from_file`] on bytes already read: the same keys and checks, with a relative
+    /// `ca_file` or `cache_file` taken relative to `base`. Messages do not name a file.
+    pub fn from_json_bytes(bytes: &[u8], base: &Path) -> Result<Config> {
+        let file: ConfigFile =
+            serde_json::from_slice(bytes).map_err(|e| Error::config(json_error_message(&e)))?;
+        file.into_config(base)
     }
 
     /// Reads `OAUTH2CC_CLIENT_ID`, `OAUTH2CC_CLIENT_SECRET` (required), `OAUTH2CC_TOKEN_URL`
