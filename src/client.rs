@@ -3,7 +3,7 @@
 //! keeps the HTTP connection to the token endpoint alive, and makes authorized GETs.
 
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
 use crate::cache_file::CacheFile;
@@ -37,8 +37,8 @@ struct Inner {
     transport: Transport,
     clock: Arc<dyn Clock>,
     cache_file: Option<CacheFile>,
-    /// The current token. Readers take the read lock just long enough to clone the Arc.
-    current: RwLock<Option<Arc<Token>>>,
+    /// The current token, striped per thread so cache hits do not contend.
+    current: StripedToken,
     /// The refresh in progress, if any.
     flight: Mutex<Option<Arc<Flight>>>,
     /// For [`AuthStyle::Auto`]: the style that worked last (0 = unknown).
@@ -118,15 +118,12 @@ impl Client {
             transport,
             clock,
             cache_file,
-            current: RwLock::new(None),
+            current: StripedToken::default(),
             flight: Mutex::new(None),
             learned_style: AtomicU8::new(0),
         };
         if let Some(token) = inner.load_cache_file() {
-            *inner
-                .current
-                .write()
-                .unwrap_or_else(PoisonError::into_inner) = Some(token);
+            inner.current.set(Some(&token));
         }
         Ok(Client {
             inner: Arc::new(inner),
@@ -154,7 +151,10 @@ impl Client {
     /// Forgets the cached token (in memory and in the cache file), e.g. after the API
     /// answered 401. The next [`Client::token`] fetches a new one.
     pub fn invalidate(&self) {
-        self.inner.invalidate_if(|_| true);
+        self.inner.current.set(None);
+        if let Some(file) = &self.inner.cache_file {
+            file.remove();
+        }
     }
 
     /// GETs `url` with `Authorization: <type> <token>`. Returns the response whatever its
@@ -168,7 +168,7 @@ impl Client {
         if response.status != 401 {
             return Ok(response);
         }
-        inner.invalidate_if(|current| Arc::ptr_eq(current, &token));
+        inner.invalidate_if(|current| current.access_token() == token.access_token());
         let token = self.token()?;
         inner.authorized_get(url, &token)
     }
@@ -176,16 +176,11 @@ impl Client {
 
 impl Inner {
     fn current(&self) -> Option<Arc<Token>> {
-        self.current
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.current.get()
     }
 
-    fn invalidate_if(&self, matches: impl Fn(&Arc<Token>) -> bool) {
-        let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
-        if current.as_ref().is_some_and(matches) {
-            *current = None;
+    fn invalidate_if(&self, matches: impl Fn(&Token) -> bool) {
+        if self.current.clear_if(matches) {
             if let Some(file) = &self.cache_file {
                 file.remove();
             }
@@ -258,7 +253,7 @@ impl Inner {
                 Arc::new(token)
             }
         };
-        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&token));
+        self.current.set(Some(&token));
         Ok(token)
     }
 
@@ -300,6 +295,10 @@ fn style_code(style: AuthStyle) -> u8 {
         AuthStyle::Auto => 0,
     }
 }
+
+mod striped;
+
+use striped::StripedToken;
 
 #[cfg(test)]
 mod tests;
