@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The README's test command: installs what the tests need (Debian/Ubuntu, when missing and
+# when we may), then runs every test with `cargo test`: Rust unit and integration tests, the
+# C, C++ and Python consumer tests, the header checks and the install-layout test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Programs the consumer tests call: a C/C++ compiler, pkg-config and CMake (installed
+# layout), tinyproxy (proxy tests), python3 (ctypes binding).
+need=()
+command -v cc >/dev/null || need+=(gcc)
+command -v c++ >/dev/null || need+=(g++)
+command -v pkg-config >/dev/null || need+=(pkg-config)
+command -v cmake >/dev/null || need+=(cmake)
+command -v tinyproxy >/dev/null || [ -x /usr/sbin/tinyproxy ] || [ -x /usr/bin/tinyproxy ] || need+=(tinyproxy)
+command -v python3 >/dev/null || need+=(python3)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+    echo "scripts/test.sh: installing ${need[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  else
+    echo "scripts/test.sh: please install: ${need[*]}" >&2
+    exit 1
+  fi
+fi
+
+cargo test "$@"
