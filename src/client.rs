@@ -141,7 +141,7 @@ impl Client {
         let cached = inner.current();
         let now = inner.clock.now();
         if let Some(t) = &cached {
-            if !t.is_expired_at(now, leeway) {
+            if !t.needs_refresh_at(now, leeway) {
                 return Ok(Arc::clone(t));
             }
         }
@@ -191,7 +191,7 @@ impl Inner {
         let leeway = Duration::from_secs(u64::from(self.config.expiry_leeway()));
         let file = self.cache_file.as_ref()?;
         let token = file.load(self.clock.system_now(), self.clock.now())?;
-        (!token.is_expired_at(self.clock.now(), leeway)).then(|| Arc::new(token))
+        (!token.needs_refresh_at(self.clock.now(), leeway)).then(|| Arc::new(token))
     }
 
     /// The slow path: the cached token is missing or within the leeway of expiry.
@@ -200,7 +200,7 @@ impl Inner {
             let mut slot = self.flight.lock().unwrap_or_else(PoisonError::into_inner);
             // Someone may have refreshed between our read and this lock.
             if let Some(t) = self.current() {
-                if !t.is_expired_at(self.clock.now(), leeway) {
+                if !t.needs_refresh_at(self.clock.now(), leeway) {
                     return Ok(t);
                 }
             }

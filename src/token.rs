@@ -207,6 +207,14 @@ impl Token {
         }
     }
 
+    /// Whether a cache should replace the token at `now`: [`Token::is_expired_at`] with the
+    /// leeway capped at half the token's lifetime, so a token that lives shorter than the
+    /// leeway is still reused for half its life instead of being refetched on every call.
+    pub fn needs_refresh_at(&self, now: Instant, leeway: Duration) -> bool {
+        let half_life = Duration::from_secs(self.expires_in.unwrap_or(0).max(0) as u64) / 2;
+        self.is_expired_at(now, leeway.min(half_life))
+    }
+
     /// The monotonic instant at which the token expires, when known.
     pub fn deadline(&self) -> Option<Instant> {
         self.deadline

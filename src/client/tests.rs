@@ -103,6 +103,19 @@ fn custom_leeway() {
 }
 
 #[test]
+fn a_token_shorter_lived_than_the_leeway_is_reused_for_half_its_life() {
+    let server = counting_server(30);
+    let clock = TestClock::new();
+    let client = Client::with_clock(&config_for(&server), clock.clone()).unwrap();
+    client.token().unwrap();
+    clock.advance_to(Duration::from_secs(15));
+    assert_eq!(client.token().unwrap().access_token().expose(), "token-1");
+    clock.advance_to(Duration::from_secs(16));
+    assert_eq!(client.token().unwrap().access_token().expose(), "token-2");
+    assert_eq!(server.request_count(), 2);
+}
+
+#[test]
 fn token_without_expiry_is_kept_until_invalidated() {
     let n = AtomicUsize::new(0);
     let server = TestServer::start(move |_r: &Request| {

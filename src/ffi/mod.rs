@@ -192,5 +192,10 @@ pub(crate) fn c_string(s: &str) -> CString {
 /// `const char *oauth2cc_version(void)`: the library version, e.g. `"0.1.0"`; static text.
 #[no_mangle]
 pub extern "C" fn oauth2cc_version() -> *const c_char {
-    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+    const VERSION: &CStr =
+        match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+            Ok(v) => v,
+            Err(_) => panic!("the crate version holds a NUL"),
+        };
+    VERSION.as_ptr()
 }
