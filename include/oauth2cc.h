@@ -520,7 +520,8 @@ enum oauth2cc_status oauth2cc_config_set_user_agent(struct oauth2cc_config *conf
                                                     const char *user_agent);
 
 /**
- * A client refreshes its token this many seconds before it expires (default 60).
+ * A client refreshes its token this many seconds before it expires (default 60), but never
+ * earlier than half-way through the token's lifetime.
  *
  * # Safety
  * `config` is NULL or a live config not used by another thread.

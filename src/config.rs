@@ -293,7 +293,8 @@ impl Config {
         Ok(())
     }
 
-    /// Seconds before expiry at which a token counts as expired (default 60).
+    /// Seconds before expiry at which a client replaces its token (default 60), capped at half
+    /// the token's lifetime.
     pub fn set_expiry_leeway(&mut self, seconds: u32) {
         self.expiry_leeway = seconds;
     }

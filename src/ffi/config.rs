@@ -289,7 +289,8 @@ pub unsafe extern "C" fn oauth2cc_config_set_user_agent(
     })
 }
 
-/// A client refreshes its token this many seconds before it expires (default 60).
+/// A client refreshes its token this many seconds before it expires (default 60), but never
+/// earlier than half-way through the token's lifetime.
 ///
 /// # Safety
 /// `config` is NULL or a live config not used by another thread.
