@@ -1,0 +1,663 @@
+//! C consumer tests: the C programs in `tests/c/` and `examples/client_credentials.c`,
+//! compiled against `include/oauth2cc.h` with `cc -std=c99 -Wall -Wextra -Werror -pedantic`
+//! and linked to the `liboauth2cc.so` that `cargo test` built, run against loopback servers
+//! started here. Each program checks the C API from the inside (CHECK macros); this file
+//! checks what the servers saw.
+//!
+//! To rerun the same suite under a memory checker or with sanitizers (see tests/c/harness.rs):
+//!
+//! ```text
+//! OAUTH2CC_C_TEST_WRAPPER="valgrind --leak-check=full --error-exitcode=99 \
+//!     --errors-for-leak-kinds=definite,indirect" cargo test --test c_api
+//! OAUTH2CC_C_TEST_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer" \
+//!     cargo test --test c_api
+//! ```
+//!
+//! `OAUTH2CC_C_TEST_WRAPPER` is put in front of every program (split on whitespace);
+//! `OAUTH2CC_C_TEST_CFLAGS` is added to every compile and link. `CC` picks the compiler.
+//! Linux only: the harness links `liboauth2cc.so` and reads its SONAME with `readelf`.
+
+#![cfg(target_os = "linux")]
+
+#[path = "c/harness.rs"]
+mod harness;
+mod support;
+
+use std::collections::BTreeSet;
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use harness::{build_c, manifest_dir, out_dir, run_c_test, run_program};
+use support::http_server::{Action, Request, Response, TestServer};
+
+/// A successful token response as the test endpoints send it.
+fn token_response(
+    access_token: &str,
+    token_type: &str,
+    expires_in: Option<u64>,
+    scope: Option<&str>,
+) -> Action {
+    let mut body = serde_json::json!({ "access_token": access_token, "token_type": token_type });
+    if let Some(seconds) = expires_in {
+        body["expires_in"] = seconds.into();
+    }
+    if let Some(scope) = scope {
+        body["scope"] = scope.into();
+    }
+    Action::Respond(
+        Response::json(200, &body.to_string())
+            .with_header("Cache-Control", "no-store")
+            .with_header("Pragma", "no-cache"),
+    )
+}
+
+/// An RFC 6749 error response.
+fn oauth_error(status: u16, error: &str, description: &str) -> Action {
+    let body = serde_json::json!({ "error": error, "error_description": description });
+    Action::Respond(Response::json(status, &body.to_string()))
+}
+
+/// The credentials of a token request: Basic, else the form body.
+fn credentials(request: &Request) -> Option<(String, String)> {
+    request.basic_auth().or_else(|| {
+        Some((
+            request.form_value("client_id")?,
+            request.form_value("client_secret")?,
+        ))
+    })
+}
+
+/// A loopback URL on which nothing listens (a port that was free a moment ago).
+fn refused_url() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    let port = listener.local_addr().expect("local addr").port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}/api/token")
+}
+
+fn base_url(server: &TestServer) -> String {
+    format!("http://{}", server.addr())
+}
+
+/// Checks what every token request must look like on the wire.
+fn assert_token_request(request: &Request) {
+    assert_eq!(request.method, "POST", "{request:?}");
+    assert_eq!(
+        request.header("content-type"),
+        Some("application/x-www-form-urlencoded"),
+        "{request:?}"
+    );
+    assert_eq!(
+        request.header("accept"),
+        Some("application/json"),
+        "{request:?}"
+    );
+    assert_eq!(
+        request.header("user-agent"),
+        Some(concat!("oauth2cc/", env!("CARGO_PKG_VERSION"))),
+        "{request:?}"
+    );
+    assert_eq!(
+        request.form_value("grant_type").as_deref(),
+        Some("client_credentials"),
+        "{request:?}"
+    );
+}
+
+#[test]
+fn happy_path() {
+    const ACCEPTED: [(&str, &str); 3] = [
+        ("happy-client", "happy-secret"),
+        ("file-client", "file-secret"),
+        ("env-client", "env-secret"),
+    ];
+    let issued = AtomicUsize::new(0);
+    let server = TestServer::start(move |request| {
+        if request.path() != "/api/token" {
+            return Action::Respond(Response::new(404));
+        }
+        match credentials(request) {
+            Some((id, secret)) if ACCEPTED.contains(&(id.as_str(), secret.as_str())) => {}
+            _ => return oauth_error(400, "invalid_client", "Invalid client"),
+        }
+        let n = issued.fetch_add(1, Ordering::SeqCst) + 1;
+        let scope = request.form_value("scope");
+        token_response(&format!("tok-{n}"), "bearer", Some(3600), scope.as_deref())
+    });
+    let token_url = server.url("/api/token");
+    let config_file = out_dir().join("happy-config.json");
+    let config = serde_json::json!({
+        "client_id": "file-client",
+        "client_secret": "file-secret",
+        "token_url": token_url,
+        "scope": "file-scope",
+        "auth_style": "basic",
+        "timeout_ms": 10000,
+    });
+    std::fs::write(&config_file, config.to_string()).expect("write the config file");
+
+    let outcome = run_c_test(
+        "happy",
+        &[
+            ("OAUTH2CC_TEST_TOKEN_URL", token_url.clone()),
+            (
+                "OAUTH2CC_TEST_CONFIG_FILE",
+                config_file.display().to_string(),
+            ),
+            ("OAUTH2CC_CLIENT_ID", "env-client".into()),
+            ("OAUTH2CC_CLIENT_SECRET", "env-secret".into()),
+            ("OAUTH2CC_TOKEN_URL", token_url),
+            ("OAUTH2CC_SCOPE", "env-scope".into()),
+        ],
+    );
+    assert!(
+        outcome.stdout.contains("header: Bearer tok-1\n"),
+        "{}",
+        outcome.report()
+    );
+
+    // (credentials, sent as Basic?, scope) for each request, in the order happy.c makes them.
+    let expected: [(&str, bool, Option<&str>); 7] = [
+        ("happy-client", true, None),
+        (
+            "happy-client",
+            true,
+            Some("user-read-private playlist-read"),
+        ),
+        ("happy-client", false, None),
+        ("file-client", true, Some("file-scope")),
+        ("env-client", true, Some("env-scope")),
+        ("happy-client", true, None),
+        ("happy-client", true, None),
+    ];
+    let requests = server.requests();
+    assert_eq!(requests.len(), expected.len(), "{requests:#?}");
+    for (request, (id, basic, scope)) in requests.iter().zip(expected) {
+        assert_token_request(request);
+        assert_eq!(request.path(), "/api/token");
+        assert_eq!(request.basic_auth().is_some(), basic, "{request:?}");
+        assert_eq!(
+            credentials(request).map(|c| c.0).as_deref(),
+            Some(id),
+            "{request:?}"
+        );
+        assert_eq!(request.form_value("scope").as_deref(), scope, "{request:?}");
+    }
+}
+
+#[test]
+fn error_families() {
+    let server = TestServer::start(|request| {
+        let problem = r#"{"type":"about:blank","title":"Bad Request","status":400,"detail":"The client is not allowed this grant"}"#;
+        match request.path() {
+            "/400" => Action::Respond(Response::json(
+                400,
+                r#"{"error":"invalid_client","error_description":"Invalid client","error_uri":"https://example.com/docs/errors#invalid_client"}"#,
+            )),
+            "/400-problem" => {
+                Action::Respond(Response::text(400, "application/problem+json", problem))
+            }
+            "/200-error" => oauth_error(200, "invalid_scope", "Unknown scope"),
+            "/401" => Action::Respond(
+                Response::json(401, r#"{"error":"invalid_client"}"#)
+                    .with_header("WWW-Authenticate", r#"Basic realm="oauth2cc-test""#),
+            ),
+            "/429" => Action::Respond(Response::new(429).with_header("Retry-After", "7")),
+            "/503" => Action::Respond(Response::new(503)),
+            "/404" => Action::Respond(Response::text(404, "text/html", "<html>Not Found</html>")),
+            "/403" => Action::Respond(Response::new(403)),
+            "/302" => {
+                Action::Respond(Response::new(302).with_header("Location", "/redirect-target"))
+            }
+            "/reset" => Action::Reset,
+            "/slow" => Action::Stall(Duration::from_secs(20)),
+            "/not-json" => Action::Respond(Response::text(200, "text/html", "<html>hello</html>")),
+            "/no-access-token" => Action::Respond(Response::json(
+                200,
+                r#"{"token_type":"bearer","expires_in":3600}"#,
+            )),
+            "/huge" => {
+                let token = "a".repeat(100 * 1024);
+                token_response(&token, "Bearer", Some(3600), None)
+            }
+            "/ok" | "/redirect-target" => {
+                token_response("errors-token", "Bearer", Some(3600), None)
+            }
+            _ => Action::Respond(Response::new(404)),
+        }
+    });
+    let basic =
+        base64::engine::general_purpose::STANDARD.encode("errors-client:errors-secret-2f8c1e");
+    run_c_test(
+        "errors",
+        &[
+            ("OAUTH2CC_TEST_BASE", base_url(&server)),
+            ("OAUTH2CC_TEST_REFUSED_URL", refused_url()),
+            ("OAUTH2CC_TEST_BASIC", basic.clone()),
+        ],
+    );
+
+    let requests = server.requests();
+    let paths: BTreeSet<&str> = requests.iter().map(Request::path).collect();
+    assert!(
+        !paths.contains("/redirect-target"),
+        "a redirect was followed: {paths:?}"
+    );
+    for expected in [
+        "/400",
+        "/400-problem",
+        "/200-error",
+        "/401",
+        "/429",
+        "/503",
+        "/404",
+        "/403",
+        "/302",
+        "/reset",
+        "/slow",
+        "/not-json",
+        "/no-access-token",
+        "/huge",
+        "/ok",
+    ] {
+        assert!(
+            paths.contains(expected),
+            "{expected} was never requested: {paths:?}"
+        );
+    }
+    for request in &requests {
+        assert_token_request(request);
+        assert_eq!(
+            request.header("authorization"),
+            Some(format!("Basic {basic}").as_str()),
+            "{request:?}"
+        );
+    }
+}
+
+#[test]
+fn null_and_hostile_arguments() {
+    let server = TestServer::start(|request| match (request.method.as_str(), request.path()) {
+        ("POST", "/api/token") => token_response("null-args-token", "Bearer", Some(3600), None),
+        ("GET", "/api/data") => {
+            Action::Respond(Response::json(200, "{}").with_header("X-Test", "yes"))
+        }
+        _ => Action::Respond(Response::new(404)),
+    });
+    run_c_test(
+        "null_args",
+        &[
+            ("OAUTH2CC_TEST_TOKEN_URL", server.url("/api/token")),
+            ("OAUTH2CC_TEST_API_URL", server.url("/api/data")),
+            ("OAUTH2CC_TEST_BASE", base_url(&server)),
+        ],
+    );
+    // The 1 MiB URL was refused before anything was sent.
+    for request in server.requests() {
+        assert!(
+            request.target.len() < 1024,
+            "{} bytes sent to the server",
+            request.target.len()
+        );
+    }
+}
+
+/// Every function declared in the header is exercised by null_args.c: adding an export
+/// without covering it fails here.
+#[test]
+fn null_args_covers_every_export() {
+    let header = std::fs::read_to_string(manifest_dir().join("include/oauth2cc.h"))
+        .expect("read the header");
+    let source = std::fs::read_to_string(manifest_dir().join("tests/c/null_args.c"))
+        .expect("read null_args.c");
+    let functions = declared_functions(&header);
+    assert!(
+        functions.len() >= 40,
+        "found only {functions:?} in the header"
+    );
+    let missing: Vec<&String> = functions
+        .iter()
+        .filter(|f| !source.contains(&format!("{f}(")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "tests/c/null_args.c does not call {missing:?}"
+    );
+}
+
+/// Names of the functions the header declares: `oauth2cc_x(` at the start of a
+/// declaration, after its return type.
+fn declared_functions(header: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for line in header.lines() {
+        let line = line.trim_start();
+        if ["*", "/*", "#", "//", "typedef"]
+            .iter()
+            .any(|p| line.starts_with(p))
+        {
+            continue;
+        }
+        let mut rest = line;
+        while let Some(start) = rest.find("oauth2cc_") {
+            rest = &rest[start..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            if rest[end..].starts_with('(') {
+                names.insert(rest[..end].to_owned());
+            }
+            rest = &rest[end..];
+        }
+    }
+    names
+}
+
+/// Request counters of the threads test's three token endpoints.
+#[derive(Default)]
+struct TokenCounters {
+    cold: AtomicUsize,
+    short: AtomicUsize,
+    api: AtomicUsize,
+}
+
+fn counted_token(counter: &AtomicUsize, prefix: &str, expires_in: u64) -> Action {
+    let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+    // Slow enough that 64 threads asking at once all find the refresh still running.
+    std::thread::sleep(Duration::from_millis(100));
+    token_response(&format!("{prefix}-{n}"), "Bearer", Some(expires_in), None)
+}
+
+fn count_body(counter: &AtomicUsize) -> Action {
+    Action::Respond(Response::text(
+        200,
+        "text/plain",
+        counter.load(Ordering::SeqCst).to_string(),
+    ))
+}
+
+#[test]
+fn threads_share_one_client() {
+    let counters = Arc::new(TokenCounters::default());
+    let seen = Arc::clone(&counters);
+    let server = TestServer::start(move |request| {
+        let c = &*seen;
+        match (request.method.as_str(), request.path()) {
+            ("POST", "/cold/token") => counted_token(&c.cold, "cold", 3600),
+            ("POST", "/short/token") => counted_token(&c.short, "short", 2),
+            ("POST", "/api/token") => counted_token(&c.api, "api", 3600),
+            ("GET", "/count/cold") => count_body(&c.cold),
+            ("GET", "/count/short") => count_body(&c.short),
+            ("GET", "/count/api") => count_body(&c.api),
+            ("GET", "/api/data") => match request.header("authorization") {
+                Some("Bearer api-1") => Action::Respond(
+                    Response::json(
+                        401,
+                        r#"{"error":{"status":401,"message":"The access token expired"}}"#,
+                    )
+                    .with_header("WWW-Authenticate", r#"Bearer error="invalid_token""#),
+                ),
+                Some("Bearer api-2") => Action::Respond(
+                    Response::json(200, r#"{"hello":"world"}"#).with_header("X-API-Version", "7"),
+                ),
+                _ => Action::Respond(Response::new(403)),
+            },
+            _ => Action::Respond(Response::new(404)),
+        }
+    });
+    let outcome = run_c_test("threads", &[("OAUTH2CC_TEST_BASE", base_url(&server))]);
+    assert_eq!(
+        counters.cold.load(Ordering::SeqCst),
+        1,
+        "{}",
+        outcome.report()
+    );
+    assert_eq!(
+        counters.short.load(Ordering::SeqCst),
+        2,
+        "{}",
+        outcome.report()
+    );
+    assert_eq!(
+        counters.api.load(Ordering::SeqCst),
+        2,
+        "{}",
+        outcome.report()
+    );
+    let api_calls: Vec<Option<String>> = server
+        .requests()
+        .iter()
+        .filter(|r| r.path() == "/api/data")
+        .map(|r| r.header("authorization").map(str::to_owned))
+        .collect();
+    assert_eq!(
+        api_calls,
+        [
+            Some("Bearer api-1".to_owned()),
+            Some("Bearer api-2".to_owned())
+        ]
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// examples/client_credentials.c
+// ---------------------------------------------------------------------------------------
+
+const DEMO_ID: &str = "oauth2cc-demo-client";
+const DEMO_SECRET: &str = "oauth2cc-demo-secret";
+/// The token from the seed's REPL session.
+const SEED_TOKEN: &str =
+    "BQDM_DC2HcP9kq5iszgDwhgDvq7zm1TzvzXXyJQwFD7trl0Q48DqoZirCMrMHn2uUml2YnKdHOszAviSFGtE6w";
+
+/// Spotify's token endpoint as the seed saw it, plus a few variations by path.
+fn spotify_stand_in() -> TestServer {
+    TestServer::start(|request| {
+        if request.method != "POST" {
+            return Action::Respond(Response::new(405));
+        }
+        if credentials(request) != Some((DEMO_ID.to_owned(), DEMO_SECRET.to_owned())) {
+            return oauth_error(400, "invalid_client", "Invalid client");
+        }
+        let scope = request.form_value("scope");
+        match request.path() {
+            "/api/token" => token_response(SEED_TOKEN, "Bearer", Some(3600), scope.as_deref()),
+            "/no-expiry/token" => token_response("no-expiry", "bearer", None, None),
+            "/quote/token" => token_response(r"it's a \ token", "Bearer", Some(60), None),
+            "/limited/token" => Action::Respond(
+                Response::json(
+                    429,
+                    r#"{"error":"rate_limited","error_description":"Slow down"}"#,
+                )
+                .with_header("Retry-After", "7"),
+            ),
+            _ => Action::Respond(Response::new(404)),
+        }
+    })
+}
+
+fn run_example(args: &[&str], env: &[(&str, String)]) -> harness::Outcome {
+    static BUILT: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    let exe = BUILT.get_or_init(|| {
+        build_c(
+            &manifest_dir().join("examples/client_credentials.c"),
+            "client_credentials",
+        )
+    });
+    run_program(exe, args, env)
+}
+
+fn demo_env(token_url: String) -> Vec<(&'static str, String)> {
+    vec![
+        ("OAUTH2CC_CLIENT_ID", DEMO_ID.into()),
+        ("OAUTH2CC_CLIENT_SECRET", DEMO_SECRET.into()),
+        ("OAUTH2CC_TOKEN_URL", token_url),
+    ]
+}
+
+fn assert_prints(outcome: &harness::Outcome, expected: &str) {
+    assert!(outcome.status.success(), "{}", outcome.report());
+    assert_eq!(outcome.stdout, expected, "{}", outcome.report());
+    assert_eq!(outcome.stderr, "", "{}", outcome.report());
+}
+
+fn assert_fails(outcome: &harness::Outcome, first_line: &str) -> Vec<String> {
+    assert_eq!(outcome.status.code(), Some(1), "{}", outcome.report());
+    assert_eq!(outcome.stdout, "", "{}", outcome.report());
+    assert!(
+        outcome.stderr.starts_with(first_line),
+        "{}",
+        outcome.report()
+    );
+    assert!(
+        !outcome.stderr.contains(DEMO_SECRET),
+        "{}",
+        outcome.report()
+    );
+    outcome.stderr.lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn example_prints_the_seeds_authorization() {
+    let server = spotify_stand_in();
+    let outcome = run_example(&[], &demo_env(server.url("/api/token")));
+    assert_prints(
+        &outcome,
+        &format!(
+            "Authorization(access_token='{SEED_TOKEN}', token_type='Bearer', expires_in=3600, \
+             scope=None, refresh_token=None)\n"
+        ),
+    );
+
+    let mut env = demo_env(server.url("/api/token"));
+    env.push((
+        "OAUTH2CC_SCOPE",
+        "playlist-read-private user-top-read".into(),
+    ));
+    assert_prints(
+        &run_example(&[], &env),
+        &format!(
+            "Authorization(access_token='{SEED_TOKEN}', token_type='Bearer', expires_in=3600, \
+             scope='playlist-read-private user-top-read', refresh_token=None)\n"
+        ),
+    );
+
+    assert_prints(
+        &run_example(&[], &demo_env(server.url("/no-expiry/token"))),
+        "Authorization(access_token='no-expiry', token_type='Bearer', expires_in=None, \
+         scope=None, refresh_token=None)\n",
+    );
+    // Python's repr: double quotes when the text holds a single quote; backslash doubled.
+    assert_prints(
+        &run_example(&[], &demo_env(server.url("/quote/token"))),
+        "Authorization(access_token=\"it's a \\\\ token\", token_type='Bearer', expires_in=60, \
+         scope=None, refresh_token=None)\n",
+    );
+    assert_eq!(server.request_count(), 4);
+    for request in server.requests() {
+        assert_token_request(&request);
+    }
+}
+
+#[test]
+fn example_reads_a_config_file() {
+    let server = spotify_stand_in();
+    let path = out_dir().join("client_credentials-config.json");
+    let config = serde_json::json!({
+        "client_id": DEMO_ID,
+        "client_secret": DEMO_SECRET,
+        "token_url": server.url("/api/token"),
+    });
+    std::fs::write(&path, config.to_string()).expect("write the config file");
+    // The file wins over the environment.
+    let env = [("OAUTH2CC_CLIENT_ID", "someone-else".to_owned())];
+    assert_prints(
+        &run_example(&[path.to_str().expect("UTF-8 path")], &env),
+        &format!(
+            "Authorization(access_token='{SEED_TOKEN}', token_type='Bearer', expires_in=3600, \
+             scope=None, refresh_token=None)\n"
+        ),
+    );
+    assert_eq!(server.request_count(), 1);
+}
+
+#[test]
+fn example_reports_failures() {
+    let server = spotify_stand_in();
+
+    let mut env = demo_env(server.url("/api/token"));
+    env[1].1 = "wrong-secret-5d1f".into();
+    let outcome = run_example(&[], &env);
+    let lines = assert_fails(&outcome, "oauth2cc: OAUTH2CC_STATUS_BAD_REQUEST: ");
+    assert_eq!(lines.len(), 2, "{}", outcome.report());
+    assert_eq!(lines[1], "error=invalid_client description=Invalid client");
+    assert!(
+        !outcome.stderr.contains("wrong-secret-5d1f"),
+        "{}",
+        outcome.report()
+    );
+
+    let outcome = run_example(&[], &demo_env(server.url("/limited/token")));
+    let lines = assert_fails(&outcome, "oauth2cc: OAUTH2CC_STATUS_RATE_LIMITED: ");
+    assert_eq!(
+        lines[1..],
+        ["error=rate_limited description=Slow down", "Retry-After: 7"],
+        "{}",
+        outcome.report()
+    );
+
+    let outcome = run_example(&[], &demo_env(refused_url()));
+    let lines = assert_fails(&outcome, "oauth2cc: OAUTH2CC_STATUS_NETWORK: ");
+    assert_eq!(lines.len(), 1, "{}", outcome.report());
+
+    // No credentials anywhere.
+    let outcome = run_example(&[], &[]);
+    assert_fails(&outcome, "oauth2cc: OAUTH2CC_STATUS_CONFIG: ");
+    assert!(
+        outcome.stderr.contains("OAUTH2CC_CLIENT_ID"),
+        "{}",
+        outcome.report()
+    );
+
+    // A config file that is not there.
+    let outcome = run_example(&["/nonexistent/oauth2cc.json"], &[]);
+    assert_fails(&outcome, "oauth2cc: OAUTH2CC_STATUS_CONFIG: ");
+    assert!(
+        outcome.stderr.contains("/nonexistent/oauth2cc.json"),
+        "{}",
+        outcome.report()
+    );
+
+    // Usage.
+    let outcome = run_example(&["a", "b"], &[]);
+    assert_eq!(outcome.status.code(), Some(2), "{}", outcome.report());
+    assert!(
+        outcome.stderr.starts_with("usage: "),
+        "{}",
+        outcome.report()
+    );
+}
+
+/// With only SPOTIFY_CLIENT_ID/SECRET set, the example goes to Spotify's accounts service.
+/// Proven offline: HTTPS_PROXY points at a loopback server that sees the CONNECT and refuses.
+#[test]
+fn example_falls_back_to_spotify_credentials() {
+    let proxy = TestServer::start(|_| Action::Respond(Response::new(403)));
+    let env = [
+        ("SPOTIFY_CLIENT_ID", "spotify-id".to_owned()),
+        ("SPOTIFY_CLIENT_SECRET", "spotify-secret-77aa".to_owned()),
+        ("HTTPS_PROXY", base_url(&proxy)),
+    ];
+    let outcome = run_example(&[], &env);
+    assert_eq!(outcome.status.code(), Some(1), "{}", outcome.report());
+    assert!(
+        !outcome.stderr.contains("spotify-secret-77aa"),
+        "{}",
+        outcome.report()
+    );
+    let requests = proxy.requests();
+    assert_eq!(requests.len(), 1, "{requests:#?}\n{}", outcome.report());
+    assert_eq!(requests[0].method, "CONNECT");
+    assert_eq!(requests[0].target, "accounts.spotify.com:443");
+}
