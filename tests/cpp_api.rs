@@ -1,0 +1,346 @@
+//! C++ consumer tests: `include/oauth2cc.hpp`, the header-only C++17 interface.
+//!
+//! `tests/cpp/api_test.cpp` and `examples/client_credentials.cpp` are compiled with
+//! `c++ -std=c++17 -Wall -Wextra -Werror -pedantic`, linked to the `liboauth2cc.so` that
+//! `cargo test` built (through `tests/c/harness.rs`, so `OAUTH2CC_C_TEST_WRAPPER`,
+//! `OAUTH2CC_C_TEST_CFLAGS` and `CXX` work here as they do for the C tests) and run against
+//! a loopback server started here. The program checks the C++ API from the inside; this
+//! file checks what the server saw.
+
+#![cfg(target_os = "linux")]
+
+#[path = "c/harness.rs"]
+mod harness;
+mod support;
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use harness::{build_with, cxx, manifest_dir, out_dir, run_program, Outcome};
+use support::http_server::{Action, Request, Response, TestServer};
+
+/// The flags every C++ program here is compiled with.
+const CXX_FLAGS: &[&str] = &["-std=c++17", "-Wall", "-Wextra", "-Werror", "-pedantic"];
+
+const CLIENT_ID: &str = "cpp-client";
+const CLIENT_SECRET: &str = "cpp-secret";
+
+/// What the server counted.
+#[derive(Default)]
+struct Counts {
+    issued: AtomicUsize,
+    refused: AtomicUsize,
+}
+
+fn credentials(request: &Request) -> Option<(String, String)> {
+    request.basic_auth().or_else(|| {
+        Some((
+            request.form_value("client_id")?,
+            request.form_value("client_secret")?,
+        ))
+    })
+}
+
+fn oauth_error(status: u16, body: serde_json::Value) -> Action {
+    Action::Respond(Response::json(status, &body.to_string()))
+}
+
+/// The token endpoint and API that `tests/cpp/api_test.cpp` describes in its header comment.
+fn start_server(counts: Arc<Counts>) -> TestServer {
+    TestServer::start(
+        move |request: &Request| match (request.method.as_str(), request.path()) {
+            ("POST", "/token") => {
+                if credentials(request) != Some((CLIENT_ID.into(), CLIENT_SECRET.into())) {
+                    counts.refused.fetch_add(1, Ordering::SeqCst);
+                    return oauth_error(
+                        401,
+                        serde_json::json!({"error": "invalid_client", "error_description": "Invalid client"}),
+                    );
+                }
+                let n = counts.issued.fetch_add(1, Ordering::SeqCst) + 1;
+                let mut body = serde_json::json!({
+                    "access_token": format!("tok-{n}"), "token_type": "bearer", "expires_in": 3600
+                });
+                if let Some(scope) = request.form_value("scope") {
+                    body["scope"] = scope.into();
+                }
+                Action::Respond(Response::json(200, &body.to_string()))
+            }
+            ("POST", "/bad") => oauth_error(
+                400,
+                serde_json::json!({
+                    "error": "invalid_request",
+                    "error_description": "Missing grant type",
+                    "error_uri": "https://example.com/errors/invalid_request"
+                }),
+            ),
+            ("POST", "/limited") => Action::Respond(
+                Response::json(429, r#"{"error":"slow_down"}"#).with_header("Retry-After", "7"),
+            ),
+            ("POST", "/unavailable") => Action::Respond(Response::new(503)),
+            ("POST", "/teapot") => {
+                Action::Respond(Response::text(418, "text/plain", "I'm a teapot"))
+            }
+            ("POST", "/garbage") => {
+                Action::Respond(Response::text(200, "text/html", "<html>hi</html>"))
+            }
+            ("GET", "/api/me") => {
+                let authorization = request.header("authorization").unwrap_or("").to_owned();
+                let issued = counts.issued.load(Ordering::SeqCst);
+                let known = (1..=issued).any(|n| authorization == format!("Bearer tok-{n}"));
+                if known {
+                    Action::Respond(
+                        Response::json(200, r#"{"id":"me"}"#)
+                            .with_header("X-Echo-Authorization", authorization),
+                    )
+                } else {
+                    Action::Respond(Response::json(401, r#"{"error":"invalid_token"}"#))
+                }
+            }
+            _ => Action::Respond(Response::new(404)),
+        },
+    )
+}
+
+/// A loopback URL on which nothing listens (a port that was free a moment ago).
+fn refused_url() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    let port = listener.local_addr().expect("local addr").port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}/token")
+}
+
+fn build_cxx(source: &str, name: &str) -> PathBuf {
+    build_with(&cxx(), CXX_FLAGS, &manifest_dir().join(source), name)
+}
+
+fn assert_success(outcome: &Outcome) {
+    assert!(outcome.status.success(), "{}", outcome.report());
+}
+
+#[test]
+fn cpp_api_test_passes() {
+    let counts = Arc::new(Counts::default());
+    let server = start_server(Arc::clone(&counts));
+    let base = format!("http://{}", server.addr());
+    let config_file = out_dir().join(format!("cpp_api_config_{}.json", std::process::id()));
+    let config = serde_json::json!({
+        "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+        "token_url": format!("{base}/token"), "scope": "file-scope"
+    });
+    std::fs::write(&config_file, config.to_string()).expect("write the config file");
+
+    let exe = build_cxx("tests/cpp/api_test.cpp", "cpp_api_test");
+    let outcome = run_program(
+        &exe,
+        &[],
+        &[
+            ("OAUTH2CC_TEST_BASE", base.clone()),
+            ("OAUTH2CC_TEST_REFUSED_URL", refused_url()),
+            (
+                "OAUTH2CC_TEST_CONFIG_FILE",
+                config_file.display().to_string(),
+            ),
+            ("OAUTH2CC_CLIENT_ID", CLIENT_ID.into()),
+            ("OAUTH2CC_CLIENT_SECRET", CLIENT_SECRET.into()),
+            ("OAUTH2CC_TOKEN_URL", format!("{base}/token")),
+        ],
+    );
+    let _ = std::fs::remove_file(&config_file);
+    assert_success(&outcome);
+    let last = outcome.stdout.lines().last().unwrap_or("");
+    assert!(
+        last.starts_with("api_test: all ") && last.ends_with(" checks passed"),
+        "the C++ test exited 0 without reporting its checks\n{}",
+        outcome.report()
+    );
+
+    // request_token x3, Client x2 (a cache hit, then one after invalidate), config file and
+    // environment x2; the wrong secret once. Nothing else reached /token: a config refused
+    // on the C++ side (a NUL in a string_view, a moved-from object) never made a request.
+    assert_eq!(
+        counts.issued.load(Ordering::SeqCst),
+        7,
+        "{}",
+        outcome.report()
+    );
+    assert_eq!(
+        counts.refused.load(Ordering::SeqCst),
+        1,
+        "{}",
+        outcome.report()
+    );
+    let requests = server.requests();
+    let on = |path: &str| requests.iter().filter(|r| r.path() == path).count();
+    for path in ["/bad", "/limited", "/unavailable", "/garbage", "/api/me"] {
+        assert_eq!(on(path), 1, "requests to {path}: {requests:#?}");
+    }
+    assert_eq!(on("/teapot"), 2, "{requests:#?}");
+
+    // The scope came from a string_view that was not NUL-terminated: exactly its 10 bytes.
+    let scoped: Vec<&Request> = requests
+        .iter()
+        .filter(|r| r.form_value("scope").as_deref() == Some("read write"))
+        .collect();
+    assert_eq!(scoped.len(), 1, "{requests:#?}");
+    assert_eq!(
+        scoped[0].form_value("client_id").as_deref(),
+        Some(CLIENT_ID)
+    );
+    assert!(
+        scoped[0].header("authorization").is_none(),
+        "{:?}",
+        scoped[0]
+    );
+
+    // The chained setters reached the wire.
+    let extra = requests
+        .iter()
+        .find(|r| r.form_value("audience").is_some())
+        .expect("the request with an audience");
+    assert_eq!(
+        extra.form_value("audience").as_deref(),
+        Some("https://api.example.com")
+    );
+    assert_eq!(extra.header("user-agent"), Some("api_test/1.0"));
+}
+
+fn spotify_like_env(token_url: String) -> Vec<(&'static str, String)> {
+    vec![
+        ("OAUTH2CC_CLIENT_ID", CLIENT_ID.into()),
+        ("OAUTH2CC_CLIENT_SECRET", CLIENT_SECRET.into()),
+        ("OAUTH2CC_TOKEN_URL", token_url),
+    ]
+}
+
+#[test]
+fn cpp_example_prints_the_seeds_authorization() {
+    let counts = Arc::new(Counts::default());
+    let server = start_server(Arc::clone(&counts));
+    let exe = build_cxx("examples/client_credentials.cpp", "client_credentials_cpp");
+
+    let outcome = run_program(&exe, &[], &spotify_like_env(server.url("/token")));
+    assert_success(&outcome);
+    assert_eq!(
+        outcome.stdout,
+        "Authorization(access_token='tok-1', token_type='Bearer', expires_in=3600, \
+         scope=None, refresh_token=None)\n",
+        "{}",
+        outcome.report()
+    );
+    assert_eq!(outcome.stderr, "", "{}", outcome.report());
+}
+
+#[test]
+fn cpp_example_reports_failures() {
+    let counts = Arc::new(Counts::default());
+    let server = start_server(Arc::clone(&counts));
+    let exe = build_cxx("examples/client_credentials.cpp", "client_credentials_cpp");
+
+    let outcome = run_program(&exe, &[], &spotify_like_env(server.url("/bad")));
+    assert_eq!(outcome.status.code(), Some(1), "{}", outcome.report());
+    assert_eq!(outcome.stdout, "", "{}", outcome.report());
+    let lines: Vec<&str> = outcome.stderr.lines().collect();
+    assert!(
+        lines[0].starts_with("oauth2cc: OAUTH2CC_STATUS_BAD_REQUEST: "),
+        "{}",
+        outcome.report()
+    );
+    assert_eq!(
+        lines[1..],
+        ["error=invalid_request description=Missing grant type \
+             uri=https://example.com/errors/invalid_request"],
+        "{}",
+        outcome.report()
+    );
+
+    let outcome = run_program(&exe, &[], &spotify_like_env(server.url("/limited")));
+    assert_eq!(outcome.status.code(), Some(1), "{}", outcome.report());
+    assert!(
+        outcome
+            .stderr
+            .starts_with("oauth2cc: OAUTH2CC_STATUS_RATE_LIMITED: ")
+            && outcome
+                .stderr
+                .ends_with("\nerror=slow_down\nRetry-After: 7\n"),
+        "{}",
+        outcome.report()
+    );
+
+    // A secret the server refuses never shows in the output.
+    let mut env = spotify_like_env(server.url("/token"));
+    env[1].1 = "a-wrong-secret-4711".into();
+    let outcome = run_program(&exe, &[], &env);
+    assert_eq!(outcome.status.code(), Some(1), "{}", outcome.report());
+    assert!(outcome
+        .stderr
+        .starts_with("oauth2cc: OAUTH2CC_STATUS_UNAUTHORIZED: "));
+    assert!(
+        !outcome.stderr.contains("a-wrong-secret-4711"),
+        "{}",
+        outcome.report()
+    );
+    assert_eq!(counts.refused.load(Ordering::SeqCst), 1);
+
+    let outcome = run_program(&exe, &["--help"], &[]);
+    assert_eq!(outcome.status.code(), Some(2), "{}", outcome.report());
+    assert!(
+        outcome.stderr.starts_with("usage: "),
+        "{}",
+        outcome.report()
+    );
+}
+
+/// Compiles a one-line program including `oauth2cc.hpp` with `flags`; returns the output.
+fn compile_header_only(flags: &[&str], tag: &str) -> std::process::Output {
+    let source = out_dir().join(format!("hpp_{tag}_{}.cpp", std::process::id()));
+    std::fs::write(
+        &source,
+        "#include \"oauth2cc.hpp\"\nint main() { return oauth2cc::version().empty() ? 1 : 0; }\n",
+    )
+    .expect("write the source");
+    let output = Command::new(cxx())
+        .args(flags)
+        .arg("-fsyntax-only")
+        .arg("-I")
+        .arg(manifest_dir().join("include"))
+        .arg(&source)
+        .output()
+        .expect("run the C++ compiler");
+    let _ = std::fs::remove_file(&source);
+    output
+}
+
+#[test]
+fn cpp_header_is_clean_in_later_standards_and_refuses_earlier_ones() {
+    for std in ["-std=c++17", "-std=c++20"] {
+        let flags = [
+            std,
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-pedantic",
+            "-Wshadow",
+            "-Wconversion",
+            "-Wsign-conversion",
+            "-Wold-style-cast",
+            "-Wnon-virtual-dtor",
+        ];
+        let output = compile_header_only(&flags, &std[5..]);
+        assert!(
+            output.status.success(),
+            "oauth2cc.hpp with {flags:?}:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let output = compile_header_only(&["-std=c++14"], "c++14");
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("oauth2cc.hpp needs C++17 or later"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
