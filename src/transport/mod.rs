@@ -1,0 +1,413 @@
+//! The one place that does network I/O: a ureq agent with TLS, proxy, timeouts, no
+//! redirects, a response size cap and connection reuse. Everything above it sees
+//! [`HttpResponse`] or an [`Error`] whose kind says what failed.
+//!
+//! * Trust: the config's CA file instead of the defaults, else the system's ([`trust`]).
+//! * Proxy: the config's, else the environment's, as curl reads them ([`proxy`]).
+//! * Timeouts: the whole request (connect, send, response head and body) ends by the
+//!   caller's deadline; setting up a connection (TCP, proxy handshake, TLS) is also bounded
+//!   by the connect timeout.
+
+mod proxy;
+mod tls_error;
+mod trust;
+
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ureq::http::{Method, Request, Uri};
+use ureq::tls::{RootCerts, TlsConfig};
+use ureq::{Agent, AsSendBody};
+
+use crate::config::Config;
+use crate::error::{Error, ErrorKind, Result};
+use crate::token::TokenRequest;
+
+use proxy::{ProxyPolicy, Route};
+pub use trust::load_ca_file;
+
+/// The library's default `User-Agent`.
+pub const USER_AGENT: &str = concat!("oauth2cc/", env!("CARGO_PKG_VERSION"));
+
+/// A response, read in full (up to a cap). Header names are lower-case.
+#[derive(Clone, Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    /// The first header named `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// An HTTP agent configured from a [`Config`] and the environment (proxy variables,
+/// `SSL_CERT_FILE` / `SSL_CERT_DIR`), read when it is created. Keeps idle connections for
+/// reuse; share one per client.
+pub struct Transport {
+    agent: Agent,
+    timeout: Duration,
+    connect_timeout: Duration,
+    proxies: ProxyPolicy,
+    /// Where the trusted roots came from, for messages.
+    trust_source: String,
+    /// Why the system's roots could not be loaded; reported by every HTTPS request.
+    trust_error: Option<Error>,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport")
+            .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("trust", &self.trust_source)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Transport {
+    /// A transport for `config`. Fails with CONFIG when the config's CA file or proxy URL is
+    /// unusable; a bad `SSL_CERT_FILE` / `SSL_CERT_DIR` or proxy variable is reported by the
+    /// first request that needs it.
+    pub fn new(config: &Config) -> Result<Transport> {
+        let proxies = ProxyPolicy::new(config.proxy.as_ref().map(|p| p.expose()), |name| {
+            std::env::var(name).ok()
+        })?;
+        let trust = match config.ca_file() {
+            Some(path) => Ok(trust::ca_file_trust(path)?),
+            None => trust::system_trust(),
+        };
+        let (roots, trust_source, trust_error) = match trust {
+            Ok(t) => (t.roots, t.source, None),
+            Err(e) => (
+                RootCerts::Specific(Arc::new(Vec::new())),
+                String::new(),
+                Some(e),
+            ),
+        };
+        let agent = Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .https_only(false)
+            .proxy(None)
+            .tls_config(TlsConfig::builder().root_certs(roots).build())
+            .user_agent(config.user_agent().unwrap_or(USER_AGENT))
+            .timeout_global(Some(config.timeout()))
+            .timeout_connect(Some(config.connect_timeout()))
+            .max_response_header_size(64 * 1024)
+            .build()
+            .new_agent();
+        Ok(Transport {
+            agent,
+            timeout: config.timeout(),
+            connect_timeout: config.connect_timeout(),
+            proxies,
+            trust_source,
+            trust_error,
+        })
+    }
+
+    /// The configured whole-request timeout.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// POSTs a token request, reading at most `limit` body bytes, finishing by `deadline`.
+    pub fn post_form(
+        &self,
+        url: &str,
+        request: &TokenRequest,
+        limit: usize,
+        deadline: Instant,
+    ) -> Result<HttpResponse> {
+        let headers: Vec<(&str, &str)> = request
+            .headers
+            .iter()
+            .map(|(name, value)| (*name, value.as_str()))
+            .collect();
+        self.send(
+            Method::POST,
+            url,
+            &headers,
+            request.body.as_bytes(),
+            limit,
+            deadline,
+        )
+    }
+
+    /// GETs `url` with `headers`, reading at most `limit` body bytes, finishing by `deadline`.
+    pub fn get(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+        limit: usize,
+        deadline: Instant,
+    ) -> Result<HttpResponse> {
+        self.send(Method::GET, url, headers, (), limit, deadline)
+    }
+
+    fn send<B: AsSendBody>(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: B,
+        limit: usize,
+        deadline: Instant,
+    ) -> Result<HttpResponse> {
+        let uri: Uri = url
+            .parse()
+            .map_err(|_| Error::config(format!("{url} is not a valid URL")))?;
+        let route = self
+            .proxies
+            .route(&uri)
+            .map_err(|e| e.context(&format!("request to {url}: ")))?;
+        let needs_tls = uri.scheme_str() == Some("https") || route.is_some_and(|r| r.is_tls);
+        if let (true, Some(e)) = (needs_tls, &self.trust_error) {
+            return Err(e.clone().context(&format!("request to {url}: ")));
+        }
+        let mut builder = Request::builder().method(method).uri(uri.clone());
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let request = builder
+            .body(body)
+            .map_err(|e| Error::invalid_argument(format!("request to {url}: {e}")))?;
+        let remaining = remaining(deadline, url)?;
+        let request = self
+            .agent
+            .configure_request(request)
+            .timeout_global(Some(remaining))
+            .proxy(route.map(|r| r.proxy.clone()))
+            .build();
+        let attempt = Attempt {
+            url,
+            host: uri.host().unwrap_or(""),
+            route,
+            transport: self,
+        };
+        attempt.read(self.agent.run(request), limit)
+    }
+}
+
+fn remaining(deadline: Instant, url: &str) -> Result<Duration> {
+    deadline
+        .checked_duration_since(Instant::now())
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::Timeout,
+                format!("request to {url} timed out before it was sent"),
+            )
+        })
+}
+
+/// One request's context, for turning a ureq error into a message that says which host,
+/// which proxy and which timeout.
+struct Attempt<'a> {
+    url: &'a str,
+    host: &'a str,
+    route: Option<&'a Route>,
+    transport: &'a Transport,
+}
+
+impl Attempt<'_> {
+    fn read(
+        &self,
+        result: std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+        limit: usize,
+    ) -> Result<HttpResponse> {
+        let mut response = result.map_err(|e| self.error(e))?;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(limit as u64)
+            .read_to_vec()
+            .map_err(|e| match e {
+                ureq::Error::BodyExceedsLimit(_) => Error::invalid_response(format!(
+                    "response from {} is larger than the {limit}-byte limit",
+                    self.url
+                )),
+                other => self.error(other),
+            })
+            .map_err(|e| e.with_http_status(status))?;
+        Ok(HttpResponse {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// Maps a ureq error to our kinds, with a message naming the URL (and the proxy, when
+    /// one was used).
+    fn error(&self, e: ureq::Error) -> Error {
+        let (kind, what) = self.describe(&e);
+        Error::new(kind, format!("request to {} failed: {what}", self.url))
+    }
+
+    fn describe(&self, e: &ureq::Error) -> (ErrorKind, String) {
+        use ureq::Error as U;
+        if let Some(tls) = tls_error::find(e) {
+            let peer = match self.route {
+                Some(r) if r.is_tls => format!("{} or proxy {}", self.host, r.label),
+                _ => self.host.to_string(),
+            };
+            let trust = &self.transport.trust_source;
+            return (ErrorKind::Tls, tls_error::describe(tls, &peer, trust));
+        }
+        if let Some(route) = self.route {
+            if let Some(found) = describe_proxy_failure(e, route) {
+                return found;
+            }
+        }
+        match e {
+            U::Timeout(t) => (ErrorKind::Timeout, self.timeout_text(*t)),
+            U::Io(io) => (io_kind(io), format!("I/O error: {io}")),
+            U::HostNotFound => (ErrorKind::Network, format!("host {} not found", self.host)),
+            U::ConnectionFailed => (
+                ErrorKind::Network,
+                format!("could not connect to {}", self.host),
+            ),
+            U::InvalidProxyUrl => (ErrorKind::Config, "invalid proxy URL".to_string()),
+            U::BadUri(_) | U::Http(_) | U::RequireHttpsOnly(_) => {
+                (ErrorKind::Config, format!("invalid request: {e}"))
+            }
+            U::Tls(why) => (ErrorKind::Tls, format!("TLS: {why} (host {})", self.host)),
+            U::TlsRequired => (
+                ErrorKind::Tls,
+                format!("TLS: no TLS connection could be made to {}", self.host),
+            ),
+            U::Pem(why) => (ErrorKind::Tls, format!("TLS: {why}")),
+            U::LargeResponseHeader(..) => (
+                ErrorKind::InvalidResponse,
+                "response headers are too large".to_string(),
+            ),
+            U::Protocol(why) => (
+                ErrorKind::InvalidResponse,
+                format!("invalid HTTP response: {why}"),
+            ),
+            U::BodyExceedsLimit(_) => (
+                ErrorKind::InvalidResponse,
+                "response body too large".to_string(),
+            ),
+            U::TooManyRedirects | U::RedirectFailed => {
+                (ErrorKind::HttpStatus, "redirect refused".to_string())
+            }
+            U::StatusCode(code) => (
+                ErrorKind::from_http_status(*code),
+                format!("HTTP status {code}"),
+            ),
+            _ => (ErrorKind::Network, format!("request failed: {e}")),
+        }
+    }
+
+    fn timeout_text(&self, which: ureq::Timeout) -> String {
+        match which {
+            ureq::Timeout::Connect => {
+                let target = match self.route {
+                    Some(r) => format!("{} through proxy {}", self.host, r.label),
+                    None => self.host.to_string(),
+                };
+                format!(
+                    "connecting to {target} took longer than the {} ms connect timeout",
+                    self.transport.connect_timeout.as_millis()
+                )
+            }
+            _ => format!(
+                "timed out: no complete response within the {} ms timeout",
+                self.transport.timeout.as_millis()
+            ),
+        }
+    }
+}
+
+/// Failures that, with a proxy in the route, are the proxy's: it refused the connection, its
+/// host is unknown, it would not open the tunnel or wanted credentials.
+fn describe_proxy_failure(e: &ureq::Error, route: &Route) -> Option<(ErrorKind, String)> {
+    use ureq::Error as U;
+    let proxy = &route.label;
+    let found = match e {
+        U::Io(io) if io.kind() == io::ErrorKind::ConnectionRefused => {
+            format!("proxy {proxy} refused the connection")
+        }
+        U::ConnectionFailed => format!("could not connect to proxy {proxy}"),
+        U::HostNotFound => format!("host not found (proxy {proxy}, or the target for socks5)"),
+        U::ConnectProxyFailed(why) => match proxy_status(why) {
+            Some(407) if route.has_credentials => {
+                format!("proxy {proxy} rejected the credentials (407)")
+            }
+            Some(407) => format!("proxy {proxy} requires credentials (407)"),
+            Some(code) => {
+                format!("proxy {proxy} would not open a tunnel to the server (it answered {code})")
+            }
+            None => format!("proxy {proxy} failed: {why}"),
+        },
+        U::Io(io) => {
+            return Some((
+                io_kind(io),
+                format!("I/O error through proxy {proxy}: {io}"),
+            ))
+        }
+        _ => return None,
+    };
+    Some((ErrorKind::Network, found))
+}
+
+/// The status in ureq's "proxy server responded 403/Forbidden".
+fn proxy_status(why: &str) -> Option<u16> {
+    let rest = &why[why.find("responded ")? + "responded ".len()..];
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
+fn io_kind(e: &io::Error) -> ErrorKind {
+    match e.kind() {
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => ErrorKind::Timeout,
+        io::ErrorKind::InvalidData => ErrorKind::InvalidResponse,
+        _ => ErrorKind::Network,
+    }
+}
+
+/// Checks a proxy URL without keeping it: http://, https://, socks5:// or socks5h://, with an
+/// optional user:password@. A bad URL is CONFIG; the message never holds the URL.
+pub fn check_proxy(p: &str) -> Result<()> {
+    proxy::parse_route(p, "proxy").map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxy_status_is_read_from_ureqs_reason() {
+        assert_eq!(
+            proxy_status("proxy server responded 407/Proxy Authentication Required"),
+            Some(407)
+        );
+        assert_eq!(
+            proxy_status("proxy server responded 502/Bad Gateway"),
+            Some(502)
+        );
+        assert_eq!(proxy_status("proxy server did not respond"), None);
+    }
+}
