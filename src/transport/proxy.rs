@@ -1,0 +1,415 @@
+//! Which proxy, if any, a request goes through; curl's rules.
+//!
+//! * A proxy set on the config (`http://`, `https://`, `socks5://`, `socks5h://`, optional
+//!   `user:password@`) is used for every URL...
+//! * ...otherwise the environment's: for an `https://` URL `https_proxy`, then `HTTPS_PROXY`;
+//!   for an `http://` URL `http_proxy` only (never `HTTP_PROXY`, which a CGI program may see
+//!   set from a request header); then `all_proxy`, then `ALL_PROXY`. Empty means unset.
+//! * `no_proxy` (or, when unset, `NO_PROXY`) lists hosts that are reached directly, also when
+//!   the proxy comes from the config: comma- or space-separated; `*` for all; a name matches
+//!   itself and its subdomains (`example.com` and `.example.com` both match
+//!   `api.example.com`); an IP address or CIDR range (`10.0.0.0/8`, `::1`) matches addresses;
+//!   an optional `:port` limits an entry to that port.
+//! * Loopback URLs get no special treatment, as in curl: list `localhost,127.0.0.1,::1` in
+//!   `NO_PROXY` to reach a local token endpoint directly when a proxy is set.
+//!
+//! A proxy's user name and password never appear in a message: proxies are named by
+//! `scheme://host:port` alone.
+
+use std::net::IpAddr;
+
+use ureq::http::Uri;
+use ureq::{Proxy, ProxyProtocol};
+
+use crate::error::{Error, Result};
+
+/// A proxy to use, with the name messages give it.
+#[derive(Clone, Debug)]
+pub(crate) struct Route {
+    pub proxy: Proxy,
+    /// `scheme://host:port`, without credentials.
+    pub label: String,
+    pub has_credentials: bool,
+    /// True when the connection to the proxy itself is TLS (`https://` proxies).
+    pub is_tls: bool,
+}
+
+/// Parses a proxy URL. A malformed URL or an unsupported scheme is CONFIG; the URL is never
+/// echoed (it may hold a password), `what` names where it came from.
+pub(crate) fn parse_route(url: &str, what: &str) -> Result<Route> {
+    let invalid = || {
+        Error::config(format!(
+            "{what} is not a valid proxy URL (http://, https://, socks5:// or socks5h://, \
+             with an optional user:password@)"
+        ))
+    };
+    let proxy = Proxy::new(url.trim()).map_err(|_| invalid())?;
+    let scheme = match proxy.protocol() {
+        ProxyProtocol::Http => "http",
+        ProxyProtocol::Https => "https",
+        ProxyProtocol::Socks5 => "socks5",
+        ProxyProtocol::Socks5h => "socks5h",
+        _ => return Err(invalid()),
+    };
+    if proxy.host().is_empty() {
+        return Err(invalid());
+    }
+    Ok(Route {
+        label: format!("{scheme}://{}:{}", proxy.host(), proxy.port()),
+        has_credentials: proxy.username().is_some() || proxy.password().is_some(),
+        is_tls: scheme == "https",
+        proxy,
+    })
+}
+
+/// The proxy settings of one transport, read when it is created.
+#[derive(Clone, Debug)]
+pub(crate) struct ProxyPolicy {
+    explicit: Option<Route>,
+    https_env: Option<Result<Route>>,
+    http_env: Option<Result<Route>>,
+    no_proxy: NoProxy,
+}
+
+impl ProxyPolicy {
+    /// `explicit` is the config's proxy URL; `var` reads the environment.
+    pub fn new(explicit: Option<&str>, var: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let var = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+        let explicit = explicit
+            .map(|url| parse_route(url, "the configured proxy"))
+            .transpose()?;
+        let from_env = |names: &[&'static str]| {
+            names
+                .iter()
+                .find_map(|name| var(name).map(|v| (*name, v)))
+                .map(|(name, value)| parse_route(&value, &format!("environment variable {name}")))
+        };
+        Ok(ProxyPolicy {
+            explicit,
+            https_env: from_env(&["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"]),
+            http_env: from_env(&["http_proxy", "all_proxy", "ALL_PROXY"]),
+            no_proxy: NoProxy::parse(
+                var("no_proxy")
+                    .or_else(|| var("NO_PROXY"))
+                    .as_deref()
+                    .unwrap_or(""),
+            ),
+        })
+    }
+
+    /// The proxy for a request to `uri`, or `None` to connect directly. An invalid proxy in
+    /// the environment is reported when a URL would use it.
+    pub fn route(&self, uri: &Uri) -> Result<Option<&Route>> {
+        let host = uri.host().unwrap_or("");
+        let port = uri
+            .port_u16()
+            .unwrap_or(if uri.scheme_str() == Some("http") {
+                80
+            } else {
+                443
+            });
+        if self.no_proxy.matches(host, port) {
+            return Ok(None);
+        }
+        if let Some(route) = &self.explicit {
+            return Ok(Some(route));
+        }
+        let env = match uri.scheme_str() {
+            Some("http") => &self.http_env,
+            _ => &self.https_env,
+        };
+        match env {
+            None => Ok(None),
+            Some(Ok(route)) => Ok(Some(route)),
+            Some(Err(e)) => Err(e.clone()),
+        }
+    }
+}
+
+/// A `NO_PROXY` list.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct NoProxy {
+    all: bool,
+    entries: Vec<Entry>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Entry {
+    /// A lower-case name without leading or trailing dots; matches subdomains too.
+    Name(String, Option<u16>),
+    /// An address range: network, prefix length.
+    Net(IpAddr, u8, Option<u16>),
+}
+
+impl NoProxy {
+    fn parse(list: &str) -> NoProxy {
+        let mut out = NoProxy::default();
+        for token in list
+            .split(|c: char| c == ',' || c.is_ascii_whitespace())
+            .filter(|t| !t.is_empty())
+        {
+            if token == "*" {
+                out.all = true;
+            } else if let Some(entry) = Entry::parse(token) {
+                out.entries.push(entry);
+            }
+        }
+        out
+    }
+
+    fn matches(&self, host: &str, port: u16) -> bool {
+        if self.all {
+            return true;
+        }
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        match bare.parse::<IpAddr>() {
+            Ok(ip) => self.entries.iter().any(|e| match e {
+                Entry::Net(net, bits, p) => port_ok(*p, port) && in_net(ip, *net, *bits),
+                Entry::Name(..) => false,
+            }),
+            Err(_) => {
+                let name = bare.trim_end_matches('.').to_ascii_lowercase();
+                self.entries.iter().any(|e| match e {
+                    Entry::Name(pattern, p) => {
+                        port_ok(*p, port)
+                            && (name == *pattern
+                                || name
+                                    .strip_suffix(pattern.as_str())
+                                    .is_some_and(|rest| rest.ends_with('.')))
+                    }
+                    Entry::Net(..) => false,
+                })
+            }
+        }
+    }
+}
+
+fn port_ok(wanted: Option<u16>, port: u16) -> bool {
+    wanted.is_none_or(|w| w == port)
+}
+
+impl Entry {
+    fn parse(token: &str) -> Option<Entry> {
+        // `[v6]:port`, `[v6]`, `v6`, `v6/bits`, `v4:port`, `v4/bits`, `name:port`, `name`.
+        let (addr, port): (String, Option<u16>) = if let Some(rest) = token.strip_prefix('[') {
+            let (inside, after) = rest.split_once(']')?;
+            match after.strip_prefix(':') {
+                Some(p) => (inside.to_string(), Some(p.parse().ok()?)),
+                None if after.is_empty() || after.starts_with('/') => {
+                    (format!("{inside}{after}"), None)
+                }
+                None => return None,
+            }
+        } else if token.matches(':').count() == 1 {
+            let (a, p) = token.split_once(':')?;
+            (a.to_string(), Some(p.parse().ok()?))
+        } else {
+            (token.to_string(), None)
+        };
+        let (ip_part, bits) = match addr.split_once('/') {
+            Some((ip, bits)) => (ip, Some(bits.parse::<u8>().ok()?)),
+            None => (addr.as_str(), None),
+        };
+        if let Ok(ip) = ip_part.parse::<IpAddr>() {
+            let max = if ip.is_ipv4() { 32 } else { 128 };
+            let bits = bits.unwrap_or(max);
+            return (bits <= max).then_some(Entry::Net(ip, bits, port));
+        }
+        let name = addr
+            .trim_start_matches('*')
+            .trim_matches('.')
+            .to_ascii_lowercase();
+        (!name.is_empty() && bits.is_none()).then_some(Entry::Name(name, port))
+    }
+}
+
+fn in_net(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
+    let (ip, net, width) = match (ip, net) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => (u32::from(a) as u128, u32::from(n) as u128, 32),
+        (IpAddr::V6(a), IpAddr::V6(n)) => (u128::from(a), u128::from(n), 128),
+        (IpAddr::V6(a), IpAddr::V4(n)) => match a.to_ipv4_mapped() {
+            Some(a) => (u32::from(a) as u128, u32::from(n) as u128, 32),
+            None => return false,
+        },
+        (IpAddr::V4(_), IpAddr::V6(_)) => return false,
+    };
+    let shift = width - u32::from(bits);
+    shift >= width || (ip >> shift) == (net >> shift)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uri(s: &str) -> Uri {
+        s.parse().unwrap()
+    }
+
+    fn policy(explicit: Option<&str>, vars: &[(&str, &str)]) -> ProxyPolicy {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        ProxyPolicy::new(explicit, move |name| {
+            vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        })
+        .unwrap()
+    }
+
+    fn label(p: &ProxyPolicy, url: &str) -> Option<String> {
+        p.route(&uri(url)).unwrap().map(|r| r.label.clone())
+    }
+
+    #[test]
+    fn environment_precedence_is_curls() {
+        let p = policy(
+            None,
+            &[
+                ("ALL_PROXY", "http://all-upper:1"),
+                ("all_proxy", "http://all-lower:2"),
+                ("HTTPS_PROXY", "http://https-upper:3"),
+                ("HTTP_PROXY", "http://http-upper:4"),
+            ],
+        );
+        assert_eq!(
+            label(&p, "https://a.example/t").as_deref(),
+            Some("http://https-upper:3")
+        );
+        // HTTP_PROXY (upper case) is never read; all_proxy beats ALL_PROXY.
+        assert_eq!(
+            label(&p, "http://127.0.0.1/t").as_deref(),
+            Some("http://all-lower:2")
+        );
+
+        let p = policy(
+            None,
+            &[
+                ("https_proxy", "http://lower:1"),
+                ("HTTPS_PROXY", "http://upper:2"),
+                ("http_proxy", "socks5://h:3"),
+            ],
+        );
+        assert_eq!(
+            label(&p, "https://a.example/").as_deref(),
+            Some("http://lower:1")
+        );
+        assert_eq!(
+            label(&p, "http://localhost/").as_deref(),
+            Some("socks5://h:3")
+        );
+
+        let p = policy(None, &[("HTTPS_PROXY", ""), ("ALL_PROXY", "http://all:9")]);
+        assert_eq!(
+            label(&p, "https://a.example/").as_deref(),
+            Some("http://all:9")
+        );
+        assert_eq!(label(&policy(None, &[]), "https://a.example/"), None);
+    }
+
+    #[test]
+    fn the_config_proxy_wins_but_no_proxy_still_applies() {
+        let p = policy(
+            Some("http://user:pw@proxy.example:3128"),
+            &[
+                ("HTTPS_PROXY", "http://env:1"),
+                ("NO_PROXY", "internal.example"),
+            ],
+        );
+        let route = p.route(&uri("https://a.example/")).unwrap().unwrap();
+        assert_eq!(route.label, "http://proxy.example:3128");
+        assert!(route.has_credentials);
+        assert!(!format!("{:?}", route.label).contains("pw"));
+        assert!(p
+            .route(&uri("https://auth.internal.example/"))
+            .unwrap()
+            .is_none());
+    }
+
+    #[test]
+    fn labels_default_ports_and_never_hold_credentials() {
+        for (url, want) in [
+            ("http://u:secretpw@127.0.0.1", "http://127.0.0.1:80"),
+            ("https://proxy.example", "https://proxy.example:443"),
+            ("socks5://u:secretpw@[::1]:1080", "socks5://[::1]:1080"),
+            ("socks5h://proxy.example", "socks5h://proxy.example:1080"),
+            ("127.0.0.1:3128", "http://127.0.0.1:3128"),
+        ] {
+            let route = parse_route(url, "proxy").unwrap();
+            assert_eq!(route.label, want, "{url}");
+            assert_eq!(route.is_tls, want.starts_with("https"));
+        }
+        for bad in ["ftp://h:1", "socks4://h:1", "http://", "not a url at all"] {
+            let e = parse_route(bad, "the configured proxy").unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::Config, "{bad}");
+        }
+        let e =
+            parse_route("gopher://u:secretpw@h", "environment variable https_proxy").unwrap_err();
+        assert!(e.message().contains("https_proxy"), "{e}");
+        assert!(!e.message().contains("secretpw"), "{e}");
+    }
+
+    #[test]
+    fn an_invalid_environment_proxy_is_reported_when_used() {
+        let p = policy(None, &[("https_proxy", "gopher://x:1")]);
+        let e = p.route(&uri("https://a.example/")).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Config);
+        assert!(
+            e.message().contains("environment variable https_proxy"),
+            "{e}"
+        );
+        assert_eq!(label(&p, "http://127.0.0.1/"), None);
+    }
+
+    #[test]
+    fn no_proxy_names() {
+        let n =
+            NoProxy::parse(" example.com, .corp.example ,Mixed.Case. other.test:8443,*.wild.test");
+        for (host, port, want) in [
+            ("example.com", 443, true),
+            ("api.example.com", 443, true),
+            ("API.EXAMPLE.COM.", 443, true),
+            ("notexample.com", 443, false),
+            ("corp.example", 443, true),
+            ("x.corp.example", 80, true),
+            ("mixed.case", 443, true),
+            ("other.test", 8443, true),
+            ("other.test", 443, false),
+            ("a.wild.test", 443, true),
+            ("127.0.0.1", 443, false),
+        ] {
+            assert_eq!(n.matches(host, port), want, "{host}:{port}");
+        }
+        assert!(NoProxy::parse("*").matches("anything.at.all", 1));
+        assert!(NoProxy::parse("a.test,*").matches("b.test", 1));
+        assert!(!NoProxy::parse("").matches("localhost", 1));
+        // As in curl, `localhost` is a name: it does not match 127.0.0.1.
+        assert!(!NoProxy::parse("localhost").matches("127.0.0.1", 80));
+        assert!(NoProxy::parse("localhost").matches("localhost", 80));
+    }
+
+    #[test]
+    fn no_proxy_addresses_and_ranges() {
+        let n = NoProxy::parse("127.0.0.1,10.0.0.0/8,::1,[fd00::]/8,192.168.1.1:8080");
+        for (host, port, want) in [
+            ("127.0.0.1", 80, true),
+            ("127.0.0.2", 80, false),
+            ("10.20.30.40", 443, true),
+            ("11.0.0.1", 443, false),
+            ("[::1]", 443, true),
+            ("::1", 443, true),
+            ("[fd12::5]", 443, true),
+            ("[fe80::1]", 443, false),
+            ("192.168.1.1", 8080, true),
+            ("192.168.1.1", 80, false),
+            ("[::ffff:10.1.2.3]", 80, true),
+        ] {
+            assert_eq!(n.matches(host, port), want, "{host}:{port}");
+        }
+        assert!(NoProxy::parse("0.0.0.0/0").matches("8.8.8.8", 1));
+        assert!(NoProxy::parse("[::1]:8443").matches("[::1]", 8443));
+        assert!(!NoProxy::parse("[::1]:8443").matches("[::1]", 443));
+        // Nonsense entries are ignored, not fatal.
+        let n = NoProxy::parse("10.0.0.0/99,name/8,:,[::1");
+        assert!(n.entries.is_empty(), "{n:?}");
+    }
+}

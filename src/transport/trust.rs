@@ -1,0 +1,220 @@
+//! Which certificate authorities a TLS connection trusts.
+//!
+//! * A config's CA file ([`crate::Config::set_ca_file`]): those roots only, instead of the
+//!   defaults (as curl's `--cacert`).
+//! * Otherwise the system's: `SSL_CERT_FILE` / `SSL_CERT_DIR` when either is set (as OpenSSL
+//!   reads them; they replace the system locations), else the operating system's store
+//!   (on Linux the distribution bundle and directory that OpenSSL would use, found by
+//!   `rustls-native-certs`; the Keychain on macOS; the Windows certificate store).
+//! * The bundled Mozilla roots (`webpki-roots`) only when the system has no certificate at
+//!   all, as in a minimal container without `ca-certificates`.
+//!
+//! Reading the system store takes milliseconds (a few hundred files on Debian), so its result
+//! is kept for the process, keyed by the values of `SSL_CERT_FILE` and `SSL_CERT_DIR`: a
+//! change of either is seen by the next client. A change to the files themselves is not.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use ureq::tls::{Certificate, PemItem, RootCerts};
+
+use crate::error::{Error, Result};
+
+/// The roots a transport trusts and where they came from (for messages).
+#[derive(Clone, Debug)]
+pub(crate) struct Trust {
+    pub roots: RootCerts,
+    pub source: String,
+}
+
+/// Trust exactly the certificates in `path` (a config's CA file).
+pub(crate) fn ca_file_trust(path: &Path) -> Result<Trust> {
+    Ok(Trust {
+        roots: RootCerts::Specific(Arc::new(load_ca_file(path)?)),
+        source: format!("CA file {}", path.display()),
+    })
+}
+
+/// The values of the variables the system store depends on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct EnvKey {
+    file: Option<String>,
+    dir: Option<String>,
+}
+
+impl EnvKey {
+    fn current() -> EnvKey {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        EnvKey {
+            file: var("SSL_CERT_FILE"),
+            dir: var("SSL_CERT_DIR"),
+        }
+    }
+}
+
+static SYSTEM: Mutex<Option<(EnvKey, Result<Trust>)>> = Mutex::new(None);
+
+/// The system's trust, loaded once per process and per value of the variables.
+pub(crate) fn system_trust() -> Result<Trust> {
+    let key = EnvKey::current();
+    let mut cached = SYSTEM.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((k, trust)) = cached.as_ref() {
+        if *k == key {
+            return trust.clone();
+        }
+    }
+    let trust = load_system_trust(&key);
+    *cached = Some((key, trust.clone()));
+    trust
+}
+
+fn load_system_trust(key: &EnvKey) -> Result<Trust> {
+    if key.file.is_none() && key.dir.is_none() {
+        let found = rustls_native_certs::load_native_certs();
+        if found.certs.is_empty() {
+            return Ok(Trust {
+                roots: RootCerts::WebPki,
+                source: "the bundled Mozilla roots (the system has no CA certificates)".into(),
+            });
+        }
+        return Ok(Trust {
+            roots: RootCerts::Specific(Arc::new(to_certificates(&found.certs))),
+            source: "the system trust store".into(),
+        });
+    }
+    let mut certs = Vec::new();
+    let mut first_error = None;
+    let file = key.file.as_deref().map(Path::new);
+    let dirs: Vec<PathBuf> = key
+        .dir
+        .as_deref()
+        .map(|d| std::env::split_paths(d).collect())
+        .unwrap_or_default();
+    let mut load = |file: Option<&Path>, dir: Option<&Path>| {
+        let found = rustls_native_certs::load_certs_from_paths(file, dir);
+        certs.extend(found.certs);
+        if first_error.is_none() {
+            first_error = found.errors.into_iter().next().map(|e| e.to_string());
+        }
+    };
+    if file.is_some() {
+        load(file, None);
+    }
+    for dir in dirs.iter().filter(|d| !d.as_os_str().is_empty()) {
+        load(None, Some(dir));
+    }
+    let source = describe_env(key);
+    if certs.is_empty() {
+        let why = first_error.unwrap_or_else(|| "no certificate found".into());
+        return Err(Error::config(format!(
+            "{source} gives no usable CA certificate: {why}"
+        )));
+    }
+    certs.sort_unstable_by(|a, b| a.as_ref().cmp(b.as_ref()));
+    certs.dedup();
+    Ok(Trust {
+        roots: RootCerts::Specific(Arc::new(to_certificates(&certs))),
+        source,
+    })
+}
+
+fn describe_env(key: &EnvKey) -> String {
+    let parts: Vec<String> = [("SSL_CERT_FILE", &key.file), ("SSL_CERT_DIR", &key.dir)]
+        .into_iter()
+        .filter_map(|(name, value)| value.as_ref().map(|v| format!("{name}={v}")))
+        .collect();
+    parts.join(" ")
+}
+
+fn to_certificates(
+    ders: &[rustls::pki_types::CertificateDer<'static>],
+) -> Vec<Certificate<'static>> {
+    ders.iter()
+        .map(|der| Certificate::from_der(der.as_ref()).to_owned())
+        .collect()
+}
+
+/// Reads a PEM file of CA certificates. Missing, unreadable, not PEM or without a
+/// certificate is a [`crate::ErrorKind::Config`] error naming the path.
+pub fn load_ca_file(path: &Path) -> Result<Vec<Certificate<'static>>> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| Error::config(format!("cannot read CA file {}: {e}", path.display())))?;
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&bytes) {
+        match item {
+            Ok(PemItem::Certificate(c)) => certs.push(c),
+            Ok(_) => {}
+            Err(e) => {
+                return Err(Error::config(format!(
+                    "CA file {} is not valid PEM: {e}",
+                    path.display()
+                )))
+            }
+        }
+    }
+    if certs.is_empty() {
+        return Err(Error::config(format!(
+            "CA file {} holds no certificate",
+            path.display()
+        )));
+    }
+    Ok(certs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(name: &str, content: &[u8]) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("oauth2cc-trust-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, content).unwrap();
+        path
+    }
+
+    #[test]
+    fn ca_file_errors_name_the_path() {
+        let missing = Path::new("/nonexistent/oauth2cc-ca.pem");
+        let e = load_ca_file(missing).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Config);
+        assert!(e.message().contains("/nonexistent/oauth2cc-ca.pem"), "{e}");
+
+        let empty = temp("empty.pem", b"just text, no PEM\n");
+        let e = load_ca_file(&empty).unwrap_err();
+        assert!(e.message().contains("holds no certificate"), "{e}");
+        assert!(e.message().contains(&*empty.to_string_lossy()), "{e}");
+
+        let broken = temp(
+            "broken.pem",
+            b"-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n",
+        );
+        let e = load_ca_file(&broken).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Config);
+        assert!(e.message().contains(&*broken.to_string_lossy()), "{e}");
+    }
+
+    #[test]
+    fn env_locations_that_give_nothing_are_config_errors() {
+        let key = EnvKey {
+            file: Some("/nonexistent/bundle.pem".into()),
+            dir: None,
+        };
+        let e = load_system_trust(&key).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Config);
+        assert!(
+            e.message()
+                .starts_with("SSL_CERT_FILE=/nonexistent/bundle.pem gives no usable CA"),
+            "{e}"
+        );
+
+        let empty_dir = temp("marker", b"").parent().unwrap().join("empty-dir");
+        std::fs::create_dir_all(&empty_dir).unwrap();
+        let key = EnvKey {
+            file: None,
+            dir: Some(empty_dir.to_string_lossy().into_owned()),
+        };
+        let e = load_system_trust(&key).unwrap_err();
+        assert!(e.message().starts_with("SSL_CERT_DIR="), "{e}");
+    }
+}
