@@ -519,7 +519,14 @@ fn parse_http_date(s: &str) -> Option<i64> {
     let year: i64 = parts.next()?.parse().ok()?;
     let mut hms = parts.next()?.split(':').map(|p| p.parse::<i64>().ok());
     let (h, m, sec) = (hms.next()??, hms.next()??, hms.next()??);
-    if parts.next()? != "GMT" || !(1..=31).contains(&day) || h > 23 || m > 59 || sec > 60 {
+    // A four-digit year keeps the arithmetic below far from overflow (fuzzing found
+    // `Fri, 31 Dec 99955555555555559 23:59:60 GMT` overflowing i64).
+    let in_range = (1..=31).contains(&day)
+        && (0..=9999).contains(&year)
+        && (0..=23).contains(&h)
+        && (0..=59).contains(&m)
+        && (0..=60).contains(&sec);
+    if parts.next()? != "GMT" || !in_range {
         return None;
     }
     Some(days_from_civil(year, month, day) * 86400 + h * 3600 + m * 60 + sec)
