@@ -395,6 +395,17 @@ pub fn check_url(url: &str, what: &str) -> Result<()> {
     if host.is_empty() {
         return Err(Error::config(format!("{what} has no host")));
     }
+    // The parser accepts any port text, and a port that is not a number would silently
+    // become the scheme's default port.
+    let after_host = authority
+        .as_str()
+        .rsplit_once(']')
+        .map_or(authority.as_str(), |(_, r)| r);
+    if let Some((_, port)) = after_host.rsplit_once(':') {
+        if !port.is_empty() && port.parse::<u16>().is_err() {
+            return Err(Error::config(format!("{what} has an invalid port")));
+        }
+    }
     match uri.scheme_str() {
         Some("https") => Ok(()),
         Some("http") if is_loopback_host(host) => Ok(()),

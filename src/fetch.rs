@@ -5,10 +5,14 @@
 use std::hash::{BuildHasher, Hasher};
 use std::time::{Duration, Instant, SystemTime};
 
+use base64::Engine as _;
+
 use crate::config::{AuthStyle, Config, RetryPolicy};
 use crate::error::{Error, ErrorKind, Result};
+use crate::secret::WipedString;
 use crate::token::{
-    build_token_request, parse_token_response, Reply, Token, MAX_TOKEN_RESPONSE_BYTES,
+    basic_authorization, build_token_request, parse_token_response, percent_encode_into, Reply,
+    Token, MAX_TOKEN_RESPONSE_BYTES,
 };
 use crate::transport::Transport;
 
@@ -56,11 +60,61 @@ pub(crate) fn fetch_token(
         };
         let wait = match retry_delay(&err, config.retry(), attempt) {
             Some(w) if clock.now() + w < deadline => w,
-            _ => return Err(err.redact(&[config.client_secret.expose()])),
+            _ => {
+                let forms = credential_forms(config);
+                let forms: Vec<&str> = forms.iter().map(|f| f.as_str()).collect();
+                return Err(err.redact(&forms));
+            }
         };
         clock.sleep(wait);
         attempt += 1;
     }
+}
+
+/// Proxy settings the transport may take a proxy from when the config sets none.
+const PROXY_VARS: [&str; 6] = [
+    "https_proxy",
+    "HTTPS_PROXY",
+    "http_proxy",
+    "HTTP_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+];
+
+/// Every form in which the credentials travel, for scrubbing what a server or proxy echoes:
+/// the client secret raw, percent-encoded as in the Basic header and as in a form body, the
+/// Basic credentials' base64, and the password of the configured proxy and of any proxy in
+/// the environment, raw and in its `Proxy-Authorization` base64.
+fn credential_forms(config: &Config) -> Vec<WipedString> {
+    let secret = config.client_secret.expose();
+    let mut forms = vec![WipedString::new(secret.to_owned())];
+    for space_as_plus in [false, true] {
+        let mut encoded = WipedString::default();
+        percent_encode_into(&mut encoded, secret, space_as_plus);
+        forms.push(encoded);
+    }
+    let basic = basic_authorization(config.client_id.expose(), secret);
+    forms.push(WipedString::new(basic["Basic ".len()..].to_owned()));
+    let proxies = config
+        .proxy
+        .iter()
+        .map(|p| WipedString::new(p.expose().to_owned()))
+        .chain(
+            PROXY_VARS
+                .iter()
+                .filter_map(|v| std::env::var(v).ok().map(WipedString::new)),
+        );
+    for proxy in proxies.filter_map(|p| ureq::Proxy::new(&p).ok()) {
+        if let Some(password) = proxy.password() {
+            let user = proxy.username().unwrap_or_default();
+            let userinfo = WipedString::new(format!("{user}:{password}"));
+            forms.push(WipedString::new(password.to_owned()));
+            forms.push(WipedString::new(
+                base64::engine::general_purpose::STANDARD.encode(userinfo.as_bytes()),
+            ));
+        }
+    }
+    forms
 }
 
 fn fetch_with_style(

@@ -83,7 +83,7 @@ fn form_pair(body: &mut String, name: &str, value: &str) {
 
 /// Percent-encodes `s` onto `out`. Unreserved bytes (`A-Z a-z 0-9 - . _ ~`) stay; with
 /// `space_as_plus` (application/x-www-form-urlencoded) a space becomes `+`.
-fn percent_encode_into(out: &mut String, s: &str, space_as_plus: bool) {
+pub(crate) fn percent_encode_into(out: &mut String, s: &str, space_as_plus: bool) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &b in s.as_bytes() {
         match b {

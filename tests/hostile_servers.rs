@@ -264,6 +264,18 @@ fn read_first(stream: &mut TcpStream) {
     let _ = stream.read(&mut buf);
 }
 
+/// Requests a token from a [`RawServer`] running `script` at `scheme://`; asserts it fails
+/// with `kind` within the timeout; returns a description of the outcome.
+fn raw_fails(
+    script: fn(TcpStream, &AtomicBool),
+    scheme: &str,
+    timeout_ms: u32,
+    kind: ErrorKind,
+) -> String {
+    let server = RawServer::start(script);
+    describe(&timed_failure(&server.url(scheme), timeout_ms, kind))
+}
+
 // ----- token endpoint cases --------------------------------------------------------------
 
 #[test]
@@ -437,37 +449,41 @@ fn empty_200() {
 #[test]
 fn body_that_stops_halfway() {
     isolated("body_that_stops_halfway", || {
-        let server = RawServer::start(|mut stream, stop| {
-            read_first(&mut stream);
-            let _ = stream.write_all(
-                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
+        raw_fails(
+            |mut stream, stop| {
+                read_first(&mut stream);
+                let _ = stream.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
                   Content-Length: 100\r\n\r\n{\"access_token\":\"",
-            );
-            hold(stream, stop);
-        });
-        let err = timed_failure(&server.url("http"), SHORT_TIMEOUT_MS, ErrorKind::Timeout);
-        describe(&err)
+                );
+                hold(stream, stop);
+            },
+            "http",
+            SHORT_TIMEOUT_MS,
+            ErrorKind::Timeout,
+        )
     });
 }
 
 #[test]
 fn tls_server_that_stalls_mid_handshake() {
     isolated("tls_server_that_stalls_mid_handshake", || {
-        let server = RawServer::start(hold);
-        let err = timed_failure(&server.url("https"), SHORT_TIMEOUT_MS, ErrorKind::Timeout);
-        describe(&err)
+        raw_fails(hold, "https", SHORT_TIMEOUT_MS, ErrorKind::Timeout)
     });
 }
 
 #[test]
 fn tls_server_that_reads_the_hello_then_stalls() {
     isolated("tls_server_that_reads_the_hello_then_stalls", || {
-        let server = RawServer::start(|mut stream, stop| {
-            read_first(&mut stream);
-            hold(stream, stop);
-        });
-        let err = timed_failure(&server.url("https"), SHORT_TIMEOUT_MS, ErrorKind::Timeout);
-        describe(&err)
+        raw_fails(
+            |mut stream, stop| {
+                read_first(&mut stream);
+                hold(stream, stop);
+            },
+            "https",
+            SHORT_TIMEOUT_MS,
+            ErrorKind::Timeout,
+        )
     });
 }
 
@@ -475,38 +491,47 @@ fn tls_server_that_reads_the_hello_then_stalls() {
 fn tls_server_that_answers_in_plain_http() {
     isolated("tls_server_that_answers_in_plain_http", || {
         // What a plain HTTP server does with a ClientHello.
-        let server = RawServer::start(|mut stream, _| {
-            read_first(&mut stream);
-            let _ = stream.write_all(
-                b"HTTP/1.1 400 Bad Request\r\nContent-Length: 11\r\n\
+        raw_fails(
+            |mut stream, _| {
+                read_first(&mut stream);
+                let _ = stream.write_all(
+                    b"HTTP/1.1 400 Bad Request\r\nContent-Length: 11\r\n\
                   Connection: close\r\n\r\nbad request",
-            );
-        });
-        let err = timed_failure(&server.url("https"), LONG_TIMEOUT_MS, ErrorKind::Tls);
-        describe(&err)
+                );
+            },
+            "https",
+            LONG_TIMEOUT_MS,
+            ErrorKind::Tls,
+        )
     });
 }
 
 #[test]
 fn tls_server_that_sends_garbage() {
     isolated("tls_server_that_sends_garbage", || {
-        let server = RawServer::start(|mut stream, stop| {
-            read_first(&mut stream);
-            let garbage: Vec<u8> = (0..4096u32).map(|i| (i * 7 + 3) as u8).collect();
-            let _ = stream.write_all(&garbage);
-            hold(stream, stop);
-        });
-        let err = timed_failure(&server.url("https"), LONG_TIMEOUT_MS, ErrorKind::Tls);
-        describe(&err)
+        raw_fails(
+            |mut stream, stop| {
+                read_first(&mut stream);
+                let garbage: Vec<u8> = (0..4096u32).map(|i| (i * 7 + 3) as u8).collect();
+                let _ = stream.write_all(&garbage);
+                hold(stream, stop);
+            },
+            "https",
+            LONG_TIMEOUT_MS,
+            ErrorKind::Tls,
+        )
     });
 }
 
 #[test]
 fn tls_server_that_closes_after_the_hello() {
     isolated("tls_server_that_closes_after_the_hello", || {
-        let server = RawServer::start(|mut stream, _| read_first(&mut stream));
-        let err = timed_failure(&server.url("https"), LONG_TIMEOUT_MS, ErrorKind::Network);
-        describe(&err)
+        raw_fails(
+            |mut stream, _| read_first(&mut stream),
+            "https",
+            LONG_TIMEOUT_MS,
+            ErrorKind::Network,
+        )
     });
 }
 

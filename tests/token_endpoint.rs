@@ -239,56 +239,27 @@ fn status_429_with_retry_after_in_seconds() {
     assert_eq!(c.oauth_error.as_deref(), Some("slow_down"));
 }
 
-/// `Sun, 06 Nov 1994 08:49:37 GMT` for a unix time (IMF-fixdate, RFC 9110 §5.6.7).
-fn http_date(unix: u64) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let days = (unix / 86_400) as i64;
-    let secs = unix % 86_400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{}, {day:02} {} {year} {:02}:{:02}:{:02} GMT",
-        DAYS[(days % 7) as usize],
-        MONTHS[(month - 1) as usize],
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
-}
-
-#[test]
-fn http_date_formatter_matches_rfc9110_example() {
-    assert_eq!(http_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
-}
-
 #[test]
 fn status_429_with_retry_after_as_an_http_date() {
+    // 2100-01-01T00:00:00Z; the wait is counted from now.
+    const AT: u64 = 4_102_444_800;
+    let (err, _server) = fail_with(
+        Response::new(429)
+            .with_header("Retry-After", "Fri, 01 Jan 2100 00:00:00 GMT")
+            .into(),
+    );
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let (err, server) = fail_with(
-        Response::new(429)
-            .with_header("Retry-After", http_date(now + 120))
-            .into(),
-    );
     assert_eq!(err.kind(), ErrorKind::RateLimited);
     let wait = err.retry_after().expect("Retry-After surfaced");
-    assert!((110..=120).contains(&wait), "retry after {wait} s");
+    assert!(
+        (AT - now..=AT - now + 5).contains(&wait),
+        "retry after {wait} s"
+    );
 
     // A date in the past means "now".
-    drop(server);
     let (err, _server) = fail_with(
         Response::new(429)
             .with_header("Retry-After", "Sun, 06 Nov 1994 08:49:37 GMT")
@@ -379,6 +350,32 @@ fn redirects_are_not_followed_and_credentials_stay_home() {
         0,
         "the Location host was contacted"
     );
+}
+
+#[test]
+fn a_token_url_with_an_invalid_port_is_refused() {
+    // Before this was checked, such a URL silently went to the scheme's default port.
+    for url in [
+        "http://127.0.0.1:abc/token",
+        "http://127.0.0.1:99999/token",
+        "https://auth.example:443x/token",
+        "http://[::1]:x/token",
+    ] {
+        let mut config = Config::new(CLIENT_ID, CLIENT_SECRET).unwrap();
+        let err = config.set_token_url(url).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config, "{url}");
+        assert!(err.message().ends_with("has an invalid port"), "{err:?}");
+    }
+    for url in [
+        "http://127.0.0.1:/token",
+        "http://[::1]/token",
+        "https://h:8443/t",
+    ] {
+        let mut config = Config::new(CLIENT_ID, CLIENT_SECRET).unwrap();
+        config
+            .set_token_url(url)
+            .unwrap_or_else(|e| panic!("{url}: {e:?}"));
+    }
 }
 
 // ----- timeouts --------------------------------------------------------------------------
@@ -616,10 +613,20 @@ fn only_request(server: &TestServer) -> Request {
     requests.into_iter().next().unwrap()
 }
 
+/// The one request a token request with these credentials, at `path`, sends; `adjust`
+/// changes the configuration first.
+fn wire(id: &str, secret: &str, path: &str, adjust: impl FnOnce(&mut Config)) -> Request {
+    let server = serve(ok_response().into());
+    let mut config = Config::new(id, secret).unwrap();
+    config.set_token_url(&server.url(path)).unwrap();
+    adjust(&mut config);
+    request_token(&config).unwrap();
+    only_request(&server)
+}
+
 #[test]
 fn the_request_is_a_form_post_with_basic_credentials() {
-    let (_token, server) = succeed_with(ok_response().into());
-    let req = only_request(&server);
+    let req = wire(CLIENT_ID, CLIENT_SECRET, "/token", |_| {});
     assert_eq!(req.method, "POST");
     assert_eq!(req.target, "/token");
     assert_eq!(req.version, "HTTP/1.1");
@@ -650,11 +657,7 @@ fn the_request_is_a_form_post_with_basic_credentials() {
 fn basic_credentials_are_percent_encoded_before_base64() {
     let id = "my id:é";
     let secret = "s p:a+c/é~-._%";
-    let server = serve(ok_response().into());
-    let mut config = Config::new(id, secret).unwrap();
-    config.set_token_url(&server.url("/token")).unwrap();
-    request_token(&config).unwrap();
-    let req = only_request(&server);
+    let req = wire(id, secret, "/token", |_| {});
     assert_eq!(
         req.basic_auth_raw(),
         Some((
@@ -671,11 +674,7 @@ fn spotify_style_hex_credentials_give_the_seeds_header() {
     use base64::Engine as _;
     let id = "5f2e8b0c9d1a4e7f8a6b3c2d1e0f9a8b";
     let secret = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
-    let server = serve(ok_response().into());
-    let mut config = Config::new(id, secret).unwrap();
-    config.set_token_url(&server.url("/api/token")).unwrap();
-    request_token(&config).unwrap();
-    let req = only_request(&server);
+    let req = wire(id, secret, "/api/token", |_| {});
     let seed = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
     assert_eq!(
         req.header("authorization").map(str::to_owned),
@@ -686,12 +685,9 @@ fn spotify_style_hex_credentials_give_the_seeds_header() {
 
 #[test]
 fn post_body_style_sends_the_credentials_in_the_form() {
-    let server = serve(ok_response().into());
-    let mut config = Config::new("my id", "s p+c&=").unwrap();
-    config.set_token_url(&server.url("/token")).unwrap();
-    config.set_auth_style(AuthStyle::PostBody);
-    request_token(&config).unwrap();
-    let req = only_request(&server);
+    let req = wire("my id", "s p+c&=", "/token", |c| {
+        c.set_auth_style(AuthStyle::PostBody)
+    });
     assert_eq!(req.header("authorization"), None);
     assert_eq!(
         req.body_str(),
@@ -702,16 +698,12 @@ fn post_body_style_sends_the_credentials_in_the_form() {
 
 #[test]
 fn scope_and_extra_params_are_in_the_body_in_order() {
-    let server = serve(ok_response().into());
-    let mut config = config_for(&server.url("/oauth/token?tenant=t1"));
-    config.set_scope(Some("read write:all")).unwrap();
-    config
-        .add_param("audience", "https://api.example/")
-        .unwrap();
-    config.add_param("resource", "r1").unwrap();
-    config.add_param("resource", "r 2").unwrap();
-    request_token(&config).unwrap();
-    let req = only_request(&server);
+    let req = wire(CLIENT_ID, CLIENT_SECRET, "/oauth/token?tenant=t1", |c| {
+        c.set_scope(Some("read write:all")).unwrap();
+        c.add_param("audience", "https://api.example/").unwrap();
+        c.add_param("resource", "r1").unwrap();
+        c.add_param("resource", "r 2").unwrap();
+    });
     assert_eq!(req.target, "/oauth/token?tenant=t1");
     assert_eq!(
         req.body_str(),
@@ -732,13 +724,10 @@ fn scope_and_extra_params_are_in_the_body_in_order() {
 
 #[test]
 fn a_custom_user_agent_replaces_the_default() {
-    let server = serve(ok_response().into());
-    let mut config = config_for(&server.url("/token"));
-    config
-        .set_user_agent("my-app/2.1 (+https://example.org)")
-        .unwrap();
-    request_token(&config).unwrap();
-    let req = only_request(&server);
+    let req = wire(CLIENT_ID, CLIENT_SECRET, "/token", |c| {
+        c.set_user_agent("my-app/2.1 (+https://example.org)")
+            .unwrap()
+    });
     assert_eq!(
         req.header_all("user-agent"),
         vec!["my-app/2.1 (+https://example.org)"]
@@ -798,10 +787,7 @@ fn a_client_refresh_reuses_the_connection() {
     let client = Client::new(&config_for(&server.url("/token"))).unwrap();
     let first = client.token().unwrap();
     let cached = client.token().unwrap();
-    assert!(
-        std::sync::Arc::ptr_eq(&first, &cached),
-        "served from the cache"
-    );
+    assert_eq!(first, cached, "served from the cache");
     assert_eq!(server.request_count(), 1);
     client.invalidate();
     client.token().unwrap();
