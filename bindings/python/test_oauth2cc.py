@@ -1,0 +1,422 @@
+"""Tests of the ctypes binding against a token endpoint this file starts on 127.0.0.1.
+
+Run from this folder with the system python3 (nothing to install):
+
+    python3 -m unittest -v test_oauth2cc
+
+The library is found as oauth2cc.py says (OAUTH2CC_LIBRARY, else this checkout's
+target/release or target/debug); `cargo test --test python_binding` runs this file with
+OAUTH2CC_LIBRARY set to the library cargo just built.
+"""
+
+import base64
+import http.server
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+import unittest
+import urllib.parse
+
+import oauth2cc
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CLIENT_ID = "py-client"
+CLIENT_SECRET = "py-secret-0123456789"
+
+
+class Endpoint(http.server.ThreadingHTTPServer):
+    """A Spotify-like token endpoint and a tiny API, recording every request.
+
+    POST /token        py-client / py-secret (Basic or body) -> "tok-<n>", "bearer", 3600 s,
+                       the requested scope echoed; bad credentials -> 400 invalid_client
+                       "Invalid client", as Spotify answers (the seed's BadRequestError)
+    POST /slow-token   the same after 300 ms
+    POST /unauthorized 401 invalid_client     POST /limited 429, Retry-After: 7
+    POST /unavailable  503, empty body        POST /teapot  418
+    POST /garbage      200, not JSON          POST /stall   answers after 3 s
+    GET  /api/me       200 {"id": "me"} for a token it issued, 401 otherwise
+    """
+
+    daemon_threads = True
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.lock = threading.Lock()
+        self.requests = []
+        self.issued = 0
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.server_address[1]}{path}"
+
+    def token_requests(self):
+        with self.lock:
+            return [r for r in self.requests if r["path"] in ("/token", "/slow-token")]
+
+    def issue(self, scope):
+        with self.lock:
+            self.issued += 1
+            body = {"access_token": f"tok-{self.issued}", "token_type": "bearer",
+                    "expires_in": 3600}
+        if scope is not None:
+            body["scope"] = scope
+        return 200, {}, json.dumps(body).encode()
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def send(self, status, headers, body, content_type="application/json"):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def record(self, body):
+        form = dict(urllib.parse.parse_qsl(body.decode(), keep_blank_values=True))
+        request = {"method": self.command, "path": self.path, "form": form,
+                   "headers": {k.lower(): v for k, v in self.headers.items()}}
+        with self.server.lock:
+            self.server.requests.append(request)
+        return request
+
+    def credentials(self, request):
+        auth = request["headers"].get("authorization", "")
+        if auth.startswith("Basic "):
+            user, _, password = base64.b64decode(auth[6:]).decode().partition(":")
+            return urllib.parse.unquote(user), urllib.parse.unquote(password)
+        return request["form"].get("client_id"), request["form"].get("client_secret")
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        request = self.record(body)
+        path = self.path
+        if path in ("/token", "/slow-token"):
+            if path == "/slow-token":
+                time.sleep(0.3)
+            if self.credentials(request) != (CLIENT_ID, CLIENT_SECRET):
+                error = {"error": "invalid_client", "error_description": "Invalid client"}
+                return self.send(400, {}, json.dumps(error).encode())
+            return self.send(*self.server.issue(request["form"].get("scope")))
+        if path == "/unauthorized":
+            return self.send(401, {}, b'{"error":"invalid_client"}')
+        if path == "/limited":
+            return self.send(429, {"Retry-After": "7"}, b'{"error":"slow_down"}')
+        if path == "/unavailable":
+            return self.send(503, {}, b"")
+        if path == "/teapot":
+            return self.send(418, {}, b"I'm a teapot", "text/plain")
+        if path == "/garbage":
+            return self.send(200, {}, b"<html>hello</html>", "text/html")
+        if path == "/stall":
+            time.sleep(3)
+            return self.send(*self.server.issue(None))
+        return self.send(404, {}, b"")
+
+    def do_GET(self):
+        request = self.record(b"")
+        if self.path == "/api/me":
+            with self.server.lock:
+                known = {f"Bearer tok-{n}" for n in range(1, self.server.issued + 1)}
+            auth = request["headers"].get("authorization")
+            if auth in known:
+                return self.send(200, {"X-Echo-Authorization": auth}, b'{"id": "me"}')
+            return self.send(401, {}, b'{"error":"invalid_token"}')
+        return self.send(404, {}, b"")
+
+
+class EndpointTestCase(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Endpoint()
+        cls.thread = threading.Thread(target=cls.server.serve_forever, daemon=True)
+        cls.thread.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.shutdown()
+        cls.server.server_close()
+
+    def config(self, path="/token", secret=CLIENT_SECRET, **settings):
+        settings.setdefault("timeout_ms", 5000)
+        return oauth2cc.Config(CLIENT_ID, secret, token_url=self.server.url(path), **settings)
+
+    def raises(self, cls, path, **settings):
+        with self.config(path, **settings) as config:
+            with self.assertRaises(cls) as caught:
+                oauth2cc.request_token(config)
+        return caught.exception
+
+
+class VersionTest(unittest.TestCase):
+    def test_version_matches_cargo_toml(self):
+        with open(os.path.join(HERE, "..", "..", "Cargo.toml"), encoding="utf-8") as f:
+            cargo_version = re.search(r'^version\s*=\s*"([^"]+)"', f.read(), re.M).group(1)
+        self.assertEqual(oauth2cc.version(), cargo_version)
+
+    def test_library_path_is_reported(self):
+        self.assertTrue(os.path.exists(oauth2cc.library_path()), oauth2cc.library_path())
+
+
+class RequestTokenTest(EndpointTestCase):
+    def test_the_seeds_authorization(self):
+        with self.config() as config, oauth2cc.request_token(config) as auth:
+            self.assertRegex(auth.access_token, r"^tok-\d+$")
+            self.assertEqual(auth.token_type, "Bearer")  # the server sent "bearer"
+            self.assertEqual(auth.expires_in, 3600)
+            self.assertIsNone(auth.scope)
+            self.assertIsNone(auth.refresh_token)
+            self.assertAlmostEqual(auth.expires_at, time.time() + 3600, delta=60)
+            self.assertFalse(auth.is_expired())
+            self.assertFalse(auth.is_expired(60))
+            self.assertTrue(auth.is_expired(7200))
+            self.assertEqual(auth.header(), "Bearer " + auth.access_token)
+            # It unpacks like the seed's namedtuple...
+            access_token, token_type, expires_in, scope, refresh_token = auth
+            self.assertEqual((access_token, token_type, expires_in, scope, refresh_token),
+                             (auth.access_token, "Bearer", 3600, None, None))
+            # ...but its repr never shows the token.
+            self.assertNotIn(auth.access_token, repr(auth))
+            self.assertEqual(repr(auth), "Authorization(access_token=<hidden>, "
+                             "token_type='Bearer', expires_in=3600, scope=None, "
+                             "refresh_token=None)")
+        request = self.server.token_requests()[-1]
+        self.assertEqual(request["form"], {"grant_type": "client_credentials"})
+        self.assertTrue(request["headers"]["authorization"].startswith("Basic "))
+        self.assertEqual(request["headers"]["user-agent"], "oauth2cc/" + oauth2cc.version())
+
+    def test_settings_reach_the_wire(self):
+        with self.config(scope="user-read playlist", auth_style=oauth2cc.AuthStyle.POST_BODY,
+                         params={"audience": "https://api.example.com"},
+                         user_agent="pytify/1.0", retries=(2, 100), expiry_leeway=30,
+                         connect_timeout_ms=2000) as config:
+            auth = oauth2cc.request_token(config)
+        self.assertEqual(auth.scope, "user-read playlist")
+        request = self.server.token_requests()[-1]
+        self.assertEqual(request["form"], {
+            "grant_type": "client_credentials", "scope": "user-read playlist",
+            "audience": "https://api.example.com",
+            "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
+        self.assertNotIn("authorization", request["headers"])
+        self.assertEqual(request["headers"]["user-agent"], "pytify/1.0")
+
+    def test_clone_outlives_the_original(self):
+        with self.config() as config:
+            auth = oauth2cc.request_token(config)
+        token = auth.access_token
+        copy = auth.clone()
+        auth.close()
+        auth.close()  # idempotent
+        self.assertEqual(copy.access_token, token)
+        with self.assertRaises(oauth2cc.InvalidArgumentError):
+            auth.access_token
+        self.assertEqual(repr(auth), "Authorization(<closed>)")
+
+    def test_config_from_file_and_from_env(self):
+        path = os.path.join(HERE, f".test_config_{os.getpid()}.json")
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump({"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+                       "token_url": self.server.url("/token"), "scope": "file-scope"}, f)
+        try:
+            with oauth2cc.Config.from_file(path) as config:
+                self.assertEqual(oauth2cc.request_token(config).scope, "file-scope")
+        finally:
+            os.remove(path)
+
+        saved = {k: os.environ.get(k) for k in (
+            "OAUTH2CC_CLIENT_ID", "OAUTH2CC_CLIENT_SECRET", "OAUTH2CC_TOKEN_URL",
+            "OAUTH2CC_SCOPE")}
+        os.environ.update(OAUTH2CC_CLIENT_ID=CLIENT_ID, OAUTH2CC_CLIENT_SECRET=CLIENT_SECRET,
+                          OAUTH2CC_TOKEN_URL=self.server.url("/token"),
+                          OAUTH2CC_SCOPE="env-scope")
+        try:
+            with oauth2cc.Config.from_env() as config:
+                self.assertEqual(oauth2cc.request_token(config).scope, "env-scope")
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
+class ErrorTest(EndpointTestCase):
+    def test_bad_request_is_the_seeds_bad_request_error(self):
+        error = self.raises(oauth2cc.BadRequestError, "/token", secret="not-the-secret")
+        self.assertIsInstance(error, oauth2cc.OAuth2ccError)
+        self.assertEqual(error.status, 3)
+        self.assertEqual(error.status_name, "OAUTH2CC_STATUS_BAD_REQUEST")
+        self.assertEqual(error.http_status, 400)
+        self.assertEqual(error.oauth_error, "invalid_client")
+        self.assertEqual(error.description, "Invalid client")
+        self.assertIsNone(error.error_uri)
+        self.assertIsNone(error.retry_after)
+        self.assertIn("Invalid client", str(error))
+        self.assertEqual(str(error), error.message)
+        self.assertNotIn("not-the-secret", str(error))
+
+    def test_each_failure_has_its_exception(self):
+        error = self.raises(oauth2cc.UnauthorizedError, "/unauthorized")
+        self.assertEqual((error.http_status, error.oauth_error), (401, "invalid_client"))
+
+        error = self.raises(oauth2cc.RateLimitedError, "/limited")
+        self.assertEqual((error.http_status, error.retry_after), (429, 7))
+        self.assertEqual(error.oauth_error, "slow_down")
+
+        error = self.raises(oauth2cc.ServerError, "/unavailable")
+        self.assertEqual((error.http_status, error.oauth_error), (503, None))
+
+        error = self.raises(oauth2cc.HTTPStatusError, "/teapot")
+        self.assertEqual(error.http_status, 418)
+
+        error = self.raises(oauth2cc.InvalidResponseError, "/garbage")
+        self.assertEqual(error.status_name, "OAUTH2CC_STATUS_INVALID_RESPONSE")
+
+        started = time.monotonic()
+        error = self.raises(oauth2cc.RequestTimeoutError, "/stall", timeout_ms=300)
+        self.assertLess(time.monotonic() - started, 2.5)
+        self.assertIsInstance(error, TimeoutError)
+
+    def test_refused_connection_is_a_network_error(self):
+        import socket
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        with oauth2cc.Config(CLIENT_ID, CLIENT_SECRET,
+                             token_url=f"http://127.0.0.1:{port}/token") as config:
+            with self.assertRaises(oauth2cc.NetworkError) as caught:
+                oauth2cc.request_token(config)
+        self.assertIsInstance(caught.exception, ConnectionError)
+        self.assertEqual(caught.exception.http_status, 0)
+
+    def test_bad_arguments_never_reach_the_server(self):
+        before = len(self.server.token_requests())
+        with self.assertRaises(oauth2cc.InvalidArgumentError) as caught:
+            oauth2cc.Config("", CLIENT_SECRET)
+        self.assertIsInstance(caught.exception, ValueError)
+        self.assertIn("client_id", str(caught.exception))
+        with self.assertRaises(oauth2cc.InvalidArgumentError):
+            oauth2cc.Config(CLIENT_ID, "py-\0secret")
+        with self.assertRaises(oauth2cc.InvalidArgumentError):
+            oauth2cc.authenticate(CLIENT_ID, "")
+        with self.assertRaises(TypeError):
+            oauth2cc.Config(CLIENT_ID, 42)
+        with self.assertRaises(TypeError):
+            oauth2cc.Config(CLIENT_ID, CLIENT_SECRET, no_such_setting=1)
+        with oauth2cc.Config(CLIENT_ID, CLIENT_SECRET) as config:
+            with self.assertRaises(oauth2cc.ConfigError):
+                config.set_token_url("http://example.com/token")  # http only to loopback
+            with self.assertRaises(oauth2cc.InvalidArgumentError):
+                config.add_param("grant_type", "password")
+            with self.assertRaises(oauth2cc.InvalidArgumentError):
+                config.set_auth_style(99)
+            with self.assertRaises(oauth2cc.InvalidArgumentError):
+                config.set_timeout_ms(-1)
+        with self.assertRaises(oauth2cc.ConfigError) as caught:
+            oauth2cc.Config.from_file("/nonexistent/oauth2cc.json")
+        self.assertIn("/nonexistent/oauth2cc.json", str(caught.exception))
+        closed = oauth2cc.Config(CLIENT_ID, CLIENT_SECRET)
+        closed.close()
+        with self.assertRaises(oauth2cc.InvalidArgumentError):
+            oauth2cc.Client(closed)
+        self.assertEqual(len(self.server.token_requests()), before)
+
+
+class ClientTest(EndpointTestCase):
+    def test_caches_refreshes_and_gets(self):
+        before = len(self.server.token_requests())
+        with self.config() as config:
+            client = oauth2cc.Client(config)
+        with client:
+            first = client.token()
+            self.assertEqual(client.token().access_token, first.access_token)
+            self.assertEqual(len(self.server.token_requests()), before + 1)
+
+            response = client.get(self.server.url("/api/me"))
+            self.assertEqual(response.status, 200)
+            self.assertEqual(response.body, b'{"id": "me"}')
+            self.assertEqual(json.loads(response.text()), {"id": "me"})
+            self.assertEqual(response.header("x-echo-authorization"), first.header())
+            self.assertEqual(response.header("CONTENT-TYPE"), "application/json")
+            self.assertIsNone(response.header("x-missing"))
+            self.assertEqual(repr(response), "Response(status=200)")
+
+            client.invalidate()
+            second = client.token()
+            self.assertNotEqual(second.access_token, first.access_token)
+            self.assertEqual(first.token_type, "Bearer")  # handed-out tokens stay valid
+            self.assertEqual(len(self.server.token_requests()), before + 2)
+            with self.assertRaises(oauth2cc.ConfigError):
+                client.get("ftp://127.0.0.1/x")
+        with self.assertRaises(oauth2cc.InvalidArgumentError):
+            client.token()
+
+    def test_threads_share_one_refresh(self):
+        before = len(self.server.token_requests())
+        with self.config("/slow-token") as config, oauth2cc.Client(config) as client:
+            tokens, errors = [], []
+
+            def worker():
+                try:
+                    tokens.append(client.token().access_token)
+                except Exception as e:  # reported below
+                    errors.append(e)
+
+            threads = [threading.Thread(target=worker) for _ in range(16)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(30)
+        self.assertEqual(errors, [])
+        self.assertEqual(len(tokens), 16)
+        self.assertEqual(len(set(tokens)), 1, tokens)
+        self.assertEqual(len(self.server.token_requests()), before + 1)
+
+
+class ExampleTest(EndpointTestCase):
+    def run_example(self, *args, **env):
+        child_env = {k: v for k, v in os.environ.items()
+                     if not k.startswith(("OAUTH2CC_CLIENT", "OAUTH2CC_TOKEN", "OAUTH2CC_SCOPE",
+                                          "SPOTIFY_"))}
+        child_env.update(env)
+        return subprocess.run([sys.executable, os.path.join(HERE, "example.py"), *args],
+                              env=child_env, capture_output=True, text=True, timeout=60)
+
+    def test_prints_the_seeds_authorization(self):
+        done = self.run_example(OAUTH2CC_CLIENT_ID=CLIENT_ID,
+                                OAUTH2CC_CLIENT_SECRET=CLIENT_SECRET,
+                                OAUTH2CC_TOKEN_URL=self.server.url("/token"))
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertRegex(done.stdout, r"^Authorization\(access_token='tok-\d+', "
+                         r"token_type='Bearer', expires_in=3600, scope=None, "
+                         r"refresh_token=None\)\n$")
+        self.assertEqual(done.stderr, "")
+
+    def test_reports_the_bad_request(self):
+        done = self.run_example(OAUTH2CC_CLIENT_ID=CLIENT_ID,
+                                OAUTH2CC_CLIENT_SECRET="wrong-secret-4711",
+                                OAUTH2CC_TOKEN_URL=self.server.url("/token"))
+        self.assertEqual(done.returncode, 1)
+        self.assertEqual(done.stdout, "")
+        lines = done.stderr.splitlines()
+        self.assertTrue(lines[0].startswith("oauth2cc: OAUTH2CC_STATUS_BAD_REQUEST: "), lines)
+        self.assertEqual(lines[1:], ["error=invalid_client description=Invalid client"])
+        self.assertNotIn("wrong-secret-4711", done.stderr)
+
+    def test_usage(self):
+        done = self.run_example("--help")
+        self.assertEqual(done.returncode, 2)
+        self.assertTrue(done.stderr.startswith("usage: "), done.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
