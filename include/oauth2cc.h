@@ -31,26 +31,6 @@
 
 
 /**
- * Default number of seconds before expiry at which a cached token counts as expired.
- */
-#define DEFAULT_EXPIRY_LEEWAY 60
-
-/**
- * Default cap on an API response body read by [`crate::Client::get`].
- */
-#define DEFAULT_MAX_RESPONSE_BYTES ((16 * 1024) * 1024)
-
-/**
- * Largest token-endpoint body read; anything longer is [`ErrorKind::InvalidResponse`].
- */
-#define MAX_TOKEN_RESPONSE_BYTES (64 * 1024)
-
-/**
- * Largest `expires_in` accepted; larger values are clamped (as Go's x/oauth2 does).
- */
-#define MAX_EXPIRES_IN (int64_t)INT32_MAX
-
-/**
  * Result of every fallible function. Values are fixed and never reused.
  */
 typedef enum oauth2cc_status {
