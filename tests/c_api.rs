@@ -30,7 +30,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
-use harness::{build_c, manifest_dir, out_dir, run_c_test, run_program};
+use harness::{build_c, declared_functions, manifest_dir, out_dir, run_c_test, run_program};
 use support::http_server::{Action, Request, Response, TestServer};
 
 /// A successful token response as the test endpoints send it.
@@ -326,33 +326,6 @@ fn null_args_covers_every_export() {
         missing.is_empty(),
         "tests/c/null_args.c does not call {missing:?}"
     );
-}
-
-/// Names of the functions the header declares: `oauth2cc_x(` at the start of a
-/// declaration, after its return type.
-fn declared_functions(header: &str) -> BTreeSet<String> {
-    let mut names = BTreeSet::new();
-    for line in header.lines() {
-        let line = line.trim_start();
-        if ["*", "/*", "#", "//", "typedef"]
-            .iter()
-            .any(|p| line.starts_with(p))
-        {
-            continue;
-        }
-        let mut rest = line;
-        while let Some(start) = rest.find("oauth2cc_") {
-            rest = &rest[start..];
-            let end = rest
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .unwrap_or(rest.len());
-            if rest[end..].starts_with('(') {
-                names.insert(rest[..end].to_owned());
-            }
-            rest = &rest[end..];
-        }
-    }
-    names
 }
 
 /// Request counters of the threads test's three token endpoints.

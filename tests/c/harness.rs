@@ -25,6 +25,7 @@
 
 #![allow(dead_code)]
 
+use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -243,12 +244,42 @@ pub fn build_c(source: &Path, name: &str) -> PathBuf {
     build_with(&cc(), C_FLAGS, source, name)
 }
 
+/// Names of the functions the header declares: `oauth2cc_x(` at the start of a
+/// declaration, after its return type.
+pub fn declared_functions(header: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for line in header.lines() {
+        let line = line.trim_start();
+        if ["*", "/*", "#", "//", "typedef"]
+            .iter()
+            .any(|p| line.starts_with(p))
+        {
+            continue;
+        }
+        let mut rest = line;
+        while let Some(start) = rest.find("oauth2cc_") {
+            rest = &rest[start..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            if rest[end..].starts_with('(') {
+                names.insert(rest[..end].to_owned());
+            }
+            rest = &rest[end..];
+        }
+    }
+    names
+}
+
 /// What a program did.
 #[derive(Debug)]
 pub struct Outcome {
     pub status: ExitStatus,
     pub stdout: String,
+    /// The program's own stderr: without the `==PID==` lines valgrind adds under a wrapper.
     pub stderr: String,
+    /// Everything written to stderr.
+    pub raw_stderr: String,
     pub command: String,
 }
 
@@ -257,9 +288,32 @@ impl Outcome {
     pub fn report(&self) -> String {
         format!(
             "command: {}\nexit: {}\n--- stdout ---\n{}--- stderr ---\n{}--------------",
-            self.command, self.status, self.stdout, self.stderr
+            self.command, self.status, self.stdout, self.raw_stderr
         )
     }
+}
+
+impl Outcome {
+    fn new(status: ExitStatus, stdout: String, raw_stderr: String, command: String) -> Outcome {
+        let stderr = raw_stderr
+            .split_inclusive('\n')
+            .filter(|line| !is_valgrind_line(line))
+            .collect();
+        Outcome {
+            status,
+            stdout,
+            stderr,
+            raw_stderr,
+            command,
+        }
+    }
+}
+
+/// `==1234== ...`: a line of valgrind's report.
+fn is_valgrind_line(line: &str) -> bool {
+    line.strip_prefix("==")
+        .and_then(|rest| rest.split_once("=="))
+        .is_some_and(|(pid, _)| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn is_scrubbed(name: &str) -> bool {
@@ -309,22 +363,22 @@ pub fn run_program(exe: &Path, args: &[&str], env: &[(&str, String)]) -> Outcome
         if Instant::now() >= deadline {
             let _ = child.kill();
             let status = child.wait().expect("wait for the killed program");
-            let outcome = Outcome {
+            let outcome = Outcome::new(
                 status,
-                stdout: stdout.join().unwrap_or_default(),
-                stderr: stderr.join().unwrap_or_default(),
-                command: command_line,
-            };
+                stdout.join().unwrap_or_default(),
+                stderr.join().unwrap_or_default(),
+                command_line,
+            );
             panic!("killed after {timeout:?}\n{}", outcome.report());
         }
         std::thread::sleep(Duration::from_millis(10));
     };
-    Outcome {
+    Outcome::new(
         status,
-        stdout: stdout.join().unwrap_or_default(),
-        stderr: stderr.join().unwrap_or_default(),
-        command: command_line,
-    }
+        stdout.join().unwrap_or_default(),
+        stderr.join().unwrap_or_default(),
+        command_line,
+    )
 }
 
 /// Reads a pipe to the end on its own thread (so neither pipe can fill up and block).
