@@ -1,0 +1,264 @@
+//! HTTPS for tests: a certificate authority and server certificates made at test time
+//! ([`Pki`]), and a TLS front ([`TlsFront`]) that accepts TLS on a loopback port and passes
+//! the decrypted bytes to a plain TCP server behind it — usually a
+//! [`super::http_server::TestServer`], so every scripted behaviour of that server is
+//! available over HTTPS, or a proxy, which makes it an `https://` proxy.
+//!
+//! Used as `#[path = "support/tls.rs"] mod tls;` by the test crates that need it (it needs the
+//! `rcgen` dev-dependency and rustls's ring provider).
+
+#![allow(dead_code)]
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose,
+};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+
+/// A test certificate authority. Its certificate is written to [`Pki::ca_file`] so a config
+/// (or `SSL_CERT_FILE`) can trust it.
+pub struct Pki {
+    issuer: CertifiedIssuer<'static, KeyPair>,
+    dir: PathBuf,
+}
+
+/// A server certificate and its key.
+#[derive(Clone)]
+pub struct Leaf {
+    pub cert: CertificateDer<'static>,
+    pub key: Vec<u8>,
+}
+
+impl Pki {
+    /// A fresh CA named `name`, with its PEM in a new temporary folder.
+    pub fn new(name: &str) -> Pki {
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let key = KeyPair::generate().expect("CA key");
+        let issuer = CertifiedIssuer::self_signed(params, key).expect("CA certificate");
+        let dir = unique_dir(name);
+        std::fs::write(dir.join("ca.pem"), issuer.pem()).expect("write CA file");
+        Pki { issuer, dir }
+    }
+
+    /// The CA certificate as PEM, in a file.
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.join("ca.pem")
+    }
+
+    /// The folder the CA file is in; the test may put other files there.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// A server certificate for `names` (DNS names or IP addresses), valid from 1975 to 4096.
+    pub fn leaf(&self, names: &[&str]) -> Leaf {
+        self.leaf_valid(names, (1975, 1, 1), (4096, 1, 1))
+    }
+
+    /// A server certificate for `names`, valid from `not_before` to `not_after` (year,
+    /// month, day; midnight UTC).
+    pub fn leaf_valid(
+        &self,
+        names: &[&str],
+        not_before: (i32, u8, u8),
+        not_after: (i32, u8, u8),
+    ) -> Leaf {
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let mut params = CertificateParams::new(names).expect("leaf params");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "oauth2cc test server");
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.not_before = rcgen::date_time_ymd(not_before.0, not_before.1, not_before.2);
+        params.not_after = rcgen::date_time_ymd(not_after.0, not_after.1, not_after.2);
+        let key = KeyPair::generate().expect("leaf key");
+        let cert = params
+            .signed_by(&key, &self.issuer)
+            .expect("leaf certificate");
+        Leaf {
+            cert: cert.der().clone(),
+            key: key.serialize_der(),
+        }
+    }
+}
+
+fn unique_dir(name: &str) -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let slug: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let dir = std::env::temp_dir().join(format!(
+        "oauth2cc-tls-{}-{}-{slug}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    ));
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    dir
+}
+
+/// A TLS listener on loopback that forwards each connection, decrypted, to `backend`.
+/// Stops accepting when dropped; open connections end within about 100 ms.
+pub struct TlsFront {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    handshakes: Arc<AtomicUsize>,
+    accept_thread: Option<JoinHandle<()>>,
+}
+
+impl TlsFront {
+    /// A front on `127.0.0.1` and a free port.
+    pub fn start(leaf: &Leaf, backend: SocketAddr) -> TlsFront {
+        TlsFront::start_on("127.0.0.1:0", leaf, backend)
+    }
+
+    /// A front on `bind` (a loopback address, e.g. `"[::1]:0"`).
+    pub fn start_on(bind: &str, leaf: &Leaf, backend: SocketAddr) -> TlsFront {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![leaf.cert.clone()],
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf.key.clone())),
+            )
+            .expect("server certificate");
+        let config = Arc::new(config);
+        let listener = TcpListener::bind(bind).expect("bind TLS front");
+        let addr = listener.local_addr().expect("local addr");
+        assert!(addr.ip().is_loopback(), "TLS front binds loopback only");
+        let stop = Arc::new(AtomicBool::new(false));
+        let handshakes = Arc::new(AtomicUsize::new(0));
+        let (s, h) = (Arc::clone(&stop), Arc::clone(&handshakes));
+        let accept_thread = thread::spawn(move || {
+            for stream in listener.incoming() {
+                if s.load(Ordering::SeqCst) {
+                    return;
+                }
+                let Ok(stream) = stream else { continue };
+                let (config, s, h) = (Arc::clone(&config), Arc::clone(&s), Arc::clone(&h));
+                thread::spawn(move || forward(stream, config, backend, &s, &h));
+            }
+        });
+        TlsFront {
+            addr,
+            stop,
+            handshakes,
+            accept_thread: Some(accept_thread),
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// `https://127.0.0.1:PORT/path` (`https://[::1]:PORT/path` on IPv6).
+    pub fn url(&self, path: &str) -> String {
+        format!("https://{}{path}", self.addr)
+    }
+
+    /// `https://HOST:PORT/path` with another host name for the same port.
+    pub fn url_as(&self, host: &str, path: &str) -> String {
+        format!("https://{host}:{}{path}", self.addr.port())
+    }
+
+    /// How many TLS handshakes completed.
+    pub fn handshakes(&self) -> usize {
+        self.handshakes.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for TlsFront {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if TcpStream::connect_timeout(&self.addr, Duration::from_secs(2)).is_ok() {
+            if let Some(t) = self.accept_thread.take() {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
+const POLL: Duration = Duration::from_millis(10);
+const MAX_CONNECTION: Duration = Duration::from_secs(60);
+
+fn forward(
+    mut tcp: TcpStream,
+    config: Arc<rustls::ServerConfig>,
+    backend: SocketAddr,
+    stop: &AtomicBool,
+    handshakes: &AtomicUsize,
+) {
+    let Ok(mut conn) = rustls::ServerConnection::new(config) else {
+        return;
+    };
+    let _ = tcp.set_read_timeout(Some(Duration::from_secs(10)));
+    while conn.is_handshaking() {
+        // A client that rejects the certificate ends the handshake with an alert: done.
+        if conn.complete_io(&mut tcp).is_err() {
+            return;
+        }
+    }
+    handshakes.fetch_add(1, Ordering::SeqCst);
+    let Ok(mut plain) = TcpStream::connect(backend) else {
+        return;
+    };
+    let _ = tcp.set_read_timeout(Some(POLL));
+    let _ = plain.set_read_timeout(Some(POLL));
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    let mut buf = vec![0u8; 16 * 1024];
+    let started = Instant::now();
+    while !stop.load(Ordering::SeqCst) && started.elapsed() < MAX_CONNECTION {
+        match tls.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                if plain.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+            Err(e) if is_poll_timeout(&e) => {}
+            Err(_) => break,
+        }
+        match plain.read(&mut buf) {
+            Ok(0) => {
+                tls.conn.send_close_notify();
+                let _ = tls.flush();
+                break;
+            }
+            Ok(n) => {
+                if tls.write_all(&buf[..n]).and_then(|_| tls.flush()).is_err() {
+                    break;
+                }
+            }
+            Err(e) if is_poll_timeout(&e) => {}
+            Err(_) => break,
+        }
+    }
+}
+
+fn is_poll_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
