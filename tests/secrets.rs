@@ -246,7 +246,7 @@ fn echo_with(answer: Answer) -> TestServer {
 static FILE_COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// Writes a JSON configuration file (from Rust and C alike) and returns its path.
-fn config_file(extra: serde_json::Value) -> PathBuf {
+fn config_file(extra: serde_json::Value) -> TempFile {
     let mut json = serde_json::json!({
         "client_id": CLIENT_ID,
         "client_secret": CLIENT_SECRET,
@@ -258,13 +258,34 @@ fn config_file(extra: serde_json::Value) -> PathBuf {
     write_file(&json.to_string())
 }
 
-fn write_file(content: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("oauth2cc-secrets-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+/// A configuration file in the temporary folder, removed when dropped.
+struct TempFile(PathBuf);
+
+impl std::ops::Deref for TempFile {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for TempFile {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn write_file(content: &str) -> TempFile {
     let n = FILE_COUNTER.fetch_add(1, Ordering::SeqCst);
-    let path = dir.join(format!("config-{n}.json"));
-    std::fs::write(&path, content).unwrap();
-    path
+    let name = format!("oauth2cc-secrets-{}-{n}.json", std::process::id());
+    let file = TempFile(std::env::temp_dir().join(name));
+    std::fs::write(&file.0, content).unwrap();
+    file
 }
 
 fn cstring(s: &str) -> CString {
@@ -310,7 +331,7 @@ fn drive(context: &str, path: &Path) -> Error {
     err
 }
 
-fn url_config(url: &str) -> PathBuf {
+fn url_config(url: &str) -> TempFile {
     config_file(serde_json::json!({ "token_url": url }))
 }
 
