@@ -36,7 +36,7 @@ trap cleanup EXIT
 echo "==> starting the local token endpoint (SPOTIFY_CLIENT_ID/SECRET are not set)" >&2
 ./target/release/examples/token_endpoint --addr 127.0.0.1:0 --port-file "$workdir/port" \
     --client-id oauth2cc-demo-client --client-secret oauth2cc-demo-secret \
-    2>"$workdir/endpoint.log" &
+    >"$workdir/endpoint.log" 2>&1 &
 endpoint_pid=$!
 
 for _ in $(seq 1 100); do

@@ -21,7 +21,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::SystemTime;
 
-use harness::{declared_functions, manifest_dir, out_dir, run_c_test, run_program};
+use harness::{declared_functions, manifest_dir, run_c_test, run_program, ScratchFile};
 
 fn committed_header() -> String {
     std::fs::read_to_string(manifest_dir().join("include/oauth2cc.h")).expect("read the header")
@@ -252,11 +252,9 @@ fn header_compiles_as_c99_and_cpp17_and_links_every_function() {
         functions >= 40,
         "only {functions} functions found in the header"
     );
-    let c_source = out_dir().join("header_everything.c");
-    let cpp_source = out_dir().join("header_everything.cpp");
     let program = everything_program(&header);
-    std::fs::write(&c_source, &program).expect("write the C program");
-    std::fs::write(&cpp_source, &program).expect("write the C++ program");
+    let c_source = ScratchFile::new("header_everything", "c", &program);
+    let cpp_source = ScratchFile::new("header_everything", "cpp", &program);
     let common = [
         "-Wall",
         "-Wextra",
@@ -273,14 +271,14 @@ fn header_compiles_as_c99_and_cpp17_and_links_every_function() {
     compile_and_run(
         &harness::cc(),
         &c_flags,
-        &c_source,
+        c_source.path(),
         "header_everything_c99",
         functions,
     );
     compile_and_run(
         &harness::cxx(),
         &cpp_flags,
-        &cpp_source,
+        cpp_source.path(),
         "header_everything_cpp17",
         functions,
     );

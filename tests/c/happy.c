@@ -117,6 +117,17 @@ static oauth2cc_authorization *request(const oauth2cc_config *config) {
   return auth;
 }
 
+/* A config from elsewhere: one token with `scope`, then both freed. */
+static void request_and_free(oauth2cc_config *config, const char *label, const char *scope) {
+  oauth2cc_authorization *auth;
+  CHECK(config != NULL);
+  auth = request(config);
+  print_authorization(label, auth);
+  check_fresh_token(auth, scope);
+  oauth2cc_authorization_free(auth);
+  oauth2cc_config_free(config);
+}
+
 int main(void) {
   const char *token_url = required_env("OAUTH2CC_TEST_TOKEN_URL");
   const char *config_file = required_env("OAUTH2CC_TEST_CONFIG_FILE");
@@ -163,21 +174,11 @@ int main(void) {
 
   /* 4: a JSON config file. */
   CHECK_STATUS(oauth2cc_config_from_file(config_file, &from_file), OAUTH2CC_STATUS_OK);
-  CHECK(from_file != NULL);
-  auth = request(from_file);
-  print_authorization("config_from_file", auth);
-  check_fresh_token(auth, "file-scope");
-  oauth2cc_authorization_free(auth);
-  oauth2cc_config_free(from_file);
+  request_and_free(from_file, "config_from_file", "file-scope");
 
   /* 5: the environment. */
   CHECK_STATUS(oauth2cc_config_from_env(&from_env), OAUTH2CC_STATUS_OK);
-  CHECK(from_env != NULL);
-  auth = request(from_env);
-  print_authorization("config_from_env", auth);
-  check_fresh_token(auth, "env-scope");
-  oauth2cc_authorization_free(auth);
-  oauth2cc_config_free(from_env);
+  request_and_free(from_env, "config_from_env", "env-scope");
 
   /* 6, 7: a client caches the token until told otherwise. The config may go at once. */
   CHECK_STATUS(oauth2cc_client_new(config, &client), OAUTH2CC_STATUS_OK);

@@ -16,7 +16,8 @@
 //!   whitespace, e.g. `valgrind --leak-check=full --error-exitcode=99
 //!   --errors-for-leak-kinds=definite,indirect`.
 //! * `OAUTH2CC_C_TEST_CFLAGS`: extra compiler and linker flags, split on whitespace, e.g.
-//!   `-fsanitize=address,undefined -fno-omit-frame-pointer`. The variant directory is named
+//!   `-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer`
+//!   (without `-fno-sanitize-recover`, UBSan reports and carries on). The variant directory is named
 //!   after them, so differently built programs do not overwrite each other.
 //! * `CC` / `CXX`: the C and C++ compilers (default `cc` and `c++`).
 //!
@@ -122,6 +123,28 @@ pub fn out_dir() -> &'static Path {
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
         dir
     })
+}
+
+/// A file written into [`out_dir`] under a name holding this process's id, so that two
+/// `cargo test` runs at once never share it; removed when dropped.
+pub struct ScratchFile(PathBuf);
+
+impl ScratchFile {
+    pub fn new(stem: &str, extension: &str, contents: impl AsRef<[u8]>) -> ScratchFile {
+        let path = out_dir().join(format!("{stem}.{}.{extension}", std::process::id()));
+        std::fs::write(&path, contents).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        ScratchFile(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for ScratchFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// The folder holding `liboauth2cc.so` and its SONAME, to link and rpath against.
