@@ -351,21 +351,17 @@ fn describe_proxy_failure(e: &ureq::Error, route: &Route) -> Option<(ErrorKind, 
         U::ConnectionFailed => format!("could not connect to proxy {proxy}"),
         U::HostNotFound => format!("host not found (proxy {proxy}, or the target for socks5)"),
         U::ConnectProxyFailed(why) => match proxy_status(why) {
-            Some(407) if route.has_credentials => {
-                format!("proxy {proxy} rejected the credentials (407)")
+            // 407 is the standard answer; some proxies (tinyproxy) answer a CONNECT with 401.
+            Some(code @ (401 | 407)) if route.has_credentials => {
+                format!("proxy {proxy} rejected the credentials ({code})")
             }
-            Some(407) => format!("proxy {proxy} requires credentials (407)"),
+            Some(code @ (401 | 407)) => format!("proxy {proxy} requires credentials ({code})"),
             Some(code) => {
                 format!("proxy {proxy} would not open a tunnel to the server (it answered {code})")
             }
             None => format!("proxy {proxy} failed: {why}"),
         },
-        U::Io(io) => {
-            return Some((
-                io_kind(io),
-                format!("I/O error through proxy {proxy}: {io}"),
-            ))
-        }
+        U::Io(io) => return Some((io_kind(io), format!("via proxy {proxy}: {io}"))),
         _ => return None,
     };
     Some((ErrorKind::Network, found))

@@ -13,7 +13,7 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -118,6 +118,7 @@ pub struct TlsFront {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
     handshakes: Arc<AtomicUsize>,
+    peers: Arc<Mutex<Vec<SocketAddr>>>,
     accept_thread: Option<JoinHandle<()>>,
 }
 
@@ -145,13 +146,21 @@ impl TlsFront {
         assert!(addr.ip().is_loopback(), "TLS front binds loopback only");
         let stop = Arc::new(AtomicBool::new(false));
         let handshakes = Arc::new(AtomicUsize::new(0));
-        let (s, h) = (Arc::clone(&stop), Arc::clone(&handshakes));
+        let peers = Arc::new(Mutex::new(Vec::new()));
+        let (s, h, p) = (
+            Arc::clone(&stop),
+            Arc::clone(&handshakes),
+            Arc::clone(&peers),
+        );
         let accept_thread = thread::spawn(move || {
             for stream in listener.incoming() {
                 if s.load(Ordering::SeqCst) {
                     return;
                 }
                 let Ok(stream) = stream else { continue };
+                if let Ok(peer) = stream.peer_addr() {
+                    p.lock().unwrap_or_else(|e| e.into_inner()).push(peer);
+                }
                 let (config, s, h) = (Arc::clone(&config), Arc::clone(&s), Arc::clone(&h));
                 thread::spawn(move || forward(stream, config, backend, &s, &h));
             }
@@ -160,6 +169,7 @@ impl TlsFront {
             addr,
             stop,
             handshakes,
+            peers,
             accept_thread: Some(accept_thread),
         }
     }
@@ -180,6 +190,11 @@ impl TlsFront {
     /// `https://HOST:PORT/path` with another host name for the same port.
     pub fn url_as(&self, host: &str, path: &str) -> String {
         format!("https://{host}:{}{path}", self.addr.port())
+    }
+
+    /// The address of every client that connected, in order.
+    pub fn peers(&self) -> Vec<SocketAddr> {
+        self.peers.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// How many TLS handshakes completed.

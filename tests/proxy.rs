@@ -1,0 +1,527 @@
+//! Proxies, with real ones on loopback: tinyproxy (Debian package `tinyproxy`) as the HTTP
+//! CONNECT proxy, the same behind a TLS front as an `https://` proxy, and microsocks
+//! (package `microsocks`) as the SOCKS5 proxy. Each proxy opens its outgoing connections
+//! from an address of its own in 127.0.0.0/8, so the server behind it can tell a proxied
+//! connection (127.0.0.3 / 127.0.0.4) from a direct one (127.0.0.1).
+//!
+//! Both packages are required: a missing one fails the test with the command that installs
+//! it (`.ci/run` installs them).
+
+#[path = "support/env.rs"]
+mod env;
+mod support;
+#[path = "support/tls.rs"]
+mod tls;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use env::Env;
+use oauth2cc::{request_token, Client, Config, ErrorKind};
+use support::http_server::*;
+use tls::{Pki, TlsFront};
+
+const TOKEN: &str = r#"{"access_token":"proxied-token","token_type":"bearer","expires_in":3600}"#;
+
+/// Where tinyproxy's outgoing connections come from.
+const TINYPROXY_SOURCE: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3));
+/// Where microsocks's outgoing connections come from.
+const MICROSOCKS_SOURCE: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 4));
+const DIRECT: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+/// Every proxy variable, removed: each test starts from an environment without a proxy.
+fn clean_env() -> Env {
+    Env::set(&[
+        ("http_proxy", None),
+        ("HTTP_PROXY", None),
+        ("https_proxy", None),
+        ("HTTPS_PROXY", None),
+        ("all_proxy", None),
+        ("ALL_PROXY", None),
+        ("no_proxy", None),
+        ("NO_PROXY", None),
+        ("SSL_CERT_FILE", None),
+        ("SSL_CERT_DIR", None),
+    ])
+}
+
+fn token_server() -> TestServer {
+    TestServer::start(|req| match req.path() {
+        "/token" => Response::json(200, TOKEN).into(),
+        _ => Response::json(200, r#"{"api":true}"#).into(),
+    })
+}
+
+fn config(url: &str) -> Config {
+    let mut c = Config::new("proxy-client", "proxy-secret").unwrap();
+    c.set_token_url(url).unwrap();
+    c.set_timeout_ms(10_000).unwrap();
+    c
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "oauth2cc-proxy-{}-{name}-{}",
+        std::process::id(),
+        free_port()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Fails the test (never skips it) when `program` is not installed.
+fn require(program: &str, package: &str) {
+    let found = Command::new(program)
+        .arg("-h")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    assert!(
+        found,
+        "{program} is not installed; these tests need a real proxy: apt-get install -y {package}"
+    );
+}
+
+/// A child process serving on 127.0.0.1:`port`; killed when dropped.
+struct Daemon {
+    child: Child,
+    port: u16,
+    name: &'static str,
+}
+
+impl Daemon {
+    fn spawn(name: &'static str, command: &mut Command, port: u16) -> Daemon {
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        let mut daemon = Daemon { child, port, name };
+        daemon.wait_until_listening();
+        daemon
+    }
+
+    fn wait_until_listening(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("{} exited at start: {status}", self.name);
+            }
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        panic!("{} did not listen on {addr} within 10 s", self.name);
+    }
+
+    fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// tinyproxy on a free port, allowing CONNECT to `ports` only, connecting out from
+/// 127.0.0.3, logging every request; with `BasicAuth` when `auth` is given.
+struct Tinyproxy {
+    daemon: Daemon,
+    dir: PathBuf,
+}
+
+impl Tinyproxy {
+    fn start(ports: &[u16], auth: Option<(&str, &str)>) -> Tinyproxy {
+        require("tinyproxy", "tinyproxy");
+        let dir = temp_dir("tinyproxy");
+        let port = free_port();
+        let mut conf = format!(
+            "Port {port}\nListen 127.0.0.1\nBind {TINYPROXY_SOURCE}\nTimeout 30\n\
+             LogFile \"{log}\"\nLogLevel Info\nPidFile \"{pid}\"\nMaxClients 50\n\
+             Allow 127.0.0.1\n",
+            log = dir.join("tinyproxy.log").display(),
+            pid = dir.join("tinyproxy.pid").display(),
+        );
+        for p in ports {
+            conf.push_str(&format!("ConnectPort {p}\n"));
+        }
+        if let Some((user, password)) = auth {
+            conf.push_str(&format!("BasicAuth {user} {password}\n"));
+        }
+        let conf_path = dir.join("tinyproxy.conf");
+        std::fs::write(&conf_path, conf).unwrap();
+        let daemon = Daemon::spawn(
+            "tinyproxy",
+            Command::new("tinyproxy")
+                .arg("-d")
+                .arg("-c")
+                .arg(&conf_path),
+            port,
+        );
+        Tinyproxy { daemon, dir }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.daemon.addr())
+    }
+
+    fn port(&self) -> u16 {
+        self.daemon.port
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("tinyproxy.log")).unwrap_or_default()
+    }
+
+    /// How many CONNECTs to 127.0.0.1:`port` tinyproxy logged (it logs before it answers).
+    fn tunnels_to(&self, port: u16) -> usize {
+        let request = format!(": CONNECT 127.0.0.1:{port} HTTP/1.1");
+        self.log().lines().filter(|l| l.contains(&request)).count()
+    }
+}
+
+/// microsocks, a SOCKS5 server, on a free port, connecting out from 127.0.0.4.
+fn microsocks(auth: Option<(&str, &str)>) -> Daemon {
+    require("microsocks", "microsocks");
+    let port = free_port();
+    let mut command = Command::new("microsocks");
+    command
+        .args(["-i", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-b", &MICROSOCKS_SOURCE.to_string()]);
+    if let Some((user, password)) = auth {
+        command.args(["-u", user, "-P", password]);
+    }
+    Daemon::spawn("microsocks", &mut command, port)
+}
+
+fn peer_of_last_request(server: &TestServer) -> IpAddr {
+    server.last_request().expect("a request").peer.ip()
+}
+
+#[test]
+fn https_proxy_from_the_environment_carries_an_https_token_request() {
+    let mut env = clean_env();
+    let server = token_server();
+    let pki = Pki::new("proxy env CA");
+    let front = TlsFront::start(&pki.leaf(&["127.0.0.1"]), server.addr());
+    let proxy = Tinyproxy::start(&[front.port()], None);
+    env.change(&[("HTTPS_PROXY", Some(&proxy.url()))]);
+    let mut c = config(&front.url("/token"));
+    c.set_ca_file(pki.ca_file().to_str().unwrap()).unwrap();
+
+    let token = request_token(&c).unwrap();
+    assert_eq!(token.access_token().expose(), "proxied-token");
+    assert_eq!(proxy.tunnels_to(front.port()), 1, "{}", proxy.log());
+    assert_eq!(front.peers().last().unwrap().ip(), TINYPROXY_SOURCE);
+
+    // https_proxy (lower case) is read first, as curl does.
+    env.change(&[("https_proxy", Some("http://127.0.0.1:9"))]);
+    let e = request_token(&c).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Network, "{e:?}");
+    assert!(
+        e.message()
+            .contains("proxy http://127.0.0.1:9 refused the connection"),
+        "{}",
+        e.message()
+    );
+}
+
+#[test]
+fn http_proxy_and_all_proxy_carry_a_plain_http_request_but_http_proxy_upper_case_does_not() {
+    let mut env = clean_env();
+    let server = token_server();
+    let proxy = Tinyproxy::start(&[server.port()], None);
+    let c = config(&server.url("/token"));
+
+    env.change(&[("HTTP_PROXY", Some(&proxy.url()))]);
+    request_token(&c).unwrap();
+    assert_eq!(
+        peer_of_last_request(&server),
+        DIRECT,
+        "HTTP_PROXY is ignored"
+    );
+
+    env.change(&[("http_proxy", Some(&proxy.url()))]);
+    request_token(&c).unwrap();
+    assert_eq!(peer_of_last_request(&server), TINYPROXY_SOURCE);
+    assert_eq!(proxy.tunnels_to(server.port()), 1, "{}", proxy.log());
+
+    env.change(&[("http_proxy", None), ("ALL_PROXY", Some(&proxy.url()))]);
+    request_token(&c).unwrap();
+    assert_eq!(peer_of_last_request(&server), TINYPROXY_SOURCE);
+    assert_eq!(server.request_count(), 3);
+}
+
+#[test]
+fn no_proxy_bypasses_the_proxy() {
+    let mut env = clean_env();
+    let server = token_server();
+    let proxy = Tinyproxy::start(&[server.port()], None);
+    let c = config(&server.url("/token"));
+    env.change(&[("ALL_PROXY", Some(&proxy.url()))]);
+
+    for no_proxy in ["127.0.0.1", "localhost, 127.0.0.0/8", "::1,127.0.0.1", "*"] {
+        env.change(&[("NO_PROXY", Some(no_proxy))]);
+        request_token(&c).unwrap();
+        assert_eq!(peer_of_last_request(&server), DIRECT, "NO_PROXY={no_proxy}");
+    }
+    // no_proxy (lower case) wins over NO_PROXY; a name does not cover an address.
+    env.change(&[("no_proxy", Some("localhost"))]);
+    request_token(&c).unwrap();
+    assert_eq!(peer_of_last_request(&server), TINYPROXY_SOURCE);
+
+    // NO_PROXY applies to the config's proxy as well.
+    env.change(&[
+        ("no_proxy", None),
+        ("ALL_PROXY", None),
+        ("NO_PROXY", Some("127.0.0.1")),
+    ]);
+    let mut c = config(&server.url("/token"));
+    c.set_proxy(Some(&proxy.url())).unwrap();
+    request_token(&c).unwrap();
+    assert_eq!(peer_of_last_request(&server), DIRECT);
+    assert_eq!(proxy.tunnels_to(server.port()), 1, "{}", proxy.log());
+}
+
+#[test]
+fn the_config_proxy_carries_token_requests_and_client_get() {
+    let _env = clean_env();
+    let server = token_server();
+    let proxy = Tinyproxy::start(&[server.port()], None);
+    let mut c = config(&server.url("/token"));
+    c.set_proxy(Some(&proxy.url())).unwrap();
+
+    let client = Client::new(&c).unwrap();
+    client.token().unwrap();
+    assert_eq!(peer_of_last_request(&server), TINYPROXY_SOURCE);
+    let response = client.get(&server.url("/api")).unwrap();
+    assert_eq!(response.status, 200);
+    let api = server.last_request().unwrap();
+    assert_eq!(api.path(), "/api");
+    assert_eq!(api.peer.ip(), TINYPROXY_SOURCE);
+    assert_eq!(api.header("authorization"), Some("Bearer proxied-token"));
+}
+
+#[test]
+fn proxy_credentials_are_sent_and_never_shown() {
+    let _env = clean_env();
+    let server = token_server();
+    let proxy = Tinyproxy::start(&[server.port()], Some(("proxyuser", "Pr0xyPassw0rd")));
+    let with = |userinfo: &str| {
+        let mut c = config(&server.url("/token"));
+        c.set_proxy(Some(&format!(
+            "http://{userinfo}127.0.0.1:{}",
+            proxy.port()
+        )))
+        .unwrap();
+        c
+    };
+
+    request_token(&with("proxyuser:Pr0xyPassw0rd@")).unwrap();
+    assert_eq!(peer_of_last_request(&server), TINYPROXY_SOURCE);
+
+    let e = request_token(&with("proxyuser:WrongPassw0rd@")).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Network, "{e:?}");
+    assert!(
+        e.message().contains(&format!(
+            "proxy http://127.0.0.1:{} rejected the credentials (401)",
+            proxy.port()
+        )),
+        "{}",
+        e.message()
+    );
+    assert!(!e.message().contains("WrongPassw0rd"), "{}", e.message());
+    assert!(!format!("{e:?}").contains("proxyuser:"), "{e:?}");
+
+    let e = request_token(&with("")).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Network, "{e:?}");
+    assert!(
+        e.message().contains("requires credentials (407)"),
+        "{}",
+        e.message()
+    );
+    assert_eq!(server.request_count(), 1);
+}
+
+#[test]
+fn proxy_failures_are_network_errors_that_name_the_proxy() {
+    let _env = clean_env();
+    let server = token_server();
+
+    // Nothing listens on the proxy's port.
+    let closed = free_port();
+    let mut c = config(&server.url("/token"));
+    c.set_proxy(Some(&format!("http://127.0.0.1:{closed}")))
+        .unwrap();
+    let e = request_token(&c).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Network, "{e:?}");
+    assert!(
+        e.message().contains(&format!(
+            "proxy http://127.0.0.1:{closed} refused the connection"
+        )),
+        "{}",
+        e.message()
+    );
+
+    // The proxy will not tunnel to that port.
+    let proxy = Tinyproxy::start(&[closed], None);
+    let mut c = config(&server.url("/token"));
+    c.set_proxy(Some(&proxy.url())).unwrap();
+    let e = request_token(&c).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Network, "{e:?}");
+    assert!(
+        e.message().contains(&format!(
+            "proxy {} would not open a tunnel to the server (it answered 403)",
+            proxy.url()
+        )),
+        "{}",
+        e.message()
+    );
+    assert_eq!(server.request_count(), 0);
+}
+
+#[test]
+fn a_proxy_that_never_answers_is_bounded_by_the_connect_timeout() {
+    let _env = clean_env();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let holder = thread::spawn(move || {
+        let accepted = listener.accept();
+        thread::sleep(Duration::from_secs(3));
+        drop(accepted);
+    });
+    let mut c = config("https://127.0.0.1:9/token");
+    c.set_proxy(Some(&format!("http://{addr}"))).unwrap();
+    c.set_connect_timeout_ms(400).unwrap();
+    let started = Instant::now();
+    let e = request_token(&c).unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(e.kind(), ErrorKind::Timeout, "{e:?}");
+    assert!(
+        e.message().contains(&format!(
+            "connecting to 127.0.0.1 through proxy http://{addr} took longer than the 400 ms connect timeout"
+        )),
+        "{}",
+        e.message()
+    );
+    holder.join().unwrap();
+}
+
+#[test]
+fn an_https_proxy_is_reached_over_tls() {
+    let _env = clean_env();
+    let server = token_server();
+    let proxy = Tinyproxy::start(&[server.port()], None);
+    let pki = Pki::new("https proxy CA");
+    let tls_proxy = TlsFront::start(&pki.leaf(&["127.0.0.1"]), proxy.daemon.addr());
+    let mut c = config(&server.url("/token"));
+    c.set_proxy(Some(&format!("https://127.0.0.1:{}", tls_proxy.port())))
+        .unwrap();
+    c.set_ca_file(pki.ca_file().to_str().unwrap()).unwrap();
+
+    request_token(&c).unwrap();
+    assert_eq!(tls_proxy.handshakes(), 1);
+    assert_eq!(peer_of_last_request(&server), TINYPROXY_SOURCE);
+
+    // A proxy whose certificate is not trusted is a TLS error that names it.
+    let other = Pki::new("untrusted proxy CA");
+    let bad_proxy = TlsFront::start(&other.leaf(&["127.0.0.1"]), proxy.daemon.addr());
+    let mut c = config(&server.url("/token"));
+    c.set_proxy(Some(&format!("https://127.0.0.1:{}", bad_proxy.port())))
+        .unwrap();
+    c.set_ca_file(pki.ca_file().to_str().unwrap()).unwrap();
+    let e = request_token(&c).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Tls, "{e:?}");
+    assert!(
+        e.message().contains(&format!(
+            "or proxy https://127.0.0.1:{} is not trusted",
+            bad_proxy.port()
+        )),
+        "{}",
+        e.message()
+    );
+}
+
+#[test]
+fn socks5_proxies_with_and_without_credentials() {
+    let _env = clean_env();
+    let server = token_server();
+
+    let open = microsocks(None);
+    let mut c = config(&server.url("/token"));
+    c.set_proxy(Some(&format!("socks5://{}", open.addr())))
+        .unwrap();
+    request_token(&c).unwrap();
+    assert_eq!(peer_of_last_request(&server), MICROSOCKS_SOURCE);
+
+    let guarded = microsocks(Some(("sockuser", "S0cksPassw0rd")));
+    let mut c = config(&server.url("/token"));
+    c.set_proxy(Some(&format!(
+        "socks5://sockuser:S0cksPassw0rd@{}",
+        guarded.addr()
+    )))
+    .unwrap();
+    request_token(&c).unwrap();
+    assert_eq!(server.request_count(), 2);
+
+    let mut c = config(&server.url("/token"));
+    c.set_proxy(Some(&format!(
+        "socks5://sockuser:Wr0ngPassw0rd@{}",
+        guarded.addr()
+    )))
+    .unwrap();
+    let e = request_token(&c).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Network, "{e:?}");
+    assert!(
+        e.message()
+            .contains(&format!("via proxy socks5://{}: ", guarded.addr())),
+        "{}",
+        e.message()
+    );
+    assert!(!e.message().contains("Wr0ngPassw0rd"), "{}", e.message());
+    assert_eq!(server.request_count(), 2);
+}
+
+#[test]
+fn a_malformed_proxy_is_a_config_error_without_the_password() {
+    let mut env = clean_env();
+    let mut c = config("http://127.0.0.1:9/token");
+    let e = c
+        .set_proxy(Some("ftp://user:SecretPw@proxy.example"))
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Config);
+    assert!(!e.message().contains("SecretPw"), "{}", e.message());
+
+    env.change(&[("http_proxy", Some("gopher://user:SecretPw@x"))]);
+    let e = request_token(&c).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Config, "{e:?}");
+    assert!(
+        e.message()
+            .contains("environment variable http_proxy is not a valid proxy URL"),
+        "{}",
+        e.message()
+    );
+    assert!(!e.message().contains("SecretPw"), "{}", e.message());
+}
