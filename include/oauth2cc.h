@@ -447,8 +447,10 @@ enum oauth2cc_status oauth2cc_config_add_param(struct oauth2cc_config *config,
                                                const char *value);
 
 /**
- * Sets the whole-request timeout in milliseconds (default 30000; 0 is `INVALID_ARGUMENT`).
- * With retries, the total time of all attempts and waits stays within it.
+ * Sets the whole-request timeout in milliseconds (default 30000; 0 is `INVALID_ARGUMENT`):
+ * connecting, sending, and reading the response head and body, so a server that trickles
+ * its answer ends in `TIMEOUT` at this limit. With retries, the total time of all attempts
+ * and waits stays within it. Also used by `oauth2cc_client_get`.
  *
  * # Safety
  * `config` is NULL or a live config not used by another thread.
@@ -457,8 +459,9 @@ enum oauth2cc_status oauth2cc_config_set_timeout_ms(struct oauth2cc_config *conf
                                                     uint32_t timeout_ms);
 
 /**
- * Sets the connection set-up timeout (TCP, proxy, TLS) in milliseconds (default 10000;
- * 0 is `INVALID_ARGUMENT`).
+ * Sets the connection set-up timeout in milliseconds (default 10000; 0 is
+ * `INVALID_ARGUMENT`): the TCP connect, the proxy handshake and the TLS handshake together.
+ * Passing it is `TIMEOUT`. The whole-request timeout still applies when it is shorter.
  *
  * # Safety
  * `config` is NULL or a live config not used by another thread.
@@ -467,9 +470,18 @@ enum oauth2cc_status oauth2cc_config_set_connect_timeout_ms(struct oauth2cc_conf
                                                             uint32_t timeout_ms);
 
 /**
- * Trusts the CA certificates in the PEM file `pem_path` for this config, instead of the
- * default roots. The file is read now: missing, unreadable or without a certificate is
- * `CONFIG` with the path in the message.
+ * Trusts the CA certificates in the PEM file `pem_path` for this config, **instead of** the
+ * default roots (like curl's `--cacert`): only servers whose chain ends at one of them are
+ * accepted. To trust them as well as the system's, put the system bundle in the same file.
+ *
+ * Without a CA file the defaults are the system's: `SSL_CERT_FILE` and/or `SSL_CERT_DIR`
+ * when set (they replace the system locations, as for OpenSSL), else the operating
+ * system's store (on Linux the distribution bundle, e.g.
+ * `/etc/ssl/certs/ca-certificates.crt`); the bundled Mozilla roots only when the system has
+ * none. The system store is read once per process (again when those variables change).
+ *
+ * The file is read now, and again when a client or request uses the config: missing,
+ * unreadable, not PEM or without a certificate is `CONFIG` with the path in the message.
  *
  * # Safety
  * `config` is NULL or a live config not used by another thread; `pem_path` NULL or NUL-terminated.
@@ -478,10 +490,18 @@ enum oauth2cc_status oauth2cc_config_set_ca_file(struct oauth2cc_config *config,
                                                  const char *pem_path);
 
 /**
- * Sends requests through a proxy: `http://`, `https://` or `socks5://`, optionally with
- * `user:password@` (never shown in messages). NULL or `""` goes back to the default: the
- * environment's `HTTPS_PROXY` / `https_proxy` / `ALL_PROXY` / `NO_PROXY`. A malformed URL
- * is `CONFIG`.
+ * Sends requests through a proxy: `http://`, `https://`, `socks5://` or `socks5h://`,
+ * optionally with `user:password@` (never shown in messages). A malformed URL is `CONFIG`.
+ *
+ * NULL or `""` goes back to the default, the environment read as curl reads it: for
+ * `https://` URLs `https_proxy`, then `HTTPS_PROXY`; for `http://` URLs `http_proxy` (never
+ * `HTTP_PROXY`); then `all_proxy`, then `ALL_PROXY`. `no_proxy` (or `NO_PROXY`) lists hosts
+ * reached directly, whichever way the proxy was set: names (matching subdomains too), IP
+ * addresses, CIDR ranges, `*`. As in curl, loopback URLs are not exempt: add
+ * `localhost,127.0.0.1,::1` to `NO_PROXY` for a local token endpoint.
+ *
+ * A proxy that refuses the connection, rejects the credentials or will not open the tunnel
+ * is `NETWORK`, with a message naming the proxy (`scheme://host:port`).
  *
  * # Safety
  * `config` is NULL or a live config not used by another thread; `proxy_url` NULL or NUL-terminated.

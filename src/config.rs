@@ -250,13 +250,16 @@ impl Config {
         Ok(())
     }
 
-    /// Connection set-up timeout, at least 1 ms (default 10 s).
+    /// Connection set-up timeout, at least 1 ms (default 10 s): TCP connect, proxy handshake
+    /// and TLS handshake together.
     pub fn set_connect_timeout_ms(&mut self, ms: u32) -> Result<()> {
         self.connect_timeout = millis(ms, "connect timeout")?;
         Ok(())
     }
 
-    /// A PEM file of CA certificates trusted for this configuration. Read and checked here.
+    /// A PEM file of CA certificates trusted for this configuration *instead of* the default
+    /// roots (the system's; see [`crate::transport`]). Read and checked here, and again when a
+    /// transport is made from the config; a missing or unusable file is CONFIG naming it.
     pub fn set_ca_file(&mut self, path: &str) -> Result<()> {
         if path.is_empty() {
             return Err(Error::invalid_argument("ca_file is empty"));
@@ -266,8 +269,9 @@ impl Config {
         Ok(())
     }
 
-    /// A proxy (`http://`, `https://`, `socks5://`, optional `user:password@`). `None` goes
-    /// back to the environment's proxy (`HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`).
+    /// A proxy (`http://`, `https://`, `socks5://`, `socks5h://`, optional `user:password@`).
+    /// `None` goes back to the environment's proxy, read as curl reads it (`https_proxy`,
+    /// `HTTPS_PROXY`, `http_proxy`, `all_proxy`, `ALL_PROXY`). `NO_PROXY` applies either way.
     pub fn set_proxy(&mut self, proxy: Option<&str>) -> Result<()> {
         self.proxy = match proxy.filter(|p| !p.is_empty()) {
             Some(p) => {

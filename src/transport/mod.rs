@@ -2,8 +2,8 @@
 //! redirects, a response size cap and connection reuse. Everything above it sees
 //! [`HttpResponse`] or an [`Error`] whose kind says what failed.
 //!
-//! * Trust: the config's CA file instead of the defaults, else the system's ([`trust`]).
-//! * Proxy: the config's, else the environment's, as curl reads them ([`proxy`]).
+//! * Trust: the config's CA file instead of the defaults, else the system's (module `trust`).
+//! * Proxy: the config's, else the environment's, as curl reads them (module `proxy`).
 //! * Timeouts: the whole request (connect, send, response head and body) ends by the
 //!   caller's deadline; setting up a connection (TCP, proxy handshake, TLS) is also bounded
 //!   by the connect timeout.
