@@ -20,9 +20,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use env::Env;
-use oauth2cc::{request_token, Client, Config, ErrorKind};
+use oauth2cc::{request_token, Client, Config, Error, ErrorKind};
 use support::http_server::*;
-use tls::{Pki, TlsFront};
+use tls::{Pki, SilentListener, TlsFront};
 
 const TOKEN: &str = r#"{"access_token":"proxied-token","token_type":"bearer","expires_in":3600}"#;
 
@@ -60,6 +60,21 @@ fn config(url: &str) -> Config {
     c.set_token_url(url).unwrap();
     c.set_timeout_ms(10_000).unwrap();
     c
+}
+
+/// A config for `url` whose requests go through `proxy`.
+fn via(url: &str, proxy: &str) -> Config {
+    let mut c = config(url);
+    c.set_proxy(Some(proxy)).unwrap();
+    c
+}
+
+/// Requests a token, expecting `kind` with `fragment` in the message.
+fn fails_with(c: &Config, kind: ErrorKind, fragment: &str) -> Error {
+    let e = request_token(c).unwrap_err();
+    assert_eq!(e.kind(), kind, "{e:?}");
+    assert!(e.message().contains(fragment), "{}", e.message());
+    e
 }
 
 fn free_port() -> u16 {
@@ -234,13 +249,10 @@ fn https_proxy_from_the_environment_carries_an_https_token_request() {
 
     // https_proxy (lower case) is read first, as curl does.
     env.change(&[("https_proxy", Some("http://127.0.0.1:9"))]);
-    let e = request_token(&c).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Network, "{e:?}");
-    assert!(
-        e.message()
-            .contains("proxy http://127.0.0.1:9 refused the connection"),
-        "{}",
-        e.message()
+    fails_with(
+        &c,
+        ErrorKind::Network,
+        "proxy http://127.0.0.1:9 refused the connection",
     );
 }
 
@@ -294,9 +306,7 @@ fn no_proxy_bypasses_the_proxy() {
         ("ALL_PROXY", None),
         ("NO_PROXY", Some("127.0.0.1")),
     ]);
-    let mut c = config(&server.url("/token"));
-    c.set_proxy(Some(&proxy.url())).unwrap();
-    request_token(&c).unwrap();
+    request_token(&via(&server.url("/token"), &proxy.url())).unwrap();
     assert_eq!(peer_of_last_request(&server), DIRECT);
     assert_eq!(proxy.tunnels_to(server.port()), 1, "{}", proxy.log());
 }
@@ -306,10 +316,8 @@ fn the_config_proxy_carries_token_requests_and_client_get() {
     let _env = clean_env();
     let server = token_server();
     let proxy = Tinyproxy::start(&[server.port()], None);
-    let mut c = config(&server.url("/token"));
-    c.set_proxy(Some(&proxy.url())).unwrap();
 
-    let client = Client::new(&c).unwrap();
+    let client = Client::new(&via(&server.url("/token"), &proxy.url())).unwrap();
     client.token().unwrap();
     assert_eq!(peer_of_last_request(&server), TINYPROXY_SOURCE);
     let response = client.get(&server.url("/api")).unwrap();
@@ -326,38 +334,27 @@ fn proxy_credentials_are_sent_and_never_shown() {
     let server = token_server();
     let proxy = Tinyproxy::start(&[server.port()], Some(("proxyuser", "Pr0xyPassw0rd")));
     let with = |userinfo: &str| {
-        let mut c = config(&server.url("/token"));
-        c.set_proxy(Some(&format!(
-            "http://{userinfo}127.0.0.1:{}",
-            proxy.port()
-        )))
-        .unwrap();
-        c
+        via(
+            &server.url("/token"),
+            &format!("http://{userinfo}127.0.0.1:{}", proxy.port()),
+        )
     };
 
     request_token(&with("proxyuser:Pr0xyPassw0rd@")).unwrap();
     assert_eq!(peer_of_last_request(&server), TINYPROXY_SOURCE);
 
-    let e = request_token(&with("proxyuser:WrongPassw0rd@")).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Network, "{e:?}");
-    assert!(
-        e.message().contains(&format!(
+    let e = fails_with(
+        &with("proxyuser:WrongPassw0rd@"),
+        ErrorKind::Network,
+        &format!(
             "proxy http://127.0.0.1:{} rejected the credentials (401)",
             proxy.port()
-        )),
-        "{}",
-        e.message()
+        ),
     );
     assert!(!e.message().contains("WrongPassw0rd"), "{}", e.message());
     assert!(!format!("{e:?}").contains("proxyuser:"), "{e:?}");
 
-    let e = request_token(&with("")).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Network, "{e:?}");
-    assert!(
-        e.message().contains("requires credentials (407)"),
-        "{}",
-        e.message()
-    );
+    fails_with(&with(""), ErrorKind::Network, "requires credentials (407)");
     assert_eq!(server.request_count(), 1);
 }
 
@@ -368,32 +365,22 @@ fn proxy_failures_are_network_errors_that_name_the_proxy() {
 
     // Nothing listens on the proxy's port.
     let closed = free_port();
-    let mut c = config(&server.url("/token"));
-    c.set_proxy(Some(&format!("http://127.0.0.1:{closed}")))
-        .unwrap();
-    let e = request_token(&c).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Network, "{e:?}");
-    assert!(
-        e.message().contains(&format!(
-            "proxy http://127.0.0.1:{closed} refused the connection"
-        )),
-        "{}",
-        e.message()
+    let proxy_url = format!("http://127.0.0.1:{closed}");
+    fails_with(
+        &via(&server.url("/token"), &proxy_url),
+        ErrorKind::Network,
+        &format!("proxy {proxy_url} refused the connection"),
     );
 
     // The proxy will not tunnel to that port.
     let proxy = Tinyproxy::start(&[closed], None);
-    let mut c = config(&server.url("/token"));
-    c.set_proxy(Some(&proxy.url())).unwrap();
-    let e = request_token(&c).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Network, "{e:?}");
-    assert!(
-        e.message().contains(&format!(
+    fails_with(
+        &via(&server.url("/token"), &proxy.url()),
+        ErrorKind::Network,
+        &format!(
             "proxy {} would not open a tunnel to the server (it answered 403)",
             proxy.url()
-        )),
-        "{}",
-        e.message()
+        ),
     );
     assert_eq!(server.request_count(), 0);
 }
@@ -401,32 +388,20 @@ fn proxy_failures_are_network_errors_that_name_the_proxy() {
 #[test]
 fn a_proxy_that_never_answers_is_bounded_by_the_connect_timeout() {
     let _env = clean_env();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let holder = thread::spawn(move || {
-        let accepted = listener.accept();
-        thread::sleep(Duration::from_secs(3));
-        drop(accepted);
-    });
-    let mut c = config("https://127.0.0.1:9/token");
-    c.set_proxy(Some(&format!("http://{addr}"))).unwrap();
+    let silent = SilentListener::start(Duration::from_secs(3));
+    let proxy_url = format!("http://{}", silent.addr());
+    let mut c = via("https://127.0.0.1:9/token", &proxy_url);
     c.set_connect_timeout_ms(400).unwrap();
     let started = Instant::now();
-    let e = request_token(&c).unwrap_err();
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "{:?}",
-        started.elapsed()
+    fails_with(
+        &c,
+        ErrorKind::Timeout,
+        &format!(
+            "connecting to 127.0.0.1 through proxy {proxy_url} took longer than the 400 ms connect timeout"
+        ),
     );
-    assert_eq!(e.kind(), ErrorKind::Timeout, "{e:?}");
-    assert!(
-        e.message().contains(&format!(
-            "connecting to 127.0.0.1 through proxy http://{addr} took longer than the 400 ms connect timeout"
-        )),
-        "{}",
-        e.message()
-    );
-    holder.join().unwrap();
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(2), "{took:?}");
 }
 
 #[test]
@@ -436,31 +411,29 @@ fn an_https_proxy_is_reached_over_tls() {
     let proxy = Tinyproxy::start(&[server.port()], None);
     let pki = Pki::new("https proxy CA");
     let tls_proxy = TlsFront::start(&pki.leaf(&["127.0.0.1"]), proxy.daemon.addr());
-    let mut c = config(&server.url("/token"));
-    c.set_proxy(Some(&format!("https://127.0.0.1:{}", tls_proxy.port())))
-        .unwrap();
-    c.set_ca_file(pki.ca_file().to_str().unwrap()).unwrap();
+    let through = |front: &TlsFront| {
+        let mut c = via(
+            &server.url("/token"),
+            &format!("https://127.0.0.1:{}", front.port()),
+        );
+        c.set_ca_file(pki.ca_file().to_str().unwrap()).unwrap();
+        c
+    };
 
-    request_token(&c).unwrap();
+    request_token(&through(&tls_proxy)).unwrap();
     assert_eq!(tls_proxy.handshakes(), 1);
     assert_eq!(peer_of_last_request(&server), TINYPROXY_SOURCE);
 
     // A proxy whose certificate is not trusted is a TLS error that names it.
     let other = Pki::new("untrusted proxy CA");
     let bad_proxy = TlsFront::start(&other.leaf(&["127.0.0.1"]), proxy.daemon.addr());
-    let mut c = config(&server.url("/token"));
-    c.set_proxy(Some(&format!("https://127.0.0.1:{}", bad_proxy.port())))
-        .unwrap();
-    c.set_ca_file(pki.ca_file().to_str().unwrap()).unwrap();
-    let e = request_token(&c).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Tls, "{e:?}");
-    assert!(
-        e.message().contains(&format!(
+    fails_with(
+        &through(&bad_proxy),
+        ErrorKind::Tls,
+        &format!(
             "or proxy https://127.0.0.1:{} is not trusted",
             bad_proxy.port()
-        )),
-        "{}",
-        e.message()
+        ),
     );
 }
 
@@ -468,37 +441,27 @@ fn an_https_proxy_is_reached_over_tls() {
 fn socks5_proxies_with_and_without_credentials() {
     let _env = clean_env();
     let server = token_server();
+    let url = server.url("/token");
 
     let open = microsocks(None);
-    let mut c = config(&server.url("/token"));
-    c.set_proxy(Some(&format!("socks5://{}", open.addr())))
-        .unwrap();
-    request_token(&c).unwrap();
+    request_token(&via(&url, &format!("socks5://{}", open.addr()))).unwrap();
     assert_eq!(peer_of_last_request(&server), MICROSOCKS_SOURCE);
 
     let guarded = microsocks(Some(("sockuser", "S0cksPassw0rd")));
-    let mut c = config(&server.url("/token"));
-    c.set_proxy(Some(&format!(
-        "socks5://sockuser:S0cksPassw0rd@{}",
-        guarded.addr()
-    )))
+    request_token(&via(
+        &url,
+        &format!("socks5://sockuser:S0cksPassw0rd@{}", guarded.addr()),
+    ))
     .unwrap();
-    request_token(&c).unwrap();
     assert_eq!(server.request_count(), 2);
 
-    let mut c = config(&server.url("/token"));
-    c.set_proxy(Some(&format!(
-        "socks5://sockuser:Wr0ngPassw0rd@{}",
-        guarded.addr()
-    )))
-    .unwrap();
-    let e = request_token(&c).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Network, "{e:?}");
-    assert!(
-        e.message()
-            .contains(&format!("via proxy socks5://{}: ", guarded.addr())),
-        "{}",
-        e.message()
+    let e = fails_with(
+        &via(
+            &url,
+            &format!("socks5://sockuser:Wr0ngPassw0rd@{}", guarded.addr()),
+        ),
+        ErrorKind::Network,
+        &format!("via proxy socks5://{}: ", guarded.addr()),
     );
     assert!(!e.message().contains("Wr0ngPassw0rd"), "{}", e.message());
     assert_eq!(server.request_count(), 2);
@@ -515,13 +478,10 @@ fn a_malformed_proxy_is_a_config_error_without_the_password() {
     assert!(!e.message().contains("SecretPw"), "{}", e.message());
 
     env.change(&[("http_proxy", Some("gopher://user:SecretPw@x"))]);
-    let e = request_token(&c).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Config, "{e:?}");
-    assert!(
-        e.message()
-            .contains("environment variable http_proxy is not a valid proxy URL"),
-        "{}",
-        e.message()
+    let e = fails_with(
+        &c,
+        ErrorKind::Config,
+        "environment variable http_proxy is not a valid proxy URL",
     );
     assert!(!e.message().contains("SecretPw"), "{}", e.message());
 }

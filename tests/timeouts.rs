@@ -3,6 +3,8 @@
 //! `Client::get` alike; the connect timeout bounds TCP and TLS set-up on its own.
 
 mod support;
+#[path = "support/tls.rs"]
+mod tls;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -13,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use oauth2cc::{request_token, Client, Config, Error, ErrorKind};
 use support::http_server::*;
+use tls::SilentListener;
 
 const TOKEN: &str = r#"{"access_token":"t","token_type":"bearer","expires_in":3600}"#;
 
@@ -190,13 +193,8 @@ fn the_whole_request_timeout_bounds_the_connect_too() {
 #[test]
 fn the_connect_timeout_covers_the_tls_handshake() {
     // Accepts TCP, then never says a word: the TLS handshake hangs.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let holder = thread::spawn(move || {
-        let accepted = listener.accept();
-        thread::sleep(Duration::from_secs(3));
-        drop(accepted);
-    });
+    let silent = SilentListener::start(Duration::from_secs(3));
+    let addr = silent.addr();
     let mut c = config(&format!("https://{addr}/token"), 10_000);
     c.set_connect_timeout_ms(500).unwrap();
     let e = times_out_at(Duration::from_millis(500), || request_token(&c));
@@ -205,5 +203,4 @@ fn the_connect_timeout_covers_the_tls_handshake() {
         "{}",
         e.message()
     );
-    holder.join().unwrap();
 }

@@ -12,7 +12,7 @@ use std::io::{Read, Write};
 use std::time::Duration;
 
 use env::Env;
-use oauth2cc::{request_token, Client, Config, ErrorKind};
+use oauth2cc::{request_token, Client, Config, Error, ErrorKind};
 use support::http_server::*;
 use tls::{Pki, TlsFront};
 
@@ -42,6 +42,21 @@ fn path_str(p: &std::path::Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// A config for `url` that trusts `pki` through its CA file.
+fn trusting(url: &str, pki: &Pki) -> Config {
+    let mut c = config(url);
+    c.set_ca_file(path_str(&pki.ca_file())).unwrap();
+    c
+}
+
+/// Requests a token, expecting TLS with `fragment` in the message.
+fn tls_failure(c: &Config, fragment: &str) -> Error {
+    let e = request_token(c).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Tls, "{e:?}");
+    assert!(e.message().contains(fragment), "{}", e.message());
+    e
+}
+
 #[test]
 fn a_certificate_from_an_unknown_ca_is_a_tls_error_naming_the_host() {
     let _env = system_env();
@@ -49,13 +64,10 @@ fn a_certificate_from_an_unknown_ca_is_a_tls_error_naming_the_host() {
     let pki = Pki::new("untrusted CA");
     let front = TlsFront::start(&pki.leaf(&["127.0.0.1"]), server.addr());
 
-    let e = request_token(&config(&front.url("/token"))).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Tls, "{e:?}");
-    assert!(
-        e.message()
-            .contains("TLS: certificate for 127.0.0.1 is not trusted (unknown issuer"),
-        "{}",
-        e.message()
+    let e = tls_failure(
+        &config(&front.url("/token")),
+        // "the system trust store" (or, on a system without CA certificates, the bundled roots).
+        "TLS: certificate for 127.0.0.1 is not trusted (unknown issuer; trusted roots: the ",
     );
     assert!(
         e.message().contains(&front.url("/token")),
@@ -71,10 +83,8 @@ fn a_ca_file_makes_the_server_trusted() {
     let server = token_server();
     let pki = Pki::new("private CA");
     let front = TlsFront::start(&pki.leaf(&["127.0.0.1"]), server.addr());
-    let mut c = config(&front.url("/token"));
-    c.set_ca_file(path_str(&pki.ca_file())).unwrap();
 
-    let token = request_token(&c).unwrap();
+    let token = request_token(&trusting(&front.url("/token"), &pki)).unwrap();
     assert_eq!(token.access_token().expose(), "tls-token");
     assert_eq!(front.handshakes(), 1);
     let req = server.last_request().unwrap();
@@ -98,17 +108,12 @@ fn a_ca_file_replaces_the_default_roots() {
     let front = TlsFront::start(&a.leaf(&["127.0.0.1"]), server.addr());
 
     request_token(&config(&front.url("/token"))).expect("trusted through SSL_CERT_FILE");
-
-    let mut c = config(&front.url("/token"));
-    c.set_ca_file(path_str(&b.ca_file())).unwrap();
-    let e = request_token(&c).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Tls, "{e:?}");
-    assert!(e.message().contains("unknown issuer"), "{}", e.message());
-    assert!(
-        e.message()
-            .contains(&format!("trusted roots: CA file {}", b.ca_file().display())),
-        "{}",
-        e.message()
+    tls_failure(
+        &trusting(&front.url("/token"), &b),
+        &format!(
+            "unknown issuer; trusted roots: CA file {}",
+            b.ca_file().display()
+        ),
     );
 }
 
@@ -118,30 +123,16 @@ fn a_certificate_for_another_name_is_a_tls_error() {
     let server = token_server();
     let pki = Pki::new("name CA");
     let front = TlsFront::start(&pki.leaf(&["other.example"]), server.addr());
-    let mut c = config(&front.url("/token"));
-    c.set_ca_file(path_str(&pki.ca_file())).unwrap();
-
-    let e = request_token(&c).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Tls, "{e:?}");
-    assert!(
-        e.message().contains(
-            "TLS: certificate for 127.0.0.1 does not match that name (it is for other.example)"
-        ),
-        "{}",
-        e.message()
+    tls_failure(
+        &trusting(&front.url("/token"), &pki),
+        "TLS: certificate for 127.0.0.1 does not match that name (it is for other.example)",
     );
 
     // The same server reached as `localhost` with a certificate for 127.0.0.1 only.
     let front = TlsFront::start(&pki.leaf(&["127.0.0.1"]), server.addr());
-    let mut c = config(&front.url_as("localhost", "/token"));
-    c.set_ca_file(path_str(&pki.ca_file())).unwrap();
-    let e = request_token(&c).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Tls, "{e:?}");
-    assert!(
-        e.message()
-            .contains("certificate for localhost does not match that name (it is for 127.0.0.1)"),
-        "{}",
-        e.message()
+    tls_failure(
+        &trusting(&front.url_as("localhost", "/token"), &pki),
+        "certificate for localhost does not match that name (it is for 127.0.0.1)",
     );
     assert_eq!(server.request_count(), 0);
 }
@@ -153,17 +144,9 @@ fn an_expired_certificate_is_a_tls_error() {
     let pki = Pki::new("expiry CA");
     let leaf = pki.leaf_valid(&["127.0.0.1"], (2000, 1, 1), (2001, 1, 1));
     let front = TlsFront::start(&leaf, server.addr());
-    let mut c = config(&front.url("/token"));
-    c.set_ca_file(path_str(&pki.ca_file())).unwrap();
-
-    let e = request_token(&c).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Tls, "{e:?}");
-    assert!(
-        e.message().contains(
-            "TLS: certificate for 127.0.0.1 has expired (valid until 2001-01-01 00:00:00 UTC)"
-        ),
-        "{}",
-        e.message()
+    tls_failure(
+        &trusting(&front.url("/token"), &pki),
+        "TLS: certificate for 127.0.0.1 has expired (valid until 2001-01-01 00:00:00 UTC)",
     );
 }
 
@@ -174,16 +157,9 @@ fn a_certificate_not_yet_valid_is_a_tls_error() {
     let pki = Pki::new("future CA");
     let leaf = pki.leaf_valid(&["127.0.0.1"], (2999, 1, 1), (3000, 1, 1));
     let front = TlsFront::start(&leaf, server.addr());
-    let mut c = config(&front.url("/token"));
-    c.set_ca_file(path_str(&pki.ca_file())).unwrap();
-
-    let e = request_token(&c).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Tls, "{e:?}");
-    assert!(
-        e.message()
-            .contains("certificate for 127.0.0.1 is not valid yet (valid from 2999-01-01"),
-        "{}",
-        e.message()
+    tls_failure(
+        &trusting(&front.url("/token"), &pki),
+        "certificate for 127.0.0.1 is not valid yet (valid from 2999-01-01 00:00:00 UTC)",
     );
 }
 
@@ -195,24 +171,15 @@ fn ssl_cert_file_and_ssl_cert_dir_are_honoured_and_seen_when_they_change() {
     let c = config(&front.url("/token"));
 
     let mut env = system_env();
-    assert_eq!(request_token(&c).unwrap_err().kind(), ErrorKind::Tls);
+    tls_failure(&c, "unknown issuer");
 
     env.change(&[("SSL_CERT_FILE", Some(path_str(&pki.ca_file())))]);
     let token = request_token(&c).expect("SSL_CERT_FILE trusts the test CA");
     assert_eq!(token.access_token().expose(), "tls-token");
 
+    // The cached roots follow the variable.
     env.change(&[("SSL_CERT_FILE", None)]);
-    let e = request_token(&c).unwrap_err();
-    assert_eq!(
-        e.kind(),
-        ErrorKind::Tls,
-        "the cached roots follow the variable"
-    );
-    assert!(
-        e.message().contains("the system trust store"),
-        "{}",
-        e.message()
-    );
+    tls_failure(&c, "unknown issuer; trusted roots: the ");
 
     env.change(&[("SSL_CERT_DIR", Some(path_str(pki.dir())))]);
     request_token(&c).expect("SSL_CERT_DIR trusts the test CA");
@@ -267,15 +234,11 @@ fn a_plain_http_server_behind_an_https_url_is_a_tls_error() {
             b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
         );
     });
-    let e = request_token(&config(&format!("https://{addr}/token"))).unwrap_err();
-    answering.join().unwrap();
-    assert_eq!(e.kind(), ErrorKind::Tls, "{e:?}");
-    assert!(
-        e.message()
-            .contains("TLS: 127.0.0.1 did not answer with TLS"),
-        "{}",
-        e.message()
+    tls_failure(
+        &config(&format!("https://{addr}/token")),
+        "TLS: 127.0.0.1 did not answer with TLS",
     );
+    answering.join().unwrap();
 }
 
 #[test]
@@ -286,12 +249,8 @@ fn ipv6_loopback_works_over_https_and_http() {
     let front = TlsFront::start_on("[::1]:0", &pki.leaf(&["::1"]), server.addr());
     let url = front.url("/token");
     assert!(url.starts_with("https://[::1]:"), "{url}");
-    let mut c = config(&url);
-    c.set_ca_file(path_str(&pki.ca_file())).unwrap();
-    assert_eq!(
-        request_token(&c).unwrap().access_token().expose(),
-        "tls-token"
-    );
+    let token = request_token(&trusting(&url, &pki)).unwrap();
+    assert_eq!(token.access_token().expose(), "tls-token");
 
     let v6 = TestServer::start_on("[::1]:0", |_| Response::json(200, TOKEN).into()).unwrap();
     let url = v6.url("/token");
@@ -300,16 +259,10 @@ fn ipv6_loopback_works_over_https_and_http() {
     assert_eq!(v6.request_count(), 1);
     assert!(v6.last_request().unwrap().peer.is_ipv6());
 
-    let wrong = Pki::new("v6 name CA");
-    let front = TlsFront::start_on("[::1]:0", &wrong.leaf(&["127.0.0.1"]), server.addr());
-    let mut c = config(&front.url("/token"));
-    c.set_ca_file(path_str(&wrong.ca_file())).unwrap();
-    let e = request_token(&c).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Tls);
-    assert!(
-        e.message().contains("certificate for [::1] does not match"),
-        "{}",
-        e.message()
+    let front = TlsFront::start_on("[::1]:0", &pki.leaf(&["127.0.0.1"]), server.addr());
+    tls_failure(
+        &trusting(&front.url("/token"), &pki),
+        "certificate for [::1] does not match that name (it is for 127.0.0.1)",
     );
 }
 
@@ -319,9 +272,7 @@ fn client_get_uses_the_same_trust() {
     let server = token_server();
     let pki = Pki::new("get CA");
     let front = TlsFront::start(&pki.leaf(&["127.0.0.1"]), server.addr());
-    let mut c = config(&front.url("/token"));
-    c.set_ca_file(path_str(&pki.ca_file())).unwrap();
-    let client = Client::new(&c).unwrap();
+    let client = Client::new(&trusting(&front.url("/token"), &pki)).unwrap();
 
     let response = client.get(&front.url("/api/me")).unwrap();
     assert_eq!(response.status, 200);

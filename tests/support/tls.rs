@@ -277,3 +277,38 @@ fn is_poll_timeout(e: &io::Error) -> bool {
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
     )
 }
+
+/// A loopback listener that accepts one connection and then says nothing for `hold`: a TLS
+/// handshake (or a proxy handshake) that hangs. Dropped, it waits for its thread.
+pub struct SilentListener {
+    addr: SocketAddr,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl SilentListener {
+    pub fn start(hold: Duration) -> SilentListener {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind silent listener");
+        let addr = listener.local_addr().expect("local addr");
+        let thread = thread::spawn(move || {
+            let accepted = listener.accept();
+            thread::sleep(hold);
+            drop(accepted);
+        });
+        SilentListener {
+            addr,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for SilentListener {
+    fn drop(&mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
