@@ -10,11 +10,12 @@
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+target_dir="${CARGO_TARGET_DIR:-target}"
 
 echo "==> cargo build --release (library and the local token endpoint)" >&2
 cargo build --release --lib --example token_endpoint
 echo "==> make -C examples" >&2
-make -s -C examples
+make -s -C examples LIBDIR="$(cd "$target_dir/release" && pwd)"
 
 if [[ -n "${SPOTIFY_CLIENT_ID:-}" && -n "${SPOTIFY_CLIENT_SECRET:-}" ]]; then
     echo "==> examples/client_credentials (Spotify, with SPOTIFY_CLIENT_ID)" >&2
@@ -34,7 +35,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "==> starting the local token endpoint (SPOTIFY_CLIENT_ID/SECRET are not set)" >&2
-./target/release/examples/token_endpoint --addr 127.0.0.1:0 --port-file "$workdir/port" \
+"$target_dir/release/examples/token_endpoint" --addr 127.0.0.1:0 --port-file "$workdir/port" \
     --client-id oauth2cc-demo-client --client-secret oauth2cc-demo-secret \
     >"$workdir/endpoint.log" 2>&1 &
 endpoint_pid=$!
