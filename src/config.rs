@@ -112,9 +112,18 @@ fn text(value: &str, what: &str) -> Result<Text> {
     Text::new(value).ok_or_else(|| Error::invalid_argument(format!("{what} contains a NUL byte")))
 }
 
+/// Longest client id, client secret or user agent accepted: they travel in request headers,
+/// which servers (and our HTTP stack) cap well below a megabyte.
+pub const MAX_HEADER_FIELD_BYTES: usize = 16 * 1024;
+
 fn non_empty_secret(value: &str, what: &str) -> Result<Secret> {
     if value.is_empty() {
         return Err(Error::invalid_argument(format!("{what} is empty")));
+    }
+    if value.len() > MAX_HEADER_FIELD_BYTES {
+        return Err(Error::invalid_argument(format!(
+            "{what} is longer than {MAX_HEADER_FIELD_BYTES} bytes"
+        )));
     }
     Secret::new(value).ok_or_else(|| Error::invalid_argument(format!("{what} contains a NUL byte")))
 }
@@ -292,6 +301,11 @@ impl Config {
             return Err(Error::invalid_argument(
                 "user_agent contains a control character",
             ));
+        }
+        if user_agent.len() > MAX_HEADER_FIELD_BYTES {
+            return Err(Error::invalid_argument(format!(
+                "user_agent is longer than {MAX_HEADER_FIELD_BYTES} bytes"
+            )));
         }
         self.user_agent = Some(text(user_agent, "user_agent")?);
         Ok(())
@@ -575,6 +589,24 @@ mod tests {
             assert_eq!(e.kind(), crate::ErrorKind::Config, "{bad}");
             assert!(!e.message().contains("pw"), "{}", e.message());
         }
+    }
+
+    #[test]
+    fn header_fields_are_capped() {
+        let long = "x".repeat(MAX_HEADER_FIELD_BYTES + 1);
+        let fits = "x".repeat(MAX_HEADER_FIELD_BYTES);
+        assert!(Config::new(&fits, &fits).is_ok());
+        for (id, secret) in [(long.as_str(), "s"), ("i", long.as_str())] {
+            let e = Config::new(id, secret).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::InvalidArgument);
+            assert!(!e.message().contains("xxxx"), "{}", e.message());
+        }
+        let mut c = Config::new("i", "s").unwrap();
+        assert_eq!(
+            c.set_user_agent(&long).unwrap_err().kind(),
+            crate::ErrorKind::InvalidArgument
+        );
+        c.set_user_agent(&fits).unwrap();
     }
 
     #[test]

@@ -53,9 +53,9 @@ impl ErrorKind {
 /// The fields of an RFC 6749 §5.2 error response (or their RFC 9457 problem+json equivalents).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OAuthError {
-    /// `error`, e.g. `invalid_client`. For problem+json: `title` (or the status text).
+    /// `error`, e.g. `invalid_client`. None for problem+json.
     pub error: Option<String>,
-    /// `error_description`. For problem+json: `detail`.
+    /// `error_description`. For problem+json: `title: detail`.
     pub description: Option<String>,
     /// `error_uri`. For problem+json: `type`.
     pub uri: Option<String>,

@@ -348,9 +348,9 @@ fn describe(oauth: &OAuthError) -> String {
     }
 }
 
-/// The error fields of an error body: RFC 6749 §5.2 JSON (or form), RFC 9457 problem+json
-/// (`title`, `detail`, `type`), Spotify's Web API `{"error":{"status","message"}}`; empty
-/// for anything else.
+/// The error fields of an error body: RFC 6749 §5.2 JSON (or form); RFC 9457 problem+json
+/// (`title` and `detail` -> the description, `type` -> the URI); Spotify's Web API
+/// `{"error":{"status","message"}}` (`message` -> the description); empty for anything else.
 pub fn parse_error_body(reply: &Reply<'_>) -> OAuthError {
     match parse_body(reply) {
         Ok(fields) => oauth_error_fields(&fields),
@@ -374,8 +374,11 @@ fn oauth_error_fields(fields: &Map<String, Value>) -> OAuthError {
         }
     }
     if oauth.is_empty() {
-        oauth.error = text("title");
-        oauth.description = text("detail");
+        // RFC 9457 problem details: `title` and `detail` make the description.
+        oauth.description = match (text("title"), text("detail")) {
+            (Some(title), Some(detail)) => Some(format!("{title}: {detail}")),
+            (title, detail) => detail.or(title),
+        };
         oauth.uri = text("type").filter(|t| t != "about:blank");
     }
     oauth

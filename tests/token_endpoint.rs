@@ -300,10 +300,10 @@ fn status_503_with_problem_json_reads_title_and_detail() {
             .into(),
     );
     assert_eq!(err.kind(), ErrorKind::ServerError);
-    assert_eq!(err.oauth().error.as_deref(), Some("Service Unavailable"));
+    assert_eq!(err.oauth().error, None);
     assert_eq!(
         err.oauth().description.as_deref(),
-        Some("maintenance until 10:00")
+        Some("Service Unavailable: maintenance until 10:00")
     );
     assert_eq!(err.oauth().uri, None);
     assert_eq!(err.retry_after(), Some(30));

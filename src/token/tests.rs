@@ -491,8 +491,11 @@ fn other_statuses_map_to_http_status() {
 #[test]
 fn problem_json_and_spotify_web_api_errors() {
     let e = parse(403, Some("application/problem+json"), r#"{"type":"https://example.com/probs/forbidden","title":"Forbidden","status":403,"detail":"client is disabled"}"#).unwrap_err();
-    assert_eq!(e.oauth().error.as_deref(), Some("Forbidden"));
-    assert_eq!(e.oauth().description.as_deref(), Some("client is disabled"));
+    assert_eq!(e.oauth().error, None);
+    assert_eq!(
+        e.oauth().description.as_deref(),
+        Some("Forbidden: client is disabled")
+    );
     assert_eq!(
         e.oauth().uri.as_deref(),
         Some("https://example.com/probs/forbidden")

@@ -86,10 +86,10 @@ static void bad_request(void) {
 }
 
 static void bad_request_problem_json(void) {
-  /* RFC 9457: title -> error, detail -> description, type (unless about:blank) -> uri. */
+  /* RFC 9457: "title: detail" -> description, type (unless about:blank) -> uri, no error code. */
   expect_http_failure("/400-problem", OAUTH2CC_STATUS_BAD_REQUEST, 400);
-  CHECK_STR(oauth2cc_last_error_oauth_error(), "Bad Request");
-  CHECK_STR(oauth2cc_last_error_description(), "The client is not allowed this grant");
+  CHECK(oauth2cc_last_error_oauth_error() == NULL);
+  CHECK_STR(oauth2cc_last_error_description(), "Bad Request: The client is not allowed this grant");
   CHECK(oauth2cc_last_error_uri() == NULL);
 }
 

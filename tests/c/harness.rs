@@ -151,7 +151,15 @@ impl Drop for ScratchFile {
 pub fn lib_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let library = profile_dir().join("liboauth2cc.so");
+        // `cargo test` builds the cdylib as a dependency of the test targets into `deps/`;
+        // `target/<profile>/liboauth2cc.so` is only refreshed by `cargo build`, so it can be
+        // stale while the tests run: prefer the one in `deps/`.
+        let fresh = profile_dir().join("deps").join("liboauth2cc.so");
+        let library = if fresh.exists() {
+            fresh
+        } else {
+            profile_dir().join("liboauth2cc.so")
+        };
         if !library.exists() {
             build_shared_library(&library);
         }

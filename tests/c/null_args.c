@@ -315,30 +315,17 @@ static void huge_strings(const char *token_url, const char *api_url, const char 
   oauth2cc_config *config = NULL;
   oauth2cc_config *huge_id = NULL;
   oauth2cc_client *client = NULL;
-  oauth2cc_authorization *auth = AUTH_MARK;
   oauth2cc_response *response;
-  oauth2cc_status status;
 
   big_url[strlen(base)] = '/';
 
-  CHECK_STATUS(oauth2cc_config_new("id", big, &config), OAUTH2CC_STATUS_OK);
-  oauth2cc_config_free(config);
-
-  /* A 1 MiB client id is a valid argument, but no server takes a 1.4 MB request head:
-     whether the library refuses to send it or the server refuses it, the call ends in a
-     clean failure that does not echo the credential. */
-  CHECK_STATUS(oauth2cc_config_new(big, "secret", &huge_id), OAUTH2CC_STATUS_OK);
-  CHECK_STATUS(oauth2cc_config_set_token_url(huge_id, token_url), OAUTH2CC_STATUS_OK);
-  CHECK_STATUS(oauth2cc_config_set_timeout_ms(huge_id, 10000), OAUTH2CC_STATUS_OK);
-  status = oauth2cc_request_token(huge_id, &auth);
-  printf("1 MiB client id -> %s: %s\n", oauth2cc_status_str((int)status),
-         oauth2cc_last_error_message());
-  CHECK(status != OAUTH2CC_STATUS_OK && status != OAUTH2CC_STATUS_PANIC);
-  if (status == OAUTH2CC_STATUS_HTTP_STATUS) CHECK_INT(oauth2cc_last_error_http_status(), 431);
-  CHECK(auth == AUTH_MARK);
-  /* The message names no 1 MiB id (it is a credential). */
+  /* Ids, secrets and user agents travel in request headers: over 16 KiB is refused up
+     front, with a message that does not echo the credential. */
+  CHECK_STATUS(oauth2cc_config_new("id", big, &huge_id), OAUTH2CC_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(oauth2cc_config_new(big, "secret", &huge_id), OAUTH2CC_STATUS_INVALID_ARGUMENT);
+  CHECK(huge_id == NULL);
   CHECK(strstr(oauth2cc_last_error_message(), "aaaaaaaaaaaaaaaa") == NULL);
-  oauth2cc_config_free(huge_id);
+  CHECK(strstr(oauth2cc_last_error_message(), "client_id") != NULL);
 
   config = local_config(token_url);
   /* URLs are limited to 64 KiB (as in the http crate): longer is a bad URL. */
@@ -347,7 +334,7 @@ static void huge_strings(const char *token_url, const char *api_url, const char 
   CHECK_STATUS(oauth2cc_config_set_scope(config, NULL), OAUTH2CC_STATUS_OK);
   CHECK_STATUS(oauth2cc_config_add_param(config, big, "x"), OAUTH2CC_STATUS_OK);
   CHECK_STATUS(oauth2cc_config_add_param(config, "resource", big), OAUTH2CC_STATUS_OK);
-  CHECK_STATUS(oauth2cc_config_set_user_agent(config, big), OAUTH2CC_STATUS_OK);
+  CHECK_STATUS(oauth2cc_config_set_user_agent(config, big), OAUTH2CC_STATUS_INVALID_ARGUMENT);
   CHECK_STATUS(oauth2cc_config_set_ca_file(config, big), OAUTH2CC_STATUS_CONFIG);
   CHECK(oauth2cc_config_set_proxy(config, big) != OAUTH2CC_STATUS_OK);
   CHECK_STATUS(oauth2cc_config_set_cache_file(config, big), OAUTH2CC_STATUS_OK);
