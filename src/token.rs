@@ -369,7 +369,7 @@ fn oauth_error_fields(fields: &Map<String, Value>) -> OAuthError {
         uri: text("error_uri"),
     };
     if let Some(Value::Object(inner)) = fields.get("error") {
-        if let Some(Value::String(m)) = inner.get("message") {
+        if let Some(Value::String(m)) = inner.get("message").filter(|m| m.as_str() != Some("")) {
             oauth.description = Some(m.clone());
         }
     }
