@@ -96,11 +96,23 @@ fn body() -> impl Strategy<Value = Vec<u8>> {
         let parts: Vec<String> = pairs.into_iter().map(|(k, v)| format!("{k}={v}")).collect();
         parts.join("&").into_bytes()
     });
+    // Spotify's Web API error shape, whose message may be empty.
+    let spotify = (
+        any::<u16>(),
+        prop_oneof![Just(String::new()), any::<String>()],
+    )
+        .prop_map(|(status, message)| {
+            serde_json::to_vec(&serde_json::json!({
+                "error": {"status": status, "message": message}
+            }))
+            .unwrap()
+        });
     prop_oneof![
         prop::collection::vec(any::<u8>(), 0..512),
         any::<String>().prop_map(String::into_bytes),
         object,
         form,
+        spotify,
     ]
 }
 
