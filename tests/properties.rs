@@ -224,6 +224,27 @@ proptest! {
         fields.check(status, Some(ctype), body.join("&").as_bytes())?;
     }
 
+    /// A form body with a `%` not followed by two hex digits is malformed, not decoded to
+    /// some byte (`%+F` once read as 0x0F).
+    #[test]
+    fn malformed_form_escapes_are_rejected(
+        before in "[a-zA-Z0-9]{1,8}",
+        escape in "%[0-9a-fA-F+ -]{0,2}".prop_filter("not two hex digits", |e| {
+            !(e.len() == 3 && e[1..].bytes().all(|b| b.is_ascii_hexdigit()))
+        }),
+        status in 200u16..300,
+    ) {
+        let body = format!("access_token={before}{escape}&token_type=bearer");
+        let reply = Reply {
+            status,
+            content_type: Some("application/x-www-form-urlencoded"),
+            retry_after: None,
+            body: body.as_bytes(),
+        };
+        let result = parse_token_response(&reply, URL, SystemTime::now(), Instant::now());
+        prop_assert!(result.is_err(), "{} was accepted", body);
+    }
+
     /// The request body form-decodes to exactly the configured fields, in order; the Basic
     /// header base64- and percent-decodes to exactly the client id and secret.
     #[test]
