@@ -13,6 +13,10 @@
 //! * Loopback URLs get no special treatment, as in curl: list `localhost,127.0.0.1,::1` in
 //!   `NO_PROXY` to reach a local token endpoint directly when a proxy is set.
 //!
+//! * `socks5://` resolves the server's name here and sends the address; `socks5h://` lets the
+//!   proxy resolve it. HTTP proxies are always asked to `CONNECT` (a tunnel), also for
+//!   `http://` URLs (ureq's way; curl would send an absolute-form request instead).
+//!
 //! A proxy's user name and password never appear in a message: proxies are named by
 //! `scheme://host:port` alone.
 
