@@ -6,13 +6,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Programs the consumer tests call: a C/C++ compiler, pkg-config and CMake (installed
-# layout), tinyproxy (proxy tests), python3 (ctypes binding).
+# layout), tinyproxy and microsocks (HTTP and SOCKS5 proxy tests), readelf (SONAME),
+# make (examples), python3 (ctypes binding).
 need=()
 command -v cc >/dev/null || need+=(gcc)
 command -v c++ >/dev/null || need+=(g++)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v cmake >/dev/null || need+=(cmake)
 command -v tinyproxy >/dev/null || [ -x /usr/sbin/tinyproxy ] || [ -x /usr/bin/tinyproxy ] || need+=(tinyproxy)
+command -v microsocks >/dev/null || [ -x /usr/bin/microsocks ] || need+=(microsocks)
+command -v readelf >/dev/null || need+=(binutils)
+command -v make >/dev/null || need+=(make)
 command -v python3 >/dev/null || need+=(python3)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
