@@ -1,0 +1,233 @@
+#!/usr/bin/env bash
+# Builds oauth2cc in release mode and installs it the way C users expect (the layout cargo-c's
+# `cargo cinstall` produces; see README "Installing" for why this script and not cargo-c):
+#
+#   PREFIX/lib/liboauth2cc.so.X.Y.Z               the shared library (SONAME liboauth2cc.so.SOVERSION)
+#   PREFIX/lib/liboauth2cc.so.SOVERSION -> liboauth2cc.so.X.Y.Z   what the loader looks for
+#   PREFIX/lib/liboauth2cc.so -> liboauth2cc.so.SOVERSION         what `-loauth2cc` finds
+#   PREFIX/lib/liboauth2cc.a                      the static library
+#   PREFIX/include/oauth2cc.h, oauth2cc.hpp       the C header and the C++17 header
+#   PREFIX/lib/pkgconfig/oauth2cc.pc              pkg-config (Libs.private for --static)
+#   PREFIX/lib/cmake/oauth2cc/oauth2ccConfig.cmake, oauth2ccConfigVersion.cmake
+#                                                 find_package(oauth2cc): oauth2cc::oauth2cc
+#
+# SOVERSION is 0.MINOR while the version is 0.x and MAJOR from 1.0 on (see README "ABI policy").
+#
+# Usage: scripts/install.sh [--prefix DIR] [--destdir DIR] [--libdir DIR] [--includedir DIR]
+#                           [--library-type cdylib|staticlib]... [--dry-run]
+#   --prefix DIR        where the files go and what the .pc file says (default /usr/local)
+#   --destdir DIR       stage the files under DIR (DIR/PREFIX/...) for packaging; the .pc and
+#                       CMake files still name PREFIX. Default: $DESTDIR.
+#   --libdir DIR        library folder, relative to PREFIX (default lib; e.g. lib64,
+#                       lib/x86_64-linux-gnu)
+#   --includedir DIR    header folder, relative to PREFIX (default include)
+#   --library-type T    install only this kind of library (repeatable; default both), as
+#                       cargo-c's option of that name: with only `staticlib`, `-loauth2cc`
+#                       finds the archive and pkg-config's Libs lists the system libraries too
+#   --dry-run           build and print what would be installed, install nothing
+# Environment: CARGO (the cargo to run), RUSTC, CARGO_TARGET_DIR, DESTDIR.
+#
+# Linux only (ELF shared libraries with a SONAME). For Windows, see README "Windows".
+
+set -euo pipefail
+
+die() {
+  echo "install.sh: $*" >&2
+  exit 1
+}
+
+usage() {
+  sed -n '2,/^$/{s/^# \{0,1\}//;p}' "$0"
+  exit "${1:-0}"
+}
+
+prefix=/usr/local
+destdir=${DESTDIR:-}
+libdir=lib
+includedir=include
+want_cdylib=yes
+want_staticlib=yes
+library_types=()
+dry_run=no
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --prefix) [ $# -ge 2 ] || die "--prefix needs a value"; prefix=$2; shift 2 ;;
+    --prefix=*) prefix=${1#*=}; shift ;;
+    --destdir) [ $# -ge 2 ] || die "--destdir needs a value"; destdir=$2; shift 2 ;;
+    --destdir=*) destdir=${1#*=}; shift ;;
+    --libdir) [ $# -ge 2 ] || die "--libdir needs a value"; libdir=$2; shift 2 ;;
+    --libdir=*) libdir=${1#*=}; shift ;;
+    --includedir) [ $# -ge 2 ] || die "--includedir needs a value"; includedir=$2; shift 2 ;;
+    --includedir=*) includedir=${1#*=}; shift ;;
+    --library-type) [ $# -ge 2 ] || die "--library-type needs a value"; library_types+=("$2"); shift 2 ;;
+    --library-type=*) library_types+=("${1#*=}"); shift ;;
+    --dry-run) dry_run=yes; shift ;;
+    -h | --help) usage 0 ;;
+    *) echo "install.sh: unknown argument: $1" >&2; usage 2 >&2 ;;
+  esac
+done
+
+if [ ${#library_types[@]} -gt 0 ]; then
+  want_cdylib=no
+  want_staticlib=no
+  for t in "${library_types[@]}"; do
+    case "$t" in
+      cdylib) want_cdylib=yes ;;
+      staticlib) want_staticlib=yes ;;
+      *) die "--library-type must be cdylib or staticlib, not '$t'" ;;
+    esac
+  done
+fi
+
+case "$prefix" in
+  /*) ;;
+  *) die "--prefix must be an absolute path, not '$prefix'" ;;
+esac
+prefix=${prefix%/}
+[ -n "$prefix" ] || prefix=/
+for rel in "$libdir" "$includedir"; do
+  case "$rel" in
+    /* | "" | *..*) die "--libdir and --includedir are relative to the prefix and stay inside it: '$rel'" ;;
+  esac
+done
+libdir=${libdir%/}
+includedir=${includedir%/}
+case "$prefix$libdir$includedir" in
+  *[\|\&\\]*) die "paths with '|', '&' or a backslash are not supported: $prefix $libdir $includedir" ;;
+esac
+[ "$(uname -s)" = Linux ] || die "this script installs ELF shared libraries on Linux; see README \"Windows\" for other systems"
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+cargo=${CARGO:-cargo}
+
+# --- Build, and find the system libraries a static link needs -------------------------------
+# The build is `cargo build --release --lib`: the same command, and so the same cargo
+# fingerprint, as a user's or a benchmark's release build, so neither undoes the other.
+# Libs.private = what rustc says the standard library needs in a static library
+# (`--print native-static-libs` of an empty staticlib, same rustc, same target), plus every
+# non-static library that a dependency's build script links. (A `#[link]` attribute in a
+# dependency's source would be missed: tests/install.rs links a static consumer with
+# exactly this list, so such a change fails the tests.)
+echo "install.sh: building with: $cargo build --release --lib" >&2
+json=$("$cargo" build --release --lib --message-format=json-render-diagnostics) ||
+  die "the build failed"
+artifact=$(printf '%s\n' "$json" | grep '"reason":"compiler-artifact"' |
+  grep '"kind":\["cdylib"' | grep '"name":"oauth2cc"' | tail -n 1) || true
+[ -n "$artifact" ] || die "cargo reported no liboauth2cc artifact"
+built_file() { # the path of the built file whose name ends with $1
+  printf '%s' "$artifact" | grep -o '"filenames":\[[^]]*\]' | grep -o '"[^"]*'"$1"'"' |
+    tr -d '"' | head -n 1
+}
+built_so=$(built_file /liboauth2cc.so)
+built_a=$(built_file /liboauth2cc.a)
+
+# linked_libs entries: "static=x", "dylib=x", "x", "static:+whole-archive=x", "framework=x"...
+dep_libs=$(printf '%s\n' "$json" | grep '"reason":"build-script-executed"' |
+  grep -o '"linked_libs":\[[^]]*\]' | sed 's/^"linked_libs"://' | tr -d '[]' | tr ',' '\n' |
+  tr -d '"' | grep -v '^static[:=]' | grep -v '^framework[:=]' |
+  sed 's/^dylib[^=]*=//; /^$/d; s/^/-l/' | tr '\n' ' ') || true
+probe=$(mktemp -d)
+trap 'rm -rf "$probe"' EXIT
+: >"$probe/probe.rs"
+std_libs=$(cd "$probe" && "${RUSTC:-rustc}" --crate-type staticlib --crate-name probe \
+  --print native-static-libs -o "$probe/libprobe.a" probe.rs 2>&1 |
+  sed -n 's/^note: native-static-libs: //p' | tail -n 1) || true
+[ -n "$std_libs" ] || die "rustc printed no native-static-libs line"
+# shellcheck disable=SC2086 # word splitting joins the two lists with single spaces
+native_static_libs=$(echo $dep_libs $std_libs)
+
+pkgid=$("$cargo" pkgid)
+version=${pkgid##*[#@]}
+case "$version" in
+  [0-9]*.[0-9]*.[0-9]*) ;;
+  *) die "cannot read the version from '$pkgid'" ;;
+esac
+major=${version%%.*}
+rest=${version#*.}
+minor=${rest%%.*}
+if [ "$major" = 0 ]; then soversion=0.$minor; else soversion=$major; fi
+real_name=liboauth2cc.so.${version%%[-+]*}
+soname=liboauth2cc.so.$soversion
+
+if [ "$want_cdylib" = yes ]; then
+  [ -f "$built_so" ] || die "cargo built no liboauth2cc.so"
+  if command -v readelf >/dev/null 2>&1; then
+    built_soname=$(readelf -d "$built_so" | sed -n 's/.*Library soname: \[\(.*\)\].*/\1/p')
+    [ "$built_soname" = "$soname" ] ||
+      die "the built library's SONAME is '$built_soname', expected '$soname' (see build.rs)"
+  fi
+fi
+if [ "$want_staticlib" = yes ]; then
+  [ -f "$built_a" ] || die "cargo built no liboauth2cc.a"
+fi
+
+# --- Generated files ----------------------------------------------------------------------
+# Libs.private is what a static link adds; with only the archive installed, `-loauth2cc`
+# always means the archive, so Libs carries the system libraries as well.
+libs="-L\${libdir} -loauth2cc"
+if [ "$want_cdylib" = no ]; then libs="$libs $native_static_libs"; fi
+# CMake wants a ;-list of link items for the imported static target.
+cmake_static_libs=$(printf '%s' "$native_static_libs" | tr -s ' ' ';')
+# From lib/cmake/oauth2cc back up to the prefix: one ".." per component of libdir, plus 2.
+up="../.."
+IFS=/ read -r -a parts <<<"$libdir"
+for part in "${parts[@]}"; do [ -z "$part" ] || up="$up/.."; done
+
+substitute() {
+  sed -e "s|@PREFIX@|$prefix|g" \
+    -e "s|@LIBDIR@|$libdir|g" \
+    -e "s|@INCLUDEDIR@|$includedir|g" \
+    -e "s|@VERSION@|$version|g" \
+    -e "s|@SOVERSION@|$soversion|g" \
+    -e "s|@VERSION_MAJOR@|$major|g" \
+    -e "s|@REAL_NAME@|$real_name|g" \
+    -e "s|@SONAME@|$soname|g" \
+    -e "s|@LIBS@|$libs|g" \
+    -e "s|@LIBS_PRIVATE@|$native_static_libs|g" \
+    -e "s|@CMAKE_STATIC_LIBS@|$cmake_static_libs|g" \
+    -e "s|@CMAKE_TO_PREFIX@|$up|g" \
+    "$1"
+}
+
+stage=${destdir%/}$prefix
+if [ "$prefix" = / ]; then stage=${destdir%/}; fi
+lib=$stage/$libdir
+inc=$stage/$includedir
+
+run() {
+  if [ "$dry_run" = yes ]; then echo "$*"; else "$@"; fi
+}
+write() { # write TEMPLATE DEST
+  if [ "$dry_run" = yes ]; then
+    echo "generate $2 from $1"
+  else
+    substitute "$1" >"$2.tmp.$$"
+    chmod 0644 "$2.tmp.$$"
+    mv -f "$2.tmp.$$" "$2"
+  fi
+}
+
+run install -d "$lib" "$inc" "$lib/pkgconfig" "$lib/cmake/oauth2cc"
+if [ "$want_cdylib" = yes ]; then
+  run install -m 0755 "$built_so" "$lib/$real_name"
+  [ "$soname" = "$real_name" ] || run ln -sfn "$real_name" "$lib/$soname"
+  run ln -sfn "$soname" "$lib/liboauth2cc.so"
+fi
+if [ "$want_staticlib" = yes ]; then
+  run install -m 0644 "$built_a" "$lib/liboauth2cc.a"
+fi
+run install -m 0644 include/oauth2cc.h include/oauth2cc.hpp "$inc/"
+write oauth2cc.pc.in "$lib/pkgconfig/oauth2cc.pc"
+write cmake/oauth2ccConfig.cmake.in "$lib/cmake/oauth2cc/oauth2ccConfig.cmake"
+write cmake/oauth2ccConfigVersion.cmake.in "$lib/cmake/oauth2cc/oauth2ccConfigVersion.cmake"
+
+if [ "$dry_run" = no ]; then
+  echo "install.sh: installed oauth2cc $version (SONAME $soname) into ${destdir:+$destdir}$prefix" >&2
+  case ":${LD_LIBRARY_PATH:-}:" in
+    *":$prefix/$libdir:"*) ;;
+    *) [ -n "$destdir" ] || [ "$want_cdylib" = no ] ||
+      echo "install.sh: if $prefix/$libdir is not a folder the loader searches, run ldconfig or link with -Wl,-rpath,$prefix/$libdir" >&2 ;;
+  esac
+fi

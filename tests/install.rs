@@ -1,0 +1,513 @@
+//! The installed layout, used the ways C and C++ users use an installed library.
+//!
+//! `scripts/install.sh` (a release build) installs into prefixes under
+//! `target/install-test/run-<pid>/`: a plain `--prefix` install, a static-only one
+//! (`--library-type staticlib`), one staged with `DESTDIR` for packaging, and one with a
+//! multiarch `--libdir`. Then `examples/client_credentials.c` is built with
+//! `pkg-config --cflags --libs oauth2cc` (shared) and `pkg-config --static` (static), and a
+//! CMake project (`tests/install/CMakeLists.txt`) builds the C and C++ examples with
+//! `find_package(oauth2cc)`, against the staged tree moved nowhere (the package is
+//! relocatable). Every program gets a token from a loopback server started here.
+//!
+//! Needs `pkg-config`, `cmake`, `readelf` and `nm` (Debian: pkg-config cmake binutils).
+//! The first test to run pays for the release build (nothing when `target/release` is fresh).
+
+#![cfg(target_os = "linux")]
+
+#[path = "c/harness.rs"]
+mod harness;
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use harness::{cc, manifest_dir, profile_dir, run_program, Outcome};
+use support::http_server::{Action, Request, Response, TestServer};
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+const CLIENT_ID: &str = "installed-client";
+const CLIENT_SECRET: &str = "installed-secret";
+const SEED_LINE: &str = "Authorization(access_token='tok-installed', token_type='Bearer', \
+                         expires_in=3600, scope=None, refresh_token=None)\n";
+
+/// `liboauth2cc.so.0.MINOR` for 0.x, `liboauth2cc.so.MAJOR` from 1.0 (build.rs, README).
+fn soname() -> String {
+    let mut parts = VERSION.split('.');
+    let (major, minor) = (parts.next().unwrap(), parts.next().unwrap());
+    if major == "0" {
+        format!("liboauth2cc.so.0.{minor}")
+    } else {
+        format!("liboauth2cc.so.{major}")
+    }
+}
+
+/// The prefixes `scripts/install.sh` installed into, once per test process.
+struct Installs {
+    /// `--prefix <root>/usr`: shared and static libraries.
+    full: PathBuf,
+    /// `--prefix <root>/static --library-type staticlib`.
+    static_only: PathBuf,
+    /// `DESTDIR=<root>/stage --prefix /opt/oauth2cc`: the staged tree is `<root>/stage/opt/oauth2cc`.
+    staged: PathBuf,
+    /// `--destdir <root>/multiarch --prefix /usr --libdir lib/x86_64-linux-gnu --library-type cdylib`.
+    multiarch: PathBuf,
+    root: PathBuf,
+}
+
+fn installs() -> &'static Installs {
+    static INSTALLS: OnceLock<Installs> = OnceLock::new();
+    INSTALLS.get_or_init(|| {
+        let base = profile_dir()
+            .parent()
+            .expect("the target folder")
+            .join("install-test");
+        remove_stale_runs(&base);
+        let root = base.join(format!("run-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).expect("create the install test folder");
+
+        let full = root.join("usr");
+        install(&["--prefix", path_str(&full)], &[]);
+        let static_only = root.join("static");
+        install(
+            &[
+                "--prefix",
+                path_str(&static_only),
+                "--library-type",
+                "staticlib",
+            ],
+            &[],
+        );
+        let stage = root.join("stage");
+        install(
+            &["--prefix", "/opt/oauth2cc"],
+            &[("DESTDIR", path_str(&stage))],
+        );
+        let multiarch = root.join("multiarch");
+        install(
+            &[
+                "--destdir",
+                path_str(&multiarch),
+                "--prefix=/usr",
+                "--libdir",
+                "lib/x86_64-linux-gnu",
+                "--library-type=cdylib",
+            ],
+            &[],
+        );
+        Installs {
+            full,
+            static_only,
+            staged: stage.join("opt/oauth2cc"),
+            multiarch: multiarch.join("usr"),
+            root,
+        }
+    })
+}
+
+/// Removes the folders of earlier runs whose process is gone (each holds ~100 MB).
+fn remove_stale_runs(base: &Path) {
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix("run-") else {
+            continue;
+        };
+        if !Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+fn path_str(path: &Path) -> &str {
+    path.to_str().expect("a UTF-8 path")
+}
+
+fn script() -> PathBuf {
+    manifest_dir().join("scripts/install.sh")
+}
+
+fn run_script(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    Command::new("bash")
+        .arg(script())
+        .args(args)
+        .env("CARGO", cargo)
+        .env_remove("DESTDIR")
+        .envs(env.iter().copied())
+        .output()
+        .expect("run bash scripts/install.sh")
+}
+
+fn install(args: &[&str], env: &[(&str, &str)]) {
+    let output = run_script(args, env);
+    assert!(
+        output.status.success(),
+        "scripts/install.sh {args:?} {env:?} failed: {}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Runs a tool and returns its stdout; panics with its stderr when it fails.
+fn tool(command: &mut Command) -> String {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("run {command:?} (is it installed?): {e}"));
+    assert!(
+        output.status.success(),
+        "{command:?} failed: {}\n{}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
+/// `readelf -d`: the NEEDED entries and the SONAME of an ELF file.
+fn dynamic_section(file: &Path) -> (Vec<String>, Option<String>) {
+    let text = tool(Command::new("readelf").arg("-d").arg(file));
+    let bracketed = |line: &str, tag: &str| {
+        let rest = line.split(tag).nth(1)?;
+        Some(rest.split(']').next()?.to_owned())
+    };
+    let needed = text
+        .lines()
+        .filter_map(|l| bracketed(l, "Shared library: ["))
+        .collect();
+    let soname = text.lines().find_map(|l| bracketed(l, "Library soname: ["));
+    (needed, soname)
+}
+
+/// A token endpoint that accepts the test's credentials and issues one fixed token.
+fn token_server() -> TestServer {
+    TestServer::start(|request: &Request| {
+        if request.basic_auth() == Some((CLIENT_ID.into(), CLIENT_SECRET.into())) {
+            let body =
+                r#"{"access_token":"tok-installed","token_type":"bearer","expires_in":3600}"#;
+            Action::Respond(Response::json(200, body))
+        } else {
+            let body = r#"{"error":"invalid_client","error_description":"Invalid client"}"#;
+            Action::Respond(Response::json(400, body))
+        }
+    })
+}
+
+/// Runs a consumer against the server with `LD_LIBRARY_PATH` set to `library_path` (empty:
+/// the program must find its libraries by itself) and checks it printed the seed's line.
+fn assert_gets_token(exe: &Path, library_path: &str) -> Outcome {
+    let server = token_server();
+    let outcome = run_program(
+        exe,
+        &[],
+        &[
+            ("OAUTH2CC_CLIENT_ID", CLIENT_ID.into()),
+            ("OAUTH2CC_CLIENT_SECRET", CLIENT_SECRET.into()),
+            ("OAUTH2CC_TOKEN_URL", server.url("/api/token")),
+            ("LD_LIBRARY_PATH", library_path.into()),
+        ],
+    );
+    assert!(outcome.status.success(), "{}", outcome.report());
+    assert_eq!(outcome.stdout, SEED_LINE, "{}", outcome.report());
+    assert_eq!(server.request_count(), 1);
+    outcome
+}
+
+fn pkg_config(prefix: &Path, args: &[&str]) -> Vec<String> {
+    let out = tool(
+        Command::new("pkg-config")
+            .args(args)
+            .arg("oauth2cc")
+            .env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig"))
+            .env_remove("PKG_CONFIG_SYSROOT_DIR"),
+    );
+    out.split_whitespace().map(str::to_owned).collect()
+}
+
+/// Builds `examples/client_credentials.c` with the flags pkg-config gives.
+fn build_with_pkg_config(prefix: &Path, static_link: bool, name: &str) -> PathBuf {
+    let mut query = vec!["--cflags", "--libs"];
+    if static_link {
+        query.push("--static");
+    }
+    let flags = pkg_config(prefix, &query);
+    let exe = installs().root.join(name);
+    tool(
+        Command::new(cc())
+            .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-o"])
+            .arg(&exe)
+            .arg(manifest_dir().join("examples/client_credentials.c"))
+            .args(&flags),
+    );
+    exe
+}
+
+#[test]
+fn install_puts_every_file_where_c_users_look() {
+    let installs = installs();
+    let lib = installs.full.join("lib");
+    let soname = soname();
+    let real = format!("liboauth2cc.so.{VERSION}");
+
+    // liboauth2cc.so -> SONAME -> the real file, which carries that SONAME.
+    assert_eq!(
+        std::fs::read_link(lib.join("liboauth2cc.so")).unwrap(),
+        PathBuf::from(&soname)
+    );
+    assert_eq!(
+        std::fs::read_link(lib.join(&soname)).unwrap(),
+        PathBuf::from(&real)
+    );
+    assert!(lib.join(&real).is_file() && !lib.join(&real).is_symlink());
+    assert_eq!(dynamic_section(&lib.join(&real)).1, Some(soname.clone()));
+    assert!(lib.join("liboauth2cc.a").is_file());
+
+    // The library exports the C API and nothing else.
+    let symbols = tool(
+        Command::new("nm")
+            .args(["-D", "--defined-only", "--format=posix"])
+            .arg(lib.join(&real)),
+    );
+    let exported: Vec<&str> = symbols
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(exported.contains(&"oauth2cc_request_token"), "{exported:?}");
+    let foreign: Vec<&&str> = exported
+        .iter()
+        .filter(|s| !s.starts_with("oauth2cc_"))
+        .collect();
+    assert!(foreign.is_empty(), "exported beyond the C API: {foreign:?}");
+
+    for header in ["oauth2cc.h", "oauth2cc.hpp"] {
+        assert_eq!(
+            read(&installs.full.join("include").join(header)),
+            read(&manifest_dir().join("include").join(header)),
+            "{header}"
+        );
+    }
+
+    // pkg-config: the version, the flags, and what a static link adds.
+    assert_eq!(pkg_config(&installs.full, &["--modversion"]), [VERSION]);
+    let prefix = path_str(&installs.full);
+    assert_eq!(
+        pkg_config(&installs.full, &["--cflags", "--libs"]),
+        [
+            format!("-I{prefix}/include"),
+            format!("-L{prefix}/lib"),
+            "-loauth2cc".into()
+        ]
+    );
+    let private = pkg_config(&installs.full, &["--libs", "--static"]);
+    assert!(private.len() > 2, "{private:?}");
+    assert!(
+        private[2..].iter().all(|f| f.starts_with("-l")),
+        "{private:?}"
+    );
+    assert_eq!(
+        pkg_config(&installs.full, &["--variable=soname"]).join(" "),
+        soname
+    );
+
+    let cmake = lib.join("cmake/oauth2cc");
+    assert!(read(&cmake.join("oauth2ccConfig.cmake")).contains("oauth2cc::oauth2cc"));
+    assert!(read(&cmake.join("oauth2ccConfigVersion.cmake"))
+        .contains(&format!("set(PACKAGE_VERSION \"{VERSION}\")")));
+    // Every placeholder was filled in.
+    for file in [
+        lib.join("pkgconfig/oauth2cc.pc"),
+        cmake.join("oauth2ccConfig.cmake"),
+        cmake.join("oauth2ccConfigVersion.cmake"),
+    ] {
+        assert!(
+            !read(&file).contains('@'),
+            "{} has a placeholder left",
+            file.display()
+        );
+    }
+}
+
+#[test]
+fn destdir_stages_the_tree_for_the_final_prefix() {
+    let installs = installs();
+    let staged = &installs.staged;
+    assert!(staged.join("include/oauth2cc.h").is_file());
+    assert!(staged.join("lib").join(soname()).exists());
+    let pc = read(&staged.join("lib/pkgconfig/oauth2cc.pc"));
+    assert!(pc.lines().any(|l| l == "prefix=/opt/oauth2cc"), "{pc}");
+    assert!(!pc.contains(path_str(&installs.root)), "{pc}");
+
+    // --destdir with a multiarch --libdir and only the shared library.
+    let lib = installs.multiarch.join("lib/x86_64-linux-gnu");
+    assert!(lib.join("liboauth2cc.so").exists());
+    assert!(!lib.join("liboauth2cc.a").exists());
+    assert!(installs.multiarch.join("include/oauth2cc.hpp").is_file());
+    let pc = read(&lib.join("pkgconfig/oauth2cc.pc"));
+    assert!(pc.contains("prefix=/usr\n"), "{pc}");
+    assert!(
+        pc.contains("libdir=${exec_prefix}/lib/x86_64-linux-gnu\n"),
+        "{pc}"
+    );
+}
+
+#[test]
+fn pkg_config_shared_consumer_gets_a_token() {
+    let installs = installs();
+    let exe = build_with_pkg_config(&installs.full, false, "pkg_config_shared");
+    let (needed, _) = dynamic_section(&exe);
+    assert!(needed.contains(&soname()), "{needed:?}");
+    assert_gets_token(&exe, path_str(&installs.full.join("lib")));
+}
+
+#[test]
+fn pkg_config_static_consumer_gets_a_token() {
+    let installs = installs();
+    let exe = build_with_pkg_config(&installs.static_only, true, "pkg_config_static");
+    let (needed, _) = dynamic_section(&exe);
+    assert!(
+        !needed.iter().any(|n| n.starts_with("liboauth2cc")),
+        "{needed:?}"
+    );
+    assert_gets_token(&exe, "");
+}
+
+#[test]
+fn cmake_find_package_consumers_get_a_token() {
+    let installs = installs();
+    let build = installs.root.join("cmake-build");
+    let _ = std::fs::remove_dir_all(&build);
+    // The staged tree, not at the prefix its files name: the package finds itself.
+    tool(
+        Command::new("cmake")
+            .arg("-S")
+            .arg(manifest_dir().join("tests/install"))
+            .arg("-B")
+            .arg(&build)
+            .arg(format!(
+                "-DCMAKE_PREFIX_PATH={}",
+                path_str(&installs.staged)
+            ))
+            .arg(format!("-DCMAKE_C_COMPILER={}", cc()))
+            .arg(format!("-DCMAKE_CXX_COMPILER={}", harness::cxx())),
+    );
+    tool(Command::new("cmake").arg("--build").arg(&build));
+
+    let shared = build.join("consumer_c");
+    let (needed, _) = dynamic_section(&shared);
+    assert!(needed.contains(&soname()), "{needed:?}");
+    assert_gets_token(&shared, "");
+
+    let static_cpp = build.join("consumer_cpp_static");
+    let (needed, _) = dynamic_section(&static_cpp);
+    assert!(
+        !needed.iter().any(|n| n.starts_with("liboauth2cc")),
+        "{needed:?}"
+    );
+    assert_gets_token(&static_cpp, "");
+}
+
+/// Configures `tests/install/version_check` asking for `want`, with the package found under
+/// `prefix` (`CMAKE_PREFIX_PATH`) or in `prefix`'s `package_dir` (`oauth2cc_DIR`); returns
+/// whether it was found.
+fn cmake_finds(prefix: &Path, package_dir: Option<&str>, want: &str, tag: &str) -> bool {
+    let build = installs().root.join(format!("version-check-{tag}"));
+    let _ = std::fs::remove_dir_all(&build);
+    let location = match package_dir {
+        None => format!("-DCMAKE_PREFIX_PATH={}", path_str(prefix)),
+        Some(dir) => format!("-Doauth2cc_DIR={}", path_str(&prefix.join(dir))),
+    };
+    let out = tool(
+        Command::new("cmake")
+            .arg("-S")
+            .arg(manifest_dir().join("tests/install/version_check"))
+            .arg("-B")
+            .arg(&build)
+            .arg(location)
+            .arg(format!("-DWANT={want}")),
+    );
+    if out.contains("oauth2cc found=TRUE") {
+        let include = path_str(&prefix.join("include")).to_owned();
+        assert!(
+            out.contains(&format!("version={VERSION} include={include}\n")),
+            "{out}"
+        );
+        true
+    } else {
+        assert!(out.contains("oauth2cc found=FALSE"), "{out}");
+        false
+    }
+}
+
+#[test]
+fn cmake_version_check_follows_the_abi_policy() {
+    let installs = installs();
+    let mut parts = VERSION.split('.').map(|p| p.parse::<u64>().unwrap());
+    let (major, minor) = (parts.next().unwrap(), parts.next().unwrap());
+    let finds = |want: &str, tag: &str| cmake_finds(&installs.full, None, want, tag);
+    assert!(finds("", "any"));
+    assert!(finds(VERSION, "exact"));
+    assert!(!finds(&format!("{}.0", major + 1), "next-major"));
+    if major == 0 {
+        // 0.x: every minor release is its own ABI.
+        assert!(finds(&format!("0.{minor}"), "same-minor"));
+        assert!(!finds(&format!("0.{}", minor + 1), "next-minor"));
+        if minor > 0 {
+            assert!(!finds(&format!("0.{}", minor - 1), "older-minor"));
+        }
+    } else {
+        assert!(finds(&format!("{major}.0"), "same-major"));
+    }
+    // The package finds its prefix from a libdir two levels deep as well.
+    let multiarch_dir = Some("lib/x86_64-linux-gnu/cmake/oauth2cc");
+    assert!(cmake_finds(
+        &installs.multiarch,
+        multiarch_dir,
+        "",
+        "multiarch"
+    ));
+}
+
+#[test]
+fn install_script_refuses_bad_arguments_before_building() {
+    for (args, message) in [
+        (
+            &["--prefix", "relative/dir"][..],
+            "--prefix must be an absolute path",
+        ),
+        (
+            &["--prefix", "/tmp/x", "--libdir", "/abs"][..],
+            "relative to the prefix",
+        ),
+        (
+            &["--prefix", "/tmp/x", "--libdir", "../out"][..],
+            "relative to the prefix",
+        ),
+        (
+            &["--library-type", "rlib"][..],
+            "--library-type must be cdylib or staticlib",
+        ),
+        (
+            &["--no-such-option"][..],
+            "unknown argument: --no-such-option",
+        ),
+    ] {
+        let output = run_script(args, &[]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?} succeeded");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("building with"),
+            "{args:?} built: {stderr}"
+        );
+    }
+    let help = run_script(&["--help"], &[]);
+    assert!(help.status.success());
+    assert!(String::from_utf8_lossy(&help.stdout).contains("Usage: scripts/install.sh"));
+}
