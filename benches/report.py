@@ -2,8 +2,8 @@
 """Turns one run of scripts/bench.sh into a Markdown report: prints it and writes it.
 
 Reads from --run-dir: results.jsonl (one JSON object per measurement: name, unit, median,
-and p10/p90/n where they apply), whole_{http,https}[_py].json (hyperfine exports) and
-access.log (nginx, one JSON object per request).
+and p10/p90/n where they apply), whole_*.json (hyperfine exports, one per round; the runs of
+a command are merged over the rounds) and access.log (nginx, one JSON object per request).
 """
 
 import argparse
@@ -25,20 +25,18 @@ def load_results(run_dir):
             if line.strip():
                 r = json.loads(line)
                 results[r["name"]] = r
-    for scheme in SCHEMES:
-        for suffix in ("", "_py"):
-            with open(os.path.join(run_dir, f"whole_{scheme}{suffix}.json")) as f:
+    runs = defaultdict(list)  # hyperfine command name -> seconds, all rounds merged
+    for name in sorted(os.listdir(run_dir)):
+        if name.startswith("whole_") and name.endswith(".json"):
+            with open(os.path.join(run_dir, name)) as f:
                 for r in json.load(f)["results"]:
-                    times_ms = sorted(t * 1000 for t in r["times"])
-                    n = len(times_ms)
-                    results[r["command"]] = {
-                        "name": r["command"],
-                        "unit": "ms",
-                        "median": r["median"] * 1000,
-                        "p10": times_ms[n // 10],
-                        "p90": times_ms[n * 9 // 10],
-                        "n": n,
-                    }
+                    runs[r["command"]].extend(r["times"])
+    for command, times in runs.items():
+        ms = sorted(t * 1000 for t in times)
+        n = len(ms)
+        median = ms[n // 2] if n % 2 else (ms[n // 2 - 1] + ms[n // 2]) / 2
+        results[command] = {"name": command, "unit": "ms", "median": median,
+                            "p10": ms[n // 10], "p90": ms[n * 9 // 10], "n": n}
     return results
 
 
@@ -89,11 +87,12 @@ class Report:
         self.lines.extend(textwrap.dedent(paragraph).strip("\n").split("\n"))
         self.lines.append("")
 
-    def table(self, header, rows, right_from=1):
-        """A Markdown table; columns from `right_from` on are right-aligned."""
+    def table(self, header, rows, align=None):
+        """A Markdown table. `align` has one letter per column, l or r; by default the first
+        column is left-aligned and the others right-aligned."""
+        align = align or "l" + "r" * (len(header) - 1)
         self.lines.append("| " + " | ".join(header) + " |")
-        self.lines.append("| " + " | ".join(
-            "---" if i < right_from else "---:" for i in range(len(header))) + " |")
+        self.lines.append("| " + " | ".join("---:" if a == "r" else "---" for a in align) + " |")
         self.lines.extend("| " + " | ".join(str(c) for c in row) + " |" for row in rows)
         self.lines.append("")
 
@@ -107,6 +106,12 @@ class Report:
     def spread(self, name):
         r = self.r[name]
         return f"{fmt(r['p10'], r['unit'])} – {fmt(r['p90'], r['unit'])}"
+
+    def spreads(self, mode, contenders):
+        """One line with p10 – p90 of MODE_SCHEME_WHO for every scheme and contender."""
+        self.text("p10 – p90: " + "; ".join(
+            f"{scheme} {who} {self.spread(f'{mode}_{scheme}_{who}')}"
+            for scheme in SCHEMES for who in contenders) + ".")
 
     def target(self, what, measured, goal, ok):
         self.targets.append((what, measured, goal, "yes" if ok else "**no**"))
@@ -159,9 +164,7 @@ def fresh(rep):
                    "≥ 1.5x", speed >= 1.5)
     rep.table(("scheme", "oauth2cc", "libcurl", "seed Python", "oauth2cc / libcurl", "paired",
                "seed / oauth2cc"), rows)
-    rep.text("p10 – p90: " + "; ".join(
-        f"{scheme} {who} {rep.spread(f'fresh_{scheme}_{who}')}"
-        for scheme in SCHEMES for who in ("oauth2cc", "libcurl", "python")) + ".")
+    rep.spreads("fresh", ("oauth2cc", "libcurl", "python"))
     per_token = rep.med("fresh_https_python") / rep.med("keepalive_https_oauth2cc")
     rep.text(f"""
         Per token, the client's kept-alive HTTPS refresh ({rep.cell('keepalive_https_oauth2cc')})
@@ -186,14 +189,15 @@ def cache_hit(rep):
         rows.append((t, rep.cell(name), rep.spread(name), rep.r[name]["n"]))
         rep.target(f"cache hit, {t} thread{'s' if t > 1 else ''}", rep.cell(name), "< 100 ns",
                    rep.med(name) < 100)
-    rep.table(("threads", "per call", "(p10 – p90)", "batches"), rows, right_from=0)
+    rep.table(("threads", "per call", "(p10 – p90)", "batches"), rows, align="rrrr")
 
 
 def whole_process(rep):
     rep.text("""
         ## 4. Whole process: start, fetch one token, exit
 
-        hyperfine (`-N`, no shell). oauth2cc: `examples/client_credentials` (C, linked to
+        hyperfine (`-N`, no shell), in rounds that alternate the three, runs merged. oauth2cc:
+        `examples/client_credentials` (C, linked to
         `liboauth2cc.so`; https trusts the run's CA through `SSL_CERT_FILE`). curl: the `curl` CLI
         with `-u id:secret -d grant_type=client_credentials --cacert`. Seed: `python3
         benches/seed_token.py` (interpreter start, `import requests`, one fetch).
@@ -205,6 +209,7 @@ def whole_process(rep):
                      f"{rep.med(ours) / rep.med(curl):.2f}x", f"{rep.med(py) / rep.med(ours):.1f}x"))
     rep.table(("scheme", "oauth2cc (C example)", "curl CLI", "seed Python", "oauth2cc / curl",
                "seed / oauth2cc"), rows)
+    rep.spreads("process", ("oauth2cc", "curl", "python"))
 
 
 def footprint(rep):
@@ -240,17 +245,17 @@ def endpoint(rep):
         ("https, 1 connection, kept alive", rep.cell("wrk_https_c1")),
         ("https, 16 connections, kept alive", rep.cell("wrk_https_c16")),
     ])
-    fastest = min(rep.med(f"keepalive_{s}_{w}") for s in SCHEMES for w in ("oauth2cc", "libcurl"))
     rep.text(f"""
-        The fastest kept-alive client above needs {fmt(fastest, 'us')} per token,
-        {1e6 / fastest:,.0f} req/s on one connection; nginx serves {rep.med('wrk_http_c1'):,.0f}
-        req/s to wrk on one http connection and {rep.med('wrk_http_c16'):,.0f} on 16 (wrk and nginx
-        share the same cores, so these are lower bounds). nginx's busy share while each phase ran
-        (its worker's CPU time over the phase's wall time, from `/proc/PID/schedstat`): well under
-        100% means the clients, not the endpoint, set the pace.
+        One kept-alive http connection driven by wrk, the leanest client there is, makes a round
+        trip every {1e6 / rep.med('wrk_http_c1'):.1f} µs: that is the floor for any client on this
+        machine (nginx, the loopback and the kernel's scheduling together). Sixteen connections
+        show nginx's capacity (wrk and nginx share the same cores, so it is a lower bound). While
+        each phase below ran, nginx's worker was busy only the share of the time shown (its CPU
+        time from `/proc/PID/schedstat`, which also counts the kernel's network work done on its
+        behalf, over the phase's wall time): the clients, not the endpoint, set the pace.
         """)
     rep.table(("phase", "nginx busy"), [
-        (label, f"{rep.med('nginx_busy_' + name):.0f}%") for name, label in (
+        (label, f"{rep.med('nginx_' + name):.0f}%") for name, label in (
             ("keepalive_http", "1. kept-alive, http (oauth2cc + libcurl interleaved)"),
             ("keepalive_https", "1. kept-alive, https (oauth2cc + libcurl interleaved)"),
             ("fresh_http", "2. fresh, http (oauth2cc + libcurl interleaved)"),
@@ -285,7 +290,7 @@ def wire(rep, run_dir):
          s["resumed"] if scheme == "https" else "—",
          ", ".join(sorted(s["tls"])) if scheme == "https" else "—")
         for (ua, scheme), s in sorted(stats.items())
-    ], right_from=2)
+    ], align="llrrrl")
     rep.text("""
         `*-bench-*` are benches/token_bench.c's runs. libcurl does TLS with OpenSSL, oauth2cc with
         rustls (ring provider). Neither resumes a TLS session on a fresh connection (a fresh
@@ -325,7 +330,7 @@ def main():
 
         ## Targets
         """)
-    head.table(("target", "measured", "goal", "met"), body.targets)
+    head.table(("target", "measured", "goal", "met"), body.targets, align="lrrl")
     text = "\n".join(head.lines + body.lines).rstrip() + "\n"
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:
