@@ -168,5 +168,6 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     result
 }
 
-#[cfg(test)]
+// The tests check Unix permissions, inodes and symlinks throughout.
+#[cfg(all(test, unix))]
 mod tests;
