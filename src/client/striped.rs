@@ -8,32 +8,46 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use crate::token::Token;
 
-/// Stripes per client: enough that threads rarely share one on the machines we target.
-const STRIPES: usize = 16;
+/// At most this many stripes per client; the count is the machine's parallelism up to it,
+/// since a refresh writes one copy per stripe.
+const MAX_STRIPES: usize = 16;
 
 #[repr(align(128))]
 #[derive(Default)]
 struct Stripe(RwLock<Option<Arc<Token>>>);
 
-#[derive(Default)]
 pub(super) struct StripedToken {
-    stripes: [Stripe; STRIPES],
+    stripes: Box<[Stripe]>,
     /// Serialises writers, so every stripe ends up holding the same token.
     write: Mutex<()>,
 }
 
-fn my_stripe() -> usize {
+impl Default for StripedToken {
+    fn default() -> Self {
+        let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+        StripedToken {
+            stripes: (0..n.clamp(1, MAX_STRIPES))
+                .map(|_| Stripe::default())
+                .collect(),
+            write: Mutex::new(()),
+        }
+    }
+}
+
+/// A number fixed per thread, spreading threads over the stripes round-robin.
+fn thread_number() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
-        static INDEX: usize = NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES;
+        static NUMBER: usize = NEXT.fetch_add(1, Ordering::Relaxed);
     }
-    INDEX.try_with(|i| *i).unwrap_or(0)
+    NUMBER.try_with(|i| *i).unwrap_or(0)
 }
 
 impl StripedToken {
     /// The current token, from the calling thread's stripe.
     pub(super) fn get(&self) -> Option<Arc<Token>> {
-        self.stripes[my_stripe()]
+        let stripe = &self.stripes[thread_number() % self.stripes.len()];
+        stripe
             .0
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -63,7 +77,7 @@ impl StripedToken {
     }
 
     fn set_locked(&self, token: Option<&Token>) {
-        for stripe in &self.stripes {
+        for stripe in self.stripes.iter() {
             let copy = token.map(|t| Arc::new(t.clone()));
             *stripe.0.write().unwrap_or_else(PoisonError::into_inner) = copy;
         }
@@ -93,7 +107,7 @@ mod tests {
     fn every_thread_sees_the_same_token() {
         let cell = Arc::new(StripedToken::default());
         cell.set(Some(&token("a")));
-        let seen: Vec<String> = (0..(STRIPES * 2))
+        let seen: Vec<String> = (0..(MAX_STRIPES * 2))
             .map(|_| {
                 let cell = cell.clone();
                 std::thread::spawn(move || cell.get().unwrap().access_token().expose().to_string())

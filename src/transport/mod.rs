@@ -9,6 +9,7 @@
 //!   by the connect timeout.
 
 mod proxy;
+mod resolver;
 mod tls_error;
 mod trust;
 
@@ -92,7 +93,7 @@ impl Transport {
                 Some(e),
             ),
         };
-        let agent = Agent::config_builder()
+        let agent_config = Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
             .https_only(false)
@@ -102,8 +103,12 @@ impl Transport {
             .timeout_global(Some(config.timeout()))
             .timeout_connect(Some(config.connect_timeout()))
             .max_response_header_size(64 * 1024)
-            .build()
-            .new_agent();
+            .build();
+        let agent = Agent::with_parts(
+            agent_config,
+            ureq::unversioned::transport::DefaultConnector::new(),
+            resolver::CachingResolver::default(),
+        );
         Ok(Transport {
             agent,
             timeout: config.timeout(),

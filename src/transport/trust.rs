@@ -101,7 +101,11 @@ fn load_system_trust(key: &EnvKey) -> Result<Trust> {
         load(file, None);
     }
     for dir in dirs.iter().filter(|d| !d.as_os_str().is_empty()) {
-        load(None, Some(dir));
+        match dir_entries(dir) {
+            Ok(files) => files.iter().for_each(|f| load(Some(f), None)),
+            // Let rustls-native-certs report the unreadable directory.
+            Err(_) => load(None, Some(dir)),
+        }
     }
     let source = describe_env(key);
     if certs.is_empty() {
@@ -116,6 +120,44 @@ fn load_system_trust(key: &EnvKey) -> Result<Trust> {
         roots: RootCerts::Specific(Arc::new(to_certificates(&certs))),
         source,
     })
+}
+
+/// The certificate files of a `SSL_CERT_DIR` folder. OpenSSL only looks up hash-named
+/// entries (`1a2b3c4d.0`, made by c_rehash); reading just those skips the duplicates a
+/// distribution keeps beside them (Debian's folder holds each root three times: as a named
+/// file, as its hash link, and inside the bundle), which tripled start-up time. A folder
+/// without hash names (never rehashed) is read whole.
+fn dir_entries(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut all = Vec::new();
+    let mut hashed = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if is_hash_name(name) {
+            hashed.push(path);
+        } else if path.is_file() {
+            all.push(path);
+        }
+    }
+    let mut files = if hashed.is_empty() { all } else { hashed };
+    files.sort();
+    Ok(files)
+}
+
+/// `[0-9a-f]{8}.N`, OpenSSL's name for a certificate in a hashed directory.
+fn is_hash_name(name: &str) -> bool {
+    match name.split_once('.') {
+        Some((hash, n)) => {
+            hash.len() == 8
+                && hash.bytes().all(|b| b.is_ascii_hexdigit())
+                && !n.is_empty()
+                && n.bytes().all(|b| b.is_ascii_digit())
+        }
+        None => false,
+    }
 }
 
 fn describe_env(key: &EnvKey) -> String {
@@ -171,6 +213,22 @@ mod tests {
         let path = dir.join(name);
         std::fs::write(&path, content).unwrap();
         path
+    }
+
+    #[test]
+    fn hash_names() {
+        assert!(is_hash_name("1a2b3c4d.0"));
+        assert!(is_hash_name("ABCDEF01.12"));
+        for not in [
+            "1a2b3c4d",
+            "1a2b3c4d.",
+            "1a2b3c4.0",
+            "1a2b3c4g.0",
+            "ca.pem",
+            "1a2b3c4d.0.pem",
+        ] {
+            assert!(!is_hash_name(not), "{not}");
+        }
     }
 
     #[test]
