@@ -59,7 +59,8 @@ for target in "${targets[@]}"; do
     [ -f "fuzz/dict/$target.dict" ] && args+=(-dict="fuzz/dict/$target.dict")
     log="$scratch/$target.log"
     start=$(date +%s)
-    if "${fuzz[@]}" run -a "$target" "$corpus" "fuzz/corpus/$target" -- "${args[@]}" >"$log" 2>&1; then
+    # TMPDIR: whatever a target writes to the temp folder goes away with the scratch folder.
+    if TMPDIR="$scratch" "${fuzz[@]}" run -a "$target" "$corpus" "fuzz/corpus/$target" -- "${args[@]}" >"$log" 2>&1; then
         runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
         elapsed=$(($(date +%s) - start))
         cov=$(grep -a -o 'cov: [0-9]*' "$log" | tail -n 1)

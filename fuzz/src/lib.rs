@@ -156,10 +156,11 @@ pub fn check_token_response(data: &[u8]) {
 pub fn check_error_body(data: &[u8]) {
     let answer = Answer::decode(data);
     let oauth = oauth2cc::token::parse_error_body(&answer.reply());
-    for field in [&oauth.error, &oauth.description, &oauth.uri] {
-        if let Some(text) = field {
-            assert!(!text.is_empty(), "empty OAuth error field {oauth:?}");
-        }
+    for text in [&oauth.error, &oauth.description, &oauth.uri]
+        .into_iter()
+        .flatten()
+    {
+        assert!(!text.is_empty(), "empty OAuth error field {oauth:?}");
     }
 }
 
