@@ -168,7 +168,7 @@ impl Config {
     /// `cache_file` is taken relative to the configuration file's folder.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Config> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| {
+        let bytes = read_bounded(path, MAX_CONFIG_FILE_BYTES).map_err(|e| {
             Error::config(format!("cannot read config file {}: {e}", path.display()))
         })?;
         let bytes = zeroize::Zeroizing::new(bytes);
@@ -393,6 +393,24 @@ impl Config {
     pub fn max_response_bytes(&self) -> usize {
         self.max_response_bytes
     }
+}
+
+/// Largest configuration file read.
+const MAX_CONFIG_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Reads at most `cap` bytes of `path`: a longer file, or an endless one such as `/dev/zero`,
+/// is an error instead of an allocation that ends the process. Sized up front from the file's
+/// length, so a regular file is read without reallocating (no stray copies of a secret).
+pub(crate) fn read_bounded(path: &Path, cap: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path)?;
+    let hint = file.metadata().map_or(0, |m| m.len()).min(cap);
+    let mut bytes = Vec::with_capacity(hint as usize + 1);
+    file.take(cap + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > cap {
+        return Err(std::io::Error::other(format!("larger than {cap} bytes")));
+    }
+    Ok(bytes)
 }
 
 /// A URL credentials or tokens may be sent to: `https://host...`, or `http://` to a loopback
@@ -743,5 +761,16 @@ mod tests {
             .unwrap_err()
             .message()
             .contains("not valid JSON"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn endless_files_are_refused_not_read_forever() {
+        let e = Config::from_file("/dev/zero").unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Config);
+        assert!(e.message().contains("larger than"), "{}", e.message());
+        let mut c = Config::new("id", "secret").unwrap();
+        let e = c.set_ca_file("/dev/zero").unwrap_err();
+        assert!(e.message().contains("larger than"), "{}", e.message());
     }
 }

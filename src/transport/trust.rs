@@ -176,10 +176,13 @@ fn to_certificates(
         .collect()
 }
 
+/// Largest CA file read (a full public bundle is about 250 KiB).
+const MAX_CA_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
 /// Reads a PEM file of CA certificates. Missing, unreadable, not PEM or without a
 /// certificate is a [`crate::ErrorKind::Config`] error naming the path.
 pub fn load_ca_file(path: &Path) -> Result<Vec<Certificate<'static>>> {
-    let bytes = std::fs::read(path)
+    let bytes = crate::config::read_bounded(path, MAX_CA_FILE_BYTES)
         .map_err(|e| Error::config(format!("cannot read CA file {}: {e}", path.display())))?;
     let mut certs = Vec::new();
     for item in ureq::tls::parse_pem(&bytes) {
