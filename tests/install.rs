@@ -10,7 +10,8 @@
 //! relocatable). Every program gets a token from a loopback server started here.
 //!
 //! Needs `pkg-config`, `cmake`, `readelf` and `nm` (Debian: pkg-config cmake binutils).
-//! The first test to run pays for the release build (nothing when `target/release` is fresh).
+//! The first test to run pays for the release build (`target/<host triple>/release`; nothing
+//! when it is fresh).
 
 #![cfg(target_os = "linux")]
 
