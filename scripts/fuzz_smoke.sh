@@ -67,8 +67,13 @@ for target in "${targets[@]}"; do
         echo "fuzz_smoke: $target ok: ${runs:-?} runs in ${elapsed} s ($((${runs:-0} / (elapsed > 0 ? elapsed : 1))) exec/s), $cov, corpus $(find "$corpus" -type f | wc -l) new"
         passed=$((passed + 1))
     else
-        echo "fuzz_smoke: $target FAILED; the end of its log:"
-        grep -a -v -E '^#[0-9]+[[:space:]]+(NEW|REDUCE|pulse)' "$log" | tail -n 60
+        echo "fuzz_smoke: $target FAILED:"
+        # The panic message (or sanitizer report), then the failing input as libFuzzer saw it.
+        grep -a -E -A 3 "panicked at|^==[0-9]+==ERROR" "$log" | head -n 20 || true
+        grep -a -E "^SUMMARY|^MS: |^Base64: |Test unit written to" "$log" || true
+        grep -a -F -A 2 "Failing input:" "$log" || tail -n 40 "$log"
+        cp "$log" "fuzz/artifacts/$target/fuzz_smoke.log"
+        echo "fuzz_smoke: whole log in fuzz/artifacts/$target/fuzz_smoke.log"
         echo "fuzz_smoke: reproduce with: cd $root && ${fuzz[*]} run -a $target fuzz/artifacts/$target/<crash-file>"
         failed=$((failed + 1))
     fi
