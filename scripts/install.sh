@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds oauth2cc in release mode and installs it the way C users expect (the layout cargo-c's
-# `cargo cinstall` produces; see README "Installing" for why this script and not cargo-c):
+# Builds oauth2cc in release mode and installs it the way C users expect: the layout cargo-c's
+# `cargo cinstall` produces, plus a CMake package (see README "Installing" for why this script
+# and not cargo-c):
 #
 #   PREFIX/lib/liboauth2cc.so.X.Y.Z               the shared library (SONAME liboauth2cc.so.SOVERSION)
 #   PREFIX/lib/liboauth2cc.so.SOVERSION -> liboauth2cc.so.X.Y.Z   what the loader looks for
@@ -16,8 +17,8 @@
 # Usage: scripts/install.sh [--prefix DIR] [--destdir DIR] [--libdir DIR] [--includedir DIR]
 #                           [--library-type cdylib|staticlib]... [--target TRIPLE] [--dry-run]
 #   --prefix DIR        where the files go and what the .pc file says (default /usr/local)
-#   --destdir DIR       stage the files under DIR (DIR/PREFIX/...) for packaging; the .pc and
-#                       CMake files still name PREFIX. Default: $DESTDIR.
+#   --destdir DIR       stage the files under DIR (DIR/PREFIX/...) for packaging; the .pc file
+#                       still names PREFIX (the CMake package is relocatable). Default: $DESTDIR.
 #   --libdir DIR        library folder, relative to PREFIX (default lib; e.g. lib64,
 #                       lib/x86_64-linux-gnu)
 #   --includedir DIR    header folder, relative to PREFIX (default include)
