@@ -1,7 +1,8 @@
 //! Build script.
 //!
-//! Always: publishes the committed header's folder to dependants (`DEP_OAUTH2CC_INCLUDE`) and,
-//! on Linux, gives the shared library a SONAME.
+//! Always: publishes the committed header's folder to dependants (`DEP_OAUTH2CC_INCLUDE`).
+//! The SONAME is given by `scripts/install.sh` to the libraries it installs, not here: a
+//! plain `cargo build` makes a library that programs can link and run from target/ as is.
 //!
 //! With `--features generate-header`: regenerates `include/oauth2cc.h` with cbindgen from the
 //! sources and `cbindgen.toml`, writing it only when its content changed. Without the feature
@@ -14,18 +15,6 @@ fn main() {
     let crate_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:include={}", crate_dir.join("include").display());
-
-    let major = env::var("CARGO_PKG_VERSION_MAJOR").unwrap_or_default();
-    let minor = env::var("CARGO_PKG_VERSION_MINOR").unwrap_or_default();
-    // SONAME: 0.x -> liboauth2cc.so.0.x (every 0.x minor may break the ABI), >= 1 -> .so.MAJOR.
-    let soversion = if major == "0" {
-        format!("0.{minor}")
-    } else {
-        major.clone()
-    };
-    if env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
-        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,liboauth2cc.so.{soversion}");
-    }
 
     #[cfg(feature = "generate-header")]
     generate_header(&crate_dir);

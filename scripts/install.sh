@@ -120,6 +120,23 @@ case "$target" in
   *) die "--target must be a Linux target, not '$target'" ;;
 esac
 
+# --- Version and SONAME -------------------------------------------------------------------
+# The ABI policy (README "ABI policy"): 0.x -> liboauth2cc.so.0.x, >= 1 -> liboauth2cc.so.MAJOR.
+# Only installed libraries carry a SONAME: a plain `cargo build` leaves it out, so programs
+# linked against target/release/liboauth2cc.so find that very file at run time.
+pkgid=$("$cargo" pkgid)
+version=${pkgid##*[#@]}
+case "$version" in
+  [0-9]*.[0-9]*.[0-9]*) ;;
+  *) die "cannot read the version from '$pkgid'" ;;
+esac
+major=${version%%.*}
+rest=${version#*.}
+minor=${rest%%.*}
+if [ "$major" = 0 ]; then soversion=0.$minor; else soversion=$major; fi
+real_name=liboauth2cc.so.${version%%[-+]*}
+soname=liboauth2cc.so.$soversion
+
 # --- Build, and ask rustc which system libraries a static link needs ------------------------
 # Built the way cargo-c builds: `cargo rustc --crate-type cdylib --crate-type staticlib` for an
 # explicit --target. Without the rlib that `cargo build` also makes, rustc applies the release
@@ -128,12 +145,13 @@ esac
 # `cargo build --release` never make each other recompile. The extra rustc flag prints the
 # system libraries a static link needs; when nothing changed cargo replays it from its cache.
 echo "install.sh: building with: $cargo rustc --release --lib --target $target" \
-  "--crate-type cdylib --crate-type staticlib -- --print native-static-libs" >&2
+  "--crate-type cdylib --crate-type staticlib -- --print native-static-libs" \
+  "-C link-arg=-Wl,-soname,$soname" >&2
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 if ! json=$("$cargo" rustc --release --lib --target "$target" --crate-type cdylib \
   --crate-type staticlib --message-format=json-render-diagnostics \
-  -- --print native-static-libs 2>"$log"); then
+  -- --print native-static-libs -C "link-arg=-Wl,-soname,$soname" 2>"$log"); then
   cat "$log" >&2
   die "the build failed"
 fi
@@ -150,25 +168,13 @@ built_file() { # the path of the built file whose name ends with $1
 built_so=$(built_file /liboauth2cc.so)
 built_a=$(built_file /liboauth2cc.a)
 
-pkgid=$("$cargo" pkgid)
-version=${pkgid##*[#@]}
-case "$version" in
-  [0-9]*.[0-9]*.[0-9]*) ;;
-  *) die "cannot read the version from '$pkgid'" ;;
-esac
-major=${version%%.*}
-rest=${version#*.}
-minor=${rest%%.*}
-if [ "$major" = 0 ]; then soversion=0.$minor; else soversion=$major; fi
-real_name=liboauth2cc.so.${version%%[-+]*}
-soname=liboauth2cc.so.$soversion
 
 if [ "$want_cdylib" = yes ]; then
   [ -f "$built_so" ] || die "cargo built no liboauth2cc.so"
   if command -v readelf >/dev/null 2>&1; then
     built_soname=$(readelf -d "$built_so" | sed -n 's/.*Library soname: \[\(.*\)\].*/\1/p')
     [ "$built_soname" = "$soname" ] ||
-      die "the built library's SONAME is '$built_soname', expected '$soname' (see build.rs)"
+      die "the built library's SONAME is '$built_soname', expected '$soname'"
   fi
 fi
 if [ "$want_staticlib" = yes ]; then

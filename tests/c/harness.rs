@@ -5,9 +5,10 @@
 //! * The library is `liboauth2cc.so` in the profile directory of the running test
 //!   (`target/<profile>/`, found from the test executable's path). `cargo test` builds it
 //!   (the crate is also a cdylib); when it is missing, `cargo build --lib` is run once.
-//! * Its SONAME (`liboauth2cc.so.0.1`...) is not a file cargo creates, so the harness makes a
-//!   directory `target/c-tests/<profile>-lib/` holding `liboauth2cc.so` and the SONAME as
-//!   symlinks to the built library, and links and rpaths the programs to it.
+//! * The harness makes a directory `target/c-tests/<profile>-lib/` holding `liboauth2cc.so`
+//!   (and, should the library carry a SONAME, that name too; cargo builds set none, only
+//!   `scripts/install.sh` does) as symlinks to the built library, and links and rpaths the
+//!   programs to it.
 //! * Programs go to `target/c-tests/<profile>-<variant>/`, one file per program (written
 //!   under a temporary name and renamed), so tests running in parallel never share an output.
 //!
