@@ -257,8 +257,51 @@ pub fn build_with(compiler: &str, flags: &[&str], source: &Path, name: &str) -> 
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+    assert_sanitizers_linked(&tmp);
     std::fs::rename(&tmp, &exe).unwrap_or_else(|e| panic!("rename to {}: {e}", exe.display()));
     exe
+}
+
+/// When the extra flags ask for ASan or UBSan, checks the program really carries the
+/// runtime (its symbols are in the binary or it needs the runtime library), so a sanitizer
+/// run cannot pass by silently not sanitizing.
+fn assert_sanitizers_linked(exe: &Path) {
+    let flags = extra_cflags().join(" ");
+    let wanted: Vec<(&str, &str)> = [("address", "__asan_init"), ("undefined", "__ubsan_handle_")]
+        .into_iter()
+        .filter(|(name, _)| {
+            flags.split(['=', ',', ' ']).any(|w| w == *name) && flags.contains("-fsanitize=")
+        })
+        .collect();
+    if wanted.is_empty() {
+        return;
+    }
+    let output = Command::new("nm")
+        .arg("-D")
+        .arg("--undefined-only")
+        .arg(exe)
+        .output()
+        .unwrap_or_else(|e| panic!("run nm (install binutils): {e}"));
+    let symbols = String::from_utf8_lossy(&output.stdout);
+    let needed = Command::new("readelf")
+        .arg("-d")
+        .arg(exe)
+        .output()
+        .map(|o| o.stdout)
+        .unwrap_or_default();
+    let needed = String::from_utf8_lossy(&needed);
+    for (name, symbol) in wanted {
+        let runtime = if name == "address" {
+            "libasan"
+        } else {
+            "libubsan"
+        };
+        assert!(
+            symbols.contains(symbol) || needed.contains(runtime),
+            "{} was built with -fsanitize={name} but does not use the {runtime} runtime",
+            exe.display()
+        );
+    }
 }
 
 /// The C compiler (`$CC`, default `cc`).
