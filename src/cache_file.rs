@@ -16,6 +16,8 @@ use crate::config::Config;
 use crate::token::Token;
 
 const FORMAT_VERSION: u32 = 1;
+/// A cache file is a few hundred bytes; anything much larger is not ours.
+const MAX_FILE_BYTES: u64 = 64 * 1024;
 
 #[derive(Debug)]
 pub(crate) struct CacheFile {
@@ -65,7 +67,7 @@ impl CacheFile {
         if !trustworthy(&self.path) {
             return None;
         }
-        let bytes = Zeroizing::new(fs::read(&self.path).ok()?);
+        let bytes = Zeroizing::new(crate::config::read_bounded(&self.path, MAX_FILE_BYTES).ok()?);
         let entry: Entry = serde_json::from_slice(&bytes).ok()?;
         if entry.version != FORMAT_VERSION || entry.key != self.key {
             return None;
