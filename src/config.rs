@@ -413,6 +413,18 @@ pub(crate) fn read_bounded(path: &Path, cap: u64) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// Whether the port of a URL authority (`[user:pass@]host[:port]`) is absent or a number
+/// that fits in 16 bits. The URL parser accepts any port text, and a port that is not a
+/// number would silently become the scheme's default port.
+pub(crate) fn authority_port_is_valid(authority: &str) -> bool {
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, r)| r);
+    let after_host = host_port.rsplit_once(']').map_or(host_port, |(_, r)| r);
+    match after_host.rsplit_once(':') {
+        Some((_, port)) => port.is_empty() || port.parse::<u16>().is_ok(),
+        None => true,
+    }
+}
+
 /// A URL credentials or tokens may be sent to: `https://host...`, or `http://` to a loopback
 /// host (127.0.0.0/8, `::1`, `localhost`) for tests and local development. No user-info.
 pub fn check_url(url: &str, what: &str) -> Result<()> {
@@ -431,16 +443,8 @@ pub fn check_url(url: &str, what: &str) -> Result<()> {
     if host.is_empty() {
         return Err(Error::config(format!("{what} has no host")));
     }
-    // The parser accepts any port text, and a port that is not a number would silently
-    // become the scheme's default port.
-    let after_host = authority
-        .as_str()
-        .rsplit_once(']')
-        .map_or(authority.as_str(), |(_, r)| r);
-    if let Some((_, port)) = after_host.rsplit_once(':') {
-        if !port.is_empty() && port.parse::<u16>().is_err() {
-            return Err(Error::config(format!("{what} has an invalid port")));
-        }
+    if !authority_port_is_valid(authority.as_str()) {
+        return Err(Error::config(format!("{what} has an invalid port")));
     }
     match uri.scheme_str() {
         Some("https") => Ok(()),

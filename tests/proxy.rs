@@ -476,6 +476,20 @@ fn a_malformed_proxy_is_a_config_error_without_the_password() {
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Config);
     assert!(!e.message().contains("SecretPw"), "{}", e.message());
+    // A port that is not a 16-bit number would silently become the scheme's default.
+    for bad_port in [
+        "http://user:SecretPw@127.0.0.1:notaport",
+        "http://127.0.0.1:99999",
+        "socks5://[::1]:-1/",
+    ] {
+        let e = c.set_proxy(Some(bad_port)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Config, "{bad_port}");
+        assert!(!e.message().contains("SecretPw"), "{}", e.message());
+    }
+    c.set_proxy(Some("http://user:SecretPw@127.0.0.1:3128"))
+        .unwrap();
+    c.set_proxy(Some("socks5://[::1]:1080")).unwrap();
+    c.set_proxy(None).unwrap();
 
     env.change(&[("http_proxy", Some("gopher://user:SecretPw@x"))]);
     let e = fails_with(

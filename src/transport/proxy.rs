@@ -47,7 +47,13 @@ pub(crate) fn parse_route(url: &str, what: &str) -> Result<Route> {
              with an optional user:password@)"
         ))
     };
-    let proxy = Proxy::new(url.trim()).map_err(|_| invalid())?;
+    let url = url.trim();
+    let authority = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = authority.split(['/', '?', '#']).next().unwrap_or_default();
+    if !crate::config::authority_port_is_valid(authority) {
+        return Err(invalid());
+    }
+    let proxy = Proxy::new(url).map_err(|_| invalid())?;
     let scheme = match proxy.protocol() {
         ProxyProtocol::Http => "http",
         ProxyProtocol::Https => "https",
