@@ -7,6 +7,8 @@
 //! [`CHILD_ENV`] set to the case name; the child runs the case, checks it and prints one
 //! `hostile-case` line that the parent looks for.
 
+#![cfg(target_os = "linux")] // peak memory is read from /proc/self/status
+
 mod support;
 
 use std::io::{Read, Write};
