@@ -226,8 +226,10 @@ impl Inner {
             flight,
         };
         let result = self.fetch_and_store();
+        // A failed refresh falls back on the old token only if it is still valid now (the
+        // fetch may have taken up to the whole timeout).
         let result = match (result, still_valid) {
-            (Err(_), Some(old)) => Ok(old),
+            (Err(_), Some(old)) if !old.is_expired_at(self.clock.now(), Duration::ZERO) => Ok(old),
             (result, _) => result,
         };
         guard.flight.finish(result.clone());

@@ -164,6 +164,28 @@ fn failure_while_still_valid_returns_the_old_token_and_retries_next_call() {
     assert_eq!(client.token().unwrap().access_token().expose(), "token-5");
 }
 
+/// The server moves the clock past the old token's expiry while it fails the refresh.
+#[test]
+fn the_old_token_is_not_returned_if_it_expired_during_a_failed_refresh() {
+    let clock = TestClock::new();
+    let fail = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (f, c) = (fail.clone(), clock.clone());
+    let server = TestServer::start(move |_r: &Request| {
+        if f.load(Ordering::SeqCst) {
+            c.advance_to(Duration::from_secs(3700));
+            Response::json(503, "{}").into()
+        } else {
+            token_json(1, 3600)
+        }
+    });
+    let client = Client::with_clock(&config_for(&server), clock.clone()).unwrap();
+    client.token().unwrap();
+    fail.store(true, Ordering::SeqCst);
+    clock.advance_to(Duration::from_secs(3590));
+    let e = client.token().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ServerError);
+}
+
 #[test]
 fn cold_client_single_flight() {
     let n = AtomicUsize::new(0);
