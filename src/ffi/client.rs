@@ -133,9 +133,10 @@ pub unsafe extern "C" fn oauth2cc_client_free(client: *mut oauth2cc_client) {
     })
 }
 
-#[allow(dead_code)]
-fn _assert_send_sync() {
-    fn check<T: Send + Sync>() {}
-    check::<Client>();
-    check::<Arc<crate::Token>>();
-}
+// The handles above are shared across C threads: the compiler checks they may be.
+const _: () = {
+    const fn send_and_sync<T: Send + Sync>() {}
+    send_and_sync::<Client>();
+    send_and_sync::<Arc<crate::Token>>();
+    send_and_sync::<super::response::oauth2cc_response>();
+};
