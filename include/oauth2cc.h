@@ -49,7 +49,7 @@ typedef enum oauth2cc_status {
    */
   OAUTH2CC_STATUS_CONFIG = 2,
   /**
-   * HTTP 400 from the token endpoint (the seed's `BadRequestError`), or a 2xx carrying an
+   * HTTP 400 from the token endpoint (the Python pytify client's `BadRequestError`), or a 2xx carrying an
    * OAuth `error`. Read `oauth2cc_last_error_oauth_error()` / `_description()`.
    */
   OAUTH2CC_STATUS_BAD_REQUEST = 3,
@@ -97,7 +97,8 @@ typedef enum oauth2cc_status {
 } oauth2cc_status;
 
 /**
- * An access token with its type, lifetime and scope, like the seed's `Authorization` tuple.
+ * An access token with its type, lifetime and scope, like the `Authorization` tuple of the
+ * Python pytify client.
  *
  * Opaque and immutable: any number of threads may read one handle at once. Obtained from
  * `oauth2cc_authenticate`, `oauth2cc_request_token`, `oauth2cc_client_token` or
@@ -123,7 +124,7 @@ typedef struct oauth2cc_authorization oauth2cc_authorization;
  * there is no valid token, callers wait for that single refresh and share its result.
  * `oauth2cc_client_get` blocks for the API request (up to the timeout).
  *
- * Methods: `oauth2cc_client_token`, `_invalidate`, `_get`, `_free`.
+ * Methods: `oauth2cc_client_token`, `_invalidate`, `_get`, `_request`, `_free`.
  */
 typedef struct oauth2cc_client oauth2cc_client;
 
@@ -183,8 +184,8 @@ extern "C" {
 const char *oauth2cc_version(void);
 
 /**
- * Gets a token from Spotify's accounts service with every default (the seed's
- * `authenticate`): Basic auth, 30 s timeout, no retries. `client_id` and `client_secret`
+ * Gets a token from Spotify's accounts service with every default (the Python pytify
+ * client's `authenticate`): Basic auth, 30 s timeout, no retries. `client_id` and `client_secret`
  * must be non-empty UTF-8. On success `*out` receives a handle the caller frees with
  * `oauth2cc_authorization_free`; on failure `*out` is untouched and the last-error functions
  * hold the details. Blocks the calling thread for up to the timeout.
@@ -354,6 +355,42 @@ void oauth2cc_client_invalidate(struct oauth2cc_client *client);
 enum oauth2cc_status oauth2cc_client_get(struct oauth2cc_client *client,
                                          const char *url,
                                          struct oauth2cc_response **out);
+
+/**
+ * Sends `method` to `url` with the client's token and returns the response, whatever its
+ * HTTP status (read it with `oauth2cc_response_status`).
+ *
+ * * `method`: any RFC 9110 token (`GET`, `POST`, `PUT`, `PATCH`, `DELETE`, ...).
+ * * `url`: `https://`, or `http://` to a loopback host, as for `oauth2cc_client_get`.
+ * * `headers`: NULL, or a NULL-terminated array of `"Name: value"` strings. The library owns
+ *   `Authorization` (it carries the token; use `oauth2cc_client_token` to use the token in
+ *   another way) and computes `Content-Length`, `Transfer-Encoding` and `Host`: passing any
+ *   of them is `INVALID_ARGUMENT`, as is a line without a colon, a name that is not a token,
+ *   or CR, LF or NUL anywhere.
+ * * `body`: NULL with `body_len` 0 (no body), or `body_len` bytes sent as they are (set
+ *   `Content-Type` yourself). NULL with a non-zero length is `INVALID_ARGUMENT`.
+ *
+ * The 401 rule: on a 401 (or any status with `WWW-Authenticate: Bearer
+ * error="invalid_token"`), the token that was sent is invalidated, a new one is fetched and
+ * the request, body included, is sent once more; the second answer is returned whatever
+ * it is. A 403 (e.g. `insufficient_scope`) is returned as it is: a new token would carry the
+ * same rights. Timeout, response size cap and redirects (none followed) as for
+ * `oauth2cc_client_get`. On success `*out` receives a response the caller frees with
+ * `oauth2cc_response_free`. Returns `OK`, `INVALID_ARGUMENT`, `CONFIG` (bad URL), any token
+ * status, `TIMEOUT`, `NETWORK`, `TLS` or `INVALID_RESPONSE`.
+ *
+ * # Safety
+ * `client` NULL or a live client; `method`, `url` and each header NULL or NUL-terminated;
+ * `headers` NULL or a NULL-terminated array; `body` NULL or readable for `body_len` bytes;
+ * `out` NULL or writable.
+ */
+enum oauth2cc_status oauth2cc_client_request(struct oauth2cc_client *client,
+                                             const char *method,
+                                             const char *url,
+                                             const char *const *headers,
+                                             const uint8_t *body,
+                                             size_t body_len,
+                                             struct oauth2cc_response **out);
 
 /**
  * Frees a client, its cached token (wiped) and its connections. Handles it handed out stay

@@ -67,7 +67,7 @@ impl CacheFile {
         if !trustworthy(&self.path) {
             return None;
         }
-        let bytes = Zeroizing::new(crate::config::read_bounded(&self.path, MAX_FILE_BYTES).ok()?);
+        let bytes = Zeroizing::new(crate::files::read_bounded(&self.path, MAX_FILE_BYTES).ok()?);
         let entry: Entry = serde_json::from_slice(&bytes).ok()?;
         if entry.version != FORMAT_VERSION || entry.key != self.key {
             return None;

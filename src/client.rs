@@ -1,23 +1,49 @@
 //! [`Client`]: one per process, shared by all threads. Hands out the cached token without
 //! blocking, refreshes it once (single flight) when it comes within the leeway of expiry,
-//! keeps the HTTP connection to the token endpoint alive, and makes authorized GETs.
+//! keeps the HTTP connection to the token endpoint alive, and makes authorized requests with
+//! any method under one 401 rule.
+//!
+//! # Locking
+//! * Lock order: `Inner::flight` -> a stripe's read lock (the re-check under `flight`); and
+//!   `StripedToken::write` -> every stripe's write lock, stripe 0 first. No code takes
+//!   `flight` while holding a stripe or `write`, and no lock is held across a network call
+//!   (the leader fetches with `flight` released; waiters wait on the [`Flight`]'s own mutex).
+//! * `Flight::finish` is first-writer-wins: the leader's result is kept; the guard's
+//!   "interrupted" result, written when the leader unwinds or after it finished, is ignored
+//!   unless the leader never wrote one.
+//! * Who waits on whom: only callers without a still-valid token wait, and only on the
+//!   current flight's condvar, which the leader (or its guard) always signals.
 
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use crate::cache_file::CacheFile;
-use crate::config::{check_url, AuthStyle, Config};
+use crate::config::{AuthStyle, Config};
 use crate::error::{Error, ErrorKind, Result};
-use crate::fetch::{fetch_token, Clock, SystemClock};
+use crate::fetch::TokenEndpoint;
+use crate::hooks::Hooks;
 use crate::token::Token;
-use crate::transport::{HttpResponse, Transport};
+use crate::transport::{HttpResponse, Request, Transport};
+use crate::url_rules::check_url;
+
+mod api_request;
+mod striped;
+
+use api_request::ApiRequest;
+pub(crate) use api_request::{is_token_rejected, split_header_line};
+use striped::StripedToken;
 
 /// Requests one token with `config`, on a fresh connection. Blocks up to the config's timeout
-/// (per attempt budget included).
+/// (retries and their waits included).
 pub fn request_token(config: &Config) -> Result<Token> {
     let transport = Transport::new(config)?;
-    fetch_token(config, &transport, config.auth_style(), &SystemClock).map(|(t, _)| t)
+    let hooks = Hooks::default();
+    let endpoint = TokenEndpoint {
+        config,
+        transport: &transport,
+        hooks: &hooks,
+    };
+    endpoint.fetch(config.auth_style()).map(|(token, _)| token)
 }
 
 /// A token source shared by many threads. Cheap to clone (all clones share one cache).
@@ -27,6 +53,8 @@ pub fn request_token(config: &Config) -> Result<Token> {
 ///   still-valid old token (no waiting) or, when there is none, wait for that one result.
 /// * A failed refresh while the old token is still valid returns the old token; the next
 ///   call tries again.
+/// * [`Client::request`] sends any method with the token; on a 401 it invalidates that
+///   token, refreshes once and resends once.
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
@@ -35,14 +63,15 @@ pub struct Client {
 struct Inner {
     config: Config,
     transport: Transport,
-    clock: Arc<dyn Clock>,
+    hooks: Hooks,
     cache_file: Option<CacheFile>,
     /// The current token, striped per thread so cache hits do not contend.
     current: StripedToken,
     /// The refresh in progress, if any.
     flight: Mutex<Option<Arc<Flight>>>,
-    /// For [`AuthStyle::Auto`]: the style that worked last (0 = unknown).
-    learned_style: AtomicU8,
+    /// For [`AuthStyle::Auto`]: the style that worked first. Set once: a style learned
+    /// is never tried with Auto's fallback again, so it cannot change afterwards.
+    learned_style: OnceLock<AuthStyle>,
 }
 
 impl std::fmt::Debug for Client {
@@ -61,6 +90,8 @@ struct Flight {
 }
 
 impl Flight {
+    /// Records the result unless one is recorded already (first writer wins), and wakes
+    /// every waiter.
     fn finish(&self, result: Result<Arc<Token>>) {
         let mut slot = self.result.lock().unwrap_or_else(PoisonError::into_inner);
         if slot.is_none() {
@@ -106,21 +137,21 @@ impl Drop for FlightGuard<'_> {
 impl Client {
     /// A client for `config` (copied). Reads the cache file, if configured, but makes no request.
     pub fn new(config: &Config) -> Result<Client> {
-        Client::with_clock(config, Arc::new(SystemClock))
+        Client::with_hooks(config, Hooks::default())
     }
 
-    /// [`Client::new`] with an injected clock (tests).
-    pub fn with_clock(config: &Config, clock: Arc<dyn Clock>) -> Result<Client> {
+    /// [`Client::new`] with injected dependencies (a test clock).
+    pub(crate) fn with_hooks(config: &Config, hooks: Hooks) -> Result<Client> {
         let transport = Transport::new(config)?;
         let cache_file = config.cache_file().map(|p| CacheFile::new(p, config));
         let inner = Inner {
             config: config.clone(),
             transport,
-            clock,
+            hooks,
             cache_file,
             current: StripedToken::default(),
             flight: Mutex::new(None),
-            learned_style: AtomicU8::new(0),
+            learned_style: OnceLock::new(),
         };
         if let Some(token) = inner.load_cache_file() {
             inner.current.set(Some(&token));
@@ -130,6 +161,7 @@ impl Client {
         })
     }
 
+    /// The configuration this client was made with.
     pub fn config(&self) -> &Config {
         &self.inner.config
     }
@@ -137,12 +169,11 @@ impl Client {
     /// A valid token: the cached one, or a fresh one. See the type's documentation.
     pub fn token(&self) -> Result<Arc<Token>> {
         let inner = &*self.inner;
-        let leeway = Duration::from_secs(u64::from(inner.config.expiry_leeway()));
-        let cached = inner.current();
-        let now = inner.clock.now();
-        if let Some(t) = &cached {
-            if !t.needs_refresh_at(now, leeway) {
-                return Ok(Arc::clone(t));
+        let leeway = inner.leeway();
+        let cached = inner.current.get();
+        if let Some(token) = &cached {
+            if !token.needs_refresh_at(inner.hooks.clock.now(), leeway) {
+                return Ok(Arc::clone(token));
             }
         }
         inner.refresh(cached, leeway)
@@ -157,26 +188,53 @@ impl Client {
         }
     }
 
-    /// GETs `url` with `Authorization: <type> <token>`. Returns the response whatever its
-    /// status; on a 401 it invalidates the token, gets a new one and retries once. The URL
-    /// follows the token URL's rule (https, or http to loopback).
+    /// GETs `url` with the token: [`Client::request`] with no headers and no body.
     pub fn get(&self, url: &str) -> Result<HttpResponse> {
+        self.request("GET", url, &[], &[])
+    }
+
+    /// Sends `method` to `url` with `headers`, `body` and `Authorization: <type> <token>`,
+    /// and returns the response whatever its status. The URL follows the token URL's rule
+    /// (https, or http to loopback); the method is an RFC 9110 token; a header name is a
+    /// token and no name or value holds CR, LF or NUL; `Authorization` is the library's, and
+    /// `Content-Length`, `Transfer-Encoding` and `Host` are computed: each is refused.
+    ///
+    /// The 401 rule: when the API answers 401 (or any status with `WWW-Authenticate: Bearer
+    /// error="invalid_token"`), the token that was sent is invalidated, a new one fetched,
+    /// and the request, body included, sent once more. A 403 is returned as it is.
+    pub fn request(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<HttpResponse> {
         check_url(url, "url")?;
-        let inner = &*self.inner;
+        let request = ApiRequest::new(method, url, headers, body)?;
         let token = self.token()?;
-        let response = inner.authorized_get(url, &token)?;
-        if response.status != 401 {
+        let response = self.inner.send_authorized(&request, &token)?;
+        if !is_token_rejected(&response) {
             return Ok(response);
         }
-        inner.invalidate_if(|current| current.access_token() == token.access_token());
+        self.inner
+            .invalidate_if(|current| current.access_token() == token.access_token());
         let token = self.token()?;
-        inner.authorized_get(url, &token)
+        self.inner.send_authorized(&request, &token)
     }
 }
 
 impl Inner {
-    fn current(&self) -> Option<Arc<Token>> {
-        self.current.get()
+    /// The token endpoint as this client reaches it.
+    fn endpoint(&self) -> TokenEndpoint<'_> {
+        TokenEndpoint {
+            config: &self.config,
+            transport: &self.transport,
+            hooks: &self.hooks,
+        }
+    }
+
+    fn leeway(&self) -> Duration {
+        Duration::from_secs(u64::from(self.config.expiry_leeway()))
     }
 
     fn invalidate_if(&self, matches: impl Fn(&Token) -> bool) {
@@ -188,20 +246,21 @@ impl Inner {
     }
 
     fn load_cache_file(&self) -> Option<Arc<Token>> {
-        let leeway = Duration::from_secs(u64::from(self.config.expiry_leeway()));
         let file = self.cache_file.as_ref()?;
-        let token = file.load(self.clock.system_now(), self.clock.now())?;
-        (!token.needs_refresh_at(self.clock.now(), leeway)).then(|| Arc::new(token))
+        let clock = &*self.hooks.clock;
+        let token = file.load(clock.system_now(), clock.now())?;
+        (!token.needs_refresh_at(clock.now(), self.leeway())).then(|| Arc::new(token))
     }
 
-    /// The slow path: the cached token is missing or within the leeway of expiry.
-    fn refresh(&self, stale: Option<Arc<Token>>, leeway: Duration) -> Result<Arc<Token>> {
+    /// The slow path: `cached` (the token the caller saw) is missing or within the leeway.
+    fn refresh(&self, cached: Option<Arc<Token>>, leeway: Duration) -> Result<Arc<Token>> {
+        let clock = &*self.hooks.clock;
         let (flight, leader) = {
             let mut slot = self.flight.lock().unwrap_or_else(PoisonError::into_inner);
             // Someone may have refreshed between our read and this lock.
-            if let Some(t) = self.current() {
-                if !t.needs_refresh_at(self.clock.now(), leeway) {
-                    return Ok(t);
+            if let Some(fresh) = self.current.get() {
+                if !fresh.needs_refresh_at(clock.now(), leeway) {
+                    return Ok(fresh);
                 }
             }
             match slot.as_ref() {
@@ -213,11 +272,11 @@ impl Inner {
                 }
             }
         };
-        let still_valid = stale.filter(|t| !t.is_expired_at(self.clock.now(), Duration::ZERO));
+        let still_valid = cached.filter(|t| !t.is_expired_at(clock.now(), Duration::ZERO));
         if !leader {
             // A refresh is running: keep using the old token if it still works, else wait.
             return match still_valid {
-                Some(t) => Ok(t),
+                Some(old) => Ok(old),
                 None => flight.wait(),
             };
         }
@@ -229,7 +288,7 @@ impl Inner {
         // A failed refresh falls back on the old token only if it is still valid now (the
         // fetch may have taken up to the whole timeout).
         let result = match (result, still_valid) {
-            (Err(_), Some(old)) if !old.is_expired_at(self.clock.now(), Duration::ZERO) => Ok(old),
+            (Err(_), Some(old)) if !old.is_expired_at(clock.now(), Duration::ZERO) => Ok(old),
             (result, _) => result,
         };
         guard.flight.finish(result.clone());
@@ -239,68 +298,55 @@ impl Inner {
 
     fn fetch_and_store(&self) -> Result<Arc<Token>> {
         // Another process may have refreshed the cache file meanwhile.
-        let token = match self.load_cache_file() {
-            Some(t) => t,
+        let fresh = match self.load_cache_file() {
+            Some(from_file) => from_file,
             None => {
-                let style = self.auth_style();
-                let (token, used) =
-                    fetch_token(&self.config, &self.transport, style, &*self.clock)?;
+                let (fetched, used) = self.endpoint().fetch(self.auth_style())?;
                 if self.config.auth_style() == AuthStyle::Auto {
-                    self.learned_style
-                        .store(style_code(used), Ordering::Relaxed);
+                    // Losing this race to another thread's identical answer is fine.
+                    let _ = self.learned_style.set(used);
                 }
                 if let Some(file) = &self.cache_file {
-                    file.store(&token);
+                    file.store(&fetched);
                 }
-                Arc::new(token)
+                Arc::new(fetched)
             }
         };
-        self.current.set(Some(&token));
-        Ok(token)
+        self.current.set(Some(&fresh));
+        Ok(fresh)
     }
 
-    /// The style to use now: the configured one, or for Auto the one that worked last.
+    /// The style to use now: the configured one, or for Auto the one that worked.
     fn auth_style(&self) -> AuthStyle {
-        match (
-            self.config.auth_style(),
-            self.learned_style.load(Ordering::Relaxed),
-        ) {
-            (AuthStyle::Auto, 1) => AuthStyle::Basic,
-            (AuthStyle::Auto, 2) => AuthStyle::PostBody,
-            (style, _) => style,
+        match self.config.auth_style() {
+            AuthStyle::Auto => self.learned_style.get().copied().unwrap_or(AuthStyle::Auto),
+            configured => configured,
         }
     }
 
-    fn authorized_get(&self, url: &str, token: &Token) -> Result<HttpResponse> {
-        let header = token.authorization_header();
-        let deadline = self.clock.now() + self.config.timeout();
+    /// Sends `request` with `token` in the `Authorization` header.
+    fn send_authorized(&self, request: &ApiRequest<'_>, token: &Token) -> Result<HttpResponse> {
+        let authorization = token.authorization_header();
+        let mut headers = Vec::with_capacity(request.headers.len() + 1);
+        headers.extend_from_slice(request.headers);
+        headers.push(("Authorization", authorization.as_str()));
+        let deadline = self.hooks.clock.now() + self.config.timeout();
         self.transport
-            .get(
-                url,
-                &[("Authorization", header.as_str())],
-                self.config.max_response_bytes(),
+            .send(&Request {
+                method: request.method,
+                url: request.url,
+                headers: &headers,
+                body: request.body,
+                limit: self.config.max_response_bytes(),
                 deadline,
-            )
+            })
             .map_err(|e| {
-                e.redact(&[
-                    token.access_token().expose(),
-                    self.config.client_secret.expose(),
-                ])
+                self.endpoint()
+                    .redact(e)
+                    .redact(&[token.access_token().expose()])
             })
     }
 }
-
-fn style_code(style: AuthStyle) -> u8 {
-    match style {
-        AuthStyle::Basic => 1,
-        AuthStyle::PostBody => 2,
-        AuthStyle::Auto => 0,
-    }
-}
-
-mod striped;
-
-use striped::StripedToken;
 
 #[cfg(test)]
 mod tests;

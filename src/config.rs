@@ -8,8 +8,12 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use crate::auth::AuthStyle;
+use crate::auth::ClientAuth;
 use crate::error::{Error, Result};
+use crate::files::{read_bounded, MAX_CONFIG_FILE_BYTES};
 use crate::secret::{Secret, Text};
+use crate::url_rules::{check_url, parse_proxy_url};
 
 /// Spotify's accounts service token endpoint, the default token URL.
 pub const SPOTIFY_TOKEN_URL: &str = "https://accounts.spotify.com/api/token";
@@ -25,37 +29,6 @@ pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 /// Parameter names the library manages itself; `add_param` refuses them.
 const MANAGED_PARAMS: [&str; 4] = ["grant_type", "client_id", "client_secret", "scope"];
 
-/// How the client authenticates to the token endpoint.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-pub enum AuthStyle {
-    /// `Authorization: Basic base64(pctenc(id):pctenc(secret))` (RFC 6749 §2.3.1). Default.
-    #[default]
-    Basic,
-    /// `client_id` and `client_secret` in the form body.
-    PostBody,
-    /// Basic first; on a 400/401 `invalid_client`, the body once. A client remembers the winner.
-    Auto,
-}
-
-impl AuthStyle {
-    pub fn name(self) -> &'static str {
-        match self {
-            AuthStyle::Basic => "basic",
-            AuthStyle::PostBody => "post_body",
-            AuthStyle::Auto => "auto",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<AuthStyle> {
-        match name {
-            "basic" => Some(AuthStyle::Basic),
-            "post_body" => Some(AuthStyle::PostBody),
-            "auto" => Some(AuthStyle::Auto),
-            _ => None,
-        }
-    }
-}
-
 /// Retry policy for the token request: on 429, 5xx, network errors and timeouts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct RetryPolicy {
@@ -67,13 +40,16 @@ pub struct RetryPolicy {
 
 /// Everything needed to request a token. Cheap to clone; secrets are wiped when dropped and
 /// redacted from `Debug`.
-#[derive(Clone, PartialEq, Eq)]
+///
+/// Not `PartialEq`, deliberately: nothing compares whole configurations, and what they are
+/// growing to hold (a log callback with its userdata, key material) has no meaningful
+/// equality. What identifies the token a config gets is the cache key (see `cache_file`).
+#[derive(Clone)]
 pub struct Config {
     pub(crate) client_id: Secret,
-    pub(crate) client_secret: Secret,
+    pub(crate) auth: ClientAuth,
     pub(crate) token_url: Text,
     pub(crate) scope: Option<Text>,
-    pub(crate) auth_style: AuthStyle,
     pub(crate) params: Vec<(Text, Text)>,
     pub(crate) timeout: Duration,
     pub(crate) connect_timeout: Duration,
@@ -90,10 +66,9 @@ impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
             .field("client_id", &self.client_id.expose())
-            .field("client_secret", &self.client_secret)
+            .field("auth", &self.auth)
             .field("token_url", &self.token_url)
             .field("scope", &self.scope)
-            .field("auth_style", &self.auth_style)
             .field("params", &self.params)
             .field("timeout", &self.timeout)
             .field("connect_timeout", &self.connect_timeout)
@@ -143,10 +118,12 @@ impl Config {
     pub fn new(client_id: &str, client_secret: &str) -> Result<Config> {
         Ok(Config {
             client_id: non_empty_secret(client_id, "client_id")?,
-            client_secret: non_empty_secret(client_secret, "client_secret")?,
+            auth: ClientAuth::new(
+                AuthStyle::default(),
+                non_empty_secret(client_secret, "client_secret")?,
+            ),
             token_url: text(SPOTIFY_TOKEN_URL, "token_url")?,
             scope: None,
-            auth_style: AuthStyle::Basic,
             params: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
@@ -230,8 +207,9 @@ impl Config {
         Ok(())
     }
 
+    /// How the client authenticates to the token endpoint (default [`AuthStyle::Basic`]).
     pub fn set_auth_style(&mut self, style: AuthStyle) {
-        self.auth_style = style;
+        self.auth.set_style(style);
     }
 
     /// Adds a form parameter sent with every token request (`audience`, `resource`, ...).
@@ -241,7 +219,16 @@ impl Config {
         if name.is_empty() {
             return Err(Error::invalid_argument("parameter name is empty"));
         }
-        if MANAGED_PARAMS.contains(&name) {
+        if name
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+        {
+            return Err(Error::invalid_argument(format!(
+                "parameter name {name:?} contains whitespace or a control character"
+            )));
+        }
+        // Compared as a lenient server would: `GRANT_TYPE` must not smuggle a second one.
+        if MANAGED_PARAMS.iter().any(|m| m.eq_ignore_ascii_case(name)) {
             return Err(Error::invalid_argument(format!(
                 "parameter {name} is managed by the library and cannot be overridden"
             )));
@@ -273,7 +260,7 @@ impl Config {
         if path.is_empty() {
             return Err(Error::invalid_argument("ca_file is empty"));
         }
-        crate::transport::load_ca_file(Path::new(path))?;
+        crate::files::load_ca_file(Path::new(path))?;
         self.ca_file = Some(PathBuf::from(path));
         Ok(())
     }
@@ -284,7 +271,7 @@ impl Config {
     pub fn set_proxy(&mut self, proxy: Option<&str>) -> Result<()> {
         self.proxy = match proxy.filter(|p| !p.is_empty()) {
             Some(p) => {
-                crate::transport::check_proxy(p)?;
+                parse_proxy_url(p, "proxy")?;
                 Some(
                     Secret::new(p)
                         .ok_or_else(|| Error::invalid_argument("proxy contains a NUL byte"))?,
@@ -342,128 +329,70 @@ impl Config {
         Ok(())
     }
 
+    /// The client id.
     pub fn client_id(&self) -> &str {
         self.client_id.expose()
     }
 
+    /// The token endpoint URL.
     pub fn token_url(&self) -> &str {
         self.token_url.as_str()
     }
 
+    /// The scope sent with the request, if any.
     pub fn scope(&self) -> Option<&str> {
         self.scope.as_ref().map(Text::as_str)
     }
 
+    /// How the client authenticates to the token endpoint.
     pub fn auth_style(&self) -> AuthStyle {
-        self.auth_style
+        self.auth.style()
     }
 
+    /// The extra form parameters, in the order added.
     pub fn params(&self) -> impl Iterator<Item = (&str, &str)> {
         self.params.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
+    /// The whole-request timeout.
     pub fn timeout(&self) -> Duration {
         self.timeout
     }
 
+    /// The connection set-up timeout.
     pub fn connect_timeout(&self) -> Duration {
         self.connect_timeout
     }
 
+    /// The `User-Agent` set, if any (else `oauth2cc/<version>`).
     pub fn user_agent(&self) -> Option<&str> {
         self.user_agent.as_ref().map(Text::as_str)
     }
 
+    /// Seconds before expiry at which a client replaces its token.
     pub fn expiry_leeway(&self) -> u32 {
         self.expiry_leeway
     }
 
+    /// The CA file trusted instead of the defaults, if any.
     pub fn ca_file(&self) -> Option<&Path> {
         self.ca_file.as_deref()
     }
 
+    /// The retry policy of the token request.
     pub fn retry(&self) -> RetryPolicy {
         self.retry
     }
 
+    /// The token cache file, if any.
     pub fn cache_file(&self) -> Option<&Path> {
         self.cache_file.as_deref()
     }
 
+    /// The largest API response body read.
     pub fn max_response_bytes(&self) -> usize {
         self.max_response_bytes
     }
-}
-
-/// Largest configuration file read.
-const MAX_CONFIG_FILE_BYTES: u64 = 1024 * 1024;
-
-/// Reads at most `cap` bytes of `path`: a longer file, or an endless one such as `/dev/zero`,
-/// is an error instead of an allocation that ends the process. Sized up front from the file's
-/// length, so a regular file is read without reallocating (no stray copies of a secret).
-pub(crate) fn read_bounded(path: &Path, cap: u64) -> std::io::Result<Vec<u8>> {
-    use std::io::Read as _;
-    let file = std::fs::File::open(path)?;
-    let hint = file.metadata().map_or(0, |m| m.len()).min(cap);
-    let mut bytes = Vec::with_capacity(hint as usize + 1);
-    file.take(cap + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > cap {
-        return Err(std::io::Error::other(format!("larger than {cap} bytes")));
-    }
-    Ok(bytes)
-}
-
-/// Whether the port of a URL authority (`[user:pass@]host[:port]`) is absent or a number
-/// that fits in 16 bits. The URL parser accepts any port text, and a port that is not a
-/// number would silently become the scheme's default port.
-pub(crate) fn authority_port_is_valid(authority: &str) -> bool {
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, r)| r);
-    let after_host = host_port.rsplit_once(']').map_or(host_port, |(_, r)| r);
-    match after_host.rsplit_once(':') {
-        Some((_, port)) => port.is_empty() || port.parse::<u16>().is_ok(),
-        None => true,
-    }
-}
-
-/// A URL credentials or tokens may be sent to: `https://host...`, or `http://` to a loopback
-/// host (127.0.0.0/8, `::1`, `localhost`) for tests and local development. No user-info.
-pub fn check_url(url: &str, what: &str) -> Result<()> {
-    let uri: ureq::http::Uri = url
-        .parse()
-        .map_err(|_| Error::config(format!("{what} is not a valid absolute URL")))?;
-    let authority = uri
-        .authority()
-        .ok_or_else(|| Error::config(format!("{what} has no host")))?;
-    if authority.as_str().contains('@') {
-        return Err(Error::config(format!(
-            "{what} must not carry user information"
-        )));
-    }
-    let host = authority.host();
-    if host.is_empty() {
-        return Err(Error::config(format!("{what} has no host")));
-    }
-    if !authority_port_is_valid(authority.as_str()) {
-        return Err(Error::config(format!("{what} has an invalid port")));
-    }
-    match uri.scheme_str() {
-        Some("https") => Ok(()),
-        Some("http") if is_loopback_host(host) => Ok(()),
-        Some("http") => Err(Error::config(format!(
-            "{what} {url} uses plain http to a non-loopback host; use https"
-        ))),
-        _ => Err(Error::config(format!("{what} must start with https://"))),
-    }
-}
-
-/// True for `localhost`, 127.0.0.0/8 and `::1` (with or without brackets).
-pub fn is_loopback_host(host: &str) -> bool {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    if host.eq_ignore_ascii_case("localhost") {
-        return true;
-    }
-    host.parse::<std::net::IpAddr>()
-        .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Turns a serde_json error into a message that names a bad key but never echoes a value
@@ -518,11 +447,13 @@ impl ConfigFile {
         }
         c.set_scope(self.scope.as_deref())?;
         if let Some(style) = &self.auth_style {
-            c.auth_style = AuthStyle::from_name(style).ok_or_else(|| {
+            let known = AuthStyle::from_name(style).ok_or_else(|| {
                 Error::config(format!(
-                    "auth_style {style:?} is not one of \"basic\", \"post_body\", \"auto\""
+                    "auth_style {style:?} is not one of {}",
+                    AuthStyle::names()
                 ))
             })?;
+            c.set_auth_style(known);
         }
         for (name, value) in &self.params {
             c.add_param(name, value)?;
@@ -586,34 +517,6 @@ mod tests {
     }
 
     #[test]
-    fn url_rules() {
-        for ok in [
-            "https://accounts.spotify.com/api/token",
-            "http://127.0.0.1:8080/token",
-            "http://127.5.6.7/token",
-            "http://localhost:1/t",
-            "http://[::1]:4000/token",
-            "https://[2001:db8::1]/token",
-        ] {
-            check_url(ok, "token_url").unwrap_or_else(|e| panic!("{ok}: {e}"));
-        }
-        for bad in [
-            "http://example.com/token",
-            "http://10.0.0.1/token",
-            "ftp://127.0.0.1/x",
-            "/token",
-            "accounts.spotify.com/api/token",
-            "https://user:pw@host/token",
-            "https:///token",
-            "not a url",
-        ] {
-            let e = check_url(bad, "token_url").unwrap_err();
-            assert_eq!(e.kind(), crate::ErrorKind::Config, "{bad}");
-            assert!(!e.message().contains("pw"), "{}", e.message());
-        }
-    }
-
-    #[test]
     fn header_fields_are_capped() {
         let long = "x".repeat(MAX_HEADER_FIELD_BYTES + 1);
         let fits = "x".repeat(MAX_HEADER_FIELD_BYTES);
@@ -634,7 +537,18 @@ mod tests {
     #[test]
     fn managed_params_are_refused() {
         let mut c = Config::new("id", "secret").unwrap();
-        for name in ["grant_type", "client_id", "client_secret", "scope", ""] {
+        for name in [
+            "grant_type",
+            "client_id",
+            "client_secret",
+            "scope",
+            "",
+            "GRANT_TYPE",
+            "Client_Secret",
+            "grant_type ",
+            " scope",
+            "a\tb",
+        ] {
             assert_eq!(
                 c.add_param(name, "x").unwrap_err().kind(),
                 crate::ErrorKind::InvalidArgument

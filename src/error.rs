@@ -38,6 +38,23 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Every kind, in the order of their C status codes.
+    pub const ALL: &'static [ErrorKind] = &[
+        ErrorKind::InvalidArgument,
+        ErrorKind::Config,
+        ErrorKind::BadRequest,
+        ErrorKind::Unauthorized,
+        ErrorKind::RateLimited,
+        ErrorKind::ServerError,
+        ErrorKind::HttpStatus,
+        ErrorKind::Timeout,
+        ErrorKind::Network,
+        ErrorKind::Tls,
+        ErrorKind::InvalidResponse,
+        ErrorKind::BufferTooSmall,
+        ErrorKind::Panic,
+    ];
+
     /// The kind an unexpected HTTP status maps to.
     pub fn from_http_status(status: u16) -> ErrorKind {
         match status {
@@ -62,6 +79,7 @@ pub struct OAuthError {
 }
 
 impl OAuthError {
+    /// True when the server sent none of the fields.
     pub fn is_empty(&self) -> bool {
         self.error.is_none() && self.description.is_none() && self.uri.is_none()
     }
@@ -89,14 +107,17 @@ impl Error {
         }
     }
 
+    /// An [`ErrorKind::InvalidArgument`] error.
     pub fn invalid_argument(message: impl Into<String>) -> Error {
         Error::new(ErrorKind::InvalidArgument, message)
     }
 
+    /// An [`ErrorKind::Config`] error.
     pub fn config(message: impl Into<String>) -> Error {
         Error::new(ErrorKind::Config, message)
     }
 
+    /// An [`ErrorKind::InvalidResponse`] error.
     pub fn invalid_response(message: impl Into<String>) -> Error {
         Error::new(ErrorKind::InvalidResponse, message)
     }
@@ -141,6 +162,7 @@ impl Error {
         self
     }
 
+    /// What went wrong, as the caller acts on it.
     pub fn kind(&self) -> ErrorKind {
         self.kind
     }
@@ -192,6 +214,7 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// The result of every fallible operation of the library.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[cfg(test)]

@@ -1,149 +1,119 @@
 //! One token request as the configuration asks for it: the auth style (with Auto's single
 //! fallback), retries with backoff and Retry-After inside the timeout, and secret scrubbing of
-//! whatever error comes back.
+//! whatever error comes back. Built on the transport's byte-level [`Request`].
 
 use std::hash::{BuildHasher, Hasher};
-use std::time::{Duration, Instant, SystemTime};
-
-use base64::Engine as _;
+use std::time::{Duration, Instant};
 
 use crate::config::{AuthStyle, Config, RetryPolicy};
 use crate::error::{Error, ErrorKind, Result};
-use crate::secret::WipedString;
+use crate::hooks::Hooks;
 use crate::token::{
-    basic_authorization, build_token_request, parse_token_response, percent_encode_into, Reply,
-    Token, MAX_TOKEN_RESPONSE_BYTES,
+    build_token_request, parse_token_response, Reply, Token, MAX_TOKEN_RESPONSE_BYTES,
 };
-use crate::transport::Transport;
+use crate::transport::{Request, Transport};
 
 /// The first backoff delay; each retry doubles it, up to the policy's `max_wait`.
 const BASE_BACKOFF: Duration = Duration::from_millis(100);
 
-/// Clock readings, injectable for tests.
-pub trait Clock: Send + Sync {
-    fn now(&self) -> Instant;
-    fn system_now(&self) -> SystemTime;
-    fn sleep(&self, d: Duration);
+/// A token endpoint as one configuration reaches it: what [`TokenEndpoint::fetch`] needs,
+/// borrowed from the client (or from a one-shot request).
+pub(crate) struct TokenEndpoint<'a> {
+    pub config: &'a Config,
+    pub transport: &'a Transport,
+    pub hooks: &'a Hooks,
 }
 
-/// The real clock.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> Instant {
-        Instant::now()
-    }
-    fn system_now(&self) -> SystemTime {
-        SystemTime::now()
-    }
-    fn sleep(&self, d: Duration) {
-        std::thread::sleep(d)
-    }
-}
-
-/// Requests a token with `style` (Basic, PostBody, or Auto = Basic then PostBody once on
-/// `invalid_client`), retrying per the config. Returns the token and the style that worked.
-pub(crate) fn fetch_token(
-    config: &Config,
-    transport: &Transport,
-    style: AuthStyle,
-    clock: &dyn Clock,
-) -> Result<(Token, AuthStyle)> {
-    let deadline = clock.now() + config.timeout();
-    let mut attempt = 0u32;
-    loop {
-        let result = fetch_with_style(config, transport, style, deadline, clock);
-        let err = match result {
-            Ok(ok) => return Ok(ok),
-            Err(e) => e,
-        };
-        let wait = match retry_delay(&err, config.retry(), attempt) {
-            Some(w) if clock.now() + w < deadline => w,
-            _ => {
-                let forms = credential_forms(config);
-                let forms: Vec<&str> = forms.iter().map(|f| f.as_str()).collect();
-                return Err(err.redact(&forms));
+impl TokenEndpoint<'_> {
+    /// Requests a token with `style` (for Auto: Basic, then the body once on
+    /// `invalid_client`), retrying per the config, all within the config's timeout. Returns
+    /// the token and the style that worked. No secret is left in the error.
+    pub fn fetch(&self, style: AuthStyle) -> Result<(Token, AuthStyle)> {
+        let clock = &*self.hooks.clock;
+        let deadline = clock.now() + self.config.timeout();
+        let mut attempt = 0u32;
+        loop {
+            let err = match self.fetch_with_style(style, deadline) {
+                Ok(ok) => return Ok(ok),
+                Err(e) => e,
+            };
+            match retry_delay(&err, self.config.retry(), attempt) {
+                Some(wait) if clock.now() + wait < deadline => clock.sleep(wait),
+                _ => return Err(self.redact(err)),
             }
-        };
-        clock.sleep(wait);
-        attempt += 1;
-    }
-}
-
-/// Proxy settings the transport may take a proxy from when the config sets none.
-const PROXY_VARS: [&str; 6] = [
-    "https_proxy",
-    "HTTPS_PROXY",
-    "http_proxy",
-    "HTTP_PROXY",
-    "all_proxy",
-    "ALL_PROXY",
-];
-
-/// Every form in which the credentials travel, for scrubbing what a server or proxy echoes:
-/// the client secret raw, percent-encoded as in the Basic header and as in a form body, the
-/// Basic credentials' base64, and the password of the configured proxy and of any proxy in
-/// the environment, raw and in its `Proxy-Authorization` base64.
-fn credential_forms(config: &Config) -> Vec<WipedString> {
-    let secret = config.client_secret.expose();
-    let mut forms = vec![WipedString::new(secret.to_owned())];
-    for space_as_plus in [false, true] {
-        let mut encoded = WipedString::default();
-        percent_encode_into(&mut encoded, secret, space_as_plus);
-        forms.push(encoded);
-    }
-    let basic = basic_authorization(config.client_id.expose(), secret);
-    forms.push(WipedString::new(basic["Basic ".len()..].to_owned()));
-    let proxies = config
-        .proxy
-        .iter()
-        .map(|p| WipedString::new(p.expose().to_owned()))
-        .chain(
-            PROXY_VARS
-                .iter()
-                .filter_map(|v| std::env::var(v).ok().map(WipedString::new)),
-        );
-    for proxy in proxies.filter_map(|p| ureq::Proxy::new(&p).ok()) {
-        if let Some(password) = proxy.password() {
-            let user = proxy.username().unwrap_or_default();
-            let userinfo = WipedString::new(format!("{user}:{password}"));
-            forms.push(WipedString::new(password.to_owned()));
-            forms.push(WipedString::new(
-                base64::engine::general_purpose::STANDARD.encode(userinfo.as_bytes()),
-            ));
+            attempt += 1;
         }
     }
-    forms
-}
 
-fn fetch_with_style(
-    config: &Config,
-    transport: &Transport,
-    style: AuthStyle,
-    deadline: Instant,
-    clock: &dyn Clock,
-) -> Result<(Token, AuthStyle)> {
-    match style {
-        AuthStyle::Basic | AuthStyle::PostBody => {
-            fetch_once(config, transport, style, deadline, clock).map(|t| (t, style))
-        }
-        AuthStyle::Auto => match fetch_once(config, transport, AuthStyle::Basic, deadline, clock) {
-            Ok(t) => Ok((t, AuthStyle::Basic)),
-            Err(basic) if is_invalid_client(&basic) => {
-                match fetch_once(config, transport, AuthStyle::PostBody, deadline, clock) {
-                    Ok(t) => Ok((t, AuthStyle::PostBody)),
-                    Err(body) => {
-                        let both = format!(
-                            "auth style basic: {}; then auth style post_body: ",
-                            basic.message()
-                        );
-                        Err(body.context(&both))
-                    }
-                }
+    /// Scrubs every form in which the credentials travel (the client's, and the proxy
+    /// passwords the transport parsed) from what a server or proxy may have echoed.
+    pub fn redact(&self, err: Error) -> Error {
+        let mut forms = self
+            .config
+            .auth
+            .secret_forms(self.config.client_id.expose());
+        forms.extend(self.transport.secret_forms());
+        let forms: Vec<&str> = forms.iter().map(|f| f.as_str()).collect();
+        err.redact(&forms)
+    }
+
+    /// One try of each of `style`'s attempts in turn, moving on only after `invalid_client`.
+    fn fetch_with_style(&self, style: AuthStyle, deadline: Instant) -> Result<(Token, AuthStyle)> {
+        let mut earlier: Option<(AuthStyle, Error)> = None;
+        for &attempt in style.attempts() {
+            let err = match self.fetch_once(attempt, deadline) {
+                Ok(token) => return Ok((token, attempt)),
+                Err(e) => e,
+            };
+            let err = match &earlier {
+                Some((was, before)) => err.context(&format!(
+                    "auth style {}: {}; then auth style {}: ",
+                    was.name(),
+                    before.message(),
+                    attempt.name()
+                )),
+                None => err,
+            };
+            if !is_invalid_client(&err) {
+                return Err(err);
             }
-            Err(other) => Err(other),
-        },
+            earlier = Some((attempt, err));
+        }
+        // Every attempt was refused as invalid_client: the last refusal, with the others'.
+        Err(earlier.map_or_else(
+            || Error::config(format!("auth style {} has nothing to try", style.name())),
+            |(_, err)| err,
+        ))
+    }
+
+    fn fetch_once(&self, style: AuthStyle, deadline: Instant) -> Result<Token> {
+        let request = build_token_request(self.config, style);
+        let headers: Vec<(&str, &str)> = request
+            .headers
+            .iter()
+            .map(|(name, value)| (*name, value.as_str()))
+            .collect();
+        let url = self.config.token_url();
+        let response = self.transport.send(&Request {
+            method: "POST",
+            url,
+            headers: &headers,
+            body: request.body.as_bytes(),
+            limit: MAX_TOKEN_RESPONSE_BYTES,
+            deadline,
+        })?;
+        let reply = Reply {
+            status: response.status,
+            content_type: response.header("content-type"),
+            retry_after: response.header("retry-after"),
+            body: &response.body,
+        };
+        let clock = &*self.hooks.clock;
+        let token = parse_token_response(&reply, url, clock.system_now(), clock.now());
+        // The body holds the access token: wipe it before its memory goes back to the
+        // allocator (the Token keeps its own, wiped, copy).
+        drop(zeroize::Zeroizing::new(response.body));
+        token
     }
 }
 
@@ -157,27 +127,6 @@ fn is_invalid_client(e: &Error) -> bool {
         },
         _ => false,
     }
-}
-
-fn fetch_once(
-    config: &Config,
-    transport: &Transport,
-    style: AuthStyle,
-    deadline: Instant,
-    clock: &dyn Clock,
-) -> Result<Token> {
-    let request = build_token_request(config, style);
-    let url = config.token_url();
-    let response = transport.post_form(url, &request, MAX_TOKEN_RESPONSE_BYTES, deadline)?;
-    let reply = Reply {
-        status: response.status,
-        content_type: response.header("content-type"),
-        retry_after: response.header("retry-after"),
-        body: &response.body,
-    };
-    let token = parse_token_response(&reply, url, clock.system_now(), clock.now());
-    drop(zeroize::Zeroizing::new(response.body));
-    token
 }
 
 /// How long to wait before retry number `attempt + 1`, or `None` when the error is final:
@@ -201,6 +150,11 @@ pub(crate) fn retry_delay(err: &Error, policy: RetryPolicy, attempt: u32) -> Opt
 }
 
 /// A uniformly random duration in `[d/2, d]` ("equal jitter").
+///
+/// The randomness is std's `RandomState`: each one is seeded from the OS's random source
+/// (per thread, then incremented), so a fresh hasher's output differs between calls and
+/// between processes. Jitter only spreads retries of many clients apart; it need not be
+/// cryptographic, and this needs no dependency.
 fn jitter(d: Duration) -> Duration {
     let half = d / 2;
     let span = (d - half).as_nanos() as u64;

@@ -19,21 +19,59 @@
 //! ## Thread-safety
 //! [`Config`] and [`Token`] are immutable values (`Send + Sync`). [`Client`] is shared by all
 //! threads of a process: it hands out the cached token without blocking and refreshes it once.
+//!
+//! ## Layout
+//! Each module depends only on those below it (a DAG; `ffi` is the C shell over the rest):
+//! ```text
+//! ffi ───────────────► client ──► fetch ──► token ──► config ──► auth ──► form
+//!  (C handles, the      │  │        │                  │  │
+//!   last error)         │  │        └──► transport ────┘  └──► files, url_rules
+//!                       │  └──► cache_file ──► token        (transport also uses
+//!                       └──► hooks (clock)                    files, url_rules, secret)
+//! leaves: error, secret, form, files, url_rules, hooks
+//! ```
+//! * `url_rules`: where requests may go (URL, host, port, proxy-URL rules). `files`: bounded
+//!   reads and PEM loading. `form`: form encoding. `auth`: client authentication methods.
+//! * `token`: pure; builds the token request, parses the answer. `transport`: the only I/O, a
+//!   byte-level request. `fetch`: one token request (auth fallback, retries, redaction).
+//! * `client`: the cache, single flight, the 401 rule; `hooks`: what it observes (clock).
 
+#![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_debug_implementations)]
+#![warn(missing_docs)]
 
+mod auth;
 mod cache_file;
 pub mod client;
 pub mod config;
 pub mod error;
-pub mod fetch;
+mod fetch;
+#[allow(unsafe_code)]
 pub mod ffi;
+mod files;
+mod form;
+mod hooks;
 pub mod secret;
 pub mod token;
-pub mod transport;
+mod transport;
+mod url_rules;
 
 pub use client::{request_token, Client};
 pub use config::{AuthStyle, Config, RetryPolicy, SPOTIFY_TOKEN_URL};
 pub use error::{Error, ErrorKind, OAuthError, Result};
 pub use token::Token;
+pub use transport::HttpResponse;
+
+/// Internals that the fuzz targets and the property tests drive directly. Not part of the
+/// API: no stability promise.
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::files::read_bounded;
+    pub use crate::token::{
+        build_token_request, parse_error_body, parse_retry_after, parse_token_response, Reply,
+        TokenRequest, MAX_EXPIRES_IN,
+    };
+    pub use crate::transport::PROXY_VARIABLES;
+    pub use crate::url_rules::{check_url, is_loopback_host, parse_proxy_url};
+}

@@ -28,6 +28,7 @@ impl Text {
         })
     }
 
+    /// The text, without the trailing NUL.
     pub fn as_str(&self) -> &str {
         // Constructed only from &str plus one NUL.
         std::str::from_utf8(&self.bytes[..self.bytes.len() - 1]).unwrap_or_default()
@@ -38,6 +39,7 @@ impl Text {
         CStr::from_bytes_with_nul(&self.bytes).unwrap_or_default()
     }
 
+    /// True for the empty string.
     pub fn is_empty(&self) -> bool {
         self.bytes.len() == 1
     }
@@ -77,10 +79,12 @@ impl Secret {
         self.0.as_str()
     }
 
+    /// The secret, NUL-terminated. Callers must not put it in a message or a log.
     pub fn expose_c_str(&self) -> &CStr {
         self.0.as_c_str()
     }
 
+    /// True for the empty string.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -3,12 +3,16 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use base64::Engine as _;
 use serde_json::{Map, Value};
 
+#[cfg(test)]
+use crate::auth::basic_authorization;
 use crate::config::{AuthStyle, Config};
 use crate::error::{Error, ErrorKind, OAuthError, Result};
+use crate::form::{form_decode, form_pair};
 use crate::secret::{Secret, Text, WipedString};
+#[cfg(test)]
+use base64::Engine as _;
 
 /// Largest token-endpoint body read; anything longer is [`ErrorKind::InvalidResponse`].
 pub const MAX_TOKEN_RESPONSE_BYTES: usize = 64 * 1024;
@@ -16,20 +20,27 @@ pub const MAX_TOKEN_RESPONSE_BYTES: usize = 64 * 1024;
 pub const MAX_EXPIRES_IN: i64 = i32::MAX as i64;
 
 /// A token request, ready for the transport: POST `body` with `headers` to the token URL.
+/// Both are wiped when dropped: they may carry the client's credentials.
 pub struct TokenRequest {
+    /// `Content-Type`, `Accept`, and `Authorization` for Basic.
     pub headers: Vec<(&'static str, WipedString)>,
+    /// The form body.
     pub body: WipedString,
 }
 
 impl std::fmt::Debug for TokenRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenRequest").finish_non_exhaustive()
+        let names: Vec<&str> = self.headers.iter().map(|(name, _)| *name).collect();
+        f.debug_struct("TokenRequest")
+            .field("headers", &names)
+            .field("body_bytes", &self.body.len())
+            .finish_non_exhaustive()
     }
 }
 
-/// Builds the client-credentials request for `style` ([`AuthStyle::Auto`] builds Basic).
-/// Body order: `grant_type`, `scope`, the extra params in the order added, then the
-/// credentials for [`AuthStyle::PostBody`].
+/// Builds the client-credentials request for one attempt of `style` ([`AuthStyle::Auto`]
+/// builds its first attempt, Basic). Body order: `grant_type`, `scope`, the extra params in
+/// the order added, then the credentials for [`AuthStyle::PostBody`].
 pub fn build_token_request(config: &Config, style: AuthStyle) -> TokenRequest {
     let mut body = WipedString::new(String::with_capacity(128));
     form_pair(&mut body, "grant_type", "client_credentials");
@@ -46,58 +57,10 @@ pub fn build_token_request(config: &Config, style: AuthStyle) -> TokenRequest {
         ),
         ("Accept", WipedString::new("application/json".into())),
     ];
-    match style {
-        AuthStyle::PostBody => {
-            form_pair(&mut body, "client_id", config.client_id.expose());
-            form_pair(&mut body, "client_secret", config.client_secret.expose());
-        }
-        AuthStyle::Basic | AuthStyle::Auto => headers.push((
-            "Authorization",
-            basic_authorization(config.client_id.expose(), config.client_secret.expose()),
-        )),
-    }
+    config
+        .auth
+        .apply(style, config.client_id.expose(), &mut headers, &mut body);
     TokenRequest { headers, body }
-}
-
-/// `Basic base64(pctenc(id) ":" pctenc(secret))`: RFC 6749 §2.3.1, with every byte outside
-/// `A-Z a-z 0-9 - . _ ~` as `%XX` (a space is `%20`, never `+`).
-pub fn basic_authorization(id: &str, secret: &str) -> WipedString {
-    let mut plain = WipedString::new(String::with_capacity(id.len() + secret.len() + 1));
-    percent_encode_into(&mut plain, id, false);
-    plain.push(':');
-    percent_encode_into(&mut plain, secret, false);
-    let mut header = WipedString::new(String::with_capacity(6 + plain.len() * 4 / 3 + 4));
-    header.push_str("Basic ");
-    base64::engine::general_purpose::STANDARD.encode_string(plain.as_bytes(), &mut header);
-    header
-}
-
-fn form_pair(body: &mut String, name: &str, value: &str) {
-    if !body.is_empty() {
-        body.push('&');
-    }
-    percent_encode_into(body, name, true);
-    body.push('=');
-    percent_encode_into(body, value, true);
-}
-
-/// Percent-encodes `s` onto `out`. Unreserved bytes (`A-Z a-z 0-9 - . _ ~`) stay; with
-/// `space_as_plus` (application/x-www-form-urlencoded) a space becomes `+`.
-pub(crate) fn percent_encode_into(out: &mut String, s: &str, space_as_plus: bool) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for &b in s.as_bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                out.push(b as char)
-            }
-            b' ' if space_as_plus => out.push('+'),
-            _ => {
-                out.push('%');
-                out.push(HEX[usize::from(b >> 4)] as char);
-                out.push(HEX[usize::from(b & 15)] as char);
-            }
-        }
-    }
 }
 
 /// An access token and what came with it. Immutable; secrets wiped on drop.
@@ -182,10 +145,12 @@ impl Token {
         self.expires_at
     }
 
+    /// The scope the server granted, as it sent it.
     pub fn scope(&self) -> Option<&Text> {
         self.scope.as_ref()
     }
 
+    /// The refresh token, when the server sent one (rare for this grant).
     pub fn refresh_token(&self) -> Option<&Secret> {
         self.refresh_token.as_ref()
     }
@@ -247,9 +212,13 @@ fn normalize_token_type(t: &str) -> String {
 /// What the transport received from the token endpoint.
 #[derive(Clone, Copy, Debug)]
 pub struct Reply<'a> {
+    /// The HTTP status.
     pub status: u16,
+    /// The `Content-Type` header, if any.
     pub content_type: Option<&'a str>,
+    /// The `Retry-After` header, if any.
     pub retry_after: Option<&'a str>,
+    /// The body as received.
     pub body: &'a [u8],
 }
 
@@ -431,29 +400,6 @@ fn parse_form(body: &[u8]) -> std::result::Result<Map<String, Value>, String> {
         map.entry(k).or_insert(Value::String(v));
     }
     Ok(map)
-}
-
-fn form_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                // Two hex digits, checked first: from_str_radix alone accepts "+F".
-                let hex = bytes.get(i + 1..i + 3)?;
-                if !hex.iter().all(u8::is_ascii_hexdigit) {
-                    return None;
-                }
-                out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
 }
 
 fn optional_string<'a>(

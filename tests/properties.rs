@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
-use oauth2cc::config::check_url;
+use oauth2cc::internals::check_url;
 use oauth2cc::token::{
     build_token_request, parse_error_body, parse_retry_after, parse_token_response, Reply,
     MAX_EXPIRES_IN,

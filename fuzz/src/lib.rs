@@ -17,7 +17,7 @@
 use std::borrow::Cow;
 use std::time::{Duration, Instant, SystemTime};
 
-use oauth2cc::token::{Reply, MAX_EXPIRES_IN};
+use oauth2cc::internals::{Reply, MAX_EXPIRES_IN};
 use oauth2cc::ErrorKind;
 
 /// The URL the targets pretend the answer came from (it only appears in messages).
@@ -85,7 +85,7 @@ pub fn check_token_response(data: &[u8]) {
     let reply = answer.reply();
     let now = SystemTime::now();
     let now_mono = Instant::now();
-    let result = oauth2cc::token::parse_token_response(&reply, URL, now, now_mono);
+    let result = oauth2cc::internals::parse_token_response(&reply, URL, now, now_mono);
     match &result {
         Ok(token) => {
             assert!(
@@ -150,7 +150,7 @@ pub fn check_token_response(data: &[u8]) {
         }
     }
     if let Some(value) = reply.retry_after {
-        let wait = oauth2cc::token::parse_retry_after(value, now);
+        let wait = oauth2cc::internals::parse_retry_after(value, now);
         if let Err(e) = &result {
             if !(200..300).contains(&reply.status) {
                 assert_eq!(e.retry_after(), wait, "Retry-After not passed on");
@@ -159,10 +159,10 @@ pub fn check_token_response(data: &[u8]) {
     }
 }
 
-/// [`oauth2cc::token::parse_error_body`] on `data`: never panics, never returns an empty field.
+/// [`oauth2cc::internals::parse_error_body`] on `data`: never panics, never returns an empty field.
 pub fn check_error_body(data: &[u8]) {
     let answer = Answer::decode(data);
-    let oauth = oauth2cc::token::parse_error_body(&answer.reply());
+    let oauth = oauth2cc::internals::parse_error_body(&answer.reply());
     for text in [&oauth.error, &oauth.description, &oauth.uri]
         .into_iter()
         .flatten()
@@ -179,7 +179,7 @@ pub fn check_config_json(data: &[u8], base: &std::path::Path) {
     match oauth2cc::Config::from_json_bytes(data, base) {
         Ok(config) => {
             assert!(!config.client_id().is_empty());
-            oauth2cc::config::check_url(config.token_url(), "token_url")
+            oauth2cc::internals::check_url(config.token_url(), "token_url")
                 .expect("accepted token_url fails check_url");
             let debug = format!("{config:?}");
             assert!(debug.contains("client_secret: [redacted]"), "{debug}");
@@ -266,12 +266,12 @@ fn swap_chars(s: &str) -> String {
         .collect()
 }
 
-/// [`oauth2cc::config::check_url`] and the proxy check on `data` as UTF-8: never panic; an
+/// [`oauth2cc::internals::check_url`] and the proxy check on `data` as UTF-8: never panic; an
 /// accepted URL is `https://`, or `http://` to a loopback host, without user information.
 pub fn check_url(data: &[u8]) {
     let url = String::from_utf8_lossy(data);
     let url = url.as_ref();
-    match oauth2cc::config::check_url(url, "token_url") {
+    match oauth2cc::internals::check_url(url, "token_url") {
         Ok(()) => {
             let lower = url.to_ascii_lowercase();
             let rest = if let Some(rest) = lower.strip_prefix("https://") {
@@ -296,7 +296,7 @@ pub fn check_url(data: &[u8]) {
                     None => authority.split(':').next().unwrap_or_default().to_string(),
                 };
                 assert!(
-                    oauth2cc::config::is_loopback_host(&host),
+                    oauth2cc::internals::is_loopback_host(&host),
                     "accepted plain http to {host:?}: {url:?}"
                 );
             }
@@ -310,10 +310,10 @@ pub fn check_url(data: &[u8]) {
         }
         Err(e) => assert_eq!(e.kind(), ErrorKind::Config),
     }
-    let _ = oauth2cc::transport::check_proxy(url);
+    let _ = oauth2cc::internals::parse_proxy_url(url, "proxy");
 }
 
-/// [`oauth2cc::token::parse_retry_after`] on `data` as UTF-8, at a few instants: never panics;
+/// [`oauth2cc::internals::parse_retry_after`] on `data` as UTF-8, at a few instants: never panics;
 /// a wait from a date is never longer than the same date seen from an earlier instant.
 pub fn check_retry_after(data: &[u8]) {
     let value = String::from_utf8_lossy(data);
@@ -324,7 +324,7 @@ pub fn check_retry_after(data: &[u8]) {
         SystemTime::now(),
         epoch + Duration::from_secs(253_402_300_799),
     ];
-    let waits = instants.map(|now| oauth2cc::token::parse_retry_after(&value, now));
+    let waits = instants.map(|now| oauth2cc::internals::parse_retry_after(&value, now));
     if let Ok(seconds) = value.trim().parse::<u64>() {
         assert!(waits.iter().all(|w| *w == Some(seconds)), "{waits:?}");
     }

@@ -1,5 +1,6 @@
 //! Client behaviour against a loopback server, with an injectable clock.
 
+#[allow(unsafe_code)]
 #[path = "../../tests/support/http_server.rs"]
 mod http_server;
 
@@ -10,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 use http_server::{Action, Request, Response, TestServer};
 
 use super::*;
-use crate::fetch::Clock;
+use crate::hooks::Clock;
 
 /// A clock that moves only when told to.
 struct TestClock {
@@ -30,6 +31,12 @@ impl TestClock {
     fn advance_to(&self, d: Duration) {
         *self.offset.lock().unwrap() = d;
     }
+    /// Hooks that read this clock.
+    fn hooks(self: &Arc<Self>) -> Hooks {
+        Hooks {
+            clock: self.clone(),
+        }
+    }
 }
 
 impl Clock for TestClock {
@@ -39,8 +46,10 @@ impl Clock for TestClock {
     fn system_now(&self) -> SystemTime {
         self.system_base + *self.offset.lock().unwrap()
     }
+    /// Moves the clock forward instead of waiting: retry tests cost no real time, and their
+    /// deadlines see the time the waits would have taken.
     fn sleep(&self, d: Duration) {
-        std::thread::sleep(d.min(Duration::from_millis(5)))
+        *self.offset.lock().unwrap() += d;
     }
 }
 
@@ -73,7 +82,7 @@ fn config_for(server: &TestServer) -> Config {
 fn caches_until_the_leeway_then_refreshes() {
     let server = counting_server(3600);
     let clock = TestClock::new();
-    let client = Client::with_clock(&config_for(&server), clock.clone()).unwrap();
+    let client = Client::with_hooks(&config_for(&server), clock.hooks()).unwrap();
     assert_eq!(client.token().unwrap().access_token().expose(), "token-1");
     assert_eq!(client.token().unwrap().access_token().expose(), "token-1");
     assert_eq!(server.request_count(), 1);
@@ -94,7 +103,7 @@ fn custom_leeway() {
     let clock = TestClock::new();
     let mut config = config_for(&server);
     config.set_expiry_leeway(5);
-    let client = Client::with_clock(&config, clock.clone()).unwrap();
+    let client = Client::with_hooks(&config, clock.hooks()).unwrap();
     client.token().unwrap();
     clock.advance_to(Duration::from_secs(95));
     assert_eq!(client.token().unwrap().access_token().expose(), "token-1");
@@ -106,7 +115,7 @@ fn custom_leeway() {
 fn a_token_shorter_lived_than_the_leeway_is_reused_for_half_its_life() {
     let server = counting_server(30);
     let clock = TestClock::new();
-    let client = Client::with_clock(&config_for(&server), clock.clone()).unwrap();
+    let client = Client::with_hooks(&config_for(&server), clock.hooks()).unwrap();
     client.token().unwrap();
     clock.advance_to(Duration::from_secs(15));
     assert_eq!(client.token().unwrap().access_token().expose(), "token-1");
@@ -123,7 +132,7 @@ fn token_without_expiry_is_kept_until_invalidated() {
         Response::json(200, &format!(r#"{{"access_token":"forever-{i}"}}"#)).into()
     });
     let clock = TestClock::new();
-    let client = Client::with_clock(&config_for(&server), clock.clone()).unwrap();
+    let client = Client::with_hooks(&config_for(&server), clock.hooks()).unwrap();
     client.token().unwrap();
     clock.advance_to(Duration::from_secs(10 * 365 * 86400));
     assert_eq!(client.token().unwrap().access_token().expose(), "forever-1");
@@ -146,7 +155,7 @@ fn failure_while_still_valid_returns_the_old_token_and_retries_next_call() {
         }
     });
     let clock = TestClock::new();
-    let client = Client::with_clock(&config_for(&server), clock.clone()).unwrap();
+    let client = Client::with_hooks(&config_for(&server), clock.hooks()).unwrap();
     client.token().unwrap();
     fail.store(true, Ordering::SeqCst);
     clock.advance_to(Duration::from_secs(3590));
@@ -178,7 +187,7 @@ fn the_old_token_is_not_returned_if_it_expired_during_a_failed_refresh() {
             token_json(1, 3600)
         }
     });
-    let client = Client::with_clock(&config_for(&server), clock.clone()).unwrap();
+    let client = Client::with_hooks(&config_for(&server), clock.hooks()).unwrap();
     client.token().unwrap();
     fail.store(true, Ordering::SeqCst);
     clock.advance_to(Duration::from_secs(3590));
@@ -255,7 +264,7 @@ fn proactive_refresh_does_not_block_readers_of_a_valid_token() {
         token_json(i, 3600)
     });
     let clock = TestClock::new();
-    let client = Client::with_clock(&config_for(&server), clock.clone()).unwrap();
+    let client = Client::with_hooks(&config_for(&server), clock.hooks()).unwrap();
     client.token().unwrap();
     clock.advance_to(Duration::from_secs(3570));
     let leader = {

@@ -5,15 +5,16 @@ use std::ffi::c_char;
 use std::sync::Arc;
 
 use super::{
-    boundary, config::oauth2cc_config, oauth2cc_status, opt_ptr, out_arg, ref_arg, status_boundary,
-    str_arg, write_out,
+    arg_out, arg_ref, arg_str, config::oauth2cc_config, ffi_export, oauth2cc_status, opt_ptr,
+    write_c_buf,
 };
 use crate::client::request_token;
 use crate::config::Config;
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
 use crate::token::Token;
 
-/// An access token with its type, lifetime and scope, like the seed's `Authorization` tuple.
+/// An access token with its type, lifetime and scope, like the `Authorization` tuple of the
+/// Python pytify client.
 ///
 /// Opaque and immutable: any number of threads may read one handle at once. Obtained from
 /// `oauth2cc_authenticate`, `oauth2cc_request_token`, `oauth2cc_client_token` or
@@ -40,15 +41,8 @@ unsafe fn token<'a>(auth: *const oauth2cc_authorization) -> Option<&'a Token> {
     unsafe { auth.cast::<Token>().as_ref() }
 }
 
-fn request_into(config: &Config, out: *mut *mut oauth2cc_authorization) -> crate::Result<()> {
-    let token = request_token(config)?;
-    // SAFETY: `out` was checked by out_arg in the caller.
-    unsafe { write_out(out, into_handle(Arc::new(token))) };
-    Ok(())
-}
-
-/// Gets a token from Spotify's accounts service with every default (the seed's
-/// `authenticate`): Basic auth, 30 s timeout, no retries. `client_id` and `client_secret`
+/// Gets a token from Spotify's accounts service with every default (the Python pytify
+/// client's `authenticate`): Basic auth, 30 s timeout, no retries. `client_id` and `client_secret`
 /// must be non-empty UTF-8. On success `*out` receives a handle the caller frees with
 /// `oauth2cc_authorization_free`; on failure `*out` is untouched and the last-error functions
 /// hold the details. Blocks the calling thread for up to the timeout.
@@ -65,16 +59,11 @@ pub unsafe extern "C" fn oauth2cc_authenticate(
     client_secret: *const c_char,
     out: *mut *mut oauth2cc_authorization,
 ) -> oauth2cc_status {
-    status_boundary("oauth2cc_authenticate", || {
-        let out = out_arg(out, "out")?;
-        // SAFETY: per this function's contract.
-        let (id, secret) = unsafe {
-            (
-                str_arg(client_id, "client_id")?,
-                str_arg(client_secret, "client_secret")?,
-            )
-        };
-        request_into(&Config::new(id, secret)?, out)
+    ffi_export!({
+        let out = arg_out!(out)?;
+        let config = Config::new(arg_str!(client_id)?, arg_str!(client_secret)?)?;
+        out.set(into_handle(Arc::new(request_token(&config)?)));
+        Ok(())
     })
 }
 
@@ -89,11 +78,11 @@ pub unsafe extern "C" fn oauth2cc_request_token(
     config: *const oauth2cc_config,
     out: *mut *mut oauth2cc_authorization,
 ) -> oauth2cc_status {
-    status_boundary("oauth2cc_request_token", || {
-        let out = out_arg(out, "out")?;
-        // SAFETY: per this function's contract.
-        let config = unsafe { ref_arg(config, "config")? };
-        request_into(&config.inner, out)
+    ffi_export!({
+        let out = arg_out!(out)?;
+        let config = arg_ref!(config)?;
+        out.set(into_handle(Arc::new(request_token(&config.inner)?)));
+        Ok(())
     })
 }
 
@@ -105,14 +94,10 @@ pub unsafe extern "C" fn oauth2cc_request_token(
 pub unsafe extern "C" fn oauth2cc_authorization_access_token(
     auth: *const oauth2cc_authorization,
 ) -> *const c_char {
-    boundary(
-        "oauth2cc_authorization_access_token",
-        std::ptr::null(),
-        || {
-            // SAFETY: per this function's contract.
-            opt_ptr(unsafe { token(auth) }.map(|t| t.access_token().expose_c_str()))
-        },
-    )
+    ffi_export!({
+        // SAFETY: per this function's contract.
+        opt_ptr(unsafe { token(auth) }.map(|t| t.access_token().expose_c_str()))
+    })
 }
 
 /// The token type: `"Bearer"` for any casing the server sent (and when it sent none);
@@ -124,14 +109,10 @@ pub unsafe extern "C" fn oauth2cc_authorization_access_token(
 pub unsafe extern "C" fn oauth2cc_authorization_token_type(
     auth: *const oauth2cc_authorization,
 ) -> *const c_char {
-    boundary(
-        "oauth2cc_authorization_token_type",
-        std::ptr::null(),
-        || {
-            // SAFETY: per this function's contract.
-            opt_ptr(unsafe { token(auth) }.map(|t| t.token_type().as_c_str()))
-        },
-    )
+    ffi_export!({
+        // SAFETY: per this function's contract.
+        opt_ptr(unsafe { token(auth) }.map(|t| t.token_type().as_c_str()))
+    })
 }
 
 /// Lifetime in seconds as the server sent it (clamped to 0..2147483647); -1 when the server
@@ -143,7 +124,7 @@ pub unsafe extern "C" fn oauth2cc_authorization_token_type(
 pub unsafe extern "C" fn oauth2cc_authorization_expires_in(
     auth: *const oauth2cc_authorization,
 ) -> i64 {
-    boundary("oauth2cc_authorization_expires_in", -1, || {
+    ffi_export!({
         // SAFETY: per this function's contract.
         unsafe { token(auth) }
             .and_then(Token::expires_in)
@@ -160,7 +141,7 @@ pub unsafe extern "C" fn oauth2cc_authorization_expires_in(
 pub unsafe extern "C" fn oauth2cc_authorization_expires_at(
     auth: *const oauth2cc_authorization,
 ) -> i64 {
-    boundary("oauth2cc_authorization_expires_at", -1, || {
+    ffi_export!({
         // SAFETY: per this function's contract.
         unsafe { token(auth) }
             .and_then(Token::expires_at)
@@ -176,13 +157,10 @@ pub unsafe extern "C" fn oauth2cc_authorization_expires_at(
 pub unsafe extern "C" fn oauth2cc_authorization_scope(
     auth: *const oauth2cc_authorization,
 ) -> *const c_char {
-    boundary("oauth2cc_authorization_scope", std::ptr::null(), || {
+    ffi_export!({
         // SAFETY: per this function's contract.
-        opt_ptr(
-            unsafe { token(auth) }
-                .and_then(|t| t.scope())
-                .map(|s| s.as_c_str()),
-        )
+        let scope = unsafe { token(auth) }.and_then(|t| t.scope());
+        opt_ptr(scope.map(|s| s.as_c_str()))
     })
 }
 
@@ -194,18 +172,11 @@ pub unsafe extern "C" fn oauth2cc_authorization_scope(
 pub unsafe extern "C" fn oauth2cc_authorization_refresh_token(
     auth: *const oauth2cc_authorization,
 ) -> *const c_char {
-    boundary(
-        "oauth2cc_authorization_refresh_token",
-        std::ptr::null(),
-        || {
-            // SAFETY: per this function's contract.
-            opt_ptr(
-                unsafe { token(auth) }
-                    .and_then(|t| t.refresh_token())
-                    .map(|s| s.expose_c_str()),
-            )
-        },
-    )
+    ffi_export!({
+        // SAFETY: per this function's contract.
+        let refresh = unsafe { token(auth) }.and_then(|t| t.refresh_token());
+        opt_ptr(refresh.map(|s| s.expose_c_str()))
+    })
 }
 
 /// Whether the token has expired or will within `leeway_seconds`. A token without a known
@@ -218,7 +189,7 @@ pub unsafe extern "C" fn oauth2cc_authorization_is_expired(
     auth: *const oauth2cc_authorization,
     leeway_seconds: u32,
 ) -> bool {
-    boundary("oauth2cc_authorization_is_expired", true, || {
+    ffi_export!({
         // SAFETY: per this function's contract.
         unsafe { token(auth) }
             .is_none_or(|t| t.is_expired(std::time::Duration::from_secs(u64::from(leeway_seconds))))
@@ -241,33 +212,13 @@ pub unsafe extern "C" fn oauth2cc_authorization_header(
     buf_len: usize,
     needed: *mut usize,
 ) -> oauth2cc_status {
-    status_boundary("oauth2cc_authorization_header", || {
+    ffi_export!({
         // SAFETY: per this function's contract.
         let token =
             unsafe { token(auth) }.ok_or_else(|| Error::invalid_argument("auth is NULL"))?;
-        if buf.is_null() && buf_len != 0 {
-            return Err(Error::invalid_argument("buf is NULL but buf_len is not 0"));
-        }
         let header = token.authorization_header();
-        if !needed.is_null() {
-            // SAFETY: non-NULL and writable per this function's contract.
-            unsafe { needed.write(header.len()) };
-        }
-        if buf_len <= header.len() {
-            return Err(Error::new(
-                ErrorKind::BufferTooSmall,
-                format!(
-                    "the header needs {} bytes plus the NUL; buf_len is {buf_len}",
-                    header.len()
-                ),
-            ));
-        }
-        // SAFETY: `buf` is writable for buf_len > header.len() bytes per the contract.
-        unsafe {
-            std::ptr::copy_nonoverlapping(header.as_ptr(), buf.cast::<u8>(), header.len());
-            buf.add(header.len()).write(0);
-        }
-        Ok(())
+        // SAFETY: per this function's contract.
+        unsafe { write_c_buf(header.as_bytes(), buf, buf_len, needed, "the header") }
     })
 }
 
@@ -281,7 +232,7 @@ pub unsafe extern "C" fn oauth2cc_authorization_header(
 pub unsafe extern "C" fn oauth2cc_authorization_clone(
     auth: *const oauth2cc_authorization,
 ) -> *mut oauth2cc_authorization {
-    boundary("oauth2cc_authorization_clone", std::ptr::null_mut(), || {
+    ffi_export!({
         if auth.is_null() {
             return std::ptr::null_mut();
         }
@@ -298,7 +249,7 @@ pub unsafe extern "C" fn oauth2cc_authorization_clone(
 /// `auth` NULL or a handle from this library not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn oauth2cc_authorization_free(auth: *mut oauth2cc_authorization) {
-    boundary("oauth2cc_authorization_free", (), || {
+    ffi_export!({
         if !auth.is_null() {
             // SAFETY: created by into_handle (Arc::into_raw) and freed once per contract.
             drop(unsafe { Arc::from_raw(auth.cast_const().cast::<Token>()) });

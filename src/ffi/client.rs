@@ -1,11 +1,13 @@
 //! `oauth2cc_client`: the shared, thread-safe token source, and its authorized GET.
 
+use std::ffi::c_char;
 use std::sync::Arc;
 
 use super::authorization::{into_handle, oauth2cc_authorization};
 use super::config::oauth2cc_config;
 use super::response::{into_response_handle, oauth2cc_response};
-use super::{boundary, oauth2cc_status, out_arg, ref_arg, status_boundary, str_arg, write_out};
+use super::{arg_bytes, arg_out, arg_ref, arg_str, arg_str_array, ffi_export, oauth2cc_status};
+use crate::client::split_header_line;
 use crate::client::Client;
 
 /// A token source for one configuration, shared by all threads of a process.
@@ -20,7 +22,7 @@ use crate::client::Client;
 /// there is no valid token, callers wait for that single refresh and share its result.
 /// `oauth2cc_client_get` blocks for the API request (up to the timeout).
 ///
-/// Methods: `oauth2cc_client_token`, `_invalidate`, `_get`, `_free`.
+/// Methods: `oauth2cc_client_token`, `_invalidate`, `_get`, `_request`, `_free`.
 #[derive(Debug)]
 pub struct oauth2cc_client {
     inner: Client,
@@ -37,18 +39,10 @@ pub unsafe extern "C" fn oauth2cc_client_new(
     config: *const oauth2cc_config,
     out: *mut *mut oauth2cc_client,
 ) -> oauth2cc_status {
-    status_boundary("oauth2cc_client_new", || {
-        let out = out_arg(out, "out")?;
-        // SAFETY: per this function's contract.
-        let config = unsafe { ref_arg(config, "config")? };
-        let client = Client::new(&config.inner)?;
-        // SAFETY: checked by out_arg.
-        unsafe {
-            write_out(
-                out,
-                Box::into_raw(Box::new(oauth2cc_client { inner: client })),
-            )
-        };
+    ffi_export!({
+        let out = arg_out!(out)?;
+        let client = Client::new(&arg_ref!(config)?.inner)?;
+        out.set(Box::into_raw(Box::new(oauth2cc_client { inner: client })));
         Ok(())
     })
 }
@@ -64,13 +58,10 @@ pub unsafe extern "C" fn oauth2cc_client_token(
     client: *mut oauth2cc_client,
     out: *mut *mut oauth2cc_authorization,
 ) -> oauth2cc_status {
-    status_boundary("oauth2cc_client_token", || {
-        let out = out_arg(out, "out")?;
-        // SAFETY: per this function's contract.
-        let client = unsafe { ref_arg(client, "client")? };
-        let token = client.inner.token()?;
-        // SAFETY: checked by out_arg.
-        unsafe { write_out(out, into_handle(token)) };
+    ffi_export!({
+        let out = arg_out!(out)?;
+        let token = arg_ref!(client)?.inner.token()?;
+        out.set(into_handle(token));
         Ok(())
     })
 }
@@ -83,9 +74,8 @@ pub unsafe extern "C" fn oauth2cc_client_token(
 /// `client` NULL or a live client.
 #[no_mangle]
 pub unsafe extern "C" fn oauth2cc_client_invalidate(client: *mut oauth2cc_client) {
-    boundary("oauth2cc_client_invalidate", (), || {
-        // SAFETY: per this function's contract.
-        if let Ok(client) = unsafe { ref_arg(client, "client") } {
+    ffi_export!({
+        if let Ok(client) = arg_ref!(client) {
             client.inner.invalidate();
         }
     })
@@ -104,16 +94,65 @@ pub unsafe extern "C" fn oauth2cc_client_invalidate(client: *mut oauth2cc_client
 #[no_mangle]
 pub unsafe extern "C" fn oauth2cc_client_get(
     client: *mut oauth2cc_client,
-    url: *const std::ffi::c_char,
+    url: *const c_char,
     out: *mut *mut oauth2cc_response,
 ) -> oauth2cc_status {
-    status_boundary("oauth2cc_client_get", || {
-        let out = out_arg(out, "out")?;
-        // SAFETY: per this function's contract.
-        let (client, url) = unsafe { (ref_arg(client, "client")?, str_arg(url, "url")?) };
-        let response = client.inner.get(url)?;
-        // SAFETY: checked by out_arg.
-        unsafe { write_out(out, into_response_handle(response)) };
+    ffi_export!({
+        let out = arg_out!(out)?;
+        let response = arg_ref!(client)?.inner.get(arg_str!(url)?)?;
+        out.set(into_response_handle(response));
+        Ok(())
+    })
+}
+
+/// Sends `method` to `url` with the client's token and returns the response, whatever its
+/// HTTP status (read it with `oauth2cc_response_status`).
+///
+/// * `method`: any RFC 9110 token (`GET`, `POST`, `PUT`, `PATCH`, `DELETE`, ...).
+/// * `url`: `https://`, or `http://` to a loopback host, as for `oauth2cc_client_get`.
+/// * `headers`: NULL, or a NULL-terminated array of `"Name: value"` strings. The library owns
+///   `Authorization` (it carries the token; use `oauth2cc_client_token` to use the token in
+///   another way) and computes `Content-Length`, `Transfer-Encoding` and `Host`: passing any
+///   of them is `INVALID_ARGUMENT`, as is a line without a colon, a name that is not a token,
+///   or CR, LF or NUL anywhere.
+/// * `body`: NULL with `body_len` 0 (no body), or `body_len` bytes sent as they are (set
+///   `Content-Type` yourself). NULL with a non-zero length is `INVALID_ARGUMENT`.
+///
+/// The 401 rule: on a 401 (or any status with `WWW-Authenticate: Bearer
+/// error="invalid_token"`), the token that was sent is invalidated, a new one is fetched and
+/// the request, body included, is sent once more; the second answer is returned whatever
+/// it is. A 403 (e.g. `insufficient_scope`) is returned as it is: a new token would carry the
+/// same rights. Timeout, response size cap and redirects (none followed) as for
+/// `oauth2cc_client_get`. On success `*out` receives a response the caller frees with
+/// `oauth2cc_response_free`. Returns `OK`, `INVALID_ARGUMENT`, `CONFIG` (bad URL), any token
+/// status, `TIMEOUT`, `NETWORK`, `TLS` or `INVALID_RESPONSE`.
+///
+/// # Safety
+/// `client` NULL or a live client; `method`, `url` and each header NULL or NUL-terminated;
+/// `headers` NULL or a NULL-terminated array; `body` NULL or readable for `body_len` bytes;
+/// `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn oauth2cc_client_request(
+    client: *mut oauth2cc_client,
+    method: *const c_char,
+    url: *const c_char,
+    headers: *const *const c_char,
+    body: *const u8,
+    body_len: usize,
+    out: *mut *mut oauth2cc_response,
+) -> oauth2cc_status {
+    ffi_export!({
+        let out = arg_out!(out)?;
+        let client = arg_ref!(client)?;
+        let (method, url) = (arg_str!(method)?, arg_str!(url)?);
+        let lines = arg_str_array!(headers)?;
+        let headers = lines
+            .iter()
+            .map(|line| split_header_line(line))
+            .collect::<crate::Result<Vec<_>>>()?;
+        let body = arg_bytes!(body, body_len)?;
+        let response = client.inner.request(method, url, &headers, body)?;
+        out.set(into_response_handle(response));
         Ok(())
     })
 }
@@ -125,7 +164,7 @@ pub unsafe extern "C" fn oauth2cc_client_get(
 /// `client` NULL or a client from this library not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn oauth2cc_client_free(client: *mut oauth2cc_client) {
-    boundary("oauth2cc_client_free", (), || {
+    ffi_export!({
         if !client.is_null() {
             // SAFETY: created by Box::into_raw in oauth2cc_client_new, freed once per contract.
             drop(unsafe { Box::from_raw(client) });

@@ -2,7 +2,7 @@
 
 use std::ffi::c_char;
 
-use super::{mut_arg, oauth2cc_status, opt_str_arg, out_arg, status_boundary, str_arg, write_out};
+use super::{arg_mut, arg_opt_str, arg_out, arg_str, ffi_export, oauth2cc_status};
 use crate::config::{AuthStyle, Config};
 use crate::error::Error;
 
@@ -39,10 +39,9 @@ impl oauth2cc_auth_style {
     pub const AUTO: oauth2cc_auth_style = oauth2cc_auth_style(2);
 }
 
-fn box_config(config: Config, out: *mut *mut oauth2cc_config) {
-    let raw = Box::into_raw(Box::new(oauth2cc_config { inner: config }));
-    // SAFETY: `out` was checked by out_arg in the caller.
-    unsafe { write_out(out, raw) }
+/// Hands a config to C; freed by `oauth2cc_config_free`.
+fn into_config_handle(config: Config) -> *mut oauth2cc_config {
+    Box::into_raw(Box::new(oauth2cc_config { inner: config }))
 }
 
 /// Creates a configuration for Spotify's token endpoint (`OAUTH2CC_SPOTIFY_TOKEN_URL`) with
@@ -60,16 +59,10 @@ pub unsafe extern "C" fn oauth2cc_config_new(
     client_secret: *const c_char,
     out: *mut *mut oauth2cc_config,
 ) -> oauth2cc_status {
-    status_boundary("oauth2cc_config_new", || {
-        let out = out_arg(out, "out")?;
-        // SAFETY: per this function's contract.
-        let (id, secret) = unsafe {
-            (
-                str_arg(client_id, "client_id")?,
-                str_arg(client_secret, "client_secret")?,
-            )
-        };
-        box_config(Config::new(id, secret)?, out);
+    ffi_export!({
+        let out = arg_out!(out)?;
+        let config = Config::new(arg_str!(client_id)?, arg_str!(client_secret)?)?;
+        out.set(into_config_handle(config));
         Ok(())
     })
 }
@@ -91,11 +84,9 @@ pub unsafe extern "C" fn oauth2cc_config_from_file(
     path: *const c_char,
     out: *mut *mut oauth2cc_config,
 ) -> oauth2cc_status {
-    status_boundary("oauth2cc_config_from_file", || {
-        let out = out_arg(out, "out")?;
-        // SAFETY: per this function's contract.
-        let path = unsafe { str_arg(path, "path")? };
-        box_config(Config::from_file(path)?, out);
+    ffi_export!({
+        let out = arg_out!(out)?;
+        out.set(into_config_handle(Config::from_file(arg_str!(path)?)?));
         Ok(())
     })
 }
@@ -111,23 +102,10 @@ pub unsafe extern "C" fn oauth2cc_config_from_file(
 pub unsafe extern "C" fn oauth2cc_config_from_env(
     out: *mut *mut oauth2cc_config,
 ) -> oauth2cc_status {
-    status_boundary("oauth2cc_config_from_env", || {
-        let out = out_arg(out, "out")?;
-        box_config(Config::from_env()?, out);
+    ffi_export!({
+        let out = arg_out!(out)?;
+        out.set(into_config_handle(Config::from_env()?));
         Ok(())
-    })
-}
-
-/// Shared shape of the setters: check the config pointer, then apply `set`.
-fn with_config(
-    function: &str,
-    config: *mut oauth2cc_config,
-    set: impl FnOnce(&mut Config) -> crate::Result<()>,
-) -> oauth2cc_status {
-    status_boundary(function, || {
-        // SAFETY: callers of the exported setters promise a live config or NULL.
-        let config = unsafe { mut_arg(config, "config")? };
-        set(&mut config.inner)
     })
 }
 
@@ -141,10 +119,7 @@ pub unsafe extern "C" fn oauth2cc_config_set_token_url(
     config: *mut oauth2cc_config,
     url: *const c_char,
 ) -> oauth2cc_status {
-    with_config("oauth2cc_config_set_token_url", config, |c| {
-        // SAFETY: per this function's contract.
-        c.set_token_url(unsafe { str_arg(url, "url")? })
-    })
+    ffi_export!({ arg_mut!(config)?.inner.set_token_url(arg_str!(url)?) })
 }
 
 /// Sets the space-separated scope sent with the request; NULL or `""` clears it.
@@ -157,10 +132,7 @@ pub unsafe extern "C" fn oauth2cc_config_set_scope(
     config: *mut oauth2cc_config,
     scope: *const c_char,
 ) -> oauth2cc_status {
-    with_config("oauth2cc_config_set_scope", config, |c| {
-        // SAFETY: per this function's contract.
-        c.set_scope(unsafe { opt_str_arg(scope, "scope")? })
-    })
+    ffi_export!({ arg_mut!(config)?.inner.set_scope(arg_opt_str!(scope)?) })
 }
 
 /// Sets how the client authenticates (`OAUTH2CC_AUTH_STYLE_BASIC`, `_POST_BODY`, `_AUTO`).
@@ -173,18 +145,12 @@ pub unsafe extern "C" fn oauth2cc_config_set_auth_style(
     config: *mut oauth2cc_config,
     style: oauth2cc_auth_style,
 ) -> oauth2cc_status {
-    with_config("oauth2cc_config_set_auth_style", config, |c| {
-        let style = match style {
-            oauth2cc_auth_style::BASIC => AuthStyle::Basic,
-            oauth2cc_auth_style::POST_BODY => AuthStyle::PostBody,
-            oauth2cc_auth_style::AUTO => AuthStyle::Auto,
-            oauth2cc_auth_style(other) => {
-                return Err(Error::invalid_argument(format!(
-                    "style {other} is not an oauth2cc_auth_style"
-                )))
-            }
-        };
-        c.set_auth_style(style);
+    ffi_export!({
+        let config = arg_mut!(config)?;
+        let style = AuthStyle::try_from(style.0).map_err(|code| {
+            Error::invalid_argument(format!("style {code} is not an oauth2cc_auth_style"))
+        })?;
+        config.inner.set_auth_style(style);
         Ok(())
     })
 }
@@ -201,10 +167,10 @@ pub unsafe extern "C" fn oauth2cc_config_add_param(
     name: *const c_char,
     value: *const c_char,
 ) -> oauth2cc_status {
-    with_config("oauth2cc_config_add_param", config, |c| {
-        // SAFETY: per this function's contract.
-        let (name, value) = unsafe { (str_arg(name, "name")?, str_arg(value, "value")?) };
-        c.add_param(name, value)
+    ffi_export!({
+        arg_mut!(config)?
+            .inner
+            .add_param(arg_str!(name)?, arg_str!(value)?)
     })
 }
 
@@ -220,9 +186,7 @@ pub unsafe extern "C" fn oauth2cc_config_set_timeout_ms(
     config: *mut oauth2cc_config,
     timeout_ms: u32,
 ) -> oauth2cc_status {
-    with_config("oauth2cc_config_set_timeout_ms", config, |c| {
-        c.set_timeout_ms(timeout_ms)
-    })
+    ffi_export!({ arg_mut!(config)?.inner.set_timeout_ms(timeout_ms) })
 }
 
 /// Sets the connection set-up timeout in milliseconds (default 10000; 0 is
@@ -236,9 +200,7 @@ pub unsafe extern "C" fn oauth2cc_config_set_connect_timeout_ms(
     config: *mut oauth2cc_config,
     timeout_ms: u32,
 ) -> oauth2cc_status {
-    with_config("oauth2cc_config_set_connect_timeout_ms", config, |c| {
-        c.set_connect_timeout_ms(timeout_ms)
-    })
+    ffi_export!({ arg_mut!(config)?.inner.set_connect_timeout_ms(timeout_ms) })
 }
 
 /// Trusts the CA certificates in the PEM file `pem_path` for this config, **instead of** the
@@ -261,10 +223,7 @@ pub unsafe extern "C" fn oauth2cc_config_set_ca_file(
     config: *mut oauth2cc_config,
     pem_path: *const c_char,
 ) -> oauth2cc_status {
-    with_config("oauth2cc_config_set_ca_file", config, |c| {
-        // SAFETY: per this function's contract.
-        c.set_ca_file(unsafe { str_arg(pem_path, "pem_path")? })
-    })
+    ffi_export!({ arg_mut!(config)?.inner.set_ca_file(arg_str!(pem_path)?) })
 }
 
 /// Sends requests through a proxy: `http://`, `https://`, `socks5://` or `socks5h://`,
@@ -287,10 +246,7 @@ pub unsafe extern "C" fn oauth2cc_config_set_proxy(
     config: *mut oauth2cc_config,
     proxy_url: *const c_char,
 ) -> oauth2cc_status {
-    with_config("oauth2cc_config_set_proxy", config, |c| {
-        // SAFETY: per this function's contract.
-        c.set_proxy(unsafe { opt_str_arg(proxy_url, "proxy_url")? })
-    })
+    ffi_export!({ arg_mut!(config)?.inner.set_proxy(arg_opt_str!(proxy_url)?) })
 }
 
 /// Sets the `User-Agent` header (default `oauth2cc/<version>`). Control characters are
@@ -303,9 +259,10 @@ pub unsafe extern "C" fn oauth2cc_config_set_user_agent(
     config: *mut oauth2cc_config,
     user_agent: *const c_char,
 ) -> oauth2cc_status {
-    with_config("oauth2cc_config_set_user_agent", config, |c| {
-        // SAFETY: per this function's contract.
-        c.set_user_agent(unsafe { str_arg(user_agent, "user_agent")? })
+    ffi_export!({
+        arg_mut!(config)?
+            .inner
+            .set_user_agent(arg_str!(user_agent)?)
     })
 }
 
@@ -319,8 +276,8 @@ pub unsafe extern "C" fn oauth2cc_config_set_expiry_leeway(
     config: *mut oauth2cc_config,
     seconds: u32,
 ) -> oauth2cc_status {
-    with_config("oauth2cc_config_set_expiry_leeway", config, |c| {
-        c.set_expiry_leeway(seconds);
+    ffi_export!({
+        arg_mut!(config)?.inner.set_expiry_leeway(seconds);
         Ok(())
     })
 }
@@ -339,8 +296,10 @@ pub unsafe extern "C" fn oauth2cc_config_set_retries(
     max_retries: u32,
     max_wait_ms: u32,
 ) -> oauth2cc_status {
-    with_config("oauth2cc_config_set_retries", config, |c| {
-        c.set_retries(max_retries, max_wait_ms);
+    ffi_export!({
+        arg_mut!(config)?
+            .inner
+            .set_retries(max_retries, max_wait_ms);
         Ok(())
     })
 }
@@ -357,10 +316,7 @@ pub unsafe extern "C" fn oauth2cc_config_set_cache_file(
     config: *mut oauth2cc_config,
     path: *const c_char,
 ) -> oauth2cc_status {
-    with_config("oauth2cc_config_set_cache_file", config, |c| {
-        // SAFETY: per this function's contract.
-        c.set_cache_file(unsafe { opt_str_arg(path, "path")? })
-    })
+    ffi_export!({ arg_mut!(config)?.inner.set_cache_file(arg_opt_str!(path)?) })
 }
 
 /// The largest API response body `oauth2cc_client_get` reads (default 16 MiB; 0 is
@@ -373,9 +329,7 @@ pub unsafe extern "C" fn oauth2cc_config_set_max_response_bytes(
     config: *mut oauth2cc_config,
     max_bytes: usize,
 ) -> oauth2cc_status {
-    with_config("oauth2cc_config_set_max_response_bytes", config, |c| {
-        c.set_max_response_bytes(max_bytes)
-    })
+    ffi_export!({ arg_mut!(config)?.inner.set_max_response_bytes(max_bytes) })
 }
 
 /// Frees a config and wipes its secret. NULL is a no-op. Must not be called twice on the
@@ -385,9 +339,9 @@ pub unsafe extern "C" fn oauth2cc_config_set_max_response_bytes(
 /// `config` is NULL or a config from this library not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn oauth2cc_config_free(config: *mut oauth2cc_config) {
-    super::boundary("oauth2cc_config_free", (), || {
+    ffi_export!({
         if !config.is_null() {
-            // SAFETY: created by Box::into_raw in this module, freed at most once per contract.
+            // SAFETY: created by Box::into_raw in into_config_handle, freed at most once per contract.
             drop(unsafe { Box::from_raw(config) });
         }
     })

@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::ffi::{c_char, c_int, CString};
 
-use super::{boundary, c_string, opt_ptr};
+use super::{c_string, ffi_export, oauth2cc_status, opt_ptr};
 use crate::error::Error;
 
 struct LastError {
@@ -63,76 +63,51 @@ fn with_last<T>(fallback: T, read: impl FnOnce(&LastError) -> T) -> T {
 /// clear it.
 #[no_mangle]
 pub extern "C" fn oauth2cc_last_error_message() -> *const c_char {
-    boundary("oauth2cc_last_error_message", c"".as_ptr(), || {
-        with_last(c"".as_ptr(), |l| l.message.as_ptr())
-    })
+    ffi_export!({ with_last(c"".as_ptr(), |l| l.message.as_ptr()) })
 }
 
 /// The server's `error` code of the last failure on this thread (e.g. `"invalid_client"`),
 /// or NULL when the server sent none. Lifetime as for `oauth2cc_last_error_message`.
 #[no_mangle]
 pub extern "C" fn oauth2cc_last_error_oauth_error() -> *const c_char {
-    boundary("oauth2cc_last_error_oauth_error", std::ptr::null(), || {
-        with_last(std::ptr::null(), |l| opt_ptr(l.oauth_error.as_deref()))
-    })
+    ffi_export!({ with_last(std::ptr::null(), |l| opt_ptr(l.oauth_error.as_deref())) })
 }
 
 /// The server's `error_description` (or problem+json `detail`) of the last failure on this
 /// thread, or NULL. Lifetime as for `oauth2cc_last_error_message`.
 #[no_mangle]
 pub extern "C" fn oauth2cc_last_error_description() -> *const c_char {
-    boundary("oauth2cc_last_error_description", std::ptr::null(), || {
-        with_last(std::ptr::null(), |l| opt_ptr(l.description.as_deref()))
-    })
+    ffi_export!({ with_last(std::ptr::null(), |l| opt_ptr(l.description.as_deref())) })
 }
 
 /// The server's `error_uri` of the last failure on this thread, or NULL. Lifetime as for
 /// `oauth2cc_last_error_message`.
 #[no_mangle]
 pub extern "C" fn oauth2cc_last_error_uri() -> *const c_char {
-    boundary("oauth2cc_last_error_uri", std::ptr::null(), || {
-        with_last(std::ptr::null(), |l| opt_ptr(l.uri.as_deref()))
-    })
+    ffi_export!({ with_last(std::ptr::null(), |l| opt_ptr(l.uri.as_deref())) })
 }
 
 /// The HTTP status of the response behind the last failure on this thread; 0 when the
 /// failure had no HTTP response (timeout, network, invalid argument...).
 #[no_mangle]
 pub extern "C" fn oauth2cc_last_error_http_status() -> i32 {
-    boundary("oauth2cc_last_error_http_status", 0, || {
-        with_last(0, |l| l.http_status)
-    })
+    ffi_export!({ with_last(0, |l| l.http_status) })
 }
 
 /// Seconds from the `Retry-After` header of the last failure on this thread (delta-seconds or
 /// an HTTP date); -1 when there was none.
 #[no_mangle]
 pub extern "C" fn oauth2cc_last_error_retry_after() -> i64 {
-    boundary("oauth2cc_last_error_retry_after", -1, || {
-        with_last(-1, |l| l.retry_after)
-    })
+    ffi_export!({ with_last(-1, |l| l.retry_after) })
 }
 
 /// The name of a status as static text, e.g. `"OAUTH2CC_STATUS_BAD_REQUEST"`. Any integer is
 /// safe: an unknown value gives `"unknown status"`. Never NULL.
 #[no_mangle]
 pub extern "C" fn oauth2cc_status_str(status: c_int) -> *const c_char {
-    let text: &'static std::ffi::CStr = match status {
-        0 => c"OAUTH2CC_STATUS_OK",
-        1 => c"OAUTH2CC_STATUS_INVALID_ARGUMENT",
-        2 => c"OAUTH2CC_STATUS_CONFIG",
-        3 => c"OAUTH2CC_STATUS_BAD_REQUEST",
-        4 => c"OAUTH2CC_STATUS_UNAUTHORIZED",
-        5 => c"OAUTH2CC_STATUS_RATE_LIMITED",
-        6 => c"OAUTH2CC_STATUS_SERVER_ERROR",
-        7 => c"OAUTH2CC_STATUS_HTTP_STATUS",
-        8 => c"OAUTH2CC_STATUS_TIMEOUT",
-        9 => c"OAUTH2CC_STATUS_NETWORK",
-        10 => c"OAUTH2CC_STATUS_TLS",
-        11 => c"OAUTH2CC_STATUS_INVALID_RESPONSE",
-        12 => c"OAUTH2CC_STATUS_BUFFER_TOO_SMALL",
-        13 => c"OAUTH2CC_STATUS_PANIC",
-        _ => c"unknown status",
-    };
-    text.as_ptr()
+    ffi_export!({
+        oauth2cc_status::try_from(status)
+            .map_or(c"unknown status", oauth2cc_status::name)
+            .as_ptr()
+    })
 }

@@ -1,8 +1,8 @@
 //! `oauth2cc_response`: an API response read by `oauth2cc_client_get`.
 
-use std::ffi::{c_char, CStr, CString};
+use std::ffi::{c_char, CString};
 
-use super::{boundary, c_string};
+use super::{arg_opt_str, c_string, ffi_export};
 use crate::transport::HttpResponse;
 
 /// An HTTP response: status, headers and the whole body.
@@ -14,28 +14,23 @@ use crate::transport::HttpResponse;
 /// Methods: `oauth2cc_response_status`, `_body`, `_header`, `_free`.
 #[derive(Debug)]
 pub struct oauth2cc_response {
-    status: u16,
-    headers: Vec<(String, CString)>,
-    /// The body followed by one NUL.
-    body: Vec<u8>,
+    /// The response, its body followed by one NUL (not counted by `body_len`).
+    response: HttpResponse,
+    /// Each header's value as a C string, at the header's index.
+    c_values: Vec<CString>,
 }
 
-pub(crate) fn into_response_handle(response: HttpResponse) -> *mut oauth2cc_response {
-    let HttpResponse {
-        status,
-        headers,
-        mut body,
-    } = response;
-    body.push(0);
-    let headers = headers
-        .into_iter()
-        .map(|(k, v)| (k, c_string(&v)))
-        .collect();
-    Box::into_raw(Box::new(oauth2cc_response {
-        status,
-        headers,
-        body,
-    }))
+impl oauth2cc_response {
+    fn body_len(&self) -> usize {
+        self.response.body.len() - 1
+    }
+}
+
+/// Hands a response to C; freed by `oauth2cc_response_free`.
+pub(crate) fn into_response_handle(mut response: HttpResponse) -> *mut oauth2cc_response {
+    response.body.push(0);
+    let c_values = response.headers.iter().map(|(_, v)| c_string(v)).collect();
+    Box::into_raw(Box::new(oauth2cc_response { response, c_values }))
 }
 
 /// The HTTP status code; 0 when `response` is NULL.
@@ -44,9 +39,9 @@ pub(crate) fn into_response_handle(response: HttpResponse) -> *mut oauth2cc_resp
 /// `response` NULL or a live response.
 #[no_mangle]
 pub unsafe extern "C" fn oauth2cc_response_status(response: *const oauth2cc_response) -> i32 {
-    boundary("oauth2cc_response_status", 0, || {
+    ffi_export!({
         // SAFETY: per this function's contract.
-        unsafe { response.as_ref() }.map_or(0, |r| i32::from(r.status))
+        unsafe { response.as_ref() }.map_or(0, |r| i32::from(r.response.status))
     })
 }
 
@@ -61,14 +56,14 @@ pub unsafe extern "C" fn oauth2cc_response_body(
     response: *const oauth2cc_response,
     len: *mut usize,
 ) -> *const u8 {
-    boundary("oauth2cc_response_body", std::ptr::null(), || {
+    ffi_export!({
         // SAFETY: per this function's contract.
         let r = unsafe { response.as_ref() };
-        if !len.is_null() {
+        if let Some(len) = std::ptr::NonNull::new(len) {
             // SAFETY: non-NULL and writable per the contract.
-            unsafe { len.write(r.map_or(0, |r| r.body.len() - 1)) };
+            unsafe { len.write(r.map_or(0, |r| r.body_len())) };
         }
-        r.map_or(std::ptr::null(), |r| r.body.as_ptr())
+        r.map_or(std::ptr::null(), |r| r.response.body.as_ptr())
     })
 }
 
@@ -82,19 +77,14 @@ pub unsafe extern "C" fn oauth2cc_response_header(
     response: *const oauth2cc_response,
     name: *const c_char,
 ) -> *const c_char {
-    boundary("oauth2cc_response_header", std::ptr::null(), || {
+    ffi_export!({
         // SAFETY: per this function's contract.
-        let (Some(r), false) = (unsafe { response.as_ref() }, name.is_null()) else {
+        let (Some(r), Ok(Some(name))) = (unsafe { response.as_ref() }, arg_opt_str!(name)) else {
             return std::ptr::null();
         };
-        // SAFETY: non-NULL and NUL-terminated per the contract.
-        let Ok(name) = unsafe { CStr::from_ptr(name) }.to_str() else {
-            return std::ptr::null();
-        };
-        r.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map_or(std::ptr::null(), |(_, v)| v.as_ptr())
+        r.response
+            .header_index(name)
+            .map_or(std::ptr::null(), |i| r.c_values[i].as_ptr())
     })
 }
 
@@ -104,7 +94,7 @@ pub unsafe extern "C" fn oauth2cc_response_header(
 /// `response` NULL or a response from this library not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn oauth2cc_response_free(response: *mut oauth2cc_response) {
-    boundary("oauth2cc_response_free", (), || {
+    ffi_export!({
         if !response.is_null() {
             // SAFETY: created by Box::into_raw in into_response_handle, freed once per contract.
             drop(unsafe { Box::from_raw(response) });

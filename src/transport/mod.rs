@@ -1,6 +1,8 @@
-//! The one place that does network I/O: a ureq agent with TLS, proxy, timeouts, no
-//! redirects, a response size cap and connection reuse. Everything above it sees
-//! [`HttpResponse`] or an [`Error`] whose kind says what failed.
+//! The one place that does network I/O: a byte-level request ([`Request`]: method, URL,
+//! headers, body, size cap, deadline -> [`HttpResponse`]: status, headers, body) over a ureq
+//! agent with TLS, proxy, timeouts, no redirects and connection reuse. It knows nothing of
+//! OAuth: the token request and the authorized API calls are both built on [`Transport::send`].
+//! Everything above it sees an [`HttpResponse`] or an [`Error`] whose kind says what failed.
 //!
 //! * Trust: the config's CA file instead of the defaults, else the system's (module `trust`).
 //! * Proxy: the config's, else the environment's, as curl reads them (module `proxy`).
@@ -17,42 +19,78 @@ use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ureq::http::{Method, Request, Uri};
+use ureq::http::{Method, Uri};
 use ureq::tls::{RootCerts, TlsConfig};
 use ureq::{Agent, AsSendBody};
 
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
-use crate::token::TokenRequest;
+use crate::secret::WipedString;
 
+pub use proxy::PROXY_VARIABLES;
 use proxy::{ProxyPolicy, Route};
-pub use trust::load_ca_file;
 
 /// The library's default `User-Agent`.
 pub const USER_AGENT: &str = concat!("oauth2cc/", env!("CARGO_PKG_VERSION"));
 
-/// A response, read in full (up to a cap). Header names are lower-case.
+/// A response, read in full (up to a cap). Header names are lower-case, in the order they
+/// came; a repeated header appears once per value.
 #[derive(Clone, Debug)]
 pub struct HttpResponse {
+    /// The HTTP status code.
     pub status: u16,
+    /// `(name, value)` pairs; a value that is not UTF-8 is read lossily.
     pub headers: Vec<(String, String)>,
+    /// The whole body.
     pub body: Vec<u8>,
 }
 
 impl HttpResponse {
     /// The first header named `name` (any case).
     pub fn header(&self, name: &str) -> Option<&str> {
+        self.header_index(name).map(|i| self.headers[i].1.as_str())
+    }
+
+    /// The position in [`HttpResponse::headers`] of the first header named `name` (any case).
+    pub fn header_index(&self, name: &str) -> Option<usize> {
         self.headers
             .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .position(|(k, _)| k.eq_ignore_ascii_case(name))
+    }
+
+    /// Every value of the headers named `name` (any case), in order.
+    pub fn header_values<'a, 'n>(
+        &'a self,
+        name: &'n str,
+    ) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
+        self.headers
+            .iter()
+            .filter(move |(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
+}
+
+/// One HTTP request as bytes: what the token request and every authorized call send.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Request<'a> {
+    /// An RFC 9110 method token (`GET`, `POST`, ...).
+    pub method: &'a str,
+    /// The URL, already checked against the URL rules by the caller.
+    pub url: &'a str,
+    /// Headers besides `User-Agent`, `Host` and `Content-Length` (which the transport sets).
+    pub headers: &'a [(&'a str, &'a str)],
+    /// The body, sent as given; empty sends none for methods that usually have none.
+    pub body: &'a [u8],
+    /// The most response body bytes read; more is [`ErrorKind::InvalidResponse`].
+    pub limit: usize,
+    /// When the whole exchange (connect, send, response head and body) must be over.
+    pub deadline: Instant,
 }
 
 /// An HTTP agent configured from a [`Config`] and the environment (proxy variables,
 /// `SSL_CERT_FILE` / `SSL_CERT_DIR`), read when it is created. Keeps idle connections for
 /// reuse; share one per client.
-pub struct Transport {
+pub(crate) struct Transport {
     agent: Agent,
     timeout: Duration,
     connect_timeout: Duration,
@@ -119,54 +157,41 @@ impl Transport {
         })
     }
 
-    /// The configured whole-request timeout.
-    pub fn timeout(&self) -> Duration {
-        self.timeout
+    /// Sends `request` and reads the whole response (any status), by its deadline.
+    pub fn send(&self, request: &Request<'_>) -> Result<HttpResponse> {
+        let method = Method::from_bytes(request.method.as_bytes()).map_err(|_| {
+            Error::invalid_argument(format!("{:?} is not an HTTP method", request.method))
+        })?;
+        // An empty body on a method that usually has none is sent as no body at all (no
+        // `Content-Length: 0`); POST, PUT and PATCH always say their length.
+        let bodiless = request.body.is_empty()
+            && !matches!(method, Method::POST | Method::PUT | Method::PATCH);
+        if bodiless {
+            self.run(method, request, ())
+        } else {
+            self.run(method, request, request.body)
+        }
     }
 
-    /// POSTs a token request, reading at most `limit` body bytes, finishing by `deadline`.
-    pub fn post_form(
-        &self,
-        url: &str,
-        request: &TokenRequest,
-        limit: usize,
-        deadline: Instant,
-    ) -> Result<HttpResponse> {
-        let headers: Vec<(&str, &str)> = request
-            .headers
-            .iter()
-            .map(|(name, value)| (*name, value.as_str()))
-            .collect();
-        self.send(
-            Method::POST,
-            url,
-            &headers,
-            request.body.as_bytes(),
-            limit,
-            deadline,
-        )
+    /// The proxy passwords this transport may send, in every form they travel in, for
+    /// scrubbing what a server or proxy echoes into an error.
+    pub fn secret_forms(&self) -> Vec<WipedString> {
+        self.proxies.secret_forms()
     }
 
-    /// GETs `url` with `headers`, reading at most `limit` body bytes, finishing by `deadline`.
-    pub fn get(
-        &self,
-        url: &str,
-        headers: &[(&str, &str)],
-        limit: usize,
-        deadline: Instant,
-    ) -> Result<HttpResponse> {
-        self.send(Method::GET, url, headers, (), limit, deadline)
-    }
-
-    fn send<B: AsSendBody>(
+    fn run<B: AsSendBody>(
         &self,
         method: Method,
-        url: &str,
-        headers: &[(&str, &str)],
+        request: &Request<'_>,
         body: B,
-        limit: usize,
-        deadline: Instant,
     ) -> Result<HttpResponse> {
+        let Request {
+            url,
+            headers,
+            limit,
+            deadline,
+            ..
+        } = *request;
         let uri: Uri = url
             .parse()
             .map_err(|_| Error::config(format!("{url} is not a valid URL")))?;
@@ -178,17 +203,19 @@ impl Transport {
         if let (true, Some(e)) = (needs_tls, &self.trust_error) {
             return Err(e.clone().context(&format!("request to {url}: ")));
         }
-        let mut builder = Request::builder().method(method).uri(uri.clone());
+        let mut builder = ureq::http::Request::builder()
+            .method(method)
+            .uri(uri.clone());
         for (name, value) in headers {
             builder = builder.header(*name, *value);
         }
-        let request = builder
+        let prepared = builder
             .body(body)
             .map_err(|e| Error::invalid_argument(format!("request to {url}: {e}")))?;
         let remaining = remaining(deadline, url)?;
-        let request = self
+        let prepared = self
             .agent
-            .configure_request(request)
+            .configure_request(prepared)
             .timeout_global(Some(remaining))
             .proxy(route.map(|r| r.proxy.clone()))
             .build();
@@ -198,7 +225,7 @@ impl Transport {
             route,
             transport: self,
         };
-        attempt.read(self.agent.run(request), limit)
+        attempt.read(self.agent.run(prepared), limit)
     }
 }
 
@@ -372,7 +399,9 @@ fn describe_proxy_failure(e: &ureq::Error, route: &Route) -> Option<(ErrorKind, 
     Some((ErrorKind::Network, found))
 }
 
-/// The status in ureq's "proxy server responded 403/Forbidden".
+/// The status in ureq's text for a failed CONNECT, "proxy server responded 403/Forbidden"
+/// (`ureq::Error::ConnectProxyFailed`, ureq 3.5; pinned to ~3.5 in Cargo.toml). A test below
+/// checks the text, so a ureq that words it differently fails the build's tests, not users.
 fn proxy_status(why: &str) -> Option<u16> {
     let rest = &why[why.find("responded ")? + "responded ".len()..];
     rest.split(|c: char| !c.is_ascii_digit())
@@ -387,12 +416,6 @@ fn io_kind(e: &io::Error) -> ErrorKind {
         io::ErrorKind::InvalidData => ErrorKind::InvalidResponse,
         _ => ErrorKind::Network,
     }
-}
-
-/// Checks a proxy URL without keeping it: http://, https://, socks5:// or socks5h://, with an
-/// optional user:password@. A bad URL is CONFIG; the message never holds the URL.
-pub fn check_proxy(p: &str) -> Result<()> {
-    proxy::parse_route(p, "proxy").map(drop)
 }
 
 #[cfg(test)]

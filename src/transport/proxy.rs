@@ -22,10 +22,32 @@
 
 use std::net::IpAddr;
 
+use base64::Engine as _;
 use ureq::http::Uri;
-use ureq::{Proxy, ProxyProtocol};
+use ureq::Proxy;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::secret::WipedString;
+use crate::url_rules::{default_port, parse_proxy_url, proxy_scheme, strip_brackets};
+
+/// Where an `https://` URL's proxy comes from, in order (curl's order).
+const HTTPS_PROXY_VARS: [&str; 4] = ["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"];
+/// Where an `http://` URL's proxy comes from, in order: never `HTTP_PROXY`, which a CGI
+/// program may see set from a request's `Proxy:` header.
+const HTTP_PROXY_VARS: [&str; 3] = ["http_proxy", "all_proxy", "ALL_PROXY"];
+/// The hosts reached directly: the first of these that is set.
+const NO_PROXY_VARS: [&str; 2] = ["no_proxy", "NO_PROXY"];
+
+/// Every environment variable the proxy choice reads.
+pub const PROXY_VARIABLES: [&str; 7] = [
+    "https_proxy",
+    "HTTPS_PROXY",
+    "http_proxy",
+    "all_proxy",
+    "ALL_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+];
 
 /// A proxy to use, with the name messages give it.
 #[derive(Clone, Debug)]
@@ -38,32 +60,12 @@ pub(crate) struct Route {
     pub is_tls: bool,
 }
 
-/// Parses a proxy URL. A malformed URL or an unsupported scheme is CONFIG; the URL is never
-/// echoed (it may hold a password), `what` names where it came from.
+/// Parses a proxy URL into a route. A malformed URL or an unsupported scheme is CONFIG; the
+/// URL is never echoed (it may hold a password), `what` names where it came from.
 pub(crate) fn parse_route(url: &str, what: &str) -> Result<Route> {
-    let invalid = || {
-        Error::config(format!(
-            "{what} is not a valid proxy URL (http://, https://, socks5:// or socks5h://, \
-             with an optional user:password@)"
-        ))
-    };
-    let url = url.trim();
-    let authority = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let authority = authority.split(['/', '?', '#']).next().unwrap_or_default();
-    if !crate::config::authority_port_is_valid(authority) {
-        return Err(invalid());
-    }
-    let proxy = Proxy::new(url).map_err(|_| invalid())?;
-    let scheme = match proxy.protocol() {
-        ProxyProtocol::Http => "http",
-        ProxyProtocol::Https => "https",
-        ProxyProtocol::Socks5 => "socks5",
-        ProxyProtocol::Socks5h => "socks5h",
-        _ => return Err(invalid()),
-    };
-    if proxy.host().is_empty() {
-        return Err(invalid());
-    }
+    let proxy = parse_proxy_url(url, what)?;
+    // parse_proxy_url accepts only the schemes proxy_scheme names.
+    let scheme = proxy_scheme(&proxy).unwrap_or("http");
     Ok(Route {
         label: format!("{scheme}://{}:{}", proxy.host(), proxy.port()),
         has_credentials: proxy.username().is_some() || proxy.password().is_some(),
@@ -96,28 +98,44 @@ impl ProxyPolicy {
         };
         Ok(ProxyPolicy {
             explicit,
-            https_env: from_env(&["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"]),
-            http_env: from_env(&["http_proxy", "all_proxy", "ALL_PROXY"]),
+            https_env: from_env(&HTTPS_PROXY_VARS),
+            http_env: from_env(&HTTP_PROXY_VARS),
             no_proxy: NoProxy::parse(
-                var("no_proxy")
-                    .or_else(|| var("NO_PROXY"))
+                NO_PROXY_VARS
+                    .iter()
+                    .find_map(|name| var(name))
                     .as_deref()
                     .unwrap_or(""),
             ),
         })
     }
 
+    /// The proxy passwords this policy may send, raw and as the base64 of `user:password`
+    /// in a `Proxy-Authorization` header, for scrubbing what a server or proxy echoes.
+    pub fn secret_forms(&self) -> Vec<WipedString> {
+        let routes = [&self.https_env, &self.http_env]
+            .into_iter()
+            .filter_map(|env| env.as_ref().and_then(|r| r.as_ref().ok()))
+            .chain(self.explicit.as_ref());
+        let mut forms = Vec::new();
+        for route in routes {
+            if let Some(password) = route.proxy.password() {
+                let user = route.proxy.username().unwrap_or_default();
+                let userinfo = WipedString::new(format!("{user}:{password}"));
+                forms.push(WipedString::new(password.to_owned()));
+                forms.push(WipedString::new(
+                    base64::engine::general_purpose::STANDARD.encode(userinfo.as_bytes()),
+                ));
+            }
+        }
+        forms
+    }
+
     /// The proxy for a request to `uri`, or `None` to connect directly. An invalid proxy in
     /// the environment is reported when a URL would use it.
     pub fn route(&self, uri: &Uri) -> Result<Option<&Route>> {
         let host = uri.host().unwrap_or("");
-        let port = uri
-            .port_u16()
-            .unwrap_or(if uri.scheme_str() == Some("http") {
-                80
-            } else {
-                443
-            });
+        let port = uri.port_u16().unwrap_or(default_port(uri.scheme_str()));
         if self.no_proxy.matches(host, port) {
             return Ok(None);
         }
@@ -171,7 +189,7 @@ impl NoProxy {
         if self.all {
             return true;
         }
-        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let bare = strip_brackets(host);
         match bare.parse::<IpAddr>() {
             Ok(ip) => self.entries.iter().any(|e| match e {
                 Entry::Net(net, bits, p) => port_ok(*p, port) && in_net(ip, *net, *bits),

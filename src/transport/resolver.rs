@@ -35,10 +35,7 @@ impl Resolver for CachingResolver {
         let (Some(authority), Some(port)) = (uri.authority(), default_port(uri)) else {
             return self.inner.resolve(uri, config, timeout);
         };
-        let host = authority
-            .host()
-            .trim_start_matches('[')
-            .trim_end_matches(']');
+        let host = crate::url_rules::strip_brackets(authority.host());
         if let Ok(ip) = host.parse::<IpAddr>() {
             let mut addrs = self.empty();
             addrs.push(SocketAddr::new(ip, port));
@@ -64,10 +61,10 @@ impl Resolver for CachingResolver {
     }
 }
 
+/// The port to connect to for an http(s) URL; `None` for other schemes (left to ureq).
 fn default_port(uri: &Uri) -> Option<u16> {
-    uri.port_u16().or(match uri.scheme_str() {
-        Some("https") => Some(443),
-        Some("http") => Some(80),
-        _ => None,
-    })
+    let scheme = uri.scheme_str();
+    let web = matches!(scheme, Some("http" | "https"));
+    uri.port_u16()
+        .or(web.then(|| crate::url_rules::default_port(scheme)))
 }

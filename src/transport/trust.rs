@@ -16,9 +16,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use ureq::tls::{Certificate, PemItem, RootCerts};
+use ureq::tls::{Certificate, RootCerts};
 
 use crate::error::{Error, Result};
+use crate::files::load_ca_file;
 
 /// The roots a transport trusts and where they came from (for messages).
 #[derive(Clone, Debug)]
@@ -174,36 +175,6 @@ fn to_certificates(
     ders.iter()
         .map(|der| Certificate::from_der(der.as_ref()).to_owned())
         .collect()
-}
-
-/// Largest CA file read (a full public bundle is about 250 KiB).
-const MAX_CA_FILE_BYTES: u64 = 16 * 1024 * 1024;
-
-/// Reads a PEM file of CA certificates. Missing, unreadable, not PEM or without a
-/// certificate is a [`crate::ErrorKind::Config`] error naming the path.
-pub fn load_ca_file(path: &Path) -> Result<Vec<Certificate<'static>>> {
-    let bytes = crate::config::read_bounded(path, MAX_CA_FILE_BYTES)
-        .map_err(|e| Error::config(format!("cannot read CA file {}: {e}", path.display())))?;
-    let mut certs = Vec::new();
-    for item in ureq::tls::parse_pem(&bytes) {
-        match item {
-            Ok(PemItem::Certificate(c)) => certs.push(c),
-            Ok(_) => {}
-            Err(e) => {
-                return Err(Error::config(format!(
-                    "CA file {} is not valid PEM: {e}",
-                    path.display()
-                )))
-            }
-        }
-    }
-    if certs.is_empty() {
-        return Err(Error::config(format!(
-            "CA file {} holds no certificate",
-            path.display()
-        )));
-    }
-    Ok(certs)
 }
 
 #[cfg(test)]

@@ -285,6 +285,47 @@ static void clients_and_responses(const char *token_url, const char *api_url) {
                OAUTH2CC_STATUS_CONFIG);
   CHECK(response == RESPONSE_MARK);
 
+  {
+    const char *fine[] = {"Accept: application/json", NULL};
+    const char *not_utf8[] = {"X-A: 1", NOT_UTF8, NULL};
+    const char *no_colon[] = {"X-A 1", NULL};
+    const char *crlf[] = {"X-A: 1\r\nX-Evil: 2", NULL};
+    const char *owned[] = {"authorization: Bearer mine", NULL};
+    const char *computed[] = {"Content-Length: 3", NULL};
+    static const uint8_t body[] = {'{', '}'};
+    CHECK_INVALID(oauth2cc_client_request(NULL, "GET", api_url, NULL, NULL, 0, &response),
+                  "client");
+    CHECK_INVALID(oauth2cc_client_request(client, NULL, api_url, NULL, NULL, 0, &response),
+                  "method");
+    CHECK_INVALID(oauth2cc_client_request(client, "GET", NULL, NULL, NULL, 0, &response), "url");
+    CHECK_INVALID(oauth2cc_client_request(client, "GET", api_url, NULL, NULL, 0, NULL), "out");
+    CHECK_INVALID(oauth2cc_client_request(client, "POST", api_url, fine, NULL, 2, &response),
+                  "body");
+    CHECK_INVALID(oauth2cc_client_request(client, NOT_UTF8, api_url, NULL, NULL, 0, &response),
+                  "method");
+    CHECK_INVALID(oauth2cc_client_request(client, "GET", api_url, not_utf8, NULL, 0, &response),
+                  "headers[1]");
+    CHECK_INVALID(oauth2cc_client_request(client, "GE T", api_url, NULL, NULL, 0, &response),
+                  "method");
+    CHECK_INVALID(oauth2cc_client_request(client, "GET", api_url, no_colon, NULL, 0, &response),
+                  "colon");
+    CHECK_INVALID(oauth2cc_client_request(client, "GET", api_url, crlf, NULL, 0, &response),
+                  "X-A");
+    CHECK_INVALID(oauth2cc_client_request(client, "GET", api_url, owned, NULL, 0, &response),
+                  "authorization");
+    CHECK_INVALID(oauth2cc_client_request(client, "POST", api_url, computed, body, 2, &response),
+                  "Content-Length");
+    CHECK_STATUS(oauth2cc_client_request(client, "GET", "http://example.com/", NULL, NULL, 0,
+                                         &response),
+                 OAUTH2CC_STATUS_CONFIG);
+    CHECK(response == RESPONSE_MARK);
+    CHECK_STATUS(oauth2cc_client_request(client, "GET", api_url, fine, NULL, 0, &response),
+                 OAUTH2CC_STATUS_OK);
+    CHECK_INT(oauth2cc_response_status(response), 200);
+    oauth2cc_response_free(response);
+    response = RESPONSE_MARK;
+  }
+
   /* A NULL response. */
   CHECK_INT(oauth2cc_response_status(NULL), 0);
   CHECK(oauth2cc_response_body(NULL, &len) == NULL);

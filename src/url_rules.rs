@@ -1,0 +1,174 @@
+//! Where requests may go: the rules for token and API URLs, hosts, ports and proxy URLs.
+//! A leaf: it depends on nothing in the crate but [`crate::error`].
+
+use std::net::IpAddr;
+
+use ureq::http::Uri;
+
+use crate::error::{Error, Result};
+
+/// A URL credentials or tokens may be sent to: `https://host...`, or `http://` to a loopback
+/// host (127.0.0.0/8, `::1`, `localhost`) for tests and local development. No user-info, a
+/// port (when given) from 1 to 65535. `what` names the URL in messages.
+pub fn check_url(url: &str, what: &str) -> Result<()> {
+    let uri: Uri = url
+        .parse()
+        .map_err(|_| Error::config(format!("{what} is not a valid absolute URL")))?;
+    let authority = uri
+        .authority()
+        .ok_or_else(|| Error::config(format!("{what} has no host")))?;
+    if authority.as_str().contains('@') {
+        return Err(Error::config(format!(
+            "{what} must not carry user information"
+        )));
+    }
+    let host = authority.host();
+    if host.is_empty() {
+        return Err(Error::config(format!("{what} has no host")));
+    }
+    if !authority_port_is_valid(authority.as_str()) {
+        return Err(Error::config(format!("{what} has an invalid port")));
+    }
+    match uri.scheme_str() {
+        Some("https") => Ok(()),
+        Some("http") if is_loopback_host(host) => Ok(()),
+        Some("http") => Err(Error::config(format!(
+            "{what} {url} uses plain http to a non-loopback host; use https"
+        ))),
+        _ => Err(Error::config(format!("{what} must start with https://"))),
+    }
+}
+
+/// True for `localhost`, 127.0.0.0/8 and `::1` (with or without brackets).
+pub fn is_loopback_host(host: &str) -> bool {
+    let host = strip_brackets(host);
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A host without the brackets of an IPv6 literal: `[::1]` -> `::1`; others unchanged.
+pub fn strip_brackets(host: &str) -> &str {
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
+}
+
+/// The port a URL of `scheme` uses when it names none: 80 for `http`, 443 otherwise.
+pub fn default_port(scheme: Option<&str>) -> u16 {
+    match scheme {
+        Some(s) if s.eq_ignore_ascii_case("http") => 80,
+        _ => 443,
+    }
+}
+
+/// Whether the port of a URL authority (`[user:pass@]host[:port]`) is absent or a number
+/// from 1 to 65535. The URL parser accepts any port text, and a port that is not a number
+/// would silently become the scheme's default port; port 0 can never be connected to.
+pub(crate) fn authority_port_is_valid(authority: &str) -> bool {
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, r)| r);
+    let after_host = host_port.rsplit_once(']').map_or(host_port, |(_, r)| r);
+    match after_host.rsplit_once(':') {
+        Some((_, port)) => port.is_empty() || port.parse::<u16>().is_ok_and(|p| p != 0),
+        None => true,
+    }
+}
+
+/// The schemes a proxy URL may have.
+pub const PROXY_SCHEMES: [&str; 4] = ["http", "https", "socks5", "socks5h"];
+
+/// Parses a proxy URL: `http://`, `https://`, `socks5://` or `socks5h://`, a host, an
+/// optional port (1 to 65535) and an optional `user:password@`. A bad URL is CONFIG; the
+/// message never holds the URL (it may hold a password); `what` says where it came from.
+pub fn parse_proxy_url(url: &str, what: &str) -> Result<ureq::Proxy> {
+    let invalid = || {
+        Error::config(format!(
+            "{what} is not a valid proxy URL (http://, https://, socks5:// or socks5h://, \
+             with an optional user:password@)"
+        ))
+    };
+    let url = url.trim();
+    let authority = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = authority.split(['/', '?', '#']).next().unwrap_or_default();
+    if !authority_port_is_valid(authority) {
+        return Err(invalid());
+    }
+    let proxy = ureq::Proxy::new(url).map_err(|_| invalid())?;
+    if proxy_scheme(&proxy).is_none() || proxy.host().is_empty() {
+        return Err(invalid());
+    }
+    Ok(proxy)
+}
+
+/// The scheme of a parsed proxy, when it is one we support.
+pub fn proxy_scheme(proxy: &ureq::Proxy) -> Option<&'static str> {
+    use ureq::ProxyProtocol as P;
+    match proxy.protocol() {
+        P::Http => Some(PROXY_SCHEMES[0]),
+        P::Https => Some(PROXY_SCHEMES[1]),
+        P::Socks5 => Some(PROXY_SCHEMES[2]),
+        P::Socks5h => Some(PROXY_SCHEMES[3]),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_rules() {
+        for ok in [
+            "https://accounts.spotify.com/api/token",
+            "http://127.0.0.1:8080/token",
+            "http://127.5.6.7/token",
+            "http://localhost:1/t",
+            "http://[::1]:4000/token",
+            "https://[2001:db8::1]/token",
+        ] {
+            check_url(ok, "token_url").unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for bad in [
+            "http://example.com/token",
+            "http://10.0.0.1/token",
+            "ftp://127.0.0.1/x",
+            "/token",
+            "accounts.spotify.com/api/token",
+            "https://user:pw@host/token",
+            "https:///token",
+            "not a url",
+            "http://127.0.0.1:0/token",
+            "https://host:99999/token",
+            "https://host:abc/token",
+        ] {
+            let e = check_url(bad, "token_url").unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::Config, "{bad}");
+            assert!(!e.message().contains("pw"), "{}", e.message());
+        }
+    }
+
+    #[test]
+    fn port_zero_is_not_a_port() {
+        assert!(!authority_port_is_valid("127.0.0.1:0"));
+        assert!(!authority_port_is_valid("[::1]:0"));
+        assert!(authority_port_is_valid("[::1]:1"));
+        assert!(authority_port_is_valid("host:"));
+        assert!(authority_port_is_valid("u:p@host:65535"));
+        let e = parse_proxy_url("http://127.0.0.1:0", "proxy").unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Config);
+    }
+
+    #[test]
+    fn brackets_and_default_ports() {
+        assert_eq!(strip_brackets("[::1]"), "::1");
+        assert_eq!(strip_brackets("::1"), "::1");
+        assert_eq!(strip_brackets("[x"), "[x");
+        assert_eq!(default_port(Some("http")), 80);
+        assert_eq!(default_port(Some("https")), 443);
+        assert_eq!(default_port(None), 443);
+        assert!(is_loopback_host("[::1]"));
+        assert!(is_loopback_host("LOCALHOST"));
+        assert!(!is_loopback_host("10.0.0.1"));
+    }
+}
