@@ -16,13 +16,17 @@ Failures raise :class:`OAuth2ccError` subclasses named after the C statuses; an 
 from the token endpoint raises :class:`BadRequestError`, as the seed (pytify) did, with the
 server's ``error`` and ``error_description`` on the exception.
 
-Which library is loaded, first match wins:
+Which library is loaded, first match wins. Its file name is the platform's:
+``liboauth2cc.so`` (Linux and other Unix), ``liboauth2cc.dylib`` (macOS), ``oauth2cc.dll``
+(Windows).
 
 1. the path in the environment variable ``OAUTH2CC_LIBRARY``;
-2. the library in this repository's ``target/release`` or ``target/debug`` (the newer of the
+2. the library next to this file (a copy shipped with the module);
+3. the library in this repository's ``target/release`` or ``target/debug`` (the newer of the
    two), when this file is used from a checkout;
-3. ``ctypes.util.find_library("oauth2cc")``: an installed library (``scripts/install.sh``);
-   set ``LD_LIBRARY_PATH`` for a prefix the dynamic loader does not search.
+4. ``ctypes.util.find_library("oauth2cc")``: an installed library (``scripts/install.sh``);
+   set ``LD_LIBRARY_PATH`` (``DYLD_LIBRARY_PATH`` on macOS, ``PATH`` on Windows) for a
+   prefix the system does not search.
 
 Objects own their C handle and free it in ``close()``, on leaving a ``with`` block, or when
 garbage-collected. A ``Client`` may be shared by any number of threads; the GIL is released
@@ -173,30 +177,43 @@ class AuthStyle:
 # --------------------------------------------------------------------------------------
 
 
-def _library_file_name():
-    if sys.platform == "win32":
+_MODULE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _library_file_name(platform=None):
+    """The file name cargo gives the cdylib on ``platform`` (a ``sys.platform`` value;
+    default: this one)."""
+    platform = sys.platform if platform is None else platform
+    if platform == "win32":
         return "oauth2cc.dll"
-    if sys.platform == "darwin":
+    if platform == "darwin":
         return "liboauth2cc.dylib"
     return "liboauth2cc.so"
 
 
-def _find_library():
-    explicit = os.environ.get("OAUTH2CC_LIBRARY")
+def _find_library(platform=None, environ=None, module_dir=_MODULE_DIR,
+                  find_system=ctypes.util.find_library):
+    """The path (or, from ``find_system``, the name) of the library to load, in the order the
+    module docstring gives. The parameters let a test play another platform."""
+    explicit = (os.environ if environ is None else environ).get("OAUTH2CC_LIBRARY")
     if explicit:
         return explicit
-    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    built = [os.path.join(repo, "target", profile, _library_file_name())
-             for profile in ("release", "debug")]
+    name = _library_file_name(platform)
+    beside = os.path.join(module_dir, name)
+    if os.path.isfile(beside):
+        return beside
+    repo = os.path.dirname(os.path.dirname(module_dir))
+    built = [os.path.join(repo, "target", profile, name) for profile in ("release", "debug")]
     built = [path for path in built if os.path.isfile(path)]
     if built:
         return max(built, key=os.path.getmtime)
-    found = ctypes.util.find_library("oauth2cc")
+    found = find_system("oauth2cc")
     if found:
         return found
     raise OSError(
-        "liboauth2cc not found: set OAUTH2CC_LIBRARY to its path, build it with "
-        "`cargo build --release` in the oauth2cc checkout, or install it with scripts/install.sh"
+        f"{name} not found: set OAUTH2CC_LIBRARY to its path, put it next to oauth2cc.py, "
+        "build it with `cargo build --release` in the oauth2cc checkout, or install it with "
+        "scripts/install.sh"
     )
 
 

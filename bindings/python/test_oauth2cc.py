@@ -598,10 +598,11 @@ class LibraryLookupTest(unittest.TestCase):
 
     def test_file_name_per_platform(self):
         self.assertEqual(oauth2cc._library_file_name("win32"), "oauth2cc.dll")
-        self.assertEqual(oauth2cc._library_file_name("cygwin"), "oauth2cc.dll")
         self.assertEqual(oauth2cc._library_file_name("darwin"), "liboauth2cc.dylib")
         self.assertEqual(oauth2cc._library_file_name("linux"), "liboauth2cc.so")
         self.assertEqual(oauth2cc._library_file_name("freebsd14"), "liboauth2cc.so")
+        self.assertEqual(oauth2cc._library_file_name(),
+                         oauth2cc._library_file_name(sys.platform))
 
     def test_lookup_order(self):
         with tempfile.TemporaryDirectory() as repo:
