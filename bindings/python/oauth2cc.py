@@ -13,8 +13,8 @@ Nothing to compile: this one file loads ``liboauth2cc`` and wraps its C API.
         headers = {"Authorization": client.token().header()}
 
 Failures raise :class:`OAuth2ccError` subclasses named after the C statuses; an HTTP 400
-from the token endpoint raises :class:`BadRequestError`, as the seed (pytify) did, with the
-server's ``error`` and ``error_description`` on the exception.
+from the token endpoint raises :class:`BadRequestError`, as the Python pytify client did, with
+the server's ``error`` and ``error_description`` on the exception.
 
 Which library is loaded, first match wins. Its file name is the platform's:
 ``liboauth2cc.so`` (Linux and other Unix), ``liboauth2cc.dylib`` (macOS), ``oauth2cc.dll``
@@ -106,7 +106,8 @@ class ConfigError(OAuth2ccError):
 
 
 class BadRequestError(OAuth2ccError):
-    """HTTP 400 from the token endpoint (the seed's BadRequestError), e.g. invalid_client."""
+    """HTTP 400 from the token endpoint (the Python pytify client's BadRequestError), e.g.
+    invalid_client."""
 
 
 class UnauthorizedError(OAuth2ccError):
