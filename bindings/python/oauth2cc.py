@@ -28,9 +28,16 @@ Which library is loaded, first match wins. Its file name is the platform's:
    set ``LD_LIBRARY_PATH`` (``DYLD_LIBRARY_PATH`` on macOS, ``PATH`` on Windows) for a
    prefix the system does not search.
 
-Objects own their C handle and free it in ``close()``, on leaving a ``with`` block, or when
-garbage-collected. A ``Client`` may be shared by any number of threads; the GIL is released
-during network calls (ctypes does that for every foreign call).
+Objects own their C handle and free it, once, in ``close()``, on leaving a ``with`` block,
+or when garbage-collected. Any object may be shared by threads (one ``Client`` per process is
+the intended use): ``close()`` waits for the calls other threads are making with the object
+to return before it frees the handle, and calls made after it raise
+:class:`InvalidArgumentError` (a ValueError), e.g. "Client is closed". A ``Config``'s setters
+wait until no other thread is using that config. The GIL is released during network calls
+(ctypes does that for every foreign call).
+
+Integer arguments are ints within the C parameter's range: a float, str or bool raises
+TypeError, a negative or too large value InvalidArgumentError, each naming the parameter.
 """
 
 import contextlib

@@ -642,8 +642,8 @@ class LibraryLookupTest(unittest.TestCase):
 
 class WordingTest(unittest.TestCase):
     def test_user_facing_text_names_the_python_client(self):
-        """Docs, messages and test names say "the Python pytify client", not the design
-        notes' word for it (spelt here so that this line does not match)."""
+        # Docs, messages and test names say "the Python pytify client", not the design
+        # notes' word for it (spelt in pieces below so that this file passes).
         forbidden = re.compile(r"\bthe[\s_]+" + "seed" + r"|\b" + "seed" + r"'?s\b", re.I)
         for name in sorted(os.listdir(HERE)):
             if name.endswith(".py"):
