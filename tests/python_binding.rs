@@ -164,7 +164,7 @@ fn examples_print_the_same_line_in_c_cpp_and_python() {
     assert_eq!(cpp.stdout, expected, "{}", cpp.report);
     assert_eq!(count.load(Ordering::SeqCst), 3);
 
-    // The seed's BadRequestError case, reported the same way by all three.
+    // The Python pytify client's BadRequestError case, reported the same way by all three.
     let mut wrong = env.clone();
     wrong[1].1 = "not-the-secret".into();
     let outcomes: [Printed; 3] = [

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Get an OAuth 2.0 access token with the client credentials grant and print it the way the
-seed's REPL showed its Authorization tuple (the Python twin of examples/client_credentials.c):
+Python pytify client's REPL showed its Authorization tuple (the Python twin of examples/client_credentials.c):
 
     Authorization(access_token='...', token_type='Bearer', expires_in=3600, scope=None, refresh_token=None)
 

@@ -13,26 +13,40 @@ Nothing to compile: this one file loads ``liboauth2cc`` and wraps its C API.
         headers = {"Authorization": client.token().header()}
 
 Failures raise :class:`OAuth2ccError` subclasses named after the C statuses; an HTTP 400
-from the token endpoint raises :class:`BadRequestError`, as the seed (pytify) did, with the
-server's ``error`` and ``error_description`` on the exception.
+from the token endpoint raises :class:`BadRequestError`, as the Python pytify client did, with
+the server's ``error`` and ``error_description`` on the exception.
 
-Which library is loaded, first match wins:
+Which library is loaded, first match wins. Its file name is the platform's:
+``liboauth2cc.so`` (Linux and other Unix), ``liboauth2cc.dylib`` (macOS), ``oauth2cc.dll``
+(Windows).
 
 1. the path in the environment variable ``OAUTH2CC_LIBRARY``;
-2. the library in this repository's ``target/release`` or ``target/debug`` (the newer of the
+2. the library next to this file (a copy shipped with the module);
+3. the library in this repository's ``target/release`` or ``target/debug`` (the newer of the
    two), when this file is used from a checkout;
-3. ``ctypes.util.find_library("oauth2cc")``: an installed library (``scripts/install.sh``);
-   set ``LD_LIBRARY_PATH`` for a prefix the dynamic loader does not search.
+4. ``ctypes.util.find_library("oauth2cc")``: an installed library (``scripts/install.sh``);
+   set ``LD_LIBRARY_PATH`` (``DYLD_LIBRARY_PATH`` on macOS, ``PATH`` on Windows) for a
+   prefix the system does not search.
 
-Objects own their C handle and free it in ``close()``, on leaving a ``with`` block, or when
-garbage-collected. A ``Client`` may be shared by any number of threads; the GIL is released
-during network calls (ctypes does that for every foreign call).
+Objects own their C handle and free it, once, in ``close()``, on leaving a ``with`` block,
+or when garbage-collected. Any object may be shared by threads (one ``Client`` per process is
+the intended use): ``close()`` waits for the calls other threads are making with the object
+to return before it frees the handle, and calls made after it raise
+:class:`InvalidArgumentError` (a ValueError), e.g. "Client is closed". A ``Config``'s setters
+wait until no other thread is using that config. The GIL is released during network calls
+(ctypes does that for every foreign call).
+
+Integer arguments are ints within the C parameter's range: a float, str or bool raises
+TypeError, a negative or too large value InvalidArgumentError, each naming the parameter.
 """
 
+import contextlib
 import ctypes
 import ctypes.util
+import operator
 import os
 import sys
+import threading
 
 __all__ = [
     "AuthStyle",
@@ -99,7 +113,8 @@ class ConfigError(OAuth2ccError):
 
 
 class BadRequestError(OAuth2ccError):
-    """HTTP 400 from the token endpoint (the seed's BadRequestError), e.g. invalid_client."""
+    """HTTP 400 from the token endpoint (the Python pytify client's BadRequestError), e.g.
+    invalid_client."""
 
 
 class UnauthorizedError(OAuth2ccError):
@@ -170,30 +185,43 @@ class AuthStyle:
 # --------------------------------------------------------------------------------------
 
 
-def _library_file_name():
-    if sys.platform == "win32":
+_MODULE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _library_file_name(platform=None):
+    """The file name cargo gives the cdylib on ``platform`` (a ``sys.platform`` value;
+    default: this one)."""
+    platform = sys.platform if platform is None else platform
+    if platform == "win32":
         return "oauth2cc.dll"
-    if sys.platform == "darwin":
+    if platform == "darwin":
         return "liboauth2cc.dylib"
     return "liboauth2cc.so"
 
 
-def _find_library():
-    explicit = os.environ.get("OAUTH2CC_LIBRARY")
+def _find_library(platform=None, environ=None, module_dir=_MODULE_DIR,
+                  find_system=ctypes.util.find_library):
+    """The path (or, from ``find_system``, the name) of the library to load, in the order the
+    module docstring gives. The parameters let a test play another platform."""
+    explicit = (os.environ if environ is None else environ).get("OAUTH2CC_LIBRARY")
     if explicit:
         return explicit
-    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    built = [os.path.join(repo, "target", profile, _library_file_name())
-             for profile in ("release", "debug")]
+    name = _library_file_name(platform)
+    beside = os.path.join(module_dir, name)
+    if os.path.isfile(beside):
+        return beside
+    repo = os.path.dirname(os.path.dirname(module_dir))
+    built = [os.path.join(repo, "target", profile, name) for profile in ("release", "debug")]
     built = [path for path in built if os.path.isfile(path)]
     if built:
         return max(built, key=os.path.getmtime)
-    found = ctypes.util.find_library("oauth2cc")
+    found = find_system("oauth2cc")
     if found:
         return found
     raise OSError(
-        "liboauth2cc not found: set OAUTH2CC_LIBRARY to its path, build it with "
-        "`cargo build --release` in the oauth2cc checkout, or install it with scripts/install.sh"
+        f"{name} not found: set OAUTH2CC_LIBRARY to its path, put it next to oauth2cc.py, "
+        "build it with `cargo build --release` in the oauth2cc checkout, or install it with "
+        "scripts/install.sh"
     )
 
 
@@ -323,32 +351,125 @@ def _c_text(value, name):
     return value
 
 
+def _c_int(value, name, c_type):
+    """``value`` as an int that fits ``c_type`` (an unsigned ctypes integer type).
+
+    Only ints (and objects with ``__index__``) pass: a float, str or bool is a TypeError,
+    never rounded, parsed or taken as 0/1. A value outside the C type's range is an
+    InvalidArgumentError (a ValueError), never wrapped around by ctypes.
+    """
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, not bool")
+    try:
+        number = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}") from None
+    largest = 2 ** (8 * ctypes.sizeof(c_type)) - 1
+    if not 0 <= number <= largest:
+        raise InvalidArgumentError(f"{name} must be between 0 and {largest}, not {number}")
+    return number
+
+
 def _u32(value, name):
-    value = int(value)
-    if not 0 <= value <= 0xFFFFFFFF:
-        raise InvalidArgumentError(f"{name} is out of range: {value}")
-    return value
+    return _c_int(value, name, ctypes.c_uint32)
+
+
+def _size(value, name):
+    return _c_int(value, name, ctypes.c_size_t)
+
+
+class _HandleGuard:
+    """One C handle shared by threads: counts the calls in flight and frees it once, last.
+
+    Every C call on the handle runs inside ``with guard.use() as ptr:``. ``close()`` marks the
+    handle closed, so that new calls raise InvalidArgumentError (a ValueError) "<kind> is
+    closed"; waits until the calls in flight have returned; then calls ``free(ptr)``, exactly
+    once, however many threads call close(). Calls that change the handle (a Config's
+    setters) use ``use(exclusive=True)``: they wait for the other calls to return and keep new
+    ones waiting, as the C header asks ("must not be modified while another thread uses it").
+
+    One lock guards the counter and the flags; a C call never runs under it, so a call that
+    blocks (a token request waits up to its timeout) holds back only close() and exclusive
+    users of the same handle. The C free runs under it, so that every close() returns after
+    the handle is freed. A thread must not call close() inside its own ``use()`` block: it
+    would wait for itself. (``__del__`` cannot: an object in use is still referenced.)
+    """
+
+    def __init__(self, kind, ptr, free):
+        self._kind = kind
+        self._ptr = ptr if ptr else None  # None once freed
+        self._free = free
+        self._changed = threading.Condition(threading.Lock())
+        self._in_flight = 0
+        self._exclusive = False
+        self._closed = self._ptr is None
+
+    @property
+    def closed(self):
+        """True from the moment close() starts (new calls raise), or for a NULL handle."""
+        return self._closed
+
+    @contextlib.contextmanager
+    def use(self, exclusive=False):
+        with self._changed:
+            self._changed.wait_for(lambda: self.closed or not (
+                self._exclusive or (exclusive and self._in_flight)))
+            if self.closed:
+                raise InvalidArgumentError(f"{self._kind} is closed")
+            self._in_flight += 1
+            self._exclusive = exclusive
+        try:
+            yield self._ptr
+        finally:
+            with self._changed:
+                self._in_flight -= 1
+                self._exclusive = False
+                self._changed.notify_all()
+
+    def close(self):
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()  # waiting users give up: "closed"
+            self._changed.wait_for(lambda: self._in_flight == 0)
+            ptr, self._ptr = self._ptr, None
+            if ptr is not None:
+                self._free(ptr)
 
 
 class _Handle:
-    """Owns one C handle; ``_free`` names the C function that frees it."""
+    """Owns one C handle through a :class:`_HandleGuard`; ``_free`` names the C function
+    that frees it, ``_kind`` the class in messages."""
 
     _free = None
     _kind = "object"
+    _handle = None
 
     def __init__(self, handle):
-        self._handle = handle
+        self._handle = _HandleGuard(self._kind, handle, getattr(_lib, self._free))
 
-    def _ptr(self):
-        if not self._handle:
-            raise InvalidArgumentError(f"this {self._kind} is closed")
-        return self._handle
+    def _use(self, exclusive=False):
+        """``with self._use() as ptr:`` around every C call on this handle."""
+        return self._handle.use(exclusive)
+
+    def _call(self, function, *args):
+        """``function(ptr, *args)`` on this handle; returns what it returns."""
+        with self._use() as ptr:
+            return function(ptr, *args)
+
+    def _new(self, function, *args):
+        """The handle ``function(ptr, *args, &out)`` makes from this one (see _new_handle)."""
+        with self._use() as ptr:
+            return _new_handle(function, ptr, *args)
+
+    @property
+    def closed(self):
+        return self._handle is None or self._handle.closed
 
     def close(self):
-        """Frees the C handle now (idempotent)."""
-        handle, self._handle = getattr(self, "_handle", None), None
-        if handle:
-            getattr(_lib, self._free)(handle)
+        """Frees the C handle (idempotent). Waits for calls other threads are making with it
+        to return; calls made after close() raise InvalidArgumentError "<kind> is closed"."""
+        if self._handle is not None:
+            self._handle.close()
 
     def __enter__(self):
         return self
@@ -361,6 +482,12 @@ class _Handle:
             self.close()
         except Exception:  # interpreter shutdown: the library may already be gone
             pass
+
+    def __repr__(self):
+        return f"{self._kind}(<closed>)" if self.closed else self._open_repr()
+
+    def _open_repr(self):
+        return f"{self._kind}(...)"
 
 
 def _new_handle(call, *args):
@@ -383,9 +510,13 @@ class Config(_Handle):
     ``set_*`` method (``token_url``, ``scope``, ``auth_style``, ``timeout_ms``,
     ``connect_timeout_ms``, ``ca_file``, ``proxy``, ``user_agent``, ``expiry_leeway``,
     ``cache_file``, ``max_response_bytes``) or ``params`` (a dict of extra form parameters)
-    or ``retries`` (a ``(max_retries, max_wait_ms)`` pair). The secret is wiped from the
-    C library's memory when the config is closed; Python's own copy of the str you passed is
-    yours to manage.
+    or ``retries`` (a ``(max_retries, max_wait_ms)`` pair). Integer settings take ints
+    only, within the C parameter's range (TypeError / ValueError naming the setting). The
+    secret is wiped from the C library's memory when the config is closed; Python's own copy
+    of the str you passed is yours to manage.
+
+    Threads may share a config: a setter waits until no other thread is using the config
+    (building a Client, requesting a token) and holds them back while it runs.
     """
 
     _free = "oauth2cc_config_free"
@@ -428,9 +559,14 @@ class Config(_Handle):
         if retries is not None:
             self.set_retries(*retries)
 
-    def _set_text(self, function, value, name):
-        _check(function(self._ptr(), None if value is None else _c_text(value, name)))
+    def _set(self, function, *args):
+        """``function(config, *args)``, alone on this config; raises on failure."""
+        with self._use(exclusive=True) as ptr:
+            _check(function(ptr, *args))
         return self
+
+    def _set_text(self, function, value, name):
+        return self._set(function, None if value is None else _c_text(value, name))
 
     def set_token_url(self, url):
         """``https://...``, or ``http://`` to a loopback host."""
@@ -442,25 +578,21 @@ class Config(_Handle):
 
     def set_auth_style(self, style):
         """``AuthStyle.BASIC`` (default), ``POST_BODY`` or ``AUTO``."""
-        _check(_lib.oauth2cc_config_set_auth_style(self._ptr(), _u32(style, "auth_style")))
-        return self
+        return self._set(_lib.oauth2cc_config_set_auth_style, _u32(style, "auth_style"))
 
     def add_param(self, name, value):
         """An extra form parameter for every token request (audience, resource...)."""
-        _check(_lib.oauth2cc_config_add_param(
-            self._ptr(), _c_text(name, "name"), _c_text(value, "value")))
-        return self
+        return self._set(_lib.oauth2cc_config_add_param,
+                         _c_text(name, "name"), _c_text(value, "value"))
 
     def set_timeout_ms(self, timeout_ms):
         """Whole-request timeout in milliseconds (default 30000)."""
-        _check(_lib.oauth2cc_config_set_timeout_ms(self._ptr(), _u32(timeout_ms, "timeout_ms")))
-        return self
+        return self._set(_lib.oauth2cc_config_set_timeout_ms, _u32(timeout_ms, "timeout_ms"))
 
     def set_connect_timeout_ms(self, timeout_ms):
         """Connection set-up timeout in milliseconds (default 10000)."""
-        _check(_lib.oauth2cc_config_set_connect_timeout_ms(
-            self._ptr(), _u32(timeout_ms, "connect_timeout_ms")))
-        return self
+        return self._set(_lib.oauth2cc_config_set_connect_timeout_ms,
+                         _u32(timeout_ms, "connect_timeout_ms"))
 
     def set_ca_file(self, pem_path):
         """Trust the CA certificates in this PEM file."""
@@ -475,26 +607,21 @@ class Config(_Handle):
 
     def set_expiry_leeway(self, seconds):
         """A client refreshes its token this many seconds before it expires (default 60)."""
-        _check(_lib.oauth2cc_config_set_expiry_leeway(self._ptr(), _u32(seconds, "expiry_leeway")))
-        return self
+        return self._set(_lib.oauth2cc_config_set_expiry_leeway, _u32(seconds, "expiry_leeway"))
 
     def set_retries(self, max_retries, max_wait_ms):
         """Retries on 429, 5xx, network errors and timeouts (default none)."""
-        _check(_lib.oauth2cc_config_set_retries(
-            self._ptr(), _u32(max_retries, "max_retries"), _u32(max_wait_ms, "max_wait_ms")))
-        return self
+        return self._set(_lib.oauth2cc_config_set_retries,
+                         _u32(max_retries, "max_retries"), _u32(max_wait_ms, "max_wait_ms"))
 
     def set_cache_file(self, path):
         """Keep the token in this file so short-lived processes reuse it; None turns it off."""
         return self._set_text(_lib.oauth2cc_config_set_cache_file, path, "cache_file")
 
     def set_max_response_bytes(self, max_bytes):
-        """Largest API response body ``Client.get`` reads (default 16 MiB)."""
-        _check(_lib.oauth2cc_config_set_max_response_bytes(self._ptr(), int(max_bytes)))
-        return self
-
-    def __repr__(self):
-        return "Config(<closed>)" if not self._handle else "Config(...)"
+        """Largest API response body ``Client.get`` reads (default 16 MiB; at least 1)."""
+        return self._set(_lib.oauth2cc_config_set_max_response_bytes,
+                         _size(max_bytes, "max_response_bytes"))
 
 
 # --------------------------------------------------------------------------------------
@@ -503,133 +630,138 @@ class Config(_Handle):
 
 
 class Authorization(_Handle):
-    """An access token with its type, lifetime and scope: the seed's ``Authorization``
-    tuple (``access_token, token_type, expires_in, scope, refresh_token``), backed by the C
-    handle. ``repr()`` hides the token (it is a secret); read ``access_token`` to use it.
+    """An access token with its type, lifetime and scope: the Python pytify client's
+    ``Authorization`` tuple (``access_token, token_type, expires_in, scope, refresh_token``),
+    backed by the C handle. ``repr()`` hides the token (it is a secret); read
+    ``access_token`` to use it. Immutable: any number of threads may read it.
     """
 
     _free = "oauth2cc_authorization_free"
     _kind = "Authorization"
     _fields = ("access_token", "token_type", "expires_in", "scope", "refresh_token")
 
+    def _seconds(self, function):
+        seconds = self._call(function)
+        return None if seconds < 0 else seconds
+
     @property
     def access_token(self):
-        return _text(_lib.oauth2cc_authorization_access_token(self._ptr()))
+        return _text(self._call(_lib.oauth2cc_authorization_access_token))
 
     @property
     def token_type(self):
         """``"Bearer"`` for any casing the server sent."""
-        return _text(_lib.oauth2cc_authorization_token_type(self._ptr()))
+        return _text(self._call(_lib.oauth2cc_authorization_token_type))
 
     @property
     def expires_in(self):
         """Lifetime in seconds as the server sent it; None when it did not say."""
-        seconds = _lib.oauth2cc_authorization_expires_in(self._ptr())
-        return None if seconds < 0 else seconds
+        return self._seconds(_lib.oauth2cc_authorization_expires_in)
 
     @property
     def expires_at(self):
         """Unix time at which the token expires, computed on receipt; None when unknown."""
-        at = _lib.oauth2cc_authorization_expires_at(self._ptr())
-        return None if at < 0 else at
+        return self._seconds(_lib.oauth2cc_authorization_expires_at)
 
     @property
     def scope(self):
-        return _text(_lib.oauth2cc_authorization_scope(self._ptr()))
+        return _text(self._call(_lib.oauth2cc_authorization_scope))
 
     @property
     def refresh_token(self):
-        """Always None for the client credentials grant; kept for the seed's tuple."""
-        return _text(_lib.oauth2cc_authorization_refresh_token(self._ptr()))
+        """Always None for the client credentials grant; kept for the pytify tuple."""
+        return _text(self._call(_lib.oauth2cc_authorization_refresh_token))
 
     def is_expired(self, leeway=0):
-        """Whether it has expired or will within ``leeway`` seconds."""
-        return bool(_lib.oauth2cc_authorization_is_expired(self._ptr(), _u32(leeway, "leeway")))
+        """Whether it has expired or will within ``leeway`` seconds (an int)."""
+        return bool(self._call(_lib.oauth2cc_authorization_is_expired, _u32(leeway, "leeway")))
 
     def header(self):
         """The Authorization header value, ``"Bearer <token>"``."""
         needed = ctypes.c_size_t(0)
-        status = _lib.oauth2cc_authorization_header(self._ptr(), None, 0, ctypes.byref(needed))
-        if status != 12:  # BUFFER_TOO_SMALL is the expected answer to a size query
-            _check(status)
-        buf = ctypes.create_string_buffer(needed.value + 1)
-        _check(_lib.oauth2cc_authorization_header(
-            self._ptr(), buf, len(buf), ctypes.byref(needed)))
+        with self._use() as ptr:
+            status = _lib.oauth2cc_authorization_header(ptr, None, 0, ctypes.byref(needed))
+            if status != 12:  # BUFFER_TOO_SMALL is the expected answer to a size query
+                _check(status)
+            buf = ctypes.create_string_buffer(needed.value + 1)
+            _check(_lib.oauth2cc_authorization_header(ptr, buf, len(buf), ctypes.byref(needed)))
         return buf.value.decode()
 
     def clone(self):
         """Another owner of the same token, closed separately."""
-        return Authorization(_lib.oauth2cc_authorization_clone(self._ptr()))
+        return Authorization(self._call(_lib.oauth2cc_authorization_clone))
 
     def __iter__(self):
-        """The seed's tuple fields, in order: ``access_token, token_type, ... = auth``."""
+        """The pytify tuple's fields, in order: ``access_token, token_type, ... = auth``."""
         return iter(tuple(getattr(self, field) for field in self._fields))
 
-    def __repr__(self):
-        if not self._handle:
-            return "Authorization(<closed>)"
+    def _open_repr(self):
         return (f"Authorization(access_token=<hidden>, token_type={self.token_type!r}, "
                 f"expires_in={self.expires_in!r}, scope={self.scope!r}, "
                 f"refresh_token={'<hidden>' if self.refresh_token else None})")
 
 
 class Response(_Handle):
-    """An API response from ``Client.get``: ``status``, ``body`` (bytes), ``header(name)``."""
+    """An API response from ``Client.get``: ``status``, ``body`` (bytes), ``header(name)``.
+    Immutable: any number of threads may read it."""
 
     _free = "oauth2cc_response_free"
     _kind = "Response"
 
     @property
     def status(self):
-        return _lib.oauth2cc_response_status(self._ptr())
+        return self._call(_lib.oauth2cc_response_status)
 
     @property
     def body(self):
         length = ctypes.c_size_t(0)
-        data = _lib.oauth2cc_response_body(self._ptr(), ctypes.byref(length))
-        return ctypes.string_at(data, length.value) if data else b""
+        with self._use() as ptr:  # the bytes live as long as the handle: copy them inside
+            data = _lib.oauth2cc_response_body(ptr, ctypes.byref(length))
+            return ctypes.string_at(data, length.value) if data else b""
 
     def text(self, encoding="utf-8"):
         return self.body.decode(encoding, "replace")
 
     def header(self, name):
         """The first header called ``name`` (case-insensitive), or None."""
-        return _text(_lib.oauth2cc_response_header(self._ptr(), _c_text(name, "name")))
+        return _text(self._call(_lib.oauth2cc_response_header, _c_text(name, "name")))
 
-    def __repr__(self):
-        return "Response(<closed>)" if not self._handle else f"Response(status={self.status})"
+    def _open_repr(self):
+        return f"Response(status={self.status})"
 
 
 class Client(_Handle):
     """A token source for one configuration, shared by all threads of a process:
     ``token()`` hands out the cached token and refreshes it once, for all threads, when it
     is about to expire. The config is copied; it may be closed afterwards.
+
+    ``close()`` waits for the calls other threads are making with the client (a token
+    request may take up to the configured timeout), then frees it; later calls raise
+    InvalidArgumentError "Client is closed".
     """
 
     _free = "oauth2cc_client_free"
     _kind = "Client"
 
     def __init__(self, config):
-        super().__init__(_new_handle(_lib.oauth2cc_client_new, config._ptr()))
+        super().__init__(config._new(_lib.oauth2cc_client_new))
 
     def token(self):
         """A valid token: the cached one, or a freshly fetched one."""
-        return Authorization(_new_handle(_lib.oauth2cc_client_token, self._ptr()))
+        return Authorization(self._new(_lib.oauth2cc_client_token))
 
     def invalidate(self):
         """Forgets the cached token, e.g. after an API answered 401."""
-        _lib.oauth2cc_client_invalidate(self._ptr())
+        self._call(_lib.oauth2cc_client_invalidate)
 
     def get(self, url):
         """GETs ``url`` with the token; on a 401 refreshes and retries once."""
-        return Response(_new_handle(_lib.oauth2cc_client_get, self._ptr(), _c_text(url, "url")))
-
-    def __repr__(self):
-        return "Client(<closed>)" if not self._handle else "Client(...)"
+        return Response(self._new(_lib.oauth2cc_client_get, _c_text(url, "url")))
 
 
 def authenticate(client_id, client_secret):
-    """One token from Spotify's accounts service with every default (the seed's authenticate)."""
+    """One token from Spotify's accounts service with every default, as the Python pytify
+    client's ``authenticate`` got it."""
     return Authorization(_new_handle(
         _lib.oauth2cc_authenticate,
         _c_text(client_id, "client_id"),
@@ -639,4 +771,4 @@ def authenticate(client_id, client_secret):
 
 def request_token(config):
     """One token with ``config``, on a fresh connection (a ``Client`` caches and reuses)."""
-    return Authorization(_new_handle(_lib.oauth2cc_request_token, config._ptr()))
+    return Authorization(config._new(_lib.oauth2cc_request_token))
