@@ -202,6 +202,7 @@ fn read_bounded(file: File) -> Option<Zeroizing<Vec<u8>>> {
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
 enum Written {
     /// Linux `O_TMPFILE`: the data had no name until it was complete.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     Unnamed,
     /// A named temporary file, renamed over the cache file.
     Named,
