@@ -1,8 +1,10 @@
 //! The optional token cache file: lets short-lived processes reuse a token. It holds no
-//! client secret; it is created 0600 and replaced atomically (write a temporary file, then
-//! rename); it is keyed by token URL + client id + scope + params; a file that is corrupt,
-//! foreign (another key, another owner), a symlink, or group/world-writable is ignored and
-//! later replaced, never trusted.
+//! client secret; it is created 0600 and replaced atomically (write a temporary file, on
+//! Linux an unnamed `O_TMPFILE` one, then rename); it is keyed by token URL + client id +
+//! scope + params; a file that is corrupt, foreign (another key, another owner), a symlink, a
+//! FIFO or device, over 64 KiB, or group/world-writable is ignored and later replaced, never
+//! trusted, and never waited on. Temporaries that killed writers left are swept on store and
+//! remove.
 
 #[cfg(target_os = "linux")]
 use std::ffi::CString;
