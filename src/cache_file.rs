@@ -1,13 +1,19 @@
 //! The optional token cache file: lets short-lived processes reuse a token. It holds no
-//! client secret; it is created 0600 and replaced atomically (write a temporary file, then
-//! rename); it is keyed by token URL + client id + scope + params; a file that is corrupt,
-//! foreign (another key, another owner), a symlink, or group/world-writable is ignored and
-//! later replaced, never trusted.
+//! client secret; it is created 0600 and replaced atomically (write a temporary file, on
+//! Linux an unnamed `O_TMPFILE` one, then rename); it is keyed by token URL + client id +
+//! scope + params; a file that is corrupt, foreign (another key, another owner), a symlink, a
+//! FIFO or device, over 64 KiB, or group/world-writable is ignored and later replaced, never
+//! trusted, and never waited on. Temporaries that killed writers left are swept on store and
+//! remove.
 
-use std::fs;
-use std::io::Write;
+#[cfg(target_os = "linux")]
+use std::ffi::CString;
+use std::ffi::OsStr;
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -64,10 +70,7 @@ impl CacheFile {
     /// The cached token, when the file is trustworthy, ours, and parseable. Expiry is left to
     /// the caller.
     pub(crate) fn load(&self, now: SystemTime, now_mono: Instant) -> Option<Token> {
-        if !trustworthy(&self.path) {
-            return None;
-        }
-        let bytes = Zeroizing::new(crate::files::read_bounded(&self.path, MAX_FILE_BYTES).ok()?);
+        let bytes = read_bounded(open_trusted(&self.path)?)?;
         let entry: Entry = serde_json::from_slice(&bytes).ok()?;
         if entry.version != FORMAT_VERSION || entry.key != self.key {
             return None;
@@ -107,27 +110,62 @@ impl CacheFile {
         };
         let json = Zeroizing::new(json);
         let _ = write_atomically(&self.path, &json);
+        sweep_orphans(&self.path);
     }
 
+    /// Removes the cache file if it is ours (by what is open, not by path; `unlink` never
+    /// follows a final symlink), and any orphaned temporaries.
     pub(crate) fn remove(&self) {
-        if trustworthy(&self.path) {
-            let _ = fs::remove_file(&self.path);
+        if let Some(file) = open_trusted(&self.path) {
+            if still_named(&file, &self.path) {
+                let _ = fs::remove_file(&self.path);
+            }
         }
+        sweep_orphans(&self.path);
     }
 }
 
-/// A regular file (not a symlink), owned by us, writable by nobody else.
+/// Opens the cache file for reading when the opened file is trustworthy: on Unix a regular
+/// file owned by us and writable by nobody else. Never blocks: a final symlink is not followed
+/// (`O_NOFOLLOW`), and a FIFO or device opens at once (`O_NONBLOCK`) and is then refused by
+/// the check, which looks at the open descriptor (`fstat`), not at the path again. std adds
+/// `O_CLOEXEC`.
 #[cfg(unix)]
-fn trustworthy(path: &Path) -> bool {
+fn open_trusted(path: &Path) -> Option<File> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .ok()?;
+    let meta = file.metadata().ok()?;
+    let ours = meta.file_type().is_file() && meta.uid() == euid() && meta.mode() & 0o022 == 0;
+    ours.then_some(file)
+}
+
+/// The name `path` still refers to the file we opened (compared by device and inode).
+#[cfg(unix)]
+fn still_named(file: &File, path: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
-    let Ok(meta) = fs::symlink_metadata(path) else {
-        return false;
-    };
-    // The one `unsafe` outside ffi/: SAFETY: geteuid(2) takes no arguments, touches no
-    // memory and cannot fail.
-    #[allow(unsafe_code)]
-    let euid = unsafe { libc::geteuid() };
-    meta.file_type().is_file() && meta.uid() == euid && meta.mode() & 0o022 == 0
+    match (file.metadata(), fs::symlink_metadata(path)) {
+        (Ok(open), Ok(named)) => (open.dev(), open.ino()) == (named.dev(), named.ino()),
+        _ => false,
+    }
+}
+
+/// A regular file (not a symlink) owned by us: a temporary of ours we may sweep.
+#[cfg(unix)]
+fn owned_regular(meta: &fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    meta.file_type().is_file() && meta.uid() == euid()
+}
+
+/// The effective user id.
+#[cfg(unix)]
+#[allow(unsafe_code)]
+fn euid() -> u32 {
+    // SAFETY: geteuid(2) takes no arguments, touches no memory and cannot fail.
+    unsafe { libc::geteuid() }
 }
 
 #[cfg(not(unix))]
@@ -135,22 +173,119 @@ fn trustworthy(path: &Path) -> bool {
     fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file())
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .ok_or_else(|| std::io::Error::other("cache file has no name"))?;
-    let nonce = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let tmp = dir.join(format!(
-        ".{}.{}.{nonce}.tmp",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
+#[cfg(not(unix))]
+fn open_trusted(path: &Path) -> Option<File> {
+    if !trustworthy(path) {
+        return None;
+    }
+    File::open(path).ok()
+}
+
+#[cfg(not(unix))]
+fn still_named(_file: &File, path: &Path) -> bool {
+    trustworthy(path)
+}
+
+#[cfg(not(unix))]
+fn owned_regular(meta: &fs::Metadata) -> bool {
+    meta.file_type().is_file()
+}
+
+/// At most [`MAX_FILE_BYTES`] from `file`, into a buffer that is wiped on drop and never
+/// reallocated (so no unwiped copy of the token is left in freed memory).
+fn read_bounded(file: File) -> Option<Zeroizing<Vec<u8>>> {
+    let cap = MAX_FILE_BYTES as usize + 1;
+    let mut bytes = Zeroizing::new(Vec::with_capacity(cap));
+    file.take(cap as u64).read_to_end(&mut bytes).ok()?;
+    (bytes.len() < cap).then_some(bytes)
+}
+
+/// How [`write_atomically`] wrote the file.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+enum Written {
+    /// Linux `O_TMPFILE`: the data had no name until it was complete.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    Unnamed,
+    /// A named temporary file, renamed over the cache file.
+    Named,
+}
+
+/// Replaces the file at `path` with `bytes`, atomically, created 0600. On Linux through an
+/// unnamed `O_TMPFILE` file, so a writer killed mid-write leaves no token behind; where the
+/// filesystem (or kernel) has no `O_TMPFILE`, or `/proc` is not mounted, through a named
+/// temporary file, which [`sweep_orphans`] removes if its writer dies.
+fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<Written> {
+    #[cfg(target_os = "linux")]
+    match write_unnamed(path, bytes) {
+        Err(e) if tmpfile_unsupported(&e) => {}
+        other => return other.map(|()| Written::Unnamed),
+    }
+    write_named(path, bytes).map(|()| Written::Named)
+}
+
+/// The Linux write: the data goes into an unnamed file in the cache file's folder; once it is
+/// complete and synced, `linkat` gives it a fresh temporary name (`linkat` will not replace a
+/// name) and `rename` puts it in place. The temporary name exists only between those two
+/// calls, on a complete file.
+#[cfg(target_os = "linux")]
+fn write_unnamed(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .mode(0o600)
+        .custom_flags(libc::O_TMPFILE)
+        .open(folder(path))?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    let tmp = with_fresh_temp_name(path, |tmp| link_open_file(&file, tmp))?;
+    fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = fs::remove_file(&tmp);
+    })
+}
+
+/// Errors of the `O_TMPFILE` path after which the named-file path is worth trying: the
+/// filesystem has no `O_TMPFILE` (`EOPNOTSUPP`), the kernel predates it (`EISDIR`, `EINVAL`),
+/// or `/proc/self/fd` is missing (`ENOENT` from `linkat`; a missing folder fails both ways).
+#[cfg(target_os = "linux")]
+fn tmpfile_unsupported(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EOPNOTSUPP | libc::EISDIR | libc::EINVAL | libc::ENOENT)
+    )
+}
+
+/// Gives the unnamed (`O_TMPFILE`) `file` the name `to`: `linkat` of `/proc/self/fd/N` with
+/// `AT_SYMLINK_FOLLOW`, which works unprivileged (the `AT_EMPTY_PATH` form needs
+/// `CAP_DAC_READ_SEARCH`), and which std's `hard_link` does not offer (it passes no flags).
+/// Fails with `EEXIST` if `to` exists.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn link_open_file(file: &File, to: &Path) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    let from = CString::new(format!("/proc/self/fd/{}", file.as_raw_fd()))?;
+    let to = CString::new(to.as_os_str().as_bytes())?;
+    // SAFETY: `from` and `to` are NUL-terminated strings that outlive the call; linkat(2)
+    // only reads them and keeps no pointer.
+    let rc = unsafe {
+        libc::linkat(
+            libc::AT_FDCWD,
+            from.as_ptr(),
+            libc::AT_FDCWD,
+            to.as_ptr(),
+            libc::AT_SYMLINK_FOLLOW,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// The portable write (and the Linux fallback): a named temporary file, created 0600 and
+/// exclusively (never through a symlink), written, synced, renamed over `path`.
+fn write_named(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut options = fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -158,8 +293,15 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
+    let mut created = None;
+    let tmp = with_fresh_temp_name(path, |tmp| {
+        created = Some(options.open(tmp)?);
+        Ok(())
+    })?;
     let result = (|| {
-        let mut file = options.open(&tmp)?;
+        let mut file = created
+            .take()
+            .ok_or_else(|| io::Error::other("no temporary file"))?;
         file.write_all(bytes)?;
         file.sync_all()?;
         fs::rename(&tmp, path)
@@ -168,6 +310,106 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// Calls `create` with fresh temporary names for `path` until one does not exist yet (a few
+/// tries); returns the name it created.
+fn with_fresh_temp_name(
+    path: &Path,
+    mut create: impl FnMut(&Path) -> io::Result<()>,
+) -> io::Result<PathBuf> {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::other("cache file has no name"))?;
+    let mut last = None;
+    for _ in 0..8 {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let nonce = u64::from(COUNTER.fetch_add(1, Ordering::Relaxed)) << 32 | u64::from(nanos);
+        let tmp = folder(path).join(format!(
+            ".{}.{}.{nonce}.tmp",
+            name.to_string_lossy(),
+            std::process::id()
+        ));
+        match create(&tmp) {
+            Ok(()) => return Ok(tmp),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| io::Error::other("no free temporary name")))
+}
+
+/// A named temporary older than this is an orphan whatever its writer.
+const STALE_AFTER: Duration = Duration::from_secs(30);
+
+/// Removes the temporaries that writers of this cache file left behind when killed between
+/// creating and renaming them: names of our exact pattern `.<name>.<pid>.<digits>.tmp`,
+/// regular files (never a symlink) owned by us, older than [`STALE_AFTER`] or (on Linux)
+/// written by a process that no longer exists.
+fn sweep_orphans(path: &Path) {
+    let Some(prefix) = path
+        .file_name()
+        .and_then(OsStr::to_str)
+        .map(|name| format!(".{name}."))
+    else {
+        return;
+    };
+    let Ok(entries) = fs::read_dir(folder(path)) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| temp_pid(n, &prefix))
+        else {
+            continue;
+        };
+        let tmp = entry.path();
+        let Ok(meta) = fs::symlink_metadata(&tmp) else {
+            continue;
+        };
+        let old = meta
+            .modified()
+            .ok()
+            .and_then(|m| m.elapsed().ok())
+            .is_some_and(|age| age > STALE_AFTER);
+        if owned_regular(&meta) && (old || writer_is_gone(pid)) {
+            let _ = fs::remove_file(&tmp);
+        }
+    }
+}
+
+/// The writer's pid when `name` is `<prefix><pid>.<nonce>.tmp`, both decimal.
+fn temp_pid(name: &str, prefix: &str) -> Option<u32> {
+    let (pid, nonce) = name
+        .strip_prefix(prefix)?
+        .strip_suffix(".tmp")?
+        .split_once('.')?;
+    let decimal = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !decimal(nonce) || !decimal(pid) {
+        return None;
+    }
+    pid.parse().ok()
+}
+
+/// Another process, which `/proc` (when mounted) no longer lists. Our own writes in flight
+/// are never "gone"; elsewhere only the age counts.
+fn writer_is_gone(pid: u32) -> bool {
+    cfg!(target_os = "linux")
+        && pid != std::process::id()
+        && Path::new("/proc/self").exists()
+        && !Path::new("/proc").join(pid.to_string()).exists()
+}
+
+/// The folder holding `path` (`.` for a bare name).
+fn folder(path: &Path) -> &Path {
+    path.parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
 }
 
 // The tests check Unix permissions, inodes and symlinks throughout.

@@ -628,3 +628,64 @@ fn example_falls_back_to_spotify_credentials() {
     assert_eq!(requests[0].method, "CONNECT");
     assert_eq!(requests[0].target, "accounts.spotify.com:443");
 }
+
+// ---------------------------------------------------------------------------------------
+// tests/c/cache_file.c
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn cache_file_never_blocks_on_a_fifo() {
+    let issued = AtomicUsize::new(0);
+    let server = TestServer::start(move |request| {
+        if request.path() != "/api/token" {
+            return Action::Respond(Response::new(404));
+        }
+        if credentials(request) != Some(("fifo-client".to_owned(), "fifo-secret".to_owned())) {
+            return oauth_error(400, "invalid_client", "Invalid client");
+        }
+        let n = issued.fetch_add(1, Ordering::SeqCst) + 1;
+        token_response(&format!("tok-{n}"), "Bearer", Some(3600), None)
+    });
+    /// The program's folder, removed however the test ends.
+    struct Folder(std::path::PathBuf);
+    impl Drop for Folder {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let dir = Folder(harness::out_dir().join(format!("cache-file-fifo.{}", std::process::id())));
+    let _ = std::fs::remove_dir_all(&dir.0);
+    std::fs::create_dir_all(&dir.0).expect("create the cache folder");
+    let outcome = run_c_test(
+        "cache_file",
+        &[
+            ("OAUTH2CC_TEST_TOKEN_URL", server.url("/api/token")),
+            ("OAUTH2CC_TEST_DIR", dir.0.display().to_string()),
+        ],
+    );
+    // The path did change under the clients.
+    let swaps: u64 = outcome
+        .stdout
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("cache_file: ")?
+                .split(" swaps")
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0);
+    assert!(swaps >= 100, "{swaps} swaps\n{}", outcome.report());
+    let requests = server.requests();
+    // Steps 1 and 2 fetch once each; step 3 fetches at most twice per refresh round (a
+    // round may find the token it just stored still in the file).
+    assert!(
+        (3..=202).contains(&requests.len()),
+        "{} token requests\n{}",
+        requests.len(),
+        outcome.report()
+    );
+    for request in &requests {
+        assert_token_request(request);
+    }
+}

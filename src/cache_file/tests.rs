@@ -1,4 +1,6 @@
 use std::os::unix::fs::PermissionsExt;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::*;
@@ -15,6 +17,13 @@ fn config() -> Config {
     let mut c = Config::new("client", "the-client-secret").unwrap();
     c.set_token_url("http://127.0.0.1:9/token").unwrap();
     c.set_scope(Some("a b")).unwrap();
+    c
+}
+
+/// [`config`] with `path` as its cache file, for a [`crate::Client`].
+fn config_with_cache_file(path: &Path) -> Config {
+    let mut c = config();
+    c.set_cache_file(Some(path.to_str().unwrap())).unwrap();
     c
 }
 
@@ -168,8 +177,7 @@ fn tokens_without_expiry_are_not_cached() {
 fn a_client_reuses_the_file_across_instances() {
     let dir = temp_dir("client");
     let path = dir.join("token.json");
-    let mut c = config();
-    c.set_cache_file(Some(path.to_str().unwrap())).unwrap();
+    let c = config_with_cache_file(&path);
     CacheFile::new(&path, &c).store(&token(3600));
     // The token URL points at a closed port: only the cache can answer.
     let client = crate::Client::new(&c).unwrap();
@@ -179,4 +187,301 @@ fn a_client_reuses_the_file_across_instances() {
     );
     client.invalidate();
     assert!(!path.exists(), "invalidate removes the cached token");
+}
+
+/// A FIFO named `fifo` in `dir` (std has no mkfifo; coreutils does).
+fn mkfifo(dir: &Path) -> PathBuf {
+    let fifo = dir.join("fifo");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("run mkfifo");
+    assert!(status.success(), "mkfifo {}", fifo.display());
+    fifo
+}
+
+/// Wakes a reader blocked in open(2) on `fifo`, if any (a writer's non-blocking open
+/// succeeds only when a reader is there).
+fn release_fifo_readers(fifo: &Path) {
+    use std::os::unix::fs::OpenOptionsExt;
+    for _ in 0..100 {
+        let _ = fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(fifo);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_fifo_at_the_cache_path_never_blocks() {
+    let dir = temp_dir("fifo");
+    let path = dir.join("token.json");
+    let fifo = mkfifo(&dir);
+    let file = Arc::new(CacheFile::new(&path, &config()));
+
+    // A FIFO, and a symlink to it, sitting at the path.
+    let status = std::process::Command::new("mkfifo")
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(file.load(SystemTime::now(), Instant::now()).is_none());
+    fs::remove_file(&path).unwrap();
+    std::os::unix::fs::symlink(&fifo, &path).unwrap();
+    assert!(file.load(SystemTime::now(), Instant::now()).is_none());
+
+    // A writer of the folder that renames a regular file and a symlink to the FIFO over
+    // the path, in turn: a check by path followed by an open by path meets the FIFO.
+    let stop = Arc::new(AtomicBool::new(false));
+    let swaps = Arc::new(AtomicUsize::new(0));
+    let swapper = {
+        let (stop, swaps) = (Arc::clone(&stop), Arc::clone(&swaps));
+        let (dir, path, fifo) = (dir.clone(), path.clone(), fifo.clone());
+        std::thread::spawn(move || {
+            let (regular, link) = (dir.join("regular.tmp"), dir.join("link.tmp"));
+            while !stop.load(Ordering::Relaxed) {
+                fs::write(&regular, b"{\"not\":\"a token\"}").unwrap();
+                fs::set_permissions(&regular, fs::Permissions::from_mode(0o600)).unwrap();
+                fs::rename(&regular, &path).unwrap();
+                let _ = fs::remove_file(&link);
+                std::os::unix::fs::symlink(&fifo, &link).unwrap();
+                fs::rename(&link, &path).unwrap();
+                swaps.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+    };
+    const LOADS: usize = 20_000;
+    let loaded = Arc::new(AtomicUsize::new(0));
+    let (done, finished) = std::sync::mpsc::channel();
+    {
+        let (file, loaded, swaps) = (Arc::clone(&file), Arc::clone(&loaded), Arc::clone(&swaps));
+        std::thread::spawn(move || {
+            // Until the path has changed often enough under the loads, too.
+            while loaded.load(Ordering::Relaxed) < LOADS || swaps.load(Ordering::Relaxed) < 2_000 {
+                assert!(file.load(SystemTime::now(), Instant::now()).is_none());
+                loaded.fetch_add(1, Ordering::Relaxed);
+            }
+            let _ = done.send(());
+        });
+    }
+    let outcome = finished.recv_timeout(Duration::from_secs(20));
+    stop.store(true, Ordering::Relaxed);
+    swapper.join().unwrap();
+    if outcome.is_err() {
+        let stuck_at = loaded.load(Ordering::Relaxed);
+        release_fifo_readers(&fifo);
+        panic!(
+            "load {} of {LOADS} blocked on the FIFO for 20 s (released: {})",
+            stuck_at + 1,
+            finished.recv_timeout(Duration::from_secs(5)).is_ok()
+        );
+    }
+}
+
+/// The name a writer of `cache` in this folder gives its temporary file.
+fn temp_name(cache: &Path, pid: u32, nonce: u64) -> PathBuf {
+    let name = cache.file_name().unwrap().to_str().unwrap();
+    cache.with_file_name(format!(".{name}.{pid}.{nonce}.tmp"))
+}
+
+/// The id of a process that has exited (and been reaped).
+fn dead_pid() -> u32 {
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let pid = child.id();
+    child.wait().unwrap();
+    pid
+}
+
+/// Writes a would-be orphan holding a token, 0600, modified `age` ago.
+fn orphan(path: &Path, age: Duration) {
+    fs::write(path, br#"{"access_token":"orphaned-access-token"}"#).unwrap();
+    fs::set_permissions(path, fs::Permissions::from_mode(0o600)).unwrap();
+    fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(SystemTime::now() - age)
+        .unwrap();
+}
+
+/// Lays out stale temporaries (which must go) and look-alikes and live writers' files (which
+/// must stay) next to `cache`; returns (stale, kept).
+fn orphans_and_bystanders(cache: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let dir = cache.parent().unwrap();
+    let dead = dead_pid();
+    let me = std::process::id();
+    let stale = vec![
+        // kill -9 while writing: a dead writer's file, however young.
+        temp_name(cache, dead, 123_456_789),
+        // A live process (this one) that has not finished in an hour will not.
+        temp_name(cache, me, 42),
+        // pid 1 lives, but not for this file.
+        temp_name(cache, 1, 7),
+    ];
+    orphan(&stale[0], Duration::ZERO);
+    orphan(&stale[1], Duration::from_secs(3600));
+    orphan(&stale[2], Duration::from_secs(3600));
+    let kept = vec![
+        // Being written right now by a live process.
+        temp_name(cache, me, 43),
+        temp_name(cache, 1, 8),
+        // Not our exact pattern.
+        dir.join(format!(".token.json.{dead}.tmp")),
+        dir.join(format!(".token.json.{dead}.12x.tmp")),
+        dir.join(format!(".token.json.{dead}.1.tmp.bak")),
+        dir.join(format!("token.json.{dead}.1.tmp")),
+        dir.join(format!(".other.json.{dead}.1.tmp")),
+    ];
+    for (i, path) in kept.iter().enumerate() {
+        orphan(
+            path,
+            if i < 2 {
+                Duration::ZERO
+            } else {
+                Duration::from_secs(3600)
+            },
+        );
+    }
+    // A symlink with our pattern is not followed, and what it points at is left alone.
+    let target = dir.join("elsewhere.json");
+    orphan(&target, Duration::from_secs(3600));
+    let link = temp_name(cache, dead, 9);
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let kept = kept.into_iter().chain([target, link]).collect();
+    (stale, kept)
+}
+
+fn assert_swept(stale: &[PathBuf], kept: &[PathBuf], after: &str) {
+    for path in stale {
+        assert!(
+            fs::symlink_metadata(path).is_err(),
+            "{after}: the orphan {} is still there",
+            path.display()
+        );
+    }
+    for path in kept {
+        assert!(
+            fs::symlink_metadata(path).is_ok(),
+            "{after}: {} was removed",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn a_store_removes_orphaned_temporaries() {
+    let dir = temp_dir("orphans-store");
+    let path = dir.join("token.json");
+    let (stale, kept) = orphans_and_bystanders(&path);
+    CacheFile::new(&path, &config()).store(&token(3600));
+    assert_swept(&stale, &kept, "store");
+    assert!(path.exists());
+}
+
+#[test]
+fn invalidate_removes_orphaned_temporaries() {
+    let dir = temp_dir("orphans-invalidate");
+    let path = dir.join("token.json");
+    let c = config_with_cache_file(&path);
+    CacheFile::new(&path, &c).store(&token(3600));
+    let (stale, kept) = orphans_and_bystanders(&path);
+    let client = crate::Client::new(&c).unwrap();
+    client.invalidate();
+    assert_swept(&stale, &kept, "invalidate");
+    assert!(!path.exists(), "invalidate removes the cached token");
+}
+
+#[test]
+fn remove_never_deletes_through_a_symlink() {
+    let dir = temp_dir("remove-link");
+    let real = dir.join("real.json");
+    CacheFile::new(&real, &config()).store(&token(3600));
+    let link = dir.join("link.json");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    CacheFile::new(&link, &config()).remove();
+    assert!(real.exists(), "the symlink's target survives");
+    // A foreign (group-writable) file is not ours to remove either.
+    fs::set_permissions(&real, fs::Permissions::from_mode(0o660)).unwrap();
+    CacheFile::new(&real, &config()).remove();
+    assert!(real.exists());
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn linux_writes_through_an_unnamed_file() {
+    let dir = temp_dir("tmpfile");
+    let path = dir.join("token.json");
+    // ext4, tmpfs, xfs and btrfs have O_TMPFILE; the test folder is on one of them.
+    for expires_in in [3600, 7200] {
+        let written = write_atomically(&path, format!("{{\"n\":{expires_in}}}").as_bytes());
+        assert_eq!(written.unwrap(), Written::Unnamed);
+        let names: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["token.json"], "nothing but the cache file");
+        let meta = fs::symlink_metadata(&path).unwrap();
+        assert!(meta.file_type().is_file());
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            format!("{{\"n\":{expires_in}}}")
+        );
+    }
+    // And through the client's store: the result reads back.
+    let file = CacheFile::new(&path, &config());
+    file.store(&token(3600));
+    assert!(file.load(SystemTime::now(), Instant::now()).is_some());
+}
+
+#[test]
+fn the_named_fallback_replaces_atomically_and_leaves_nothing() {
+    let dir = temp_dir("named");
+    let path = dir.join("token.json");
+    write_named(&path, b"first").unwrap();
+    let first = std::os::unix::fs::MetadataExt::ino(&fs::metadata(&path).unwrap());
+    write_named(&path, b"second").unwrap();
+    let meta = fs::symlink_metadata(&path).unwrap();
+    assert_ne!(std::os::unix::fs::MetadataExt::ino(&meta), first);
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    assert_eq!(fs::read(&path).unwrap(), b"second");
+    assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+}
+
+#[test]
+fn the_temporary_name_pattern_is_exact() {
+    let prefix = ".token.json.";
+    assert_eq!(temp_pid(".token.json.12.345.tmp", prefix), Some(12));
+    for name in [
+        ".token.json.12.tmp",
+        ".token.json..345.tmp",
+        ".token.json.12..tmp",
+        ".token.json.12.3.4.tmp",
+        ".token.json.12.3x.tmp",
+        ".token.json.-1.3.tmp",
+        ".token.json.12.345.tmp.bak",
+        "token.json.12.345.tmp",
+        ".token.json.99999999999.1.tmp",
+    ] {
+        assert_eq!(temp_pid(name, prefix), None, "{name}");
+    }
+}
+
+#[test]
+fn an_oversized_file_is_not_read() {
+    let dir = temp_dir("oversized");
+    let path = dir.join("token.json");
+    let file = CacheFile::new(&path, &config());
+    file.store(&token(3600));
+    let mut text = fs::read_to_string(&path).unwrap();
+    let exact = read_bounded(fs::File::open(&path).unwrap()).unwrap();
+    assert_eq!(&exact[..], text.as_bytes());
+    // Valid JSON, one byte over the bound with trailing spaces.
+    text.push_str(&" ".repeat(MAX_FILE_BYTES as usize + 1 - text.len()));
+    fs::write(&path, &text).unwrap();
+    assert!(file.load(SystemTime::now(), Instant::now()).is_none());
+    text.pop();
+    fs::write(&path, &text).unwrap();
+    assert!(file.load(SystemTime::now(), Instant::now()).is_some());
 }
