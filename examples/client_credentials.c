@@ -1,6 +1,6 @@
 /*
  * client_credentials.c: get an OAuth 2.0 access token with the client credentials grant and
- * print it the way the seed's Python REPL shows its Authorization tuple:
+ * print it the way the Python pytify client's REPL shows its Authorization tuple:
  *
  *   Authorization(access_token='...', token_type='Bearer', expires_in=3600, scope=None, refresh_token=None)
  *
@@ -46,7 +46,7 @@ static void print_py_str(const char *s) {
   putchar(quote);
 }
 
-/* A str or None, like the seed's tuple fields. */
+/* A str or None, like the pytify client's tuple fields. */
 static void print_py_opt_str(const char *s) {
   if (s == NULL)
     fputs("None", stdout);

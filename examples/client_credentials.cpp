@@ -1,5 +1,5 @@
 // client_credentials.cpp: the C++ version of client_credentials.c. Gets an OAuth 2.0 access
-// token with the client credentials grant and prints it the way the seed's Python REPL shows
+// token with the client credentials grant and prints it the way the Python pytify client's REPL shows
 // its Authorization tuple:
 //
 //   Authorization(access_token='...', token_type='Bearer', expires_in=3600, scope=None, refresh_token=None)
@@ -55,7 +55,7 @@ std::string py_str(std::string_view s) {
   return out;
 }
 
-// A str or None, like the seed's tuple fields.
+// A str or None, like the pytify client's tuple fields.
 std::string py_opt_str(std::optional<std::string_view> s) { return s ? py_str(*s) : "None"; }
 
 void print_authorization(const oauth2cc::Authorization &auth) {

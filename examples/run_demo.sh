@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole thing in one command, from the repository root: build the library, build the C
-# example, get a token, print it the way the seed's REPL does.
+# example, get a token, print it the way the Python pytify client's REPL does.
 #
 #   ./examples/run_demo.sh
 #

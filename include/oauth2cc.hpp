@@ -113,7 +113,7 @@ class Error : public std::runtime_error {
                  retry >= 0 ? std::optional<std::chrono::seconds>(retry) : std::nullopt);
   }
 
-  /** What failed, e.g. Status::BadRequest for the seed's BadRequestError (HTTP 400). */
+  /** What failed, e.g. Status::BadRequest for the Python pytify client's BadRequestError (HTTP 400). */
   Status status() const noexcept { return status_; }
   /** The library's message, with context (URL, HTTP status, the server's error). */
   const std::string &message() const noexcept { return message_; }
@@ -307,7 +307,7 @@ class Config {
 };
 
 /**
- * An access token with its type, lifetime and scope, like the seed's Authorization tuple.
+ * An access token with its type, lifetime and scope, like the Python pytify client's Authorization tuple.
  * Immutable; any number of threads may read one at once. The token is a secret: do not log
  * it. It is wiped from memory when its last owner is destroyed.
  */
@@ -339,7 +339,7 @@ class Authorization {
   std::optional<std::string_view> scope() const noexcept {
     return detail::opt_view(oauth2cc_authorization_scope(native_handle()));
   }
-  /** Always empty for the client credentials grant; kept for the seed's tuple. */
+  /** Always empty for the client credentials grant; kept for the pytify client's tuple. */
   std::optional<std::string_view> refresh_token() const noexcept {
     return detail::opt_view(oauth2cc_authorization_refresh_token(native_handle()));
   }
@@ -436,7 +436,7 @@ class Client {
   detail::Handle<oauth2cc_client, oauth2cc_client_free> handle_;
 };
 
-/** One token from Spotify's accounts service with every default (the seed's authenticate). */
+/** One token from Spotify's accounts service with every default (the Python pytify client's authenticate). */
 inline Authorization authenticate(std::string_view client_id, std::string_view client_secret) {
   const std::string id = detail::c_str(client_id, "client_id");
   const detail::SecretCopy secret(client_secret, "client_secret");

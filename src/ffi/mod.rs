@@ -130,10 +130,10 @@ impl oauth2cc_status {
     }
 }
 
-/// `InvalidArgument` -> `INVALID_ARGUMENT`, from the variant's `Debug` name.
-fn screaming(status: &oauth2cc_status) -> String {
+/// `InvalidArgument` -> `INVALID_ARGUMENT`, from a variant's `Debug` name.
+fn screaming(variant: &impl std::fmt::Debug) -> String {
     let mut out = String::new();
-    for (i, ch) in format!("{status:?}").chars().enumerate() {
+    for (i, ch) in format!("{variant:?}").chars().enumerate() {
         if ch.is_ascii_uppercase() && i > 0 {
             out.push('_');
         }

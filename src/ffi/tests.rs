@@ -18,24 +18,13 @@ fn every_kind_has_a_status_and_every_status_a_name() {
     for kind in ErrorKind::ALL {
         let status = oauth2cc_status::from(*kind);
         assert_ne!(status, oauth2cc_status::Ok, "{kind:?}");
-        let expected = format!("OAUTH2CC_STATUS_{}", screaming_kind(*kind));
+        let expected = format!("OAUTH2CC_STATUS_{}", screaming(kind));
         assert_eq!(status.name().to_str().unwrap(), expected, "{kind:?}");
     }
     assert_eq!(ErrorKind::ALL.len() + 1, oauth2cc_status::ALL.len());
     for unknown in [-1, 14, c_int::MAX, c_int::MIN] {
         assert_eq!(oauth2cc_status::try_from(unknown), Err(unknown));
     }
-}
-
-fn screaming_kind(kind: ErrorKind) -> String {
-    let mut out = String::new();
-    for (i, ch) in format!("{kind:?}").chars().enumerate() {
-        if ch.is_ascii_uppercase() && i > 0 {
-            out.push('_');
-        }
-        out.push(ch.to_ascii_uppercase());
-    }
-    out
 }
 
 #[test]
@@ -139,9 +128,8 @@ fn every_export_is_behind_the_boundary() {
             assert!(name.starts_with("oauth2cc_"), "{file}: {name}");
             assert_eq!(lines[i - 1].trim(), "#[no_mangle]", "{file}: {name}");
             let body_start = (i..lines.len()).find(|&j| lines[j].ends_with('{')).unwrap();
-            assert_eq!(
-                lines[body_start + 1].trim(),
-                "ffi_export!({",
+            assert!(
+                lines[body_start + 1].trim().starts_with("ffi_export!({"),
                 "{file}: {name} must run behind ffi_export!"
             );
         }
