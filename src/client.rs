@@ -3,8 +3,16 @@
 //! keeps the HTTP connection to the token endpoint alive, and makes authorized requests with
 //! any method under one 401 rule.
 //!
+//! # fork()
+//! The connections, locks and refresh state live in a [`State`] tagged with the process's
+//! fork generation (see `fork`). A client used in a `fork()` child finds the generation
+//! changed (one relaxed load per call) and sets up a [`State`] of its own: new connections
+//! (the parent's sockets and TLS sessions are never used, nor closed, by the child), new
+//! locks, no refresh in flight, and the parent's token when it can be read without waiting.
+//! The parent's state is kept, untouched, until the client is freed.
+//!
 //! # Locking
-//! * Lock order: `Inner::flight` -> a stripe's read lock (the re-check under `flight`); and
+//! * Lock order: `State::flight` -> a stripe's read lock (the re-check under `flight`); and
 //!   `StripedToken::write` -> every stripe's write lock, stripe 0 first. No code takes
 //!   `flight` while holding a stripe or `write`, and no lock is held across a network call
 //!   (the leader fetches with `flight` released; waiters wait on the [`Flight`]'s own mutex).
@@ -15,7 +23,7 @@
 //!   current flight's condvar, which the leader (or its guard) always signals.
 
 use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::cache_file::CacheFile;
 use crate::config::{AuthStyle, Config};
@@ -62,9 +70,18 @@ pub struct Client {
 
 struct Inner {
     config: Config,
-    transport: Transport,
     hooks: Hooks,
     cache_file: Option<CacheFile>,
+    /// This process's connections, token and locks; a fork child chains its own.
+    state: State,
+}
+
+/// What belongs to one process: see the module's "fork()" section.
+struct State {
+    /// The fork generation this state belongs to.
+    generation: u64,
+    /// Shared only so that a fork child can keep a parent's alive forever (see `Drop`).
+    transport: Arc<Transport>,
     /// The current token, striped per thread so cache hits do not contend.
     current: StripedToken,
     /// The refresh in progress, if any.
@@ -72,6 +89,48 @@ struct Inner {
     /// For [`AuthStyle::Auto`]: the style that worked first. Set once: a style learned
     /// is never tried with Auto's fallback again, so it cannot change afterwards.
     learned_style: OnceLock<AuthStyle>,
+    /// The state of the first fork child (or grandchild...) that used this client.
+    child: OnceLock<Box<State>>,
+}
+
+impl State {
+    fn new(generation: u64, transport: Transport) -> State {
+        State {
+            generation,
+            transport: Arc::new(transport),
+            current: StripedToken::default(),
+            flight: Mutex::new(None),
+            learned_style: OnceLock::new(),
+            child: OnceLock::new(),
+        }
+    }
+
+    fn transport(&self) -> &Transport {
+        &self.transport
+    }
+
+    /// A state for a fork child at `generation`, taking nothing from this one that another
+    /// thread could be holding: the token only if its stripe can be read without waiting.
+    fn for_child(&self, generation: u64) -> State {
+        let state = State::new(generation, self.transport().for_child_process());
+        if let Some(token) = self.current.try_get() {
+            state.current.set(Some(&token));
+        }
+        if let Some(style) = self.learned_style.get() {
+            let _ = state.learned_style.set(*style);
+        }
+        state
+    }
+}
+
+impl Drop for State {
+    fn drop(&mut self) {
+        // In a fork child, a parent's connections are the parent's: closing a TLS
+        // connection would send its close_notify on the parent's socket. Leave them be.
+        if self.generation != crate::fork::generation() {
+            std::mem::forget(Arc::clone(&self.transport));
+        }
+    }
 }
 
 impl std::fmt::Debug for Client {
@@ -100,20 +159,38 @@ impl Flight {
         self.done.notify_all();
     }
 
-    fn wait(&self) -> Result<Arc<Token>> {
+    /// The leader's result, waiting at most `timeout`: the leader's own fetch ends within
+    /// the same timeout, so a longer wait means something is wrong, and no caller ever waits
+    /// longer than the configured timeout.
+    fn wait(&self, timeout: Duration) -> Result<Arc<Token>> {
+        let deadline = Instant::now() + timeout;
         let mut slot = self.result.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
             if let Some(result) = slot.as_ref() {
                 return result.clone();
             }
-            slot = self.done.wait(slot).unwrap_or_else(PoisonError::into_inner);
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "waited {} ms for another thread's token refresh (the timeout)",
+                        timeout.as_millis()
+                    ),
+                ));
+            }
+            slot = self
+                .done
+                .wait_timeout(slot, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
         }
     }
 }
 
 /// Completes the flight and clears it from the client even if the leader unwinds.
 struct FlightGuard<'a> {
-    inner: &'a Inner,
+    state: &'a State,
     flight: Arc<Flight>,
 }
 
@@ -124,7 +201,7 @@ impl Drop for FlightGuard<'_> {
             "the token refresh was interrupted",
         )));
         let mut slot = self
-            .inner
+            .state
             .flight
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
@@ -142,19 +219,17 @@ impl Client {
 
     /// [`Client::new`] with injected dependencies (a test clock).
     pub(crate) fn with_hooks(config: &Config, hooks: Hooks) -> Result<Client> {
+        crate::fork::watch();
         let transport = Transport::new(config)?;
         let cache_file = config.cache_file().map(|p| CacheFile::new(p, config));
         let inner = Inner {
             config: config.clone(),
-            transport,
             hooks,
             cache_file,
-            current: StripedToken::default(),
-            flight: Mutex::new(None),
-            learned_style: OnceLock::new(),
+            state: State::new(crate::fork::generation(), transport),
         };
         if let Some(token) = inner.load_cache_file() {
-            inner.current.set(Some(&token));
+            inner.state.current.set(Some(&token));
         }
         Ok(Client {
             inner: Arc::new(inner),
@@ -169,20 +244,21 @@ impl Client {
     /// A valid token: the cached one, or a fresh one. See the type's documentation.
     pub fn token(&self) -> Result<Arc<Token>> {
         let inner = &*self.inner;
+        let state = inner.state();
         let leeway = inner.leeway();
-        let cached = inner.current.get();
+        let cached = state.current.get();
         if let Some(token) = &cached {
             if !token.needs_refresh_at(inner.hooks.clock.now(), leeway) {
                 return Ok(Arc::clone(token));
             }
         }
-        inner.refresh(cached, leeway)
+        inner.refresh(state, cached, leeway)
     }
 
     /// Forgets the cached token (in memory and in the cache file), e.g. after the API
     /// answered 401. The next [`Client::token`] fetches a new one.
     pub fn invalidate(&self) {
-        self.inner.current.set(None);
+        self.inner.state().current.set(None);
         if let Some(file) = &self.inner.cache_file {
             file.remove();
         }
@@ -224,11 +300,22 @@ impl Client {
 }
 
 impl Inner {
-    /// The token endpoint as this client reaches it.
+    /// This process's state: the first one, or in a fork child the child's own (made on
+    /// first use there). The check is one relaxed load and a compare.
+    fn state(&self) -> &State {
+        let now = crate::fork::generation();
+        let mut state = &self.state;
+        while state.generation != now {
+            state = state.child.get_or_init(|| Box::new(state.for_child(now)));
+        }
+        state
+    }
+
+    /// The token endpoint as this client reaches it from this process.
     fn endpoint(&self) -> TokenEndpoint<'_> {
         TokenEndpoint {
             config: &self.config,
-            transport: &self.transport,
+            transport: self.state().transport(),
             hooks: &self.hooks,
         }
     }
@@ -238,7 +325,7 @@ impl Inner {
     }
 
     fn invalidate_if(&self, matches: impl Fn(&Token) -> bool) {
-        if self.current.clear_if(matches) {
+        if self.state().current.clear_if(matches) {
             if let Some(file) = &self.cache_file {
                 file.remove();
             }
@@ -253,12 +340,17 @@ impl Inner {
     }
 
     /// The slow path: `cached` (the token the caller saw) is missing or within the leeway.
-    fn refresh(&self, cached: Option<Arc<Token>>, leeway: Duration) -> Result<Arc<Token>> {
+    fn refresh(
+        &self,
+        state: &State,
+        cached: Option<Arc<Token>>,
+        leeway: Duration,
+    ) -> Result<Arc<Token>> {
         let clock = &*self.hooks.clock;
         let (flight, leader) = {
-            let mut slot = self.flight.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut slot = state.flight.lock().unwrap_or_else(PoisonError::into_inner);
             // Someone may have refreshed between our read and this lock.
-            if let Some(fresh) = self.current.get() {
+            if let Some(fresh) = state.current.get() {
                 if !fresh.needs_refresh_at(clock.now(), leeway) {
                     return Ok(fresh);
                 }
@@ -277,14 +369,11 @@ impl Inner {
             // A refresh is running: keep using the old token if it still works, else wait.
             return match still_valid {
                 Some(old) => Ok(old),
-                None => flight.wait(),
+                None => flight.wait(self.config.timeout()),
             };
         }
-        let guard = FlightGuard {
-            inner: self,
-            flight,
-        };
-        let result = self.fetch_and_store();
+        let guard = FlightGuard { state, flight };
+        let result = self.fetch_and_store(state);
         // A failed refresh falls back on the old token only if it is still valid now (the
         // fetch may have taken up to the whole timeout).
         let result = match (result, still_valid) {
@@ -296,15 +385,15 @@ impl Inner {
         result
     }
 
-    fn fetch_and_store(&self) -> Result<Arc<Token>> {
+    fn fetch_and_store(&self, state: &State) -> Result<Arc<Token>> {
         // Another process may have refreshed the cache file meanwhile.
         let fresh = match self.load_cache_file() {
             Some(from_file) => from_file,
             None => {
-                let (fetched, used) = self.endpoint().fetch(self.auth_style())?;
+                let (fetched, used) = self.endpoint().fetch(self.auth_style(state))?;
                 if self.config.auth_style() == AuthStyle::Auto {
                     // Losing this race to another thread's identical answer is fine.
-                    let _ = self.learned_style.set(used);
+                    let _ = state.learned_style.set(used);
                 }
                 if let Some(file) = &self.cache_file {
                     file.store(&fetched);
@@ -312,14 +401,18 @@ impl Inner {
                 Arc::new(fetched)
             }
         };
-        self.current.set(Some(&fresh));
+        state.current.set(Some(&fresh));
         Ok(fresh)
     }
 
     /// The style to use now: the configured one, or for Auto the one that worked.
-    fn auth_style(&self) -> AuthStyle {
+    fn auth_style(&self, state: &State) -> AuthStyle {
         match self.config.auth_style() {
-            AuthStyle::Auto => self.learned_style.get().copied().unwrap_or(AuthStyle::Auto),
+            AuthStyle::Auto => state
+                .learned_style
+                .get()
+                .copied()
+                .unwrap_or(AuthStyle::Auto),
             configured => configured,
         }
     }
@@ -331,7 +424,8 @@ impl Inner {
         headers.extend_from_slice(request.headers);
         headers.push(("Authorization", authorization.as_str()));
         let deadline = self.hooks.clock.now() + self.config.timeout();
-        self.transport
+        self.state()
+            .transport()
             .send(&Request {
                 method: request.method,
                 url: request.url,

@@ -50,6 +50,7 @@ mod fetch;
 #[allow(unsafe_code)]
 pub mod ffi;
 mod files;
+mod fork;
 mod form;
 mod hooks;
 pub mod secret;

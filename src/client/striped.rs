@@ -54,6 +54,12 @@ impl StripedToken {
             .clone()
     }
 
+    /// The current token if stripe 0 can be read without waiting (a fork child copying its
+    /// parent's token: a parent thread may have held the lock when the process forked).
+    pub(super) fn try_get(&self) -> Option<Arc<Token>> {
+        self.stripes[0].0.try_read().ok()?.clone()
+    }
+
     /// Replaces the token in every stripe, each with its own copy.
     pub(super) fn set(&self, token: Option<&Token>) {
         let _writer = self.write.lock().unwrap_or_else(PoisonError::into_inner);

@@ -16,6 +16,7 @@ mod tls_error;
 mod trust;
 
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -99,6 +100,9 @@ pub(crate) struct Transport {
     trust_source: String,
     /// Why the system's roots could not be loaded; reported by every HTTPS request.
     trust_error: Option<Error>,
+    /// Whether any request got an answer, i.e. whether a kept-alive connection may be in
+    /// the pool (a request can then fail only because the server closed it while idle).
+    answered: AtomicBool,
 }
 
 impl std::fmt::Debug for Transport {
@@ -154,7 +158,27 @@ impl Transport {
             proxies,
             trust_source,
             trust_error,
+            answered: AtomicBool::new(false),
         })
+    }
+
+    /// A transport with the same settings and no connections, for a `fork()` child: the
+    /// parent's pooled connections (and their TLS sessions) stay untouched, and no file or
+    /// environment is read again (so no lock a parent thread may have held is taken).
+    pub fn for_child_process(&self) -> Transport {
+        Transport {
+            agent: Agent::with_parts(
+                self.agent.config().clone(),
+                ureq::unversioned::transport::DefaultConnector::new(),
+                resolver::CachingResolver::default(),
+            ),
+            timeout: self.timeout,
+            connect_timeout: self.connect_timeout,
+            proxies: self.proxies.clone(),
+            trust_source: self.trust_source.clone(),
+            trust_error: self.trust_error.clone(),
+            answered: AtomicBool::new(false),
+        }
     }
 
     /// Sends `request` and reads the whole response (any status), by its deadline.
@@ -166,11 +190,15 @@ impl Transport {
         // `Content-Length: 0`); POST, PUT and PATCH always say their length.
         let bodiless = request.body.is_empty()
             && !matches!(method, Method::POST | Method::PUT | Method::PATCH);
-        if bodiless {
-            self.run(method, request, ())
-        } else {
-            self.run(method, request, request.body)
+        let result = match bodiless {
+            true => self.run(method, request, ()),
+            false => self.run(method, request, request.body),
+        };
+        if result.is_ok() {
+            // `Relaxed`: a hint about the pool, not a guard of other memory.
+            self.answered.store(true, Ordering::Relaxed);
         }
+        result
     }
 
     /// The proxy passwords this transport may send, in every form they travel in, for
@@ -179,7 +207,7 @@ impl Transport {
         self.proxies.secret_forms()
     }
 
-    fn run<B: AsSendBody>(
+    fn run<B: AsSendBody + Copy>(
         &self,
         method: Method,
         request: &Request<'_>,
@@ -203,29 +231,55 @@ impl Transport {
         if let (true, Some(e)) = (needs_tls, &self.trust_error) {
             return Err(e.clone().context(&format!("request to {url}: ")));
         }
-        let mut builder = ureq::http::Request::builder()
-            .method(method)
-            .uri(uri.clone());
-        for (name, value) in headers {
-            builder = builder.header(*name, *value);
+        let prepare = || {
+            let mut builder = ureq::http::Request::builder()
+                .method(method.clone())
+                .uri(uri.clone());
+            for (name, value) in headers {
+                builder = builder.header(*name, *value);
+            }
+            let prepared = builder
+                .body(body)
+                .map_err(|e| Error::invalid_argument(format!("request to {url}: {e}")))?;
+            let remaining = remaining(deadline, url)?;
+            Ok::<_, Error>(
+                self.agent
+                    .configure_request(prepared)
+                    .timeout_global(Some(remaining))
+                    .proxy(route.map(|r| r.proxy.clone()))
+                    .build(),
+            )
+        };
+        let mut result = self.agent.run(prepare()?);
+        // A kept-alive connection that the server closed while it sat in the pool fails
+        // before any byte of the answer arrives. The body is in memory: send it once more,
+        // on a new connection (ureq does not return a failed connection to the pool), as
+        // curl and hyper do. `Relaxed`: a hint about the pool, not a guard of other memory.
+        if self.answered.load(Ordering::Relaxed) && matches!(&result, Err(e) if is_stale(e)) {
+            result = self.agent.run(prepare()?);
         }
-        let prepared = builder
-            .body(body)
-            .map_err(|e| Error::invalid_argument(format!("request to {url}: {e}")))?;
-        let remaining = remaining(deadline, url)?;
-        let prepared = self
-            .agent
-            .configure_request(prepared)
-            .timeout_global(Some(remaining))
-            .proxy(route.map(|r| r.proxy.clone()))
-            .build();
         let attempt = Attempt {
             url,
             host: uri.host().unwrap_or(""),
             route,
             transport: self,
         };
-        attempt.read(self.agent.run(prepared), limit)
+        attempt.read(result, limit)
+    }
+}
+
+/// A failure that a connection closed by the server while idle gives on its next use: the
+/// write or the read of the response head finds the connection reset or at its end.
+fn is_stale(e: &ureq::Error) -> bool {
+    match e {
+        ureq::Error::Io(io) => matches!(
+            io.kind(),
+            io::ErrorKind::ConnectionReset
+                | io::ErrorKind::ConnectionAborted
+                | io::ErrorKind::BrokenPipe
+                | io::ErrorKind::UnexpectedEof
+        ),
+        _ => false,
     }
 }
 
@@ -421,6 +475,76 @@ fn io_kind(e: &io::Error) -> ErrorKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A server that answers the first request of each connection with keep-alive and closes
+    /// the connection when the next request arrives, without a byte of answer: the race in
+    /// which a server's idle timeout (nginx's `keepalive_timeout`) closes a connection just
+    /// as the client reuses it.
+    fn closing_server() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        use std::io::{Read as _, Write as _};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/x", listener.local_addr().unwrap());
+        let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = connections.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                counted.fetch_add(1, Ordering::SeqCst);
+                std::thread::spawn(move || {
+                    for answer in [true, false] {
+                        let mut head = Vec::new();
+                        let mut byte = [0u8; 1];
+                        while !head.ends_with(b"\r\n\r\n") {
+                            if stream.read(&mut byte).unwrap_or(0) == 0 {
+                                return;
+                            }
+                            head.push(byte[0]);
+                        }
+                        let length = String::from_utf8_lossy(&head)
+                            .to_ascii_lowercase()
+                            .split("content-length:")
+                            .nth(1)
+                            .and_then(|v| v.split("\r\n").next()?.trim().parse().ok())
+                            .unwrap_or(0usize);
+                        let mut body = vec![0u8; length];
+                        let _ = stream.read_exact(&mut body);
+                        if answer {
+                            let _ =
+                                stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+                        }
+                    }
+                });
+            }
+        });
+        (url, connections)
+    }
+
+    #[test]
+    fn a_pooled_connection_the_server_closed_is_replaced_once() {
+        let (url, connections) = closing_server();
+        let mut config = Config::new("id", "secret").unwrap();
+        config.set_timeout_ms(5000).unwrap();
+        let transport = Transport::new(&config).unwrap();
+        for i in 0..6 {
+            let request = Request {
+                method: if i % 2 == 0 { "GET" } else { "POST" },
+                url: &url,
+                headers: &[],
+                body: if i % 2 == 0 { b"" } else { b"payload" },
+                limit: 1024,
+                deadline: Instant::now() + Duration::from_secs(5),
+            };
+            let response = transport
+                .send(&request)
+                .unwrap_or_else(|e| panic!("request {i}: {e}"));
+            assert_eq!(response.body, b"ok");
+        }
+        assert_eq!(
+            connections.load(Ordering::SeqCst),
+            6,
+            "each request after the first found its pooled connection closed and used a new one"
+        );
+    }
 
     #[test]
     fn proxy_status_is_read_from_ureqs_reason() {
