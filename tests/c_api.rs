@@ -4,7 +4,8 @@
 //! started here. Each program checks the C API from the inside (CHECK macros); this file
 //! checks what the servers saw.
 //!
-//! To rerun the same suite under a memory checker or with sanitizers (see tests/c/harness.rs):
+//! To rerun the same suite under a memory checker or with sanitizers (see
+//! tests/support/c_harness.rs):
 //!
 //! ```text
 //! OAUTH2CC_C_TEST_WRAPPER="valgrind --leak-check=full --error-exitcode=99 \
@@ -21,19 +22,19 @@
 
 #![cfg(target_os = "linux")]
 
-#[path = "c/harness.rs"]
-mod harness;
 mod support;
 
 use std::collections::BTreeSet;
-use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
-use harness::{build_c, declared_functions, manifest_dir, run_c_test, run_program, ScratchFile};
+use support::c_harness::{
+    build_c, declared_functions, manifest_dir, run_c_test, run_program, Outcome,
+};
 use support::http_server::{Action, Request, Response, TestServer};
+use support::{credentials, oauth_error, refused_url, TempFile};
 
 /// A successful token response as the test endpoints send it.
 fn token_response(
@@ -54,30 +55,6 @@ fn token_response(
             .with_header("Cache-Control", "no-store")
             .with_header("Pragma", "no-cache"),
     )
-}
-
-/// An RFC 6749 error response.
-fn oauth_error(status: u16, error: &str, description: &str) -> Action {
-    let body = serde_json::json!({ "error": error, "error_description": description });
-    Action::Respond(Response::json(status, &body.to_string()))
-}
-
-/// The credentials of a token request: Basic, else the form body.
-fn credentials(request: &Request) -> Option<(String, String)> {
-    request.basic_auth().or_else(|| {
-        Some((
-            request.form_value("client_id")?,
-            request.form_value("client_secret")?,
-        ))
-    })
-}
-
-/// A loopback URL on which nothing listens (a port that was free a moment ago).
-fn refused_url() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    let port = listener.local_addr().expect("local addr").port();
-    drop(listener);
-    format!("http://127.0.0.1:{port}/api/token")
 }
 
 fn base_url(server: &TestServer) -> String {
@@ -138,7 +115,7 @@ fn happy_path() {
         "auth_style": "basic",
         "timeout_ms": 10000,
     });
-    let config_file = ScratchFile::new("happy-config", "json", config.to_string());
+    let config_file = TempFile::new("happy-config", "json", config.to_string());
 
     let outcome = run_c_test(
         "happy",
@@ -445,7 +422,7 @@ fn spotify_stand_in() -> TestServer {
     })
 }
 
-fn run_example(args: &[&str], env: &[(&str, String)]) -> harness::Outcome {
+fn run_example(args: &[&str], env: &[(&str, String)]) -> Outcome {
     static BUILT: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
     let exe = BUILT.get_or_init(|| {
         build_c(
@@ -464,13 +441,13 @@ fn demo_env(token_url: String) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn assert_prints(outcome: &harness::Outcome, expected: &str) {
+fn assert_prints(outcome: &Outcome, expected: &str) {
     assert!(outcome.status.success(), "{}", outcome.report());
     assert_eq!(outcome.stdout, expected, "{}", outcome.report());
     assert_eq!(outcome.stderr, "", "{}", outcome.report());
 }
 
-fn assert_fails(outcome: &harness::Outcome, first_line: &str) -> Vec<String> {
+fn assert_fails(outcome: &Outcome, first_line: &str) -> Vec<String> {
     assert_eq!(outcome.status.code(), Some(1), "{}", outcome.report());
     assert_eq!(outcome.stdout, "", "{}", outcome.report());
     assert!(
@@ -536,7 +513,7 @@ fn example_reads_a_config_file() {
         "client_secret": DEMO_SECRET,
         "token_url": server.url("/api/token"),
     });
-    let file = ScratchFile::new("client_credentials-config", "json", config.to_string());
+    let file = TempFile::new("client_credentials-config", "json", config.to_string());
     // The file wins over the environment.
     let env = [("OAUTH2CC_CLIENT_ID", "someone-else".to_owned())];
     assert_prints(

@@ -15,20 +15,16 @@
 
 #![cfg(target_os = "linux")]
 
-#[path = "c/harness.rs"]
-mod harness;
 mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use harness::{cc, manifest_dir, profile_dir, run_program, Outcome};
-use support::http_server::{Action, Request, Response, TestServer};
+use support::c_harness::{self, cc, manifest_dir, profile_dir, run_program, Outcome};
+use support::{token_server, CLIENT_ID, CLIENT_SECRET};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
-const CLIENT_ID: &str = "installed-client";
-const CLIENT_SECRET: &str = "installed-secret";
 const SEED_LINE: &str = "Authorization(access_token='tok-installed', token_type='Bearer', \
                          expires_in=3600, scope=None, refresh_token=None)\n";
 
@@ -187,24 +183,10 @@ fn dynamic_section(file: &Path) -> (Vec<String>, Option<String>) {
     (needed, soname)
 }
 
-/// A token endpoint that accepts the test's credentials and issues one fixed token.
-fn token_server() -> TestServer {
-    TestServer::start(|request: &Request| {
-        if request.basic_auth() == Some((CLIENT_ID.into(), CLIENT_SECRET.into())) {
-            let body =
-                r#"{"access_token":"tok-installed","token_type":"bearer","expires_in":3600}"#;
-            Action::Respond(Response::json(200, body))
-        } else {
-            let body = r#"{"error":"invalid_client","error_description":"Invalid client"}"#;
-            Action::Respond(Response::json(400, body))
-        }
-    })
-}
-
 /// Runs a consumer against the server with `LD_LIBRARY_PATH` set to `library_path` (empty:
 /// the program must find its libraries by itself) and checks it printed the seed's line.
 fn assert_gets_token(exe: &Path, library_path: &str) -> Outcome {
-    let server = token_server();
+    let server = token_server("tok-installed");
     let outcome = run_program(
         exe,
         &[],
@@ -396,7 +378,7 @@ fn cmake_find_package_consumers_get_a_token() {
                 path_str(&installs.staged)
             ))
             .arg(format!("-DCMAKE_C_COMPILER={}", cc()))
-            .arg(format!("-DCMAKE_CXX_COMPILER={}", harness::cxx())),
+            .arg(format!("-DCMAKE_CXX_COMPILER={}", c_harness::cxx())),
     );
     tool(Command::new("cmake").arg("--build").arg(&build));
 

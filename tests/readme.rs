@@ -4,12 +4,11 @@
 
 #![cfg(target_os = "linux")]
 
-#[path = "c/harness.rs"]
-mod harness;
 mod support;
 
-use harness::{build_c, manifest_dir, run_program, ScratchFile};
+use support::c_harness::{build_c, manifest_dir, run_program};
 use support::http_server::{Response, TestServer};
+use support::TempFile;
 
 /// The first ```c block of README.md.
 fn readme_c_example() -> String {
@@ -21,7 +20,7 @@ fn readme_c_example() -> String {
 
 #[test]
 fn the_readme_c_example_gets_a_token_and_reports_a_failure() {
-    let source = ScratchFile::new("readme_example", "c", readme_c_example());
+    let source = TempFile::new("readme_example", "c", readme_c_example());
     let exe = build_c(source.path(), "readme_example");
     let server = TestServer::start(|req| {
         if req.basic_auth() == Some(("readme-id".into(), "readme-secret".into())) {

@@ -1,6 +1,6 @@
 //! Builds C (and C++) programs against `include/oauth2cc.h` and the shared library cargo
-//! built, the way a user would, and runs them. Used by `tests/c_api.rs` and `tests/header.rs`
-//! as `#[path = "c/harness.rs"] mod harness;`.
+//! built, the way a user would, and runs them: `support::c_harness` in the C, C++, Python,
+//! README, header and install tests.
 //!
 //! * The library is `liboauth2cc.so` in the profile directory of the running test
 //!   (`target/<profile>/`, found from the test executable's path). `cargo test` builds it
@@ -24,8 +24,6 @@
 //!
 //! Programs run with a clean slate: every `OAUTH2CC_*`, `SPOTIFY_*` and proxy variable of
 //! the parent environment is removed, then the test's own variables are set.
-
-#![allow(dead_code)]
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
@@ -124,28 +122,6 @@ pub fn out_dir() -> &'static Path {
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
         dir
     })
-}
-
-/// A file written into [`out_dir`] under a name holding this process's id, so that two
-/// `cargo test` runs at once never share it; removed when dropped.
-pub struct ScratchFile(PathBuf);
-
-impl ScratchFile {
-    pub fn new(stem: &str, extension: &str, contents: impl AsRef<[u8]>) -> ScratchFile {
-        let path = out_dir().join(format!("{stem}.{}.{extension}", std::process::id()));
-        std::fs::write(&path, contents).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
-        ScratchFile(path)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for ScratchFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
 }
 
 /// The folder holding `liboauth2cc.so` and its SONAME, to link and rpath against.
