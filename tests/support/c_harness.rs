@@ -322,6 +322,81 @@ pub fn declared_functions(header: &str) -> BTreeSet<String> {
     names
 }
 
+/// `source` (C) with each comment and each string and character literal replaced by a
+/// space (newlines kept), so that what is left is code. Line splices (`\` + newline) are
+/// not handled.
+pub fn c_code_only(source: &str) -> String {
+    let mut out = String::with_capacity(source.len());
+    let mut chars = source.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '/' if chars.peek() == Some(&'/') => {
+                out.push(' ');
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        out.push('\n');
+                        break;
+                    }
+                }
+            }
+            '/' if chars.peek() == Some(&'*') => {
+                chars.next();
+                out.push(' ');
+                let mut star = false;
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        out.push('\n');
+                    }
+                    if star && c == '/' {
+                        break;
+                    }
+                    star = c == '*';
+                }
+            }
+            '"' | '\'' => {
+                let quote = c;
+                out.push(' ');
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\\' => {
+                            chars.next();
+                        }
+                        '\n' => {
+                            out.push('\n');
+                            break;
+                        }
+                        _ if c == quote => break,
+                        _ => {}
+                    }
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The names a C source calls: every identifier followed (white space allowed) by `(` in
+/// its code, that is outside comments and literals ([`c_code_only`]). Whole identifiers
+/// only: `xoauth2cc_free(` is not a call of `oauth2cc_free`.
+pub fn called_functions(source: &str) -> BTreeSet<String> {
+    let code = c_code_only(source);
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut names = BTreeSet::new();
+    let mut rest = code.as_str();
+    while let Some(start) = rest.find(is_ident) {
+        rest = &rest[start..];
+        let end = rest.find(|c: char| !is_ident(c)).unwrap_or(rest.len());
+        let (word, after) = rest.split_at(end);
+        let is_name = !word.starts_with(|c: char| c.is_ascii_digit());
+        if is_name && after.trim_start().starts_with('(') {
+            names.insert(word.to_owned());
+        }
+        rest = after;
+    }
+    names
+}
+
 /// What a program did.
 #[derive(Debug)]
 pub struct Outcome {
