@@ -143,8 +143,8 @@ impl Tinyproxy {
             "Port {port}\nListen 127.0.0.1\nBind {TINYPROXY_SOURCE}\nTimeout 30\n\
              LogFile \"{log}\"\nLogLevel Info\nPidFile \"{pid}\"\nMaxClients 50\n\
              Allow 127.0.0.1\n",
-            log = dir.join("tinyproxy.log").display(),
-            pid = dir.join("tinyproxy.pid").display(),
+            log = dir.path().join("tinyproxy.log").display(),
+            pid = dir.path().join("tinyproxy.pid").display(),
         );
         for p in ports {
             conf.push_str(&format!("ConnectPort {p}\n"));
@@ -152,7 +152,7 @@ impl Tinyproxy {
         if let Some((user, password)) = auth {
             conf.push_str(&format!("BasicAuth {user} {password}\n"));
         }
-        let conf_path = dir.join("tinyproxy.conf");
+        let conf_path = dir.path().join("tinyproxy.conf");
         std::fs::write(&conf_path, conf).unwrap();
         let daemon = Daemon::spawn(
             "tinyproxy",
@@ -174,7 +174,7 @@ impl Tinyproxy {
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("tinyproxy.log")).unwrap_or_default()
+        std::fs::read_to_string(self.dir.path().join("tinyproxy.log")).unwrap_or_default()
     }
 
     /// How many CONNECTs to 127.0.0.1:`port` tinyproxy logged (it logs before it answers).

@@ -881,7 +881,7 @@ fn configuration_file_errors_do_not_leak() {
     for (i, content) in files.iter().enumerate() {
         let path = write_file(content);
         let context = format!("config file {i}");
-        let err = Config::from_file(&path).expect_err(&context);
+        let err = Config::from_file(path.path()).expect_err(&context);
         assert!(
             matches!(err.kind(), ErrorKind::Config | ErrorKind::InvalidArgument),
             "{context}: {err:?}"

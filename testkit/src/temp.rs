@@ -54,19 +54,6 @@ impl TempDir {
     }
 }
 
-impl Deref for TempDir {
-    type Target = Path;
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl AsRef<Path> for TempDir {
-    fn as_ref(&self) -> &Path {
-        &self.0
-    }
-}
-
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
@@ -75,6 +62,7 @@ impl Drop for TempDir {
 
 /// A file in the system's temporary folder, `oauth2cc-<stem>-<pid>-<n>.<extension>` (the
 /// extension kept last so that compilers recognise C and C++ sources); removed when dropped.
+/// Dereferences to its path.
 #[derive(Debug)]
 pub struct TempFile(PathBuf);
 
@@ -95,12 +83,6 @@ impl TempFile {
 impl Deref for TempFile {
     type Target = Path;
     fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl AsRef<Path> for TempFile {
-    fn as_ref(&self) -> &Path {
         &self.0
     }
 }

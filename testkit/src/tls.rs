@@ -57,7 +57,7 @@ impl Pki {
 
     /// The CA certificate as PEM, in a file.
     pub fn ca_file(&self) -> PathBuf {
-        self.dir.join("ca.pem")
+        self.dir.path().join("ca.pem")
     }
 
     /// The folder the CA file is in; the test may put other files there.

@@ -222,20 +222,26 @@ pub fn build_with(compiler: &str, flags: &[&str], source: &Path, name: &str) -> 
         .arg("-loauth2cc")
         .arg(format!("-Wl,-rpath,{}", lib.display()))
         .arg("-pthread");
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("run {compiler}: {e}"));
-    assert!(
-        output.status.success(),
-        "compiling {} failed: {:?}\n{}{}",
-        source.display(),
-        command,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    run_tool(&mut command);
     assert_sanitizers_linked(&tmp);
     std::fs::rename(&tmp, &exe).unwrap_or_else(|e| panic!("rename to {}: {e}", exe.display()));
     exe
+}
+
+/// Runs a tool (a compiler, `readelf`, `cmake`...) and returns its stdout; panics with the
+/// command, its status, stdout and stderr when it cannot be run or fails.
+pub fn run_tool(command: &mut Command) -> String {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("run {command:?} (is it installed?): {e}"));
+    assert!(
+        output.status.success(),
+        "{command:?} failed: {}\n{}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// When the extra flags ask for ASan or UBSan, checks the program really carries the
