@@ -19,9 +19,6 @@
 //! PATH (written before the "listening" line is printed). One line per request goes to
 //! stderr; it never contains the secret or a token.
 
-#[path = "../tests/support/http_server.rs"]
-mod http_server;
-
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,7 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
-use http_server::{Action, Request, Response, TestServer};
+use oauth2cc_testkit::http_server::{Action, Request, Response, TestServer};
 
 const USAGE: &str = "\
 usage: token_endpoint [--addr HOST:PORT] [--client-id ID] [--client-secret SECRET]

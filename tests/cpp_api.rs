@@ -2,25 +2,23 @@
 //!
 //! `tests/cpp/api_test.cpp` and `examples/client_credentials.cpp` are compiled with
 //! `c++ -std=c++17 -Wall -Wextra -Werror -pedantic`, linked to the `liboauth2cc.so` that
-//! `cargo test` built (through `tests/c/harness.rs`, so `OAUTH2CC_C_TEST_WRAPPER`,
+//! `cargo test` built (through `tests/support/c_harness.rs`, so `OAUTH2CC_C_TEST_WRAPPER`,
 //! `OAUTH2CC_C_TEST_CFLAGS` and `CXX` work here as they do for the C tests) and run against
 //! a loopback server started here. The program checks the C++ API from the inside; this
 //! file checks what the server saw.
 
 #![cfg(target_os = "linux")]
 
-#[path = "c/harness.rs"]
-mod harness;
 mod support;
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use harness::{build_with, cxx, manifest_dir, out_dir, run_program, Outcome};
+use support::c_harness::{build_with, cxx, manifest_dir, run_program, Outcome};
 use support::http_server::{Action, Request, Response, TestServer};
+use support::{credentials, oauth_error, refused_url, TempFile};
 
 /// The flags every C++ program here is compiled with.
 const CXX_FLAGS: &[&str] = &["-std=c++17", "-Wall", "-Wextra", "-Werror", "-pedantic"];
@@ -35,19 +33,6 @@ struct Counts {
     refused: AtomicUsize,
 }
 
-fn credentials(request: &Request) -> Option<(String, String)> {
-    request.basic_auth().or_else(|| {
-        Some((
-            request.form_value("client_id")?,
-            request.form_value("client_secret")?,
-        ))
-    })
-}
-
-fn oauth_error(status: u16, body: serde_json::Value) -> Action {
-    Action::Respond(Response::json(status, &body.to_string()))
-}
-
 /// The token endpoint and API that `tests/cpp/api_test.cpp` describes in its header comment.
 fn start_server(counts: Arc<Counts>) -> TestServer {
     TestServer::start(
@@ -55,10 +40,7 @@ fn start_server(counts: Arc<Counts>) -> TestServer {
             ("POST", "/token") => {
                 if credentials(request) != Some((CLIENT_ID.into(), CLIENT_SECRET.into())) {
                     counts.refused.fetch_add(1, Ordering::SeqCst);
-                    return oauth_error(
-                        401,
-                        serde_json::json!({"error": "invalid_client", "error_description": "Invalid client"}),
-                    );
+                    return oauth_error(401, "invalid_client", "Invalid client");
                 }
                 let n = counts.issued.fetch_add(1, Ordering::SeqCst) + 1;
                 let mut body = serde_json::json!({
@@ -69,14 +51,14 @@ fn start_server(counts: Arc<Counts>) -> TestServer {
                 }
                 Action::Respond(Response::json(200, &body.to_string()))
             }
-            ("POST", "/bad") => oauth_error(
-                400,
-                serde_json::json!({
+            ("POST", "/bad") => {
+                let body = serde_json::json!({
                     "error": "invalid_request",
                     "error_description": "Missing grant type",
                     "error_uri": "https://example.com/errors/invalid_request"
-                }),
-            ),
+                });
+                Action::Respond(Response::json(400, &body.to_string()))
+            }
             ("POST", "/limited") => Action::Respond(
                 Response::json(429, r#"{"error":"slow_down"}"#).with_header("Retry-After", "7"),
             ),
@@ -105,14 +87,6 @@ fn start_server(counts: Arc<Counts>) -> TestServer {
     )
 }
 
-/// A loopback URL on which nothing listens (a port that was free a moment ago).
-fn refused_url() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    let port = listener.local_addr().expect("local addr").port();
-    drop(listener);
-    format!("http://127.0.0.1:{port}/token")
-}
-
 fn build_cxx(source: &str, name: &str) -> PathBuf {
     build_with(&cxx(), CXX_FLAGS, &manifest_dir().join(source), name)
 }
@@ -126,12 +100,11 @@ fn cpp_api_test_passes() {
     let counts = Arc::new(Counts::default());
     let server = start_server(Arc::clone(&counts));
     let base = format!("http://{}", server.addr());
-    let config_file = out_dir().join(format!("cpp_api_config_{}.json", std::process::id()));
     let config = serde_json::json!({
         "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
         "token_url": format!("{base}/token"), "scope": "file-scope"
     });
-    std::fs::write(&config_file, config.to_string()).expect("write the config file");
+    let config_file = TempFile::new("cpp_api_config", "json", config.to_string());
 
     let exe = build_cxx("tests/cpp/api_test.cpp", "cpp_api_test");
     let outcome = run_program(
@@ -149,7 +122,7 @@ fn cpp_api_test_passes() {
             ("OAUTH2CC_TOKEN_URL", format!("{base}/token")),
         ],
     );
-    let _ = std::fs::remove_file(&config_file);
+    drop(config_file);
     assert_success(&outcome);
     let last = outcome.stdout.lines().last().unwrap_or("");
     assert!(
@@ -296,21 +269,19 @@ fn cpp_example_reports_failures() {
 
 /// Compiles a one-line program including `oauth2cc.hpp` with `flags`; returns the output.
 fn compile_header_only(flags: &[&str], tag: &str) -> std::process::Output {
-    let source = out_dir().join(format!("hpp_{tag}_{}.cpp", std::process::id()));
-    std::fs::write(
-        &source,
+    let source = TempFile::new(
+        &format!("hpp_{tag}"),
+        "cpp",
         "#include \"oauth2cc.hpp\"\nint main() { return oauth2cc::version().empty() ? 1 : 0; }\n",
-    )
-    .expect("write the source");
+    );
     let output = Command::new(cxx())
         .args(flags)
         .arg("-fsyntax-only")
         .arg("-I")
         .arg(manifest_dir().join("include"))
-        .arg(&source)
+        .arg(source.path())
         .output()
         .expect("run the C++ compiler");
-    let _ = std::fs::remove_file(&source);
     output
 }
 

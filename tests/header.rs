@@ -13,15 +13,15 @@
 
 #![cfg(target_os = "linux")]
 
-#[path = "c/harness.rs"]
-mod harness;
+mod support;
 
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
 use std::time::SystemTime;
 
-use harness::{declared_functions, manifest_dir, run_c_test, run_program, ScratchFile};
+use support::c_harness::{self, declared_functions, manifest_dir, run_c_test, run_program};
+use support::TempFile;
 
 fn committed_header() -> String {
     std::fs::read_to_string(manifest_dir().join("include/oauth2cc.h")).expect("read the header")
@@ -45,7 +45,7 @@ fn define<'a>(header: &'a str, name: &str) -> &'a str {
 
 /// What cbindgen's build needs, plus the folders that may hold targets the manifest names.
 const CRATE_FILES: &[&str] = &["Cargo.toml", "Cargo.lock", "build.rs", "cbindgen.toml"];
-const CRATE_DIRS: &[&str] = &["src", "examples", "benches", "tests"];
+const CRATE_DIRS: &[&str] = &["src", "examples", "benches", "tests", "testkit"];
 
 /// Makes `to` hold what `from` holds: files written only when their content differs (so
 /// cargo's fingerprints see no change where there is none), files `from` lacks removed.
@@ -89,7 +89,7 @@ fn sync_file(from: &Path, to: &Path) {
 
 #[test]
 fn committed_header_matches_a_fresh_generation() {
-    let work = harness::profile_dir()
+    let work = c_harness::profile_dir()
         .parent()
         .expect("the target folder")
         .join("header-check");
@@ -220,7 +220,7 @@ int main(void) {
 }
 
 fn compile_and_run(compiler: &str, flags: &[&str], source: &Path, name: &str, functions: usize) {
-    let exe = harness::build_with(compiler, flags, source, name);
+    let exe = c_harness::build_with(compiler, flags, source, name);
     let outcome = run_program(&exe, &[], &[]);
     assert!(outcome.status.success(), "{}", outcome.report());
     let version = env!("CARGO_PKG_VERSION");
@@ -253,8 +253,8 @@ fn header_compiles_as_c99_and_cpp17_and_links_every_function() {
         "only {functions} functions found in the header"
     );
     let program = everything_program(&header);
-    let c_source = ScratchFile::new("header_everything", "c", &program);
-    let cpp_source = ScratchFile::new("header_everything", "cpp", &program);
+    let c_source = TempFile::new("header_everything", "c", &program);
+    let cpp_source = TempFile::new("header_everything", "cpp", &program);
     let common = [
         "-Wall",
         "-Wextra",
@@ -269,14 +269,14 @@ fn header_compiles_as_c99_and_cpp17_and_links_every_function() {
         .collect();
     let cpp_flags: Vec<&str> = ["-std=c++17"].into_iter().chain(common).collect();
     compile_and_run(
-        &harness::cc(),
+        &c_harness::cc(),
         &c_flags,
         c_source.path(),
         "header_everything_c99",
         functions,
     );
     compile_and_run(
-        &harness::cxx(),
+        &c_harness::cxx(),
         &cpp_flags,
         cpp_source.path(),
         "header_everything_cpp17",

@@ -91,9 +91,7 @@ fn isolated(name: &str, case: impl FnOnce() -> String) {
 // ----- helpers ---------------------------------------------------------------------------
 
 fn config_for(url: &str, timeout_ms: u32) -> Config {
-    let mut config = Config::new("hostile-client", "hostile-secret-value").unwrap();
-    config.set_token_url(url).unwrap();
-    config.set_timeout_ms(timeout_ms).unwrap();
+    let mut config = support::config(url, timeout_ms);
     config.set_max_response_bytes(API_CAP).unwrap();
     config
 }

@@ -1,14 +1,12 @@
-//! Self-test of the scriptable test server in `tests/support/http_server.rs`, driven with
+//! Self-test of the scriptable test server in `testkit/src/http_server.rs`, driven with
 //! plain `std::net::TcpStream` so that it does not depend on the library under test.
-
-mod support;
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use support::http_server::{Action, Request, Response, TestServer, MAX_HEADER_BYTES};
+use oauth2cc_testkit::http_server::{Action, Request, Response, TestServer, MAX_HEADER_BYTES};
 
 // ----- a minimal client ---------------------------------------------------------------
 

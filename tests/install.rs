@@ -15,20 +15,16 @@
 
 #![cfg(target_os = "linux")]
 
-#[path = "c/harness.rs"]
-mod harness;
 mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use harness::{cc, manifest_dir, profile_dir, run_program, Outcome};
-use support::http_server::{Action, Request, Response, TestServer};
+use support::c_harness::{self, cc, manifest_dir, profile_dir, run_program, run_tool, Outcome};
+use support::{token_server, CLIENT_ID, CLIENT_SECRET};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
-const CLIENT_ID: &str = "installed-client";
-const CLIENT_SECRET: &str = "installed-secret";
 const SEED_LINE: &str = "Authorization(access_token='tok-installed', token_type='Bearer', \
                          expires_in=3600, scope=None, refresh_token=None)\n";
 
@@ -153,28 +149,13 @@ fn install(args: &[&str], env: &[(&str, &str)]) {
     );
 }
 
-/// Runs a tool and returns its stdout; panics with its stderr when it fails.
-fn tool(command: &mut Command) -> String {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("run {command:?} (is it installed?): {e}"));
-    assert!(
-        output.status.success(),
-        "{command:?} failed: {}\n{}{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
 
 /// `readelf -d`: the NEEDED entries and the SONAME of an ELF file.
 fn dynamic_section(file: &Path) -> (Vec<String>, Option<String>) {
-    let text = tool(Command::new("readelf").arg("-d").arg(file));
+    let text = run_tool(Command::new("readelf").arg("-d").arg(file));
     let bracketed = |line: &str, tag: &str| {
         let rest = line.split(tag).nth(1)?;
         Some(rest.split(']').next()?.to_owned())
@@ -187,24 +168,10 @@ fn dynamic_section(file: &Path) -> (Vec<String>, Option<String>) {
     (needed, soname)
 }
 
-/// A token endpoint that accepts the test's credentials and issues one fixed token.
-fn token_server() -> TestServer {
-    TestServer::start(|request: &Request| {
-        if request.basic_auth() == Some((CLIENT_ID.into(), CLIENT_SECRET.into())) {
-            let body =
-                r#"{"access_token":"tok-installed","token_type":"bearer","expires_in":3600}"#;
-            Action::Respond(Response::json(200, body))
-        } else {
-            let body = r#"{"error":"invalid_client","error_description":"Invalid client"}"#;
-            Action::Respond(Response::json(400, body))
-        }
-    })
-}
-
 /// Runs a consumer against the server with `LD_LIBRARY_PATH` set to `library_path` (empty:
 /// the program must find its libraries by itself) and checks it printed the seed's line.
 fn assert_gets_token(exe: &Path, library_path: &str) -> Outcome {
-    let server = token_server();
+    let server = token_server("tok-installed");
     let outcome = run_program(
         exe,
         &[],
@@ -222,7 +189,7 @@ fn assert_gets_token(exe: &Path, library_path: &str) -> Outcome {
 }
 
 fn pkg_config(prefix: &Path, args: &[&str]) -> Vec<String> {
-    let out = tool(
+    let out = run_tool(
         Command::new("pkg-config")
             .args(args)
             .arg("oauth2cc")
@@ -240,7 +207,7 @@ fn build_with_pkg_config(prefix: &Path, static_link: bool, name: &str) -> PathBu
     }
     let flags = pkg_config(prefix, &query);
     let exe = installs().root.join(name);
-    tool(
+    run_tool(
         Command::new(cc())
             .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-o"])
             .arg(&exe)
@@ -271,7 +238,7 @@ fn install_puts_every_file_where_c_users_look() {
     assert!(lib.join("liboauth2cc.a").is_file());
 
     // The library exports the C API and nothing else.
-    let symbols = tool(
+    let symbols = run_tool(
         Command::new("nm")
             .args(["-D", "--defined-only", "--format=posix"])
             .arg(lib.join(&real)),
@@ -385,7 +352,7 @@ fn cmake_find_package_consumers_get_a_token() {
     let build = installs.root.join("cmake-build");
     let _ = std::fs::remove_dir_all(&build);
     // The staged tree, not at the prefix its files name: the package finds itself.
-    tool(
+    run_tool(
         Command::new("cmake")
             .arg("-S")
             .arg(manifest_dir().join("tests/install"))
@@ -396,9 +363,9 @@ fn cmake_find_package_consumers_get_a_token() {
                 path_str(&installs.staged)
             ))
             .arg(format!("-DCMAKE_C_COMPILER={}", cc()))
-            .arg(format!("-DCMAKE_CXX_COMPILER={}", harness::cxx())),
+            .arg(format!("-DCMAKE_CXX_COMPILER={}", c_harness::cxx())),
     );
-    tool(Command::new("cmake").arg("--build").arg(&build));
+    run_tool(Command::new("cmake").arg("--build").arg(&build));
 
     let shared = build.join("consumer_c");
     let (needed, _) = dynamic_section(&shared);
@@ -424,7 +391,7 @@ fn cmake_finds(prefix: &Path, package_dir: Option<&str>, want: &str, tag: &str) 
         None => format!("-DCMAKE_PREFIX_PATH={}", path_str(prefix)),
         Some(dir) => format!("-Doauth2cc_DIR={}", path_str(&prefix.join(dir))),
     };
-    let out = tool(
+    let out = run_tool(
         Command::new("cmake")
             .arg("-S")
             .arg(manifest_dir().join("tests/install/version_check"))

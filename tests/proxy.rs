@@ -7,24 +7,18 @@
 //! Both packages are required: a missing one fails the test with the command that installs
 //! it (`.ci/run` installs them).
 
-#[path = "support/env.rs"]
-mod env;
 mod support;
-#[path = "support/tls.rs"]
-mod tls;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use env::Env;
 use oauth2cc::{request_token, Client, Config, Error, ErrorKind};
+use support::env::Env;
 use support::http_server::*;
-use tls::{Pki, SilentListener, TlsFront};
-
-const TOKEN: &str = r#"{"access_token":"proxied-token","token_type":"bearer","expires_in":3600}"#;
+use support::tls::{Pki, SilentListener, TlsFront};
+use support::{free_port, TempDir};
 
 /// Where tinyproxy's outgoing connections come from.
 const TINYPROXY_SOURCE: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3));
@@ -49,17 +43,11 @@ fn clean_env() -> Env {
 }
 
 fn token_server() -> TestServer {
-    TestServer::start(|req| match req.path() {
-        "/token" => Response::json(200, TOKEN).into(),
-        _ => Response::json(200, r#"{"api":true}"#).into(),
-    })
+    support::token_server("proxied-token")
 }
 
 fn config(url: &str) -> Config {
-    let mut c = Config::new("proxy-client", "proxy-secret").unwrap();
-    c.set_token_url(url).unwrap();
-    c.set_timeout_ms(10_000).unwrap();
-    c
+    support::config(url, 10_000)
 }
 
 /// A config for `url` whose requests go through `proxy`.
@@ -75,24 +63,6 @@ fn fails_with(c: &Config, kind: ErrorKind, fragment: &str) -> Error {
     assert_eq!(e.kind(), kind, "{e:?}");
     assert!(e.message().contains(fragment), "{}", e.message());
     e
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "oauth2cc-proxy-{}-{name}-{}",
-        std::process::id(),
-        free_port()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// Fails the test (never skips it) when `program` is not installed.
@@ -160,20 +130,21 @@ impl Drop for Daemon {
 /// 127.0.0.3, logging every request; with `BasicAuth` when `auth` is given.
 struct Tinyproxy {
     daemon: Daemon,
-    dir: PathBuf,
+    /// Holds the configuration and the log; removed after the daemon has stopped.
+    dir: TempDir,
 }
 
 impl Tinyproxy {
     fn start(ports: &[u16], auth: Option<(&str, &str)>) -> Tinyproxy {
         require("tinyproxy", "tinyproxy");
-        let dir = temp_dir("tinyproxy");
+        let dir = TempDir::new("tinyproxy");
         let port = free_port();
         let mut conf = format!(
             "Port {port}\nListen 127.0.0.1\nBind {TINYPROXY_SOURCE}\nTimeout 30\n\
              LogFile \"{log}\"\nLogLevel Info\nPidFile \"{pid}\"\nMaxClients 50\n\
              Allow 127.0.0.1\n",
-            log = dir.join("tinyproxy.log").display(),
-            pid = dir.join("tinyproxy.pid").display(),
+            log = dir.path().join("tinyproxy.log").display(),
+            pid = dir.path().join("tinyproxy.pid").display(),
         );
         for p in ports {
             conf.push_str(&format!("ConnectPort {p}\n"));
@@ -181,7 +152,7 @@ impl Tinyproxy {
         if let Some((user, password)) = auth {
             conf.push_str(&format!("BasicAuth {user} {password}\n"));
         }
-        let conf_path = dir.join("tinyproxy.conf");
+        let conf_path = dir.path().join("tinyproxy.conf");
         std::fs::write(&conf_path, conf).unwrap();
         let daemon = Daemon::spawn(
             "tinyproxy",
@@ -203,7 +174,7 @@ impl Tinyproxy {
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("tinyproxy.log")).unwrap_or_default()
+        std::fs::read_to_string(self.dir.path().join("tinyproxy.log")).unwrap_or_default()
     }
 
     /// How many CONNECTs to 127.0.0.1:`port` tinyproxy logged (it logs before it answers).

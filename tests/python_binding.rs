@@ -7,9 +7,8 @@
 
 #![cfg(target_os = "linux")]
 
-#[path = "c/harness.rs"]
-mod harness;
 mod support;
+use support::c_harness as harness;
 
 use std::path::PathBuf;
 use std::process::Command;

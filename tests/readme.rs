@@ -4,12 +4,11 @@
 
 #![cfg(target_os = "linux")]
 
-#[path = "c/harness.rs"]
-mod harness;
 mod support;
 
-use harness::{build_c, manifest_dir, run_program, ScratchFile};
-use support::http_server::{Response, TestServer};
+use support::c_harness::{build_c, manifest_dir, run_program};
+use support::TempFile;
+use support::{token_server, CLIENT_ID, CLIENT_SECRET};
 
 /// The first ```c block of README.md.
 fn readme_c_example() -> String {
@@ -21,32 +20,18 @@ fn readme_c_example() -> String {
 
 #[test]
 fn the_readme_c_example_gets_a_token_and_reports_a_failure() {
-    let source = ScratchFile::new("readme_example", "c", readme_c_example());
+    let source = TempFile::new("readme_example", "c", readme_c_example());
     let exe = build_c(source.path(), "readme_example");
-    let server = TestServer::start(|req| {
-        if req.basic_auth() == Some(("readme-id".into(), "readme-secret".into())) {
-            Response::json(
-                200,
-                r#"{"access_token":"readme-token","token_type":"bearer","expires_in":3600}"#,
-            )
-            .into()
-        } else {
-            Response::json(
-                400,
-                r#"{"error":"invalid_client","error_description":"Invalid client"}"#,
-            )
-            .into()
-        }
-    });
+    let server = token_server("readme-token");
     let env = |secret: &str| {
         vec![
-            ("OAUTH2CC_CLIENT_ID", "readme-id".to_string()),
+            ("OAUTH2CC_CLIENT_ID", CLIENT_ID.to_string()),
             ("OAUTH2CC_CLIENT_SECRET", secret.to_string()),
             ("OAUTH2CC_TOKEN_URL", server.url("/api/token")),
         ]
     };
 
-    let ok = run_program(&exe, &[], &env("readme-secret"));
+    let ok = run_program(&exe, &[], &env(CLIENT_SECRET));
     assert!(ok.status.success(), "{}", ok.report());
     assert_eq!(
         ok.stdout,

@@ -8,8 +8,7 @@ mod support;
 
 use std::collections::HashMap;
 use std::ffi::{c_char, CStr, CString};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::ptr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -37,6 +36,7 @@ use oauth2cc::ffi::oauth2cc_status;
 use oauth2cc::ffi::response::oauth2cc_response_free;
 use oauth2cc::{request_token, Client, Config, Error, ErrorKind};
 use support::http_server::{percent_decode, Action, Request, Response, TestServer};
+use support::TempFile;
 
 const CLIENT_ID: &str = "secrets-test-client";
 /// Has bytes that both encodings change: space, `/`, `:`, `+`, non-ASCII.
@@ -243,8 +243,6 @@ fn echo_with(answer: Answer) -> TestServer {
 
 // ----- configurations used from Rust and from C -----------------------------------------
 
-static FILE_COUNTER: AtomicUsize = AtomicUsize::new(0);
-
 /// Writes a JSON configuration file (from Rust and C alike) and returns its path.
 fn config_file(extra: serde_json::Value) -> TempFile {
     let mut json = serde_json::json!({
@@ -259,33 +257,8 @@ fn config_file(extra: serde_json::Value) -> TempFile {
 }
 
 /// A configuration file in the temporary folder, removed when dropped.
-struct TempFile(PathBuf);
-
-impl std::ops::Deref for TempFile {
-    type Target = Path;
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl AsRef<Path> for TempFile {
-    fn as_ref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 fn write_file(content: &str) -> TempFile {
-    let n = FILE_COUNTER.fetch_add(1, Ordering::SeqCst);
-    let name = format!("oauth2cc-secrets-{}-{n}.json", std::process::id());
-    let file = TempFile(std::env::temp_dir().join(name));
-    std::fs::write(&file.0, content).unwrap();
-    file
+    TempFile::new("secrets", "json", content)
 }
 
 fn cstring(s: &str) -> CString {
@@ -516,11 +489,7 @@ fn timeouts_and_network_failures_do_not_leak() {
         ErrorKind::Network
     );
 
-    let port = {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
-    let refused = format!("http://127.0.0.1:{port}/token");
+    let refused = support::refused_url();
     assert_eq!(
         drive("refused", &url_config(&refused)).kind(),
         ErrorKind::Network
@@ -633,13 +602,9 @@ fn a_proxy_that_refuses_does_not_leak() {
     let err = drive("407 proxy", &path);
     assert_eq!(err.kind(), ErrorKind::Network, "{err:?}");
 
-    let port = {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
     let path = config_file(serde_json::json!({
         "token_url": "http://127.0.0.1:9/token",
-        "proxy": proxy_url(port),
+        "proxy": proxy_url(support::free_port()),
     }));
     assert_eq!(drive("refused proxy", &path).kind(), ErrorKind::Network);
 }
@@ -916,7 +881,7 @@ fn configuration_file_errors_do_not_leak() {
     for (i, content) in files.iter().enumerate() {
         let path = write_file(content);
         let context = format!("config file {i}");
-        let err = Config::from_file(&path).expect_err(&context);
+        let err = Config::from_file(path.path()).expect_err(&context);
         assert!(
             matches!(err.kind(), ErrorKind::Config | ErrorKind::InvalidArgument),
             "{context}: {err:?}"

@@ -4,7 +4,7 @@
 //! issued; the endpoint sees a bounded number of requests.
 //!
 //! Size: `OAUTH2CC_STRESS_CALLS` calls per thread (default 300 for `cargo test`; `.ci/run`
-//! uses 10000, the size in issue 5). By hand:
+//! uses 10000). By hand:
 //! `OAUTH2CC_STRESS_CALLS=100000 cargo test --release --test stress -- --nocapture`.
 
 mod support;

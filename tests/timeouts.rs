@@ -3,8 +3,6 @@
 //! `Client::get` alike; the connect timeout bounds TCP and TLS set-up on its own.
 
 mod support;
-#[path = "support/tls.rs"]
-mod tls;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -13,21 +11,15 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use oauth2cc::{request_token, Client, Config, Error, ErrorKind};
+use oauth2cc::{request_token, Client, Error, ErrorKind};
+use support::config;
 use support::http_server::*;
-use tls::SilentListener;
+use support::tls::SilentListener;
 
 const TOKEN: &str = r#"{"access_token":"t","token_type":"bearer","expires_in":3600}"#;
 
 /// How much later than its limit a timeout may fire (scheduling on a loaded 2-core machine).
 const MARGIN: Duration = Duration::from_millis(1500);
-
-fn config(url: &str, timeout_ms: u32) -> Config {
-    let mut c = Config::new("timeout-client", "timeout-secret").unwrap();
-    c.set_token_url(url).unwrap();
-    c.set_timeout_ms(timeout_ms).unwrap();
-    c
-}
 
 /// Runs `f`, checks it failed with TIMEOUT no earlier than `limit` (less a little for clock
 /// granularity) and no later than `limit + MARGIN`; returns the error.

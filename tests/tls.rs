@@ -2,35 +2,23 @@
 //! trusted by default, with a CA file and with SSL_CERT_FILE / SSL_CERT_DIR, and the TLS
 //! error (and message) for each kind of bad certificate.
 
-#[path = "support/env.rs"]
-mod env;
 mod support;
-#[path = "support/tls.rs"]
-mod tls;
 
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use env::Env;
 use oauth2cc::{request_token, Client, Config, Error, ErrorKind};
+use support::env::Env;
 use support::http_server::*;
-use tls::{Pki, TlsFront};
-
-const TOKEN: &str = r#"{"access_token":"tls-token","token_type":"bearer","expires_in":3600}"#;
+use support::tls::{Pki, TlsFront};
+use support::{CLIENT_ID, CLIENT_SECRET};
 
 fn token_server() -> TestServer {
-    TestServer::start(|req| match req.path() {
-        "/token" => Response::json(200, TOKEN).into(),
-        "/api/me" => Response::json(200, r#"{"id":"me"}"#).into(),
-        _ => Response::json(404, "{}").into(),
-    })
+    support::token_server("tls-token")
 }
 
 fn config(url: &str) -> Config {
-    let mut c = Config::new("tls-client", "tls-secret").unwrap();
-    c.set_token_url(url).unwrap();
-    c.set_timeout_ms(10_000).unwrap();
-    c
+    support::config(url, 10_000)
 }
 
 /// No SSL_CERT_FILE / SSL_CERT_DIR: the defaults are the system's store.
@@ -90,7 +78,7 @@ fn a_ca_file_makes_the_server_trusted() {
     let req = server.last_request().unwrap();
     assert_eq!(
         req.basic_auth(),
-        Some(("tls-client".into(), "tls-secret".into()))
+        Some((CLIENT_ID.into(), CLIENT_SECRET.into()))
     );
 }
 
@@ -252,7 +240,9 @@ fn ipv6_loopback_works_over_https_and_http() {
     let token = request_token(&trusting(&url, &pki)).unwrap();
     assert_eq!(token.access_token().expose(), "tls-token");
 
-    let v6 = TestServer::start_on("[::1]:0", |_| Response::json(200, TOKEN).into()).unwrap();
+    let token_json = support::token_json("tls-token");
+    let v6 =
+        TestServer::start_on("[::1]:0", move |_| Response::json(200, &token_json).into()).unwrap();
     let url = v6.url("/token");
     assert!(url.starts_with("http://[::1]:"), "{url}");
     request_token(&config(&url)).unwrap();
@@ -276,7 +266,7 @@ fn client_get_uses_the_same_trust() {
 
     let response = client.get(&front.url("/api/me")).unwrap();
     assert_eq!(response.status, 200);
-    assert_eq!(response.body, br#"{"id":"me"}"#);
+    assert_eq!(response.body, br#"{"api":true}"#);
     let api = server.last_request().unwrap();
     assert_eq!(api.header("authorization"), Some("Bearer tls-token"));
 

@@ -5,7 +5,6 @@
 mod support;
 
 use std::ffi::{c_char, CStr, CString};
-use std::net::TcpListener;
 use std::ptr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -24,17 +23,13 @@ use oauth2cc::ffi::error::{
 use oauth2cc::ffi::oauth2cc_status;
 use oauth2cc::{request_token, AuthStyle, Client, Config, Error, ErrorKind, Token};
 use support::http_server::{Action, Request, Response, TestServer};
+use support::{refused_url, CLIENT_ID, CLIENT_SECRET};
 
-const CLIENT_ID: &str = "test-client";
-const CLIENT_SECRET: &str = "test-secret-0123456789";
 const TOKEN_JSON: &str =
     r#"{"access_token":"tok-abc","token_type":"bearer","expires_in":3600,"scope":"a b"}"#;
 
 fn config_for(url: &str) -> Config {
-    let mut config = Config::new(CLIENT_ID, CLIENT_SECRET).unwrap();
-    config.set_token_url(url).unwrap();
-    config.set_timeout_ms(5_000).unwrap();
-    config
+    support::config(url, 5_000)
 }
 
 /// A server that answers every request with `action`.
@@ -423,11 +418,7 @@ fn a_server_that_trickles_its_answer_times_out() {
 
 #[test]
 fn a_refused_connection_is_network() {
-    let port = {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
-    let url = format!("http://127.0.0.1:{port}/token");
+    let url = refused_url();
     let err = request_token(&config_for(&url)).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Network, "{err:?}");
     assert_eq!(err.http_status(), None);

@@ -1,14 +1,10 @@
 //! Client behaviour against a loopback server, with an injectable clock.
 
-#[allow(unsafe_code)]
-#[path = "../../tests/support/http_server.rs"]
-mod http_server;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Barrier, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use http_server::{Action, Request, Response, TestServer};
+use oauth2cc_testkit::http_server::{Action, Request, Response, TestServer};
 
 use super::*;
 use crate::hooks::Clock;

@@ -1,5 +1,4 @@
-//! Unit tests of request building (exact bytes) and response parsing. IDs refer to
-//! shared/research/mission-anchors.md §2.
+//! Unit tests of request building (exact bytes) and response parsing.
 
 use super::*;
 use crate::config::{AuthStyle, Config};
@@ -38,7 +37,7 @@ fn parse(status: u16, ctype: Option<&str>, body: &str) -> Result<Token> {
 // --- building -------------------------------------------------------------------------
 
 #[test]
-fn go_cc_1_basic_scope_and_audience() {
+fn basic_request_with_scope_and_an_extra_param() {
     let mut c = config("CLIENT_ID", "CLIENT_SECRET");
     c.set_scope(Some("scope1 scope2")).unwrap();
     c.add_param("audience", "audience1").unwrap();
@@ -61,7 +60,7 @@ fn go_cc_1_basic_scope_and_audience() {
 }
 
 #[test]
-fn go_o_1_url_unsafe_credentials_are_percent_encoded() {
+fn url_unsafe_credentials_are_percent_encoded_in_basic() {
     let req = build_token_request(&config("CLIENT_ID??", "CLIENT_SECRET??"), AuthStyle::Basic);
     assert_eq!(
         header(&req, "Authorization"),
@@ -70,7 +69,7 @@ fn go_o_1_url_unsafe_credentials_are_percent_encoded() {
 }
 
 #[test]
-fn rs_1_basic_with_reserved_characters() {
+fn basic_percent_encodes_reserved_characters() {
     let req = build_token_request(&config("aaa/;&", "bbb/;&"), AuthStyle::Basic);
     assert_eq!(
         header(&req, "Authorization"),
@@ -80,7 +79,7 @@ fn rs_1_basic_with_reserved_characters() {
 }
 
 #[test]
-fn rs_3_post_body_with_scope() {
+fn post_body_style_sends_credentials_in_the_form_and_no_authorization() {
     let mut c = config("aaa", "bbb");
     c.set_scope(Some("read write")).unwrap();
     let req = build_token_request(&c, AuthStyle::PostBody);
@@ -91,15 +90,15 @@ fn rs_3_post_body_with_scope() {
     assert_eq!(
         header(&req, "Authorization"),
         None,
-        "GO-O-6: no Authorization header in post-body style"
+        "no Authorization header in post-body style"
     );
 }
 
 #[test]
-fn rs_4_minimal_basic_header_and_seed_equivalence() {
+fn basic_header_equals_plain_base64_for_hex_credentials() {
     let req = build_token_request(&config("aaa", "bbb"), AuthStyle::Basic);
     assert_eq!(header(&req, "Authorization"), Some("Basic YWFhOmJiYg=="));
-    // For Spotify's hex ids the header equals the seed's plain base64(id:secret).
+    // For Spotify's hex ids the header equals plain base64(id:secret): nothing to escape.
     let (id, secret) = (
         "0123456789abcdef0123456789abcdef",
         "fedcba9876543210fedcba9876543210",
@@ -112,7 +111,7 @@ fn rs_4_minimal_basic_header_and_seed_equivalence() {
 }
 
 #[test]
-fn spot_1_spotify_wire_shape() {
+fn basic_request_body_is_only_the_grant_type() {
     let req = build_token_request(&config("id", "secret"), AuthStyle::Basic);
     assert_eq!(req.body.as_str(), "grant_type=client_credentials");
     assert!(!req.body.contains("client_id"));
@@ -153,15 +152,36 @@ fn auto_builds_basic() {
 }
 
 #[test]
-fn request_debug_shows_nothing() {
-    let req = build_token_request(&config("aaa", "topsecret"), AuthStyle::PostBody);
-    assert!(!format!("{req:?}").contains("topsecret"));
+fn debug_of_requests_and_their_config_never_shows_the_secret() {
+    let mut c = config("aaa", "topsecret");
+    c.set_scope(Some("read")).unwrap();
+    let basic = build_token_request(&c, AuthStyle::Basic);
+    let post = build_token_request(&c, AuthStyle::PostBody);
+    // Both requests carry the secret (base64 in the header, as is in the body), so a Debug
+    // that printed their fields would show it.
+    let encoded = base64::engine::general_purpose::STANDARD.encode("aaa:topsecret");
+    assert_eq!(
+        header(&basic, "Authorization"),
+        Some(format!("Basic {encoded}").as_str())
+    );
+    assert!(post.body.contains("client_secret=topsecret"));
+    for debug in [format!("{basic:?}"), format!("{post:?}"), format!("{c:?}")] {
+        assert!(
+            !debug.contains("topsecret") && !debug.contains(&encoded),
+            "{debug}"
+        );
+    }
+    // The config's Debug is not empty: it shows what is not secret, and marks the secret.
+    let debug = format!("{c:?}");
+    assert!(debug.contains(r#"client_id: "aaa""#), "{debug}");
+    assert!(debug.contains("client_secret: [redacted]"), "{debug}");
+    assert!(debug.contains(r#"scope: Some("read")"#), "{debug}");
 }
 
 // --- parsing ----------------------------------------------------------------------------
 
 #[test]
-fn spot_2_spotify_success() {
+fn a_bearer_token_with_expires_in_parses() {
     let before = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -181,7 +201,7 @@ fn spot_2_spotify_success() {
 }
 
 #[test]
-fn go_o_2_and_rs_5_full_response() {
+fn every_token_field_is_read() {
     let t = ok(
         r#"{"access_token":"90d6","scope":"user","token_type":"bearer","expires_in":86400,"refresh_token":"foobar"}"#,
     );
@@ -192,7 +212,7 @@ fn go_o_2_and_rs_5_full_response() {
 }
 
 #[test]
-fn go_o_3_expires_in_forms() {
+fn expires_in_as_number_string_or_null() {
     assert_eq!(
         ok(r#"{"access_token":"a","expires_in":86400}"#).expires_in(),
         Some(86400)
@@ -225,7 +245,7 @@ fn go_o_3_expires_in_forms() {
 }
 
 #[test]
-fn go_in_3_expires_in_is_clamped() {
+fn expires_in_is_clamped_to_i32() {
     assert_eq!(
         ok(r#"{"access_token":"a","expires_in":2147483648}"#).expires_in(),
         Some(2147483647)
@@ -245,7 +265,7 @@ fn go_in_3_expires_in_is_clamped() {
 }
 
 #[test]
-fn go_o_4_and_spot_8_missing_access_token() {
+fn a_missing_or_empty_access_token_is_invalid_response() {
     let e = parse(
         200,
         Some("application/json"),
@@ -260,14 +280,14 @@ fn go_o_4_and_spot_8_missing_access_token() {
 }
 
 #[test]
-fn go_o_5_access_token_of_the_wrong_type() {
+fn an_access_token_that_is_not_a_string_is_invalid_response() {
     let e = parse(200, None, r#"{"access_token":123,"token_type":"bearer"}"#).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidResponse);
     assert!(e.message().contains("access_token is not a string"));
 }
 
 #[test]
-fn go_o_7_rs_6_rs_7_error_bodies() {
+fn error_bodies_give_bad_request_with_the_oauth_fields() {
     let e = parse(
         400,
         Some("application/json"),
@@ -292,7 +312,7 @@ fn go_o_7_rs_6_rs_7_error_bodies() {
 }
 
 #[test]
-fn go_o_8_200_with_error_is_an_error() {
+fn a_200_with_an_error_field_is_an_error() {
     let e = parse(
         200,
         Some("application/json"),
@@ -305,7 +325,7 @@ fn go_o_8_200_with_error_is_an_error() {
 }
 
 #[test]
-fn rs_8_broken_json() {
+fn broken_json_is_invalid_response_with_the_position() {
     let e = parse(200, Some("application/json"), "broken json").unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidResponse);
     assert!(e.message().contains("not JSON"), "{}", e.message());
@@ -313,20 +333,20 @@ fn rs_8_broken_json() {
 }
 
 #[test]
-fn rs_9_text_plain_that_is_not_a_token() {
+fn text_that_is_not_a_token_is_invalid_response() {
     let e = parse(200, Some("text/plain"), "hello world").unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidResponse);
 }
 
 #[test]
-fn rs_10_token_type_of_the_wrong_type() {
+fn a_token_type_that_is_not_a_string_is_invalid_response() {
     let e = parse(200, None, r#"{"access_token": "12/34", "token_type": 123}"#).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidResponse);
     assert!(e.message().contains("token_type"));
 }
 
 #[test]
-fn rs_12_extension_error_with_uri() {
+fn an_extension_error_keeps_its_code_and_uri() {
     let e = parse(400, None, r#"{"error":"too_light","error_description":"stuff happened","error_uri":"https://errors"}"#)
         .unwrap_err();
     assert_eq!(e.oauth().error.as_deref(), Some("too_light"));
@@ -334,7 +354,7 @@ fn rs_12_extension_error_with_uri() {
 }
 
 #[test]
-fn rs_13_empty_bodies() {
+fn empty_bodies_are_server_error_or_invalid_response() {
     let e = parse(500, None, "").unwrap_err();
     assert_eq!(e.kind(), ErrorKind::ServerError);
     assert!(
@@ -348,7 +368,7 @@ fn rs_13_empty_bodies() {
 }
 
 #[test]
-fn rs_4_and_go_t_2_token_type_casing() {
+fn token_type_casing_is_normalised() {
     for (sent, want) in [
         ("BEARER", "Bearer"),
         ("beAREr", "Bearer"),
@@ -370,7 +390,7 @@ fn rs_4_and_go_t_2_token_type_casing() {
 }
 
 #[test]
-fn spot_3_4_5_spotify_errors() {
+fn invalid_client_and_unsupported_grant_type_errors() {
     let e = parse(
         400,
         Some("application/json"),
@@ -392,7 +412,7 @@ fn spot_3_4_5_spotify_errors() {
 }
 
 #[test]
-fn spot_6_retry_after() {
+fn a_429_reads_retry_after_seconds() {
     let (t, m) = now();
     for (value, want) in [
         ("5", Some(5)),
@@ -461,7 +481,7 @@ fn retry_after_http_date() {
 }
 
 #[test]
-fn spot_7_server_errors_with_html() {
+fn html_server_errors_are_server_error_with_type_and_size() {
     for status in [500, 502, 503] {
         let e = parse(status, Some("text/html"), "<html>Bad gateway</html>").unwrap_err();
         assert_eq!(e.kind(), ErrorKind::ServerError);
@@ -546,7 +566,7 @@ fn form_encoded_success_and_error() {
 }
 
 #[test]
-fn rs_3_content_type_is_case_insensitive() {
+fn content_type_is_case_insensitive() {
     assert_eq!(
         parse(200, Some("APPLICATION/jSoN"), r#"{"access_token":"a"}"#)
             .unwrap()
@@ -624,7 +644,7 @@ fn invalid_utf8_body() {
 }
 
 #[test]
-fn go_t_1_expiry_boundaries() {
+fn expiry_boundaries_are_exact_to_the_nanosecond() {
     let base = Instant::now();
     let token_expiring_in = |secs: u64, nanos_less: u64| {
         let t = Token::new("a", "bearer", Some(0), None, None, SystemTime::now(), base).unwrap();
@@ -647,7 +667,7 @@ fn go_t_1_expiry_boundaries() {
 }
 
 #[test]
-fn rsp_1_and_go_t_4_expiry() {
+fn expiry_with_the_leeway_and_empty_tokens() {
     let (t, m) = now();
     let in20 = Token::new("a", "bearer", Some(20), None, None, t, m).unwrap();
     assert!(!in20.is_expired_at(m, Duration::from_secs(10)));

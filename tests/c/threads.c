@@ -1,5 +1,5 @@
 /*
- * threads.c: one oauth2cc_client shared by 64 threads (issue 3).
+ * threads.c: one oauth2cc_client shared by 64 threads.
  *
  *   1. Cold client: 64 threads ask for a token at once; the endpoint (100 ms per request)
  *      sees exactly one request and every thread gets that token.

@@ -5,10 +5,8 @@
 //! holds an [`Env`]: it takes a process-wide lock (so such tests run one after another), sets
 //! or removes the variables, and puts the old values back when dropped, even on panic.
 //!
-//! Used as `#[path = "support/env.rs"] mod env;`. Every test in a binary that uses it should
-//! hold an `Env`, so that no other test reads the environment while one changes it.
-
-#![allow(dead_code)]
+//! Every test in a binary that uses it should hold an `Env`, so that no other test reads the
+//! environment while one changes it.
 
 use std::ffi::OsString;
 use std::sync::{Mutex, MutexGuard, PoisonError};

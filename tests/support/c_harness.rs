@@ -1,6 +1,6 @@
 //! Builds C (and C++) programs against `include/oauth2cc.h` and the shared library cargo
-//! built, the way a user would, and runs them. Used by `tests/c_api.rs` and `tests/header.rs`
-//! as `#[path = "c/harness.rs"] mod harness;`.
+//! built, the way a user would, and runs them: `support::c_harness` in the C, C++, Python,
+//! README, header and install tests.
 //!
 //! * The library is `liboauth2cc.so` in the profile directory of the running test
 //!   (`target/<profile>/`, found from the test executable's path). `cargo test` builds it
@@ -24,8 +24,6 @@
 //!
 //! Programs run with a clean slate: every `OAUTH2CC_*`, `SPOTIFY_*` and proxy variable of
 //! the parent environment is removed, then the test's own variables are set.
-
-#![allow(dead_code)]
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
@@ -126,28 +124,6 @@ pub fn out_dir() -> &'static Path {
     })
 }
 
-/// A file written into [`out_dir`] under a name holding this process's id, so that two
-/// `cargo test` runs at once never share it; removed when dropped.
-pub struct ScratchFile(PathBuf);
-
-impl ScratchFile {
-    pub fn new(stem: &str, extension: &str, contents: impl AsRef<[u8]>) -> ScratchFile {
-        let path = out_dir().join(format!("{stem}.{}.{extension}", std::process::id()));
-        std::fs::write(&path, contents).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
-        ScratchFile(path)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for ScratchFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 /// The folder holding `liboauth2cc.so` and its SONAME, to link and rpath against.
 pub fn lib_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
@@ -246,20 +222,26 @@ pub fn build_with(compiler: &str, flags: &[&str], source: &Path, name: &str) -> 
         .arg("-loauth2cc")
         .arg(format!("-Wl,-rpath,{}", lib.display()))
         .arg("-pthread");
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("run {compiler}: {e}"));
-    assert!(
-        output.status.success(),
-        "compiling {} failed: {:?}\n{}{}",
-        source.display(),
-        command,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    run_tool(&mut command);
     assert_sanitizers_linked(&tmp);
     std::fs::rename(&tmp, &exe).unwrap_or_else(|e| panic!("rename to {}: {e}", exe.display()));
     exe
+}
+
+/// Runs a tool (a compiler, `readelf`, `cmake`...) and returns its stdout; panics with the
+/// command, its status, stdout and stderr when it cannot be run or fails.
+pub fn run_tool(command: &mut Command) -> String {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("run {command:?} (is it installed?): {e}"));
+    assert!(
+        output.status.success(),
+        "{command:?} failed: {}\n{}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// When the extra flags ask for ASan or UBSan, checks the program really carries the
@@ -342,6 +324,81 @@ pub fn declared_functions(header: &str) -> BTreeSet<String> {
             }
             rest = &rest[end..];
         }
+    }
+    names
+}
+
+/// `source` (C) with each comment and each string and character literal replaced by a
+/// space (newlines kept), so that what is left is code. Line splices (`\` + newline) are
+/// not handled.
+pub fn c_code_only(source: &str) -> String {
+    let mut out = String::with_capacity(source.len());
+    let mut chars = source.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '/' if chars.peek() == Some(&'/') => {
+                out.push(' ');
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        out.push('\n');
+                        break;
+                    }
+                }
+            }
+            '/' if chars.peek() == Some(&'*') => {
+                chars.next();
+                out.push(' ');
+                let mut star = false;
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        out.push('\n');
+                    }
+                    if star && c == '/' {
+                        break;
+                    }
+                    star = c == '*';
+                }
+            }
+            '"' | '\'' => {
+                let quote = c;
+                out.push(' ');
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\\' => {
+                            chars.next();
+                        }
+                        '\n' => {
+                            out.push('\n');
+                            break;
+                        }
+                        _ if c == quote => break,
+                        _ => {}
+                    }
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The names a C source calls: every identifier followed (white space allowed) by `(` in
+/// its code, that is outside comments and literals ([`c_code_only`]). Whole identifiers
+/// only: `xoauth2cc_free(` is not a call of `oauth2cc_free`.
+pub fn called_functions(source: &str) -> BTreeSet<String> {
+    let code = c_code_only(source);
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut names = BTreeSet::new();
+    let mut rest = code.as_str();
+    while let Some(start) = rest.find(is_ident) {
+        rest = &rest[start..];
+        let end = rest.find(|c: char| !is_ident(c)).unwrap_or(rest.len());
+        let (word, after) = rest.split_at(end);
+        let is_name = !word.starts_with(|c: char| c.is_ascii_digit());
+        if is_name && after.trim_start().starts_with('(') {
+            names.insert(word.to_owned());
+        }
+        rest = after;
     }
     names
 }

@@ -1,13 +1,11 @@
 //! HTTPS for tests: a certificate authority and server certificates made at test time
 //! ([`Pki`]), and a TLS front ([`TlsFront`]) that accepts TLS on a loopback port and passes
 //! the decrypted bytes to a plain TCP server behind it — usually a
-//! [`super::http_server::TestServer`], so every scripted behaviour of that server is
+//! [`crate::http_server::TestServer`], so every scripted behaviour of that server is
 //! available over HTTPS, or a proxy, which makes it an `https://` proxy.
 //!
-//! Used as `#[path = "support/tls.rs"] mod tls;` by the test crates that need it (it needs the
-//! `rcgen` dev-dependency and rustls's ring provider).
-
-#![allow(dead_code)]
+//! Certificates come from `rcgen`; the TLS is rustls with its ring provider (the one ureq
+//! uses).
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -23,11 +21,13 @@ use rcgen::{
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
+use crate::temp::TempDir;
+
 /// A test certificate authority. Its certificate is written to [`Pki::ca_file`] so a config
 /// (or `SSL_CERT_FILE`) can trust it.
 pub struct Pki {
     issuer: CertifiedIssuer<'static, KeyPair>,
-    dir: PathBuf,
+    dir: TempDir,
 }
 
 /// A server certificate and its key.
@@ -50,19 +50,19 @@ impl Pki {
         ];
         let key = KeyPair::generate().expect("CA key");
         let issuer = CertifiedIssuer::self_signed(params, key).expect("CA certificate");
-        let dir = unique_dir(name);
-        std::fs::write(dir.join("ca.pem"), issuer.pem()).expect("write CA file");
+        let dir = TempDir::new(&format!("tls-{name}"));
+        dir.write("ca.pem", issuer.pem());
         Pki { issuer, dir }
     }
 
     /// The CA certificate as PEM, in a file.
     pub fn ca_file(&self) -> PathBuf {
-        self.dir.join("ca.pem")
+        self.dir.path().join("ca.pem")
     }
 
     /// The folder the CA file is in; the test may put other files there.
     pub fn dir(&self) -> &Path {
-        &self.dir
+        self.dir.path()
     }
 
     /// A server certificate for `names` (DNS names or IP addresses), valid from 1975 to 4096.
@@ -95,21 +95,6 @@ impl Pki {
             key: key.serialize_der(),
         }
     }
-}
-
-fn unique_dir(name: &str) -> PathBuf {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let slug: String = name
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect();
-    let dir = std::env::temp_dir().join(format!(
-        "oauth2cc-tls-{}-{}-{slug}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::SeqCst)
-    ));
-    std::fs::create_dir_all(&dir).expect("create temp dir");
-    dir
 }
 
 /// A TLS listener on loopback that forwards each connection, decrypted, to `backend`.

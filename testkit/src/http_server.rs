@@ -16,12 +16,8 @@
 //!   refused); connection threads notice within about 100 ms and close their sockets.
 //!   Nothing waits for a handler that is still running.
 //!
-//! This file is std-only apart from `base64` (Basic credentials) and, on Unix, `libc`
-//! (`SO_LINGER` for resets). It is used as `mod support;` by integration tests and via
-//! `#[path = "../tests/support/http_server.rs"] mod http_server;` by the
-//! `token_endpoint` example, so it must compile warning-free on its own.
-
-#![allow(dead_code)]
+//! Std-only apart from `base64` (Basic credentials) and, on Unix, `libc` (`SO_LINGER` for
+//! resets).
 
 use std::fmt;
 use std::io::{self, Read, Write};

@@ -1,0 +1,10 @@
+//! Test infrastructure for oauth2cc that does not depend on the library: a scriptable
+//! HTTP/1.1 server on loopback ([`http_server`]), test certificates and a TLS front for it
+//! ([`tls`]), and self-cleaning temporary folders and files ([`temp`]).
+//!
+//! A dev-dependency of the `oauth2cc` package (its tests, unit tests and the `token_endpoint`
+//! example); the library and its cdylib never link it.
+
+pub mod http_server;
+pub mod temp;
+pub mod tls;
