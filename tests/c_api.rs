@@ -678,3 +678,96 @@ fn cache_file_never_blocks_on_a_fifo() {
         assert_token_request(request);
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// tests/c/fork.c
+// ---------------------------------------------------------------------------------------
+
+/// A plain keep-alive HTTP/1.1 server for `fork.c`, reading requests one after another on
+/// each connection as a real server does (so two processes writing on one shared socket
+/// interleave their requests and answers, as they did against nginx):
+/// `POST /fast/token`, `POST /slow/token` (answers after 2 s; counted), `GET /echo?q`
+/// (answers `q` after 20 ms). Returns the base URL and the count of slow token requests.
+/// Long enough that both processes' first requests are out before the first answer.
+const ECHO_DELAY_MS: u64 = 20;
+
+fn keep_alive_server() -> (String, Arc<AtomicUsize>) {
+    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let slow = Arc::new(AtomicUsize::new(0));
+    let counted = slow.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let counted = counted.clone();
+            std::thread::spawn(move || {
+                let mut writer = stream.try_clone().unwrap();
+                let mut reader = BufReader::new(stream);
+                loop {
+                    let mut head = Vec::new();
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                        head.push(line);
+                    }
+                    let target = head[0].split(' ').nth(1).unwrap_or("").to_string();
+                    let length: usize = head
+                        .iter()
+                        .find_map(|l| {
+                            let (name, value) = l.split_once(':')?;
+                            name.eq_ignore_ascii_case("content-length")
+                                .then(|| value.trim().parse().ok())?
+                        })
+                        .unwrap_or(0);
+                    let mut body = vec![0; length];
+                    reader.read_exact(&mut body).unwrap();
+                    let (ctype, answer) = match target.split_once('?') {
+                        Some(("/echo", "slow-seen")) => {
+                            ("text/plain", counted.load(Ordering::SeqCst).to_string())
+                        }
+                        Some(("/echo", query)) => {
+                            // Slow enough that both processes have a request out at once.
+                            std::thread::sleep(Duration::from_millis(ECHO_DELAY_MS));
+                            ("text/plain", query.to_string())
+                        }
+                        _ if target == "/slow/token" => {
+                            counted.fetch_add(1, Ordering::SeqCst);
+                            std::thread::sleep(Duration::from_secs(2));
+                            ("application/json", support::token_json("slow"))
+                        }
+                        _ => ("application/json", support::token_json("fast")),
+                    };
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n",
+                        answer.len()
+                    );
+                    // Head and body in two writes, a moment apart, as many servers send them.
+                    if writer.write_all(head.as_bytes()).is_err() {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(2));
+                    if writer.write_all(answer.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (base, slow)
+}
+
+#[test]
+fn a_fork_child_never_uses_the_parents_connections_or_refresh() {
+    let (base, slow_requests) = keep_alive_server();
+    run_c_test("fork", &[("OAUTH2CC_TEST_BASE", base)]);
+    assert_eq!(
+        slow_requests.load(Ordering::SeqCst),
+        2,
+        "the parent's refresh and the child's own"
+    );
+}

@@ -19,8 +19,17 @@ use crate::client::Client;
 /// What blocks: `oauth2cc_client_token` returns at once while the cached token is more than
 /// the expiry leeway from expiry. Inside the leeway, one caller refreshes (blocking up to the
 /// timeout) while the others keep getting the old, still-valid token without waiting. When
-/// there is no valid token, callers wait for that single refresh and share its result.
+/// there is no valid token, callers wait for that single refresh and share its result;
+/// no caller waits longer than the configured timeout.
 /// `oauth2cc_client_get` blocks for the API request (up to the timeout).
+///
+/// fork(): a client may be used in a child after `fork()`. The child never uses the
+/// parent's connections, TLS sessions or locks: on its first call it opens connections of
+/// its own and, if a refresh was running in the parent, makes its own instead of waiting for
+/// one that has no thread in the child. It keeps the parent's cached token. The parent is not
+/// affected. `exec` after `fork` is always fine. Freeing the client in the child frees
+/// the child's state only. Other handles (config, authorization, response) are plain memory
+/// and may be used on both sides.
 ///
 /// Methods: `oauth2cc_client_token`, `_invalidate`, `_get`, `_request`, `_free`.
 #[derive(Debug)]

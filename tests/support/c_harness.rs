@@ -40,17 +40,9 @@ pub const C_FLAGS: &[&str] = &["-std=c99", "-Wall", "-Wextra", "-Werror", "-peda
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 const WRAPPED_RUN_TIMEOUT: Duration = Duration::from_secs(900);
 
-/// Proxy variables removed from a program's environment (loopback tests talk directly).
-const PROXY_VARS: &[&str] = &[
-    "http_proxy",
-    "HTTP_PROXY",
-    "https_proxy",
-    "HTTPS_PROXY",
-    "all_proxy",
-    "ALL_PROXY",
-    "no_proxy",
-    "NO_PROXY",
-];
+/// Proxy variables removed from a program's environment (loopback tests talk directly):
+/// every one the library reads, from the library's own list.
+const PROXY_VARS: &[&str] = &oauth2cc::internals::PROXY_VARIABLES;
 
 /// The crate's root folder.
 pub fn manifest_dir() -> &'static Path {
