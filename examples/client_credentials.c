@@ -106,9 +106,17 @@ static int is_set(const char *name) {
 static oauth2cc_status load_config(int argc, char **argv, oauth2cc_config **config) {
   if (argc == 2) return oauth2cc_config_from_file(argv[1], config);
   if (!is_set("OAUTH2CC_CLIENT_ID") && !is_set("OAUTH2CC_CLIENT_SECRET") &&
-      is_set("SPOTIFY_CLIENT_ID") && is_set("SPOTIFY_CLIENT_SECRET"))
-    return oauth2cc_config_new(getenv("SPOTIFY_CLIENT_ID"), getenv("SPOTIFY_CLIENT_SECRET"),
-                               config);
+      is_set("SPOTIFY_CLIENT_ID") && is_set("SPOTIFY_CLIENT_SECRET")) {
+    oauth2cc_status status = oauth2cc_config_new(getenv("SPOTIFY_CLIENT_ID"),
+                                                 getenv("SPOTIFY_CLIENT_SECRET"), config);
+    if (status != OAUTH2CC_STATUS_OK) return status;
+    status = oauth2cc_config_set_token_url(*config, OAUTH2CC_SPOTIFY_TOKEN_URL);
+    if (status != OAUTH2CC_STATUS_OK) {
+      oauth2cc_config_free(*config);
+      *config = NULL;
+    }
+    return status;
+  }
   return oauth2cc_config_from_env(config);
 }
 

@@ -88,7 +88,9 @@ oauth2cc::Config load_config(int argc, char **argv) {
   if (argc == 2) return oauth2cc::Config::from_file(argv[1]);
   if (!is_set("OAUTH2CC_CLIENT_ID") && !is_set("OAUTH2CC_CLIENT_SECRET") &&
       is_set("SPOTIFY_CLIENT_ID") && is_set("SPOTIFY_CLIENT_SECRET"))
-    return oauth2cc::Config(std::getenv("SPOTIFY_CLIENT_ID"), std::getenv("SPOTIFY_CLIENT_SECRET"));
+    return std::move(oauth2cc::Config(std::getenv("SPOTIFY_CLIENT_ID"),
+                                      std::getenv("SPOTIFY_CLIENT_SECRET"))
+                         .set_token_url(OAUTH2CC_SPOTIFY_TOKEN_URL));
   return oauth2cc::Config::from_env();
 }
 

@@ -149,6 +149,7 @@ typedef struct oauth2cc_client oauth2cc_client;
  * Methods: `oauth2cc_config_set_token_url`, `_set_scope`, `_set_auth_style`, `_add_param`,
  * `_set_timeout_ms`, `_set_connect_timeout_ms`, `_set_ca_file`, `_set_proxy`,
  * `_set_user_agent`, `_set_expiry_leeway`, `_set_retries`, `_set_cache_file`,
+ * `_set_min_refresh_interval_ms`, `_set_unauthorized_refresh_interval_ms`,
  * `_set_max_response_bytes`, `oauth2cc_config_free`.
  */
 typedef struct oauth2cc_config oauth2cc_config;
@@ -411,8 +412,10 @@ enum oauth2cc_status oauth2cc_client_request(struct oauth2cc_client *client,
 void oauth2cc_client_free(struct oauth2cc_client *client);
 
 /**
- * Creates a configuration for Spotify's token endpoint (`OAUTH2CC_SPOTIFY_TOKEN_URL`) with
- * every default: Basic auth, 30 s timeout, 60 s expiry leeway, no scope, no retries.
+ * Creates a configuration with every default: Basic auth, 30 s timeout, 60 s expiry leeway,
+ * no scope, no retries, and **no token URL**: set one with `oauth2cc_config_set_token_url`
+ * (for Spotify, `OAUTH2CC_SPOTIFY_TOKEN_URL`). A request made without one is `CONFIG`, so
+ * credentials never go to a default third party because a line was forgotten.
  *
  * `client_id` and `client_secret` must be non-empty UTF-8; they are copied. On success
  * `*out` receives a new config that the caller frees with `oauth2cc_config_free`; on failure
@@ -429,7 +432,8 @@ enum oauth2cc_status oauth2cc_config_new(const char *client_id,
  * Reads a JSON configuration file (keys: `client_id`, `client_secret`, `token_url`,
  * `scope`, `auth_style` ("basic" | "post_body" | "auto"), `params` (object of strings),
  * `timeout_ms`, `connect_timeout_ms`, `user_agent`, `ca_file`, `proxy`, `expiry_leeway`,
- * `max_retries`, `retry_max_wait_ms`, `cache_file`, `max_response_bytes`). An unknown key
+ * `max_retries`, `retry_max_wait_ms`, `cache_file`, `min_refresh_interval_ms`,
+ * `unauthorized_refresh_interval_ms`, `max_response_bytes`). An unknown key
  * is an error naming it. Relative paths inside are relative to the file's folder.
  *
  * On success `*out` receives a new config (free with `oauth2cc_config_free`). Returns `OK`,
@@ -443,7 +447,8 @@ enum oauth2cc_status oauth2cc_config_from_file(const char *path, struct oauth2cc
 
 /**
  * Builds a configuration from `OAUTH2CC_CLIENT_ID`, `OAUTH2CC_CLIENT_SECRET` (required),
- * `OAUTH2CC_TOKEN_URL` and `OAUTH2CC_SCOPE` (optional). On success `*out` receives a new
+ * `OAUTH2CC_TOKEN_URL` and `OAUTH2CC_SCOPE` (optional; without a token URL, a request is
+ * `CONFIG`). On success `*out` receives a new
  * config (free with `oauth2cc_config_free`). Returns `OK`, `INVALID_ARGUMENT` (NULL `out`)
  * or `CONFIG` (a variable missing, a bad URL).
  *
@@ -602,6 +607,33 @@ enum oauth2cc_status oauth2cc_config_set_cache_file(struct oauth2cc_config *conf
                                                     const char *path);
 
 /**
+ * The shortest time a client keeps a token before asking for another, in milliseconds
+ * (default 1000; 0 turns the floor off). A server that issues tokens expiring at once
+ * (`expires_in: 0`) then gets at most one token request per interval from each client
+ * instead of one per call; the token is handed out meanwhile. Returns `OK` or
+ * `INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `config` is NULL or a live config not used by another thread.
+ */
+enum oauth2cc_status oauth2cc_config_set_min_refresh_interval_ms(struct oauth2cc_config *config,
+                                                                 uint32_t interval_ms);
+
+/**
+ * The shortest time between two token refreshes caused by an API answering 401 to
+ * `oauth2cc_client_get` / `_request`, in milliseconds (default 5000; 0: every 401
+ * refreshes). The first 401 always invalidates the token, refreshes and resends; another 401
+ * within the interval after that refresh is returned to the caller as it is. An API that
+ * always answers 401 thus costs one token request per interval, not one per call (metered
+ * or rate-limited token endpoints). Returns `OK` or `INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `config` is NULL or a live config not used by another thread.
+ */
+enum oauth2cc_status oauth2cc_config_set_unauthorized_refresh_interval_ms(struct oauth2cc_config *config,
+                                                                          uint32_t interval_ms);
+
+/**
  * The largest API response body `oauth2cc_client_get` reads (default 16 MiB; 0 is
  * `INVALID_ARGUMENT`). A larger body is `INVALID_RESPONSE`.
  *
@@ -654,7 +686,8 @@ int32_t oauth2cc_last_error_http_status(void);
 
 /**
  * Seconds from the `Retry-After` header of the last failure on this thread (delta-seconds or
- * an HTTP date); -1 when there was none.
+ * an HTTP date); -1 when there was none. A value too large to represent (a server asking
+ * for longer than any retry budget) reads as `INT64_MAX`.
  */
 int64_t oauth2cc_last_error_retry_after(void);
 

@@ -190,13 +190,14 @@ using Handle = std::unique_ptr<T, Deleter<T, Free>>;
 }  // namespace detail
 
 /**
- * A configuration: credentials, token URL (Spotify's by default), scope, auth style,
+ * A configuration: credentials, token URL (none until set), scope, auth style,
  * timeouts, TLS, proxy, retries, cache file. Setters return *this for chaining and throw
  * oauth2cc::Error on a bad value. The client secret is wiped from memory when freed.
  */
 class Config {
  public:
-  /** Spotify's token endpoint with every default; id and secret must be non-empty UTF-8. */
+  /** Every default and no token URL (set one; for Spotify OAUTH2CC_SPOTIFY_TOKEN_URL); id and
+      secret must be non-empty UTF-8. */
   Config(std::string_view client_id, std::string_view client_secret) {
     const std::string id = detail::c_str(client_id, "client_id");
     const detail::SecretCopy secret(client_secret, "client_secret");
@@ -267,6 +268,14 @@ class Config {
   /** Keep the token in this file so short-lived processes reuse it; empty turns it off. */
   Config &set_cache_file(std::string_view path) {
     return set_text(oauth2cc_config_set_cache_file, path, "path");
+  }
+  /** Shortest time a client keeps a token before asking for another (default 1 s; 0 off). */
+  Config &set_min_refresh_interval(std::chrono::milliseconds interval) {
+    return call(oauth2cc_config_set_min_refresh_interval_ms, to_ms(interval));
+  }
+  /** Shortest time between two refreshes an API's 401 causes (default 5 s; 0: every 401). */
+  Config &set_unauthorized_refresh_interval(std::chrono::milliseconds interval) {
+    return call(oauth2cc_config_set_unauthorized_refresh_interval_ms, to_ms(interval));
   }
   /** Largest API response body Client::get reads (default 16 MiB). */
   Config &set_max_response_bytes(std::size_t max_bytes) {

@@ -89,6 +89,8 @@ struct State {
     /// For [`AuthStyle::Auto`]: the style that worked first. Set once: a style learned
     /// is never tried with Auto's fallback again, so it cannot change afterwards.
     learned_style: OnceLock<AuthStyle>,
+    /// When an API's 401 last made this client refresh (for the 401 interval).
+    last_unauthorized_refresh: Mutex<Option<Instant>>,
     /// The state of the first fork child (or grandchild...) that used this client.
     child: OnceLock<Box<State>>,
 }
@@ -101,6 +103,7 @@ impl State {
             current: StripedToken::default(),
             flight: Mutex::new(None),
             learned_style: OnceLock::new(),
+            last_unauthorized_refresh: Mutex::new(None),
             child: OnceLock::new(),
         }
     }
@@ -248,7 +251,7 @@ impl Client {
         let leeway = inner.leeway();
         let cached = state.current.get();
         if let Some(token) = &cached {
-            if !token.needs_refresh_at(inner.hooks.clock.now(), leeway) {
+            if inner.is_fresh(token, leeway) {
                 return Ok(Arc::clone(token));
             }
         }
@@ -277,7 +280,9 @@ impl Client {
     ///
     /// The 401 rule: when the API answers 401 (or any status with `WWW-Authenticate: Bearer
     /// error="invalid_token"`), the token that was sent is invalidated, a new one fetched,
-    /// and the request, body included, sent once more. A 403 is returned as it is.
+    /// and the request, body included, sent once more. A 403 is returned as it is. A 401
+    /// within [`Config::set_unauthorized_refresh_interval_ms`] of the last such refresh is
+    /// returned as it is too.
     pub fn request(
         &self,
         method: &str,
@@ -289,7 +294,7 @@ impl Client {
         let request = ApiRequest::new(method, url, headers, body)?;
         let token = self.token()?;
         let response = self.inner.send_authorized(&request, &token)?;
-        if !is_token_rejected(&response) {
+        if !is_token_rejected(&response) || !self.inner.may_refresh_after_401() {
             return Ok(response);
         }
         self.inner
@@ -317,6 +322,34 @@ impl Inner {
             config: &self.config,
             transport: self.state().transport(),
             hooks: &self.hooks,
+        }
+    }
+
+    /// Whether a cached token may be handed out now: outside the leeway of its expiry, or
+    /// received less than the minimum refresh interval ago (a server answering
+    /// `expires_in: 0` is not asked again on every call).
+    fn is_fresh(&self, token: &Token, leeway: Duration) -> bool {
+        let now = self.hooks.clock.now();
+        !token.needs_refresh_at(now, leeway)
+            || now < token.received() + self.config.min_refresh_interval()
+    }
+
+    /// Whether an API's 401 may make this client refresh now: the first time, and then once
+    /// per interval. Records the refresh when it may.
+    fn may_refresh_after_401(&self) -> bool {
+        let now = self.hooks.clock.now();
+        let interval = self.config.unauthorized_refresh_interval();
+        let mut last = self
+            .state()
+            .last_unauthorized_refresh
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match *last {
+            Some(at) if now < at + interval => false,
+            _ => {
+                *last = Some(now);
+                true
+            }
         }
     }
 
@@ -351,7 +384,7 @@ impl Inner {
             let mut slot = state.flight.lock().unwrap_or_else(PoisonError::into_inner);
             // Someone may have refreshed between our read and this lock.
             if let Some(fresh) = state.current.get() {
-                if !fresh.needs_refresh_at(clock.now(), leeway) {
+                if self.is_fresh(&fresh, leeway) {
                     return Ok(fresh);
                 }
             }

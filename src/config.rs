@@ -23,6 +23,11 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default number of seconds before expiry at which a cached token counts as expired.
 pub const DEFAULT_EXPIRY_LEEWAY: u32 = 60;
+/// Default shortest time between two token requests of a client while the server keeps
+/// issuing tokens that expire at once (`expires_in: 0`).
+pub const DEFAULT_MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
+/// Default shortest time between two refreshes that an API's 401 causes.
+pub const DEFAULT_UNAUTHORIZED_REFRESH_INTERVAL: Duration = Duration::from_secs(5);
 /// Default cap on an API response body read by [`crate::Client::get`].
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 
@@ -48,7 +53,8 @@ pub struct RetryPolicy {
 pub struct Config {
     pub(crate) client_id: Secret,
     pub(crate) auth: ClientAuth,
-    pub(crate) token_url: Text,
+    /// None until set: credentials never go to a default third party.
+    pub(crate) token_url: Option<Text>,
     pub(crate) scope: Option<Text>,
     pub(crate) params: Vec<(Text, Text)>,
     pub(crate) timeout: Duration,
@@ -59,6 +65,8 @@ pub struct Config {
     pub(crate) proxy: Option<Secret>,
     pub(crate) retry: RetryPolicy,
     pub(crate) cache_file: Option<PathBuf>,
+    pub(crate) min_refresh_interval: Duration,
+    pub(crate) unauthorized_refresh_interval: Duration,
     pub(crate) max_response_bytes: usize,
 }
 
@@ -78,6 +86,11 @@ impl fmt::Debug for Config {
             .field("proxy", &self.proxy.as_ref().map(|_| "[redacted]"))
             .field("retry", &self.retry)
             .field("cache_file", &self.cache_file)
+            .field("min_refresh_interval", &self.min_refresh_interval)
+            .field(
+                "unauthorized_refresh_interval",
+                &self.unauthorized_refresh_interval,
+            )
             .field("max_response_bytes", &self.max_response_bytes)
             .finish()
     }
@@ -113,8 +126,18 @@ fn millis(ms: u32, what: &str) -> Result<Duration> {
 }
 
 impl Config {
-    /// A configuration for Spotify's token endpoint with every default. The id and the secret
-    /// must be non-empty.
+    /// Spotify's accounts service with every default: [`Config::new`] with the token URL set
+    /// to [`SPOTIFY_TOKEN_URL`].
+    pub fn spotify(client_id: &str, client_secret: &str) -> Result<Config> {
+        let mut config = Config::new(client_id, client_secret)?;
+        config.set_token_url(SPOTIFY_TOKEN_URL)?;
+        Ok(config)
+    }
+
+    /// A configuration with every default and no token URL: set one with
+    /// [`Config::set_token_url`] before requesting a token (a request without one is
+    /// CONFIG; credentials never go to a default third party). The id and the secret must
+    /// be non-empty.
     pub fn new(client_id: &str, client_secret: &str) -> Result<Config> {
         Ok(Config {
             client_id: non_empty_secret(client_id, "client_id")?,
@@ -122,7 +145,7 @@ impl Config {
                 AuthStyle::default(),
                 non_empty_secret(client_secret, "client_secret")?,
             ),
-            token_url: text(SPOTIFY_TOKEN_URL, "token_url")?,
+            token_url: None,
             scope: None,
             params: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
@@ -133,6 +156,8 @@ impl Config {
             proxy: None,
             retry: RetryPolicy::default(),
             cache_file: None,
+            min_refresh_interval: DEFAULT_MIN_REFRESH_INTERVAL,
+            unauthorized_refresh_interval: DEFAULT_UNAUTHORIZED_REFRESH_INTERVAL,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         })
     }
@@ -194,7 +219,7 @@ impl Config {
     /// The token endpoint. `https://`, or `http://` to a loopback host only.
     pub fn set_token_url(&mut self, url: &str) -> Result<()> {
         check_url(url, "token_url")?;
-        self.token_url = text(url, "token_url")?;
+        self.token_url = Some(text(url, "token_url")?);
         Ok(())
     }
 
@@ -318,6 +343,22 @@ impl Config {
         Ok(())
     }
 
+    /// The shortest time a client keeps a token before asking for another (default 1 s;
+    /// 0 turns the floor off): a server that issues tokens expiring at once
+    /// (`expires_in: 0`) gets at most one request per interval from each client, not one per
+    /// call. The token is handed out meanwhile.
+    pub fn set_min_refresh_interval_ms(&mut self, ms: u32) {
+        self.min_refresh_interval = Duration::from_millis(u64::from(ms));
+    }
+
+    /// The shortest time between two refreshes caused by an API answering 401 (default
+    /// 5 s; 0: every 401 refreshes). The first 401 always refreshes and resends; a 401 within
+    /// the interval after that refresh is returned to the caller as it is, so an API that
+    /// always answers 401 cannot turn a client into a token-endpoint flood.
+    pub fn set_unauthorized_refresh_interval_ms(&mut self, ms: u32) {
+        self.unauthorized_refresh_interval = Duration::from_millis(u64::from(ms));
+    }
+
     /// The largest API response body [`crate::Client::get`] reads (default 16 MiB).
     pub fn set_max_response_bytes(&mut self, bytes: usize) -> Result<()> {
         if bytes == 0 {
@@ -335,8 +376,19 @@ impl Config {
     }
 
     /// The token endpoint URL.
-    pub fn token_url(&self) -> &str {
-        self.token_url.as_str()
+    pub fn token_url(&self) -> Option<&str> {
+        self.token_url.as_ref().map(Text::as_str)
+    }
+
+    /// The token endpoint URL, or CONFIG with a message that says how to set one.
+    pub(crate) fn require_token_url(&self) -> Result<&str> {
+        self.token_url().ok_or_else(|| {
+            Error::config(
+                "no token URL is set: set one (oauth2cc_config_set_token_url, the JSON key \
+                 token_url, or OAUTH2CC_TOKEN_URL); for Spotify, OAUTH2CC_SPOTIFY_TOKEN_URL \
+                 (https://accounts.spotify.com/api/token)",
+            )
+        })
     }
 
     /// The scope sent with the request, if any.
@@ -389,6 +441,16 @@ impl Config {
         self.cache_file.as_deref()
     }
 
+    /// The shortest time a client keeps a token before asking for another.
+    pub fn min_refresh_interval(&self) -> Duration {
+        self.min_refresh_interval
+    }
+
+    /// The shortest time between two refreshes caused by an API's 401.
+    pub fn unauthorized_refresh_interval(&self) -> Duration {
+        self.unauthorized_refresh_interval
+    }
+
     /// The largest API response body read.
     pub fn max_response_bytes(&self) -> usize {
         self.max_response_bytes
@@ -436,6 +498,8 @@ struct ConfigFile {
     max_retries: Option<u32>,
     retry_max_wait_ms: Option<u32>,
     cache_file: Option<PathBuf>,
+    min_refresh_interval_ms: Option<u32>,
+    unauthorized_refresh_interval_ms: Option<u32>,
     max_response_bytes: Option<usize>,
 }
 
@@ -483,6 +547,12 @@ impl ConfigFile {
         if let Some(cache) = &self.cache_file {
             c.set_cache_file(Some(&base.join(cache).to_string_lossy()))?;
         }
+        if let Some(ms) = self.min_refresh_interval_ms {
+            c.set_min_refresh_interval_ms(ms);
+        }
+        if let Some(ms) = self.unauthorized_refresh_interval_ms {
+            c.set_unauthorized_refresh_interval_ms(ms);
+        }
         if let Some(n) = self.max_response_bytes {
             c.set_max_response_bytes(n)?;
         }
@@ -497,7 +567,17 @@ mod tests {
     #[test]
     fn defaults() {
         let c = Config::new("id", "secret").unwrap();
-        assert_eq!(c.token_url(), SPOTIFY_TOKEN_URL);
+        assert_eq!(c.token_url(), None, "no default third party");
+        assert_eq!(
+            c.require_token_url().unwrap_err().kind(),
+            crate::ErrorKind::Config
+        );
+        assert_eq!(
+            Config::spotify("id", "secret").unwrap().token_url(),
+            Some(SPOTIFY_TOKEN_URL)
+        );
+        assert_eq!(c.min_refresh_interval(), Duration::from_secs(1));
+        assert_eq!(c.unauthorized_refresh_interval(), Duration::from_secs(5));
         assert_eq!(c.auth_style(), AuthStyle::Basic);
         assert_eq!(c.timeout(), Duration::from_secs(30));
         assert_eq!(c.expiry_leeway(), 60);
@@ -584,7 +664,7 @@ mod tests {
         };
         let c = Config::from_vars(vars).unwrap();
         assert_eq!(c.client_id(), "id");
-        assert_eq!(c.token_url(), "http://127.0.0.1:9/token");
+        assert_eq!(c.token_url(), Some("http://127.0.0.1:9/token"));
         assert_eq!(c.scope(), Some("a b"));
         let e = Config::from_vars(|_| None).unwrap_err();
         assert_eq!(e.kind(), crate::ErrorKind::Config);
@@ -609,7 +689,7 @@ mod tests {
                 "max_retries":2,"retry_max_wait_ms":100,"cache_file":"tok.json","max_response_bytes":1000}"#,
         );
         let c = Config::from_file(&path).unwrap();
-        assert_eq!(c.token_url(), "http://127.0.0.1:1/t");
+        assert_eq!(c.token_url(), Some("http://127.0.0.1:1/t"));
         assert_eq!(c.scope(), Some("s1 s2"));
         assert_eq!(c.auth_style(), AuthStyle::PostBody);
         assert_eq!(c.params().collect::<Vec<_>>(), vec![("audience", "aud")]);

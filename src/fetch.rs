@@ -93,7 +93,7 @@ impl TokenEndpoint<'_> {
             .iter()
             .map(|(name, value)| (*name, value.as_str()))
             .collect();
-        let url = self.config.token_url();
+        let url = self.config.require_token_url()?;
         let response = self.transport.send(&Request {
             method: "POST",
             url,
@@ -139,14 +139,20 @@ pub(crate) fn retry_delay(err: &Error, policy: RetryPolicy, attempt: u32) -> Opt
     if !retryable || attempt >= policy.max_retries {
         return None;
     }
-    if let Some(secs) = err.retry_after() {
-        let wait = Duration::from_secs(secs);
-        return (wait <= policy.max_wait).then_some(wait);
+    let backoff = jitter(
+        BASE_BACKOFF
+            .saturating_mul(1u32 << attempt.min(16))
+            .min(policy.max_wait),
+    );
+    match err.retry_after() {
+        // The server's wait, but never less than the backoff: `Retry-After: 0` must not
+        // turn retries into back-to-back requests.
+        Some(secs) => {
+            let wait = Duration::from_secs(secs);
+            (wait <= policy.max_wait).then_some(wait.max(backoff))
+        }
+        None => Some(backoff),
     }
-    let backoff = BASE_BACKOFF
-        .saturating_mul(1u32 << attempt.min(16))
-        .min(policy.max_wait);
-    Some(jitter(backoff))
 }
 
 /// A uniformly random duration in `[d/2, d]` ("equal jitter").
@@ -239,10 +245,14 @@ mod tests {
             retry_delay(&limited(2), policy(3, 2000), 0),
             Some(Duration::from_secs(2))
         );
-        assert_eq!(
-            retry_delay(&limited(0), policy(3, 2000), 0),
-            Some(Duration::ZERO)
+        let zero = retry_delay(&limited(0), policy(3, 2000), 0).unwrap();
+        assert!(
+            (Duration::from_millis(50)..=Duration::from_millis(100)).contains(&zero),
+            "Retry-After: 0 waits at least the first backoff, not {zero:?}"
         );
+        let later = retry_delay(&limited(0), policy(5, 2000), 3).unwrap();
+        assert!(later >= Duration::from_millis(400), "{later:?}");
+        assert_eq!(retry_delay(&limited(u64::MAX), policy(3, 2000), 0), None);
         assert_eq!(retry_delay(&limited(3), policy(3, 2000), 0), None);
         assert_eq!(retry_delay(&limited(3600), policy(3, 2000), 0), None);
     }

@@ -71,6 +71,8 @@ pub struct Token {
     expires_in: Option<i64>,
     expires_at: Option<i64>,
     deadline: Option<Instant>,
+    /// When the token was received (monotonic).
+    received: Instant,
     scope: Option<Text>,
     refresh_token: Option<Secret>,
 }
@@ -103,6 +105,24 @@ impl Token {
         if access_token.is_empty() {
             return Err(Error::invalid_response("access_token is empty"));
         }
+        // Both go into an `Authorization` header: a CR or LF would let the token endpoint
+        // choose the caller's headers. RFC 6749 A.12 and A.13: 1*VSCHAR (%x20-7E).
+        for (what, value) in [("access_token", access_token), ("token_type", token_type)] {
+            match value.bytes().find(|b| !(0x20..=0x7e).contains(b)) {
+                None => {}
+                Some(0) => {
+                    return Err(Error::invalid_response(format!(
+                        "{what} contains a NUL byte"
+                    )))
+                }
+                Some(bad) => {
+                    return Err(Error::invalid_response(format!(
+                        "{what} contains the byte 0x{bad:02X}, outside the printable ASCII \
+                         an access token and a token type consist of (RFC 6749 appendix A)"
+                    )))
+                }
+            }
+        }
         let nul = |what: &str| Error::invalid_response(format!("{what} contains a NUL byte"));
         let expires_in = expires_in.map(|s| s.clamp(0, MAX_EXPIRES_IN));
         let unix_now = now
@@ -115,6 +135,7 @@ impl Token {
             expires_in,
             expires_at: expires_in.map(|s| unix_now.saturating_add(s)),
             deadline: expires_in.and_then(|s| now_mono.checked_add(Duration::from_secs(s as u64))),
+            received: now_mono,
             scope: scope
                 .map(|s| Text::new(s).ok_or_else(|| nul("scope")))
                 .transpose()?,
@@ -178,6 +199,11 @@ impl Token {
     pub fn needs_refresh_at(&self, now: Instant, leeway: Duration) -> bool {
         let half_life = Duration::from_secs(self.expires_in.unwrap_or(0).max(0) as u64) / 2;
         self.is_expired_at(now, leeway.min(half_life))
+    }
+
+    /// The monotonic instant at which the token was received.
+    pub fn received(&self) -> Instant {
+        self.received
     }
 
     /// The monotonic instant at which the token expires, when known.
@@ -438,11 +464,13 @@ fn expires_in(value: Option<&Value>) -> std::result::Result<Option<i64>, String>
     }
 }
 
-/// Seconds to wait from a `Retry-After` value: delta-seconds or an HTTP-date (IMF-fixdate).
+/// Seconds to wait from a `Retry-After` value: delta-seconds (saturated at `u64::MAX` when
+/// larger) or an HTTP-date (IMF-fixdate).
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<u64> {
     let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(secs);
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // Delta-seconds too large for a u64 mean "longer than any budget": saturate.
+        return Some(value.parse::<u64>().unwrap_or(u64::MAX));
     }
     let at = parse_http_date(value)?;
     let now = now.duration_since(UNIX_EPOCH).ok()?.as_secs() as i64;

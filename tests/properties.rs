@@ -123,6 +123,28 @@ fn any_status() -> impl Strategy<Value = u16> {
 proptest! {
     #![proptest_config(config())]
 
+    /// An access token or token type with any byte outside printable ASCII (CR, LF, NUL,
+    /// DEL, non-ASCII) is INVALID_RESPONSE naming the field: it never reaches a header.
+    #[test]
+    fn tokens_outside_printable_ascii_are_refused(
+        prefix in vschar(0..8),
+        bad in prop_oneof![0u32..0x20, Just(0x7f), 0x80u32..0x800],
+        in_type in any::<bool>(),
+    ) {
+        let bad = char::from_u32(bad).unwrap().to_string();
+        let (token, ttype) = if in_type {
+            (prefix.clone() + "x", format!("{prefix}{bad}"))
+        } else {
+            (format!("{prefix}{bad}"), "Bearer".to_string())
+        };
+        let body = serde_json::json!({ "access_token": token, "token_type": ttype }).to_string();
+        let reply = Reply { status: 200, content_type: Some("application/json"), retry_after: None, body: body.as_bytes() };
+        let e = parse_token_response(&reply, "http://127.0.0.1:1/token", SystemTime::now(), Instant::now()).unwrap_err();
+        prop_assert_eq!(e.kind(), ErrorKind::InvalidResponse);
+        let field = if in_type { "token_type" } else { "access_token" };
+        prop_assert!(e.message().contains(field), "{}", e.message());
+    }
+
     /// Nothing a server sends makes the parser panic; a success needs a 2xx, and every other
     /// status is an error carrying that status.
     #[test]
@@ -356,7 +378,9 @@ proptest! {
     ) {
         if let Ok(config) = Config::from_json_bytes(&bytes, Path::new("/nonexistent")) {
             prop_assert!(!config.client_id().is_empty());
-            prop_assert!(check_url(config.token_url(), "token_url").is_ok());
+            if let Some(url) = config.token_url() {
+                prop_assert!(check_url(url, "token_url").is_ok());
+            }
         }
     }
 }
@@ -381,6 +405,12 @@ fn retry_after_rejects_out_of_range_dates() {
     );
 }
 
+/// Printable ASCII (`VSCHAR`, %x20-7E): what RFC 6749 allows in an access token and a token
+/// type, which go into an `Authorization` header.
+fn vschar(len: std::ops::Range<usize>) -> impl Strategy<Value = String> {
+    prop::collection::vec(0x20u8..=0x7e, len).prop_map(|b| String::from_utf8(b).unwrap())
+}
+
 /// The fields of a valid token response.
 #[derive(Debug, Clone)]
 struct TokenFields {
@@ -397,10 +427,10 @@ fn token_fields() -> impl Strategy<Value = TokenFields> {
             "Bearer", "bearer", "BEARER", "mac", "Basic", "DPoP", "N_A", ""
         ])
         .prop_map(String::from),
-        text(),
+        vschar(0..24),
     ];
     (
-        credential(),
+        vschar(1..64),
         proptest::option::of(token_type),
         proptest::option::of(0..=MAX_EXPIRES_IN),
         proptest::option::of(text()),

@@ -30,7 +30,9 @@ def load_config(argv):
     env = os.environ
     if (not env.get("OAUTH2CC_CLIENT_ID") and not env.get("OAUTH2CC_CLIENT_SECRET")
             and env.get("SPOTIFY_CLIENT_ID") and env.get("SPOTIFY_CLIENT_SECRET")):
-        return oauth2cc.Config(env["SPOTIFY_CLIENT_ID"], env["SPOTIFY_CLIENT_SECRET"])
+        config = oauth2cc.Config(env["SPOTIFY_CLIENT_ID"], env["SPOTIFY_CLIENT_SECRET"])
+        config.set_token_url(oauth2cc.SPOTIFY_TOKEN_URL)
+        return config
     return oauth2cc.Config.from_env()
 
 

@@ -259,6 +259,8 @@ _SIGNATURES = {
     "oauth2cc_config_set_expiry_leeway": (_status, [_P, ctypes.c_uint32]),
     "oauth2cc_config_set_retries": (_status, [_P, ctypes.c_uint32, ctypes.c_uint32]),
     "oauth2cc_config_set_cache_file": (_status, [_P, _char_p]),
+    "oauth2cc_config_set_min_refresh_interval_ms": (_status, [_P, ctypes.c_uint32]),
+    "oauth2cc_config_set_unauthorized_refresh_interval_ms": (_status, [_P, ctypes.c_uint32]),
     "oauth2cc_config_set_max_response_bytes": (_status, [_P, ctypes.c_size_t]),
     "oauth2cc_config_free": (None, [_P]),
     "oauth2cc_authenticate": (_status, [_char_p, _char_p, _PP]),
@@ -503,7 +505,8 @@ def _new_handle(call, *args):
 
 
 class Config(_Handle):
-    """A configuration: credentials, token URL (Spotify's by default), scope, auth style,
+    """A configuration: credentials, token URL (none until set: for Spotify,
+    ``SPOTIFY_TOKEN_URL``), scope, auth style,
     timeouts, TLS, proxy, retries, cache file.
 
     ``Config(client_id, client_secret, **settings)`` where each keyword is the name of a
@@ -617,6 +620,16 @@ class Config(_Handle):
     def set_cache_file(self, path):
         """Keep the token in this file so short-lived processes reuse it; None turns it off."""
         return self._set_text(_lib.oauth2cc_config_set_cache_file, path, "cache_file")
+
+    def set_min_refresh_interval_ms(self, interval_ms):
+        """Shortest time a client keeps a token before asking for another (default 1000; 0 off)."""
+        return self._set(_lib.oauth2cc_config_set_min_refresh_interval_ms,
+                         _u32(interval_ms, "min_refresh_interval_ms"))
+
+    def set_unauthorized_refresh_interval_ms(self, interval_ms):
+        """Shortest time between two refreshes an API's 401 causes (default 5000; 0: every 401)."""
+        return self._set(_lib.oauth2cc_config_set_unauthorized_refresh_interval_ms,
+                         _u32(interval_ms, "unauthorized_refresh_interval_ms"))
 
     def set_max_response_bytes(self, max_bytes):
         """Largest API response body ``Client.get`` reads (default 16 MiB; at least 1)."""

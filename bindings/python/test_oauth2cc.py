@@ -570,6 +570,9 @@ class IntegerArgumentTest(unittest.TestCase):
             self.assert_checked(config.set_connect_timeout_ms, "connect_timeout_ms", u32)
             self.assert_checked(config.set_expiry_leeway, "expiry_leeway", u32)
             self.assert_checked(config.set_max_response_bytes, "max_response_bytes", size_t)
+            self.assert_checked(config.set_min_refresh_interval_ms, "min_refresh_interval_ms", u32)
+            self.assert_checked(config.set_unauthorized_refresh_interval_ms,
+                                "unauthorized_refresh_interval_ms", u32)
             self.assert_checked(lambda n: config.set_retries(n, 0), "max_retries", u32)
             self.assert_checked(lambda n: config.set_retries(0, n), "max_wait_ms", u32)
             for value in self.NOT_INTEGERS:

@@ -428,6 +428,55 @@ fn retry_after_over_budget_returns_at_once() {
 }
 
 #[test]
+fn an_overflowing_retry_after_is_longer_than_any_budget() {
+    let server = flaky_server(
+        1,
+        Response::json(429, "").with_header("retry-after", "99999999999999999999"),
+    );
+    let mut config = config_for(&server);
+    config.set_retries(3, 2000);
+    let e = request_token(&config).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::RateLimited);
+    assert_eq!(e.retry_after(), Some(u64::MAX));
+    assert_eq!(
+        server.request_count(),
+        1,
+        "not retried: it says to wait for ages"
+    );
+}
+
+#[test]
+fn retry_after_zero_still_backs_off() {
+    let server = flaky_server(3, Response::json(503, "").with_header("retry-after", "0"));
+    let clock = TestClock::new();
+    let mut config = config_for(&server);
+    config.set_retries(5, 2000);
+    let client = Client::with_hooks(&config, clock.hooks()).unwrap();
+    client.token().unwrap();
+    assert_eq!(server.request_count(), 4);
+    // The test clock advances by each wait: 50-100 + 100-200 + 200-400 ms at least.
+    let waited = clock.now() - clock.base;
+    assert!(
+        waited >= Duration::from_millis(350),
+        "waited only {waited:?}"
+    );
+}
+
+#[test]
+fn a_config_without_a_token_url_sends_nothing_anywhere() {
+    let config = Config::new("id", "secret").unwrap();
+    let e = request_token(&config).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Config);
+    assert!(
+        e.message().contains("OAUTH2CC_SPOTIFY_TOKEN_URL"),
+        "{}",
+        e.message()
+    );
+    let client = Client::new(&config).unwrap();
+    assert_eq!(client.token().unwrap_err().kind(), ErrorKind::Config);
+}
+
+#[test]
 fn retries_stop_at_the_timeout() {
     let server = flaky_server(100, Response::json(503, "{}"));
     let mut config = config_for(&server);
@@ -462,7 +511,9 @@ fn get_attaches_the_token_and_retries_once_after_401() {
         )
         .into(),
     });
-    let client = Client::new(&config_for(&server)).unwrap();
+    let mut config = config_for(&server);
+    config.set_unauthorized_refresh_interval_ms(0);
+    let client = Client::new(&config).unwrap();
     let response = client.get(&server.url("/api")).unwrap();
     assert_eq!(response.status, 200);
     assert_eq!(response.body, br#"{"ok":true}"#);
@@ -472,6 +523,66 @@ fn get_attaches_the_token_and_retries_once_after_401() {
     let response = client.get(&server.url("/other")).unwrap();
     assert_eq!(response.status, 401);
     assert_eq!(n.load(Ordering::SeqCst), 3);
+}
+
+/// An API that always answers 401: five GETs make one refresh per interval, not one each.
+#[test]
+fn a_401_loop_costs_one_refresh_per_interval() {
+    let tokens = Arc::new(AtomicUsize::new(0));
+    let api = Arc::new(AtomicUsize::new(0));
+    let (t, a) = (tokens.clone(), api.clone());
+    let server = TestServer::start(move |r: &Request| match r.path() {
+        "/token" => token_json(t.fetch_add(1, Ordering::SeqCst) + 1, 3600),
+        _ => {
+            a.fetch_add(1, Ordering::SeqCst);
+            Response::json(401, "").into()
+        }
+    });
+    let clock = TestClock::new();
+    let client = Client::with_hooks(&config_for(&server), clock.hooks()).unwrap();
+    for _ in 0..5 {
+        assert_eq!(client.get(&server.url("/api")).unwrap().status, 401);
+    }
+    assert_eq!(
+        tokens.load(Ordering::SeqCst),
+        2,
+        "the first token and one refresh"
+    );
+    assert_eq!(api.load(Ordering::SeqCst), 6, "five calls and one resend");
+    clock.advance_to(Duration::from_secs(5));
+    client.get(&server.url("/api")).unwrap();
+    assert_eq!(
+        tokens.load(Ordering::SeqCst),
+        3,
+        "a new interval, a new refresh"
+    );
+    assert_eq!(api.load(Ordering::SeqCst), 8);
+}
+
+/// A server that issues tokens expiring at once gets one request per interval per client.
+#[test]
+fn tokens_that_expire_at_once_are_not_refetched_on_every_call() {
+    let server = counting_server(0);
+    let clock = TestClock::new();
+    let client = Client::with_hooks(&config_for(&server), clock.hooks()).unwrap();
+    for _ in 0..100 {
+        assert_eq!(client.token().unwrap().access_token().expose(), "token-1");
+    }
+    assert_eq!(server.request_count(), 1);
+    clock.advance_to(Duration::from_millis(1000));
+    assert_eq!(client.token().unwrap().access_token().expose(), "token-2");
+    assert_eq!(server.request_count(), 2);
+    let mut config = config_for(&server);
+    config.set_min_refresh_interval_ms(0);
+    let unfloored = Client::with_hooks(&config, clock.hooks()).unwrap();
+    unfloored.token().unwrap();
+    clock.advance_to(Duration::from_millis(1001));
+    unfloored.token().unwrap();
+    assert_eq!(
+        server.request_count(),
+        4,
+        "with the floor off, 1 ms later is a refetch"
+    );
 }
 
 #[test]

@@ -61,7 +61,7 @@ pub unsafe extern "C" fn oauth2cc_authenticate(
 ) -> oauth2cc_status {
     ffi_export!({
         let out = arg_out!(out)?;
-        let config = Config::new(arg_str!(client_id)?, arg_str!(client_secret)?)?;
+        let config = Config::spotify(arg_str!(client_id)?, arg_str!(client_secret)?)?;
         out.set(into_handle(Arc::new(request_token(&config)?)));
         Ok(())
     })

@@ -17,6 +17,7 @@ use crate::error::Error;
 /// Methods: `oauth2cc_config_set_token_url`, `_set_scope`, `_set_auth_style`, `_add_param`,
 /// `_set_timeout_ms`, `_set_connect_timeout_ms`, `_set_ca_file`, `_set_proxy`,
 /// `_set_user_agent`, `_set_expiry_leeway`, `_set_retries`, `_set_cache_file`,
+/// `_set_min_refresh_interval_ms`, `_set_unauthorized_refresh_interval_ms`,
 /// `_set_max_response_bytes`, `oauth2cc_config_free`.
 #[derive(Debug)]
 pub struct oauth2cc_config {
@@ -44,8 +45,10 @@ fn into_config_handle(config: Config) -> *mut oauth2cc_config {
     Box::into_raw(Box::new(oauth2cc_config { inner: config }))
 }
 
-/// Creates a configuration for Spotify's token endpoint (`OAUTH2CC_SPOTIFY_TOKEN_URL`) with
-/// every default: Basic auth, 30 s timeout, 60 s expiry leeway, no scope, no retries.
+/// Creates a configuration with every default: Basic auth, 30 s timeout, 60 s expiry leeway,
+/// no scope, no retries, and **no token URL**: set one with `oauth2cc_config_set_token_url`
+/// (for Spotify, `OAUTH2CC_SPOTIFY_TOKEN_URL`). A request made without one is `CONFIG`, so
+/// credentials never go to a default third party because a line was forgotten.
 ///
 /// `client_id` and `client_secret` must be non-empty UTF-8; they are copied. On success
 /// `*out` receives a new config that the caller frees with `oauth2cc_config_free`; on failure
@@ -70,7 +73,8 @@ pub unsafe extern "C" fn oauth2cc_config_new(
 /// Reads a JSON configuration file (keys: `client_id`, `client_secret`, `token_url`,
 /// `scope`, `auth_style` ("basic" | "post_body" | "auto"), `params` (object of strings),
 /// `timeout_ms`, `connect_timeout_ms`, `user_agent`, `ca_file`, `proxy`, `expiry_leeway`,
-/// `max_retries`, `retry_max_wait_ms`, `cache_file`, `max_response_bytes`). An unknown key
+/// `max_retries`, `retry_max_wait_ms`, `cache_file`, `min_refresh_interval_ms`,
+/// `unauthorized_refresh_interval_ms`, `max_response_bytes`). An unknown key
 /// is an error naming it. Relative paths inside are relative to the file's folder.
 ///
 /// On success `*out` receives a new config (free with `oauth2cc_config_free`). Returns `OK`,
@@ -92,7 +96,8 @@ pub unsafe extern "C" fn oauth2cc_config_from_file(
 }
 
 /// Builds a configuration from `OAUTH2CC_CLIENT_ID`, `OAUTH2CC_CLIENT_SECRET` (required),
-/// `OAUTH2CC_TOKEN_URL` and `OAUTH2CC_SCOPE` (optional). On success `*out` receives a new
+/// `OAUTH2CC_TOKEN_URL` and `OAUTH2CC_SCOPE` (optional; without a token URL, a request is
+/// `CONFIG`). On success `*out` receives a new
 /// config (free with `oauth2cc_config_free`). Returns `OK`, `INVALID_ARGUMENT` (NULL `out`)
 /// or `CONFIG` (a variable missing, a bad URL).
 ///
@@ -317,6 +322,49 @@ pub unsafe extern "C" fn oauth2cc_config_set_cache_file(
     path: *const c_char,
 ) -> oauth2cc_status {
     ffi_export!({ arg_mut!(config)?.inner.set_cache_file(arg_opt_str!(path)?) })
+}
+
+/// The shortest time a client keeps a token before asking for another, in milliseconds
+/// (default 1000; 0 turns the floor off). A server that issues tokens expiring at once
+/// (`expires_in: 0`) then gets at most one token request per interval from each client
+/// instead of one per call; the token is handed out meanwhile. Returns `OK` or
+/// `INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `config` is NULL or a live config not used by another thread.
+#[no_mangle]
+pub unsafe extern "C" fn oauth2cc_config_set_min_refresh_interval_ms(
+    config: *mut oauth2cc_config,
+    interval_ms: u32,
+) -> oauth2cc_status {
+    ffi_export!({
+        arg_mut!(config)?
+            .inner
+            .set_min_refresh_interval_ms(interval_ms);
+        Ok(())
+    })
+}
+
+/// The shortest time between two token refreshes caused by an API answering 401 to
+/// `oauth2cc_client_get` / `_request`, in milliseconds (default 5000; 0: every 401
+/// refreshes). The first 401 always invalidates the token, refreshes and resends; another 401
+/// within the interval after that refresh is returned to the caller as it is. An API that
+/// always answers 401 thus costs one token request per interval, not one per call (metered
+/// or rate-limited token endpoints). Returns `OK` or `INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `config` is NULL or a live config not used by another thread.
+#[no_mangle]
+pub unsafe extern "C" fn oauth2cc_config_set_unauthorized_refresh_interval_ms(
+    config: *mut oauth2cc_config,
+    interval_ms: u32,
+) -> oauth2cc_status {
+    ffi_export!({
+        arg_mut!(config)?
+            .inner
+            .set_unauthorized_refresh_interval_ms(interval_ms);
+        Ok(())
+    })
 }
 
 /// The largest API response body `oauth2cc_client_get` reads (default 16 MiB; 0 is

@@ -95,7 +95,8 @@ pub extern "C" fn oauth2cc_last_error_http_status() -> i32 {
 }
 
 /// Seconds from the `Retry-After` header of the last failure on this thread (delta-seconds or
-/// an HTTP date); -1 when there was none.
+/// an HTTP date); -1 when there was none. A value too large to represent (a server asking
+/// for longer than any retry budget) reads as `INT64_MAX`.
 #[no_mangle]
 pub extern "C" fn oauth2cc_last_error_retry_after() -> i64 {
     ffi_export!({ with_last(-1, |l| l.retry_after) })

@@ -597,6 +597,63 @@ fn nul_inside_a_field_is_invalid() {
 }
 
 #[test]
+fn a_token_or_type_with_control_or_non_ascii_bytes_is_invalid_and_named() {
+    for (body, field) in [
+        (r#"{"access_token":"hostile\r\nX-Evil: 1"}"#, "access_token"),
+        (r#"{"access_token":"a\nb"}"#, "access_token"),
+        (r#"{"access_token":"tab\there"}"#, "access_token"),
+        (r#"{"access_token":"caf\u00e9"}"#, "access_token"),
+        (r#"{"access_token":"del\u007f"}"#, "access_token"),
+        (
+            r#"{"access_token":"a","token_type":"Bearer\r\nX-Evil: 1"}"#,
+            "token_type",
+        ),
+        (
+            r#"{"access_token":"a","token_type":"b\u00e9arer"}"#,
+            "token_type",
+        ),
+    ] {
+        let e = parse(200, Some("application/json"), body).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidResponse, "{body}");
+        assert!(e.message().contains(field), "{body}: {}", e.message());
+        assert!(!e.message().contains("X-Evil"), "{}", e.message());
+    }
+    // Every printable ASCII byte is fine, spaces included (VSCHAR is %x20-7E).
+    let printable: String = (0x20u8..=0x7e)
+        .map(char::from)
+        .filter(|c| *c != '"' && *c != '\\')
+        .collect();
+    let body = serde_json::json!({ "access_token": printable, "token_type": "bearer" }).to_string();
+    assert_eq!(ok(&body).access_token().expose(), printable);
+}
+
+#[test]
+fn an_overflowing_retry_after_saturates() {
+    let now = SystemTime::now();
+    assert_eq!(
+        parse_retry_after("99999999999999999999", now),
+        Some(u64::MAX)
+    );
+    assert_eq!(
+        parse_retry_after(" 18446744073709551616 ", now),
+        Some(u64::MAX)
+    );
+    assert_eq!(parse_retry_after("120", now), Some(120));
+    assert_eq!(parse_retry_after("-1", now), None);
+    assert_eq!(parse_retry_after("", now), None);
+    let reply = Reply {
+        status: 429,
+        content_type: None,
+        retry_after: Some("99999999999999999999"),
+        body: b"",
+    };
+    let e =
+        parse_token_response(&reply, "http://127.0.0.1:1/token", now, Instant::now()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::RateLimited);
+    assert_eq!(e.retry_after(), Some(u64::MAX));
+}
+
+#[test]
 fn not_an_object_and_deep_nesting() {
     assert_eq!(
         parse(200, None, "[1,2]").unwrap_err().kind(),

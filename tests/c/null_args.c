@@ -147,6 +147,8 @@ static void config_setters(const char *token_url) {
   CHECK_INVALID(oauth2cc_config_set_retries(NULL, 1, 1), "config");
   CHECK_INVALID(oauth2cc_config_set_cache_file(NULL, NULL), "config");
   CHECK_INVALID(oauth2cc_config_set_max_response_bytes(NULL, 1), "config");
+  CHECK_INVALID(oauth2cc_config_set_min_refresh_interval_ms(NULL, 1), "config");
+  CHECK_INVALID(oauth2cc_config_set_unauthorized_refresh_interval_ms(NULL, 1), "config");
 
   /* NULL strings: refused where required, "clear" where documented. */
   CHECK_INVALID(oauth2cc_config_set_token_url(config, NULL), "url");
@@ -192,6 +194,13 @@ static void config_setters(const char *token_url) {
   CHECK_STATUS(oauth2cc_config_set_expiry_leeway(config, UINT32_MAX), OAUTH2CC_STATUS_OK);
   CHECK_STATUS(oauth2cc_config_set_retries(config, UINT32_MAX, UINT32_MAX), OAUTH2CC_STATUS_OK);
   CHECK_STATUS(oauth2cc_config_set_max_response_bytes(config, SIZE_MAX), OAUTH2CC_STATUS_OK);
+  CHECK_STATUS(oauth2cc_config_set_min_refresh_interval_ms(config, 0), OAUTH2CC_STATUS_OK);
+  CHECK_STATUS(oauth2cc_config_set_min_refresh_interval_ms(config, UINT32_MAX),
+               OAUTH2CC_STATUS_OK);
+  CHECK_STATUS(oauth2cc_config_set_unauthorized_refresh_interval_ms(config, 0),
+               OAUTH2CC_STATUS_OK);
+  CHECK_STATUS(oauth2cc_config_set_unauthorized_refresh_interval_ms(config, UINT32_MAX),
+               OAUTH2CC_STATUS_OK);
 
   /* Parameters the library manages itself. */
   CHECK_INVALID(oauth2cc_config_add_param(config, "grant_type", "password"), "grant_type");

@@ -179,6 +179,8 @@ void check_request_token() {  // token requests: 3
       .set_retries(2, 100ms)
       .set_expiry_leeway(30s)
       .set_connect_timeout(2s)
+      .set_min_refresh_interval(500ms)
+      .set_unauthorized_refresh_interval(0ms)
       .set_max_response_bytes(4096);
   check_fresh(oauth2cc::request_token(extra), std::nullopt);
 }
