@@ -123,16 +123,24 @@ pub fn windows_cc() -> String {
         .unwrap_or_else(|_| "x86_64-w64-mingw32-gcc".to_owned())
 }
 
-/// A path as the program sees it: as is on Linux; `Z:\...` (Wine's drive for `/`) when the
-/// programs are Windows programs.
+/// A path as the program sees it: as is on Linux; [`wine_path`] when the programs are
+/// Windows programs.
 pub fn program_path(path: &Path) -> String {
-    let absolute = std::path::absolute(path).expect("an absolute path");
-    let text = absolute.to_str().expect("a UTF-8 path").to_owned();
     if windows_package().is_some() {
-        format!("Z:{}", text.replace('/', "\\"))
+        wine_path(path)
     } else {
-        text
+        absolute_utf8(path)
     }
+}
+
+/// The Windows path under which a Wine program sees `path` (`Z:` is Wine's drive for `/`).
+pub fn wine_path(path: &Path) -> String {
+    format!("Z:{}", absolute_utf8(path).replace('/', "\\"))
+}
+
+fn absolute_utf8(path: &Path) -> String {
+    let absolute = std::path::absolute(path).expect("an absolute path");
+    absolute.to_str().expect("a UTF-8 path").to_owned()
 }
 
 /// The Wine prefix the Windows programs run in, made once (`wineboot --init`, about 15 s)
@@ -538,7 +546,7 @@ impl Outcome {
 impl Outcome {
     fn new(status: ExitStatus, stdout: String, raw_stderr: String, command: String) -> Outcome {
         // Windows programs write text-mode "\r\n".
-        let (stdout, raw_stderr) = if windows_package().is_some() {
+        let (stdout, raw_stderr) = if windows_package().is_some() || command.starts_with("wine ") {
             (
                 stdout.replace("\r\n", "\n"),
                 raw_stderr.replace("\r\n", "\n"),
@@ -575,10 +583,16 @@ fn is_scrubbed(name: &str) -> bool {
         || name == "SSL_CERT_DIR"
 }
 
-/// Runs `exe args...` (behind the wrapper, if any) with `env` on top of the scrubbed
+/// A `.exe`: run with `wine`.
+pub fn is_windows_program(exe: &Path) -> bool {
+    exe.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("exe"))
+}
+
+/// Runs `exe args...` (behind the wrapper, if any; with `wine` if it is a `.exe`) with `env` on top of the scrubbed
 /// environment. Kills it and panics if it runs past the timeout.
 pub fn run_program(exe: &Path, args: &[&str], env: &[(&str, String)]) -> Outcome {
-    let windows = windows_package().is_some();
+    let windows = is_windows_program(exe);
     let mut argv: Vec<OsString> = if windows {
         vec!["wine".into()]
     } else {
