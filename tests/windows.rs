@@ -237,11 +237,19 @@ fn assert_gets_a_token(exe: &Path) -> Outcome {
         "token_url": server.url("/api/token"),
     });
     std::fs::write(&config, json.to_string()).expect("write the config");
+    add_stand_in(dir);
     let outcome = run_program(exe, &[&wine_path(&config)], &[]);
     assert!(outcome.status.success(), "{}", outcome.report());
     assert_eq!(outcome.stdout, SEED_LINE, "{}", outcome.report());
     assert_eq!(server.requests().len(), 1, "{}", outcome.report());
     outcome
+}
+
+/// [`assert_gets_a_token`] with the package's DLL copied next to the program.
+fn assert_gets_a_token_beside_the_dll(package: &Path, exe: &Path) -> Outcome {
+    let dir = exe.parent().expect("the program's folder");
+    std::fs::copy(package.join("bin/oauth2cc.dll"), dir.join("oauth2cc.dll")).expect("copy");
+    assert_gets_a_token(exe)
 }
 
 fn mingw_gcc() -> Command {
@@ -372,9 +380,7 @@ fn c_consumer_linked_with_the_msvc_import_library_gets_a_token() {
         .arg(&exe)
         .arg(example("client_credentials.c"))
         .arg(package.join("lib/oauth2cc.lib")));
-    std::fs::copy(package.join("bin/oauth2cc.dll"), dir.join("oauth2cc.dll")).expect("copy");
-    add_stand_in(&dir);
-    assert_gets_a_token(&exe);
+    assert_gets_a_token_beside_the_dll(package, &exe);
 }
 
 #[test]
@@ -393,9 +399,7 @@ fn c_consumer_built_with_pkg_config_gets_a_token() {
         .arg(&exe)
         .arg(example("client_credentials.c"))
         .args(flags.split_whitespace()));
-    std::fs::copy(package.join("bin/oauth2cc.dll"), dir.join("oauth2cc.dll")).expect("copy");
-    add_stand_in(&dir);
-    assert_gets_a_token(&exe);
+    assert_gets_a_token_beside_the_dll(package, &exe);
 }
 
 #[test]
@@ -414,7 +418,6 @@ fn c_consumer_linked_statically_gets_a_token_without_the_dll() {
         .arg(example("client_credentials.c"))
         .arg(package.join("lib/liboauth2cc.a"))
         .args(libs.split_whitespace()));
-    add_stand_in(&dir);
     assert!(!dir.join("oauth2cc.dll").exists());
     assert_gets_a_token(&exe);
 }
@@ -445,9 +448,7 @@ fn cmake_package_builds_c_and_static_cpp_consumers() {
         objdump(&consumer_c).contains("DLL Name: oauth2cc.dll"),
         "consumer_c.exe does not import oauth2cc.dll"
     );
-    std::fs::copy(package.join("bin/oauth2cc.dll"), build.join("oauth2cc.dll")).expect("copy");
-    add_stand_in(&build);
-    assert_gets_a_token(&consumer_c);
+    assert_gets_a_token_beside_the_dll(package, &consumer_c);
     let consumer_cpp = build.join("consumer_cpp_static.exe");
     assert!(!objdump(&consumer_cpp).contains("DLL Name: oauth2cc.dll"));
     assert_gets_a_token(&consumer_cpp);

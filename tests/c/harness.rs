@@ -143,38 +143,47 @@ fn absolute_utf8(path: &Path) -> String {
     absolute.to_str().expect("a UTF-8 path").to_owned()
 }
 
-/// The Wine prefix the Windows programs run in, made once (`wineboot --init`, about 15 s)
-/// and reused; a file lock keeps two test processes from making it at once.
+/// The Wine prefix the Windows programs run in, made once (`wineboot --init`, about 15 s) and
+/// reused. It is made under a name of this process's own, then renamed into place, so two
+/// test processes never share a half-made prefix (the loser of the race removes its own).
 fn wine_prefix() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let dir = c_tests_root().join("wine-prefix");
-        let ready = dir.join(".oauth2cc-ready");
+        if dir.join("system.reg").exists() {
+            return dir;
+        }
         std::fs::create_dir_all(c_tests_root()).expect("create target/c-tests");
-        let lock = std::fs::File::create(c_tests_root().join("wine-prefix.lock"))
-            .expect("create the Wine prefix lock");
-        lock.lock().expect("lock the Wine prefix");
-        if !ready.exists() {
-            let _ = std::fs::remove_dir_all(&dir);
-            let started = Instant::now();
-            let output = Command::new("wineboot")
-                .arg("--init")
-                .envs(wine_env(&dir))
+        let fresh = c_tests_root().join(format!("wine-prefix.{}.tmp", std::process::id()));
+        let _ = std::fs::remove_dir_all(&fresh);
+        let started = Instant::now();
+        for (program, args) in [("wineboot", &["--init"][..]), ("wineserver", &["-w"][..])] {
+            // wineserver -w: wait until the registry is written.
+            let output = Command::new(program)
+                .args(args)
+                .envs(wine_env(&fresh))
                 .stdin(Stdio::null())
                 .output()
-                .unwrap_or_else(|e| panic!("run wineboot (install wine64): {e}"));
+                .unwrap_or_else(|e| panic!("run {program} (install wine64): {e}"));
             assert!(
                 output.status.success(),
-                "wineboot --init failed: {}",
+                "{program} {args:?} failed: {}",
                 String::from_utf8_lossy(&output.stderr)
             );
-            std::fs::write(&ready, b"").expect("mark the Wine prefix ready");
-            eprintln!(
-                "made the Wine prefix {} in {:.1?}",
-                dir.display(),
-                started.elapsed()
-            );
         }
+        if std::fs::rename(&fresh, &dir).is_err() {
+            let _ = std::fs::remove_dir_all(&fresh);
+        }
+        assert!(
+            dir.join("system.reg").exists(),
+            "wineboot made no prefix in {}",
+            dir.display()
+        );
+        eprintln!(
+            "made the Wine prefix {} in {:.1?}",
+            dir.display(),
+            started.elapsed()
+        );
         dir
     })
 }
@@ -382,9 +391,17 @@ pub fn build_with(compiler: &str, flags: &[&str], source: &Path, name: &str) -> 
         .arg("-loauth2cc")
         .arg(format!("-Wl,-rpath,{}", lib.display()))
         .arg("-pthread");
+    compile(&mut command, source);
+    assert_sanitizers_linked(&tmp);
+    std::fs::rename(&tmp, &exe).unwrap_or_else(|e| panic!("rename to {}: {e}", exe.display()));
+    exe
+}
+
+/// Runs a compiler command; panics with its output when it fails.
+fn compile(command: &mut Command, source: &Path) {
     let output = command
         .output()
-        .unwrap_or_else(|e| panic!("run {compiler}: {e}"));
+        .unwrap_or_else(|e| panic!("run {command:?}: {e}"));
     assert!(
         output.status.success(),
         "compiling {} failed: {:?}\n{}{}",
@@ -393,9 +410,6 @@ pub fn build_with(compiler: &str, flags: &[&str], source: &Path, name: &str) -> 
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    assert_sanitizers_linked(&tmp);
-    std::fs::rename(&tmp, &exe).unwrap_or_else(|e| panic!("rename to {}: {e}", exe.display()));
-    exe
 }
 
 /// [`build_with`] for Windows: MinGW-w64, the package's header and import library, `-static`
@@ -419,17 +433,7 @@ fn build_windows(package: &Path, flags: &[&str], source: &Path, name: &str) -> P
         .arg(source)
         .arg(package.join("lib/liboauth2cc.dll.a"))
         .args(["-static", "-pthread"]);
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("run {compiler} (install gcc-mingw-w64-x86-64): {e}"));
-    assert!(
-        output.status.success(),
-        "compiling {} failed: {:?}\n{}{}",
-        source.display(),
-        command,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    compile(&mut command, source);
     std::fs::rename(&tmp, &exe).unwrap_or_else(|e| panic!("rename to {}: {e}", exe.display()));
     exe
 }
