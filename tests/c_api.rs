@@ -733,6 +733,12 @@ fn cache_file_with_platform_paths() {
 
 #[test]
 fn trust_system_store_ssl_cert_file_and_ca_file() {
+    if !harness::wrapper().is_empty() && harness::windows_package().is_none() {
+        // memcheck reports the TLS records ring's assembly encrypts as uninitialised bytes
+        // handed to send(2); the TLS paths are covered by tests/tls.rs, not under valgrind.
+        eprintln!("trust.c is not run under OAUTH2CC_C_TEST_WRAPPER (valgrind and ring's TLS)");
+        return;
+    }
     let server = TestServer::start(|request| match request.path() {
         "/api/token" => token_response("trusted-token", "Bearer", Some(3600), None),
         _ => Action::Respond(Response::new(404)),

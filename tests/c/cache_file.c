@@ -30,7 +30,7 @@ static oauth2cc_config *cache_config(const char *client_id, const char *cache_fi
   oauth2cc_config *config = NULL;
   CHECK_STATUS(oauth2cc_config_new(client_id, "cache-secret", &config), OAUTH2CC_STATUS_OK);
   CHECK_STATUS(oauth2cc_config_set_token_url(config, token_url), OAUTH2CC_STATUS_OK);
-  CHECK_STATUS(oauth2cc_config_set_timeout_ms(config, 10000), OAUTH2CC_STATUS_OK);
+  CHECK_STATUS(oauth2cc_config_set_timeout_ms(config, 60000), OAUTH2CC_STATUS_OK);
   /* Read at once: a path the library cannot open is CONFIG here. */
   CHECK_STATUS(oauth2cc_config_set_ca_file(config, ca_file), OAUTH2CC_STATUS_OK);
   CHECK_STATUS(oauth2cc_config_set_cache_file(config, cache_file), OAUTH2CC_STATUS_OK);

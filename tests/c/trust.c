@@ -22,7 +22,7 @@ static oauth2cc_status fetch(const char *url, const char *ca_file) {
   oauth2cc_status status;
   CHECK_STATUS(oauth2cc_config_new("trust-client", "trust-secret", &config), OAUTH2CC_STATUS_OK);
   CHECK_STATUS(oauth2cc_config_set_token_url(config, url), OAUTH2CC_STATUS_OK);
-  CHECK_STATUS(oauth2cc_config_set_timeout_ms(config, 10000), OAUTH2CC_STATUS_OK);
+  CHECK_STATUS(oauth2cc_config_set_timeout_ms(config, 60000), OAUTH2CC_STATUS_OK);
   if (ca_file != NULL)
     CHECK_STATUS(oauth2cc_config_set_ca_file(config, ca_file), OAUTH2CC_STATUS_OK);
   status = oauth2cc_request_token(config, &auth);
