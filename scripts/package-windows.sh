@@ -51,7 +51,6 @@ for tool in "$tools-gcc" "$tools-windres" "$tools-objdump" "$tools-strip" "$tool
   command -v "$tool" >/dev/null 2>&1 ||
     die "$tool is missing (Debian: apt-get install gcc-mingw-w64-x86-64 zip)"
 done
-rustc --print sysroot >/dev/null
 if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed | grep -qx "$target"; then
   die "the Rust target is missing: rustup target add $target"
 fi
