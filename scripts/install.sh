@@ -124,50 +124,17 @@ esac
 # The ABI policy (README "ABI policy"): 0.x -> liboauth2cc.so.0.x, >= 1 -> liboauth2cc.so.MAJOR.
 # Only installed libraries carry a SONAME: a plain `cargo build` leaves it out, so programs
 # linked against target/release/liboauth2cc.so find that very file at run time.
-pkgid=$("$cargo" pkgid)
-version=${pkgid##*[#@]}
-case "$version" in
-  [0-9]*.[0-9]*.[0-9]*) ;;
-  *) die "cannot read the version from '$pkgid'" ;;
-esac
-major=${version%%.*}
-rest=${version#*.}
-minor=${rest%%.*}
-if [ "$major" = 0 ]; then soversion=0.$minor; else soversion=$major; fi
+script=install.sh
+# shellcheck source=scripts/lib/build.sh
+. "$root/scripts/lib/build.sh"
+read_version
 real_name=liboauth2cc.so.${version%%[-+]*}
 soname=liboauth2cc.so.$soversion
 
 # --- Build, and ask rustc which system libraries a static link needs ------------------------
-# Built the way cargo-c builds: `cargo rustc --crate-type cdylib --crate-type staticlib` for an
-# explicit --target. Without the rlib that `cargo build` also makes, rustc applies the release
-# profile's LTO to the static library too (about 2.5 times smaller here) and to the shared one;
-# the explicit target puts everything in target/<triple>/release, so this build and a plain
-# `cargo build --release` never make each other recompile. The extra rustc flag prints the
-# system libraries a static link needs; when nothing changed cargo replays it from its cache.
-echo "install.sh: building with: $cargo rustc --release --lib --target $target" \
-  "--crate-type cdylib --crate-type staticlib -- --print native-static-libs" \
-  "-C link-arg=-Wl,-soname,$soname" >&2
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-if ! json=$("$cargo" rustc --release --lib --target "$target" --crate-type cdylib \
-  --crate-type staticlib --message-format=json-render-diagnostics \
-  -- --print native-static-libs -C "link-arg=-Wl,-soname,$soname" 2>"$log"); then
-  cat "$log" >&2
-  die "the build failed"
-fi
-grep -v '^note: \|^$' "$log" >&2 || true
-native_static_libs=$(sed -n 's/^note: native-static-libs: //p' "$log" | tail -n 1)
-[ -n "$native_static_libs" ] || die "rustc printed no native-static-libs line"
-artifact=$(printf '%s\n' "$json" | grep '"reason":"compiler-artifact"' |
-  grep '"name":"oauth2cc"' | grep '"filenames"' | tail -n 1) || true
-[ -n "$artifact" ] || die "cargo reported no liboauth2cc artifact"
-built_file() { # the path of the built file whose name ends with $1
-  printf '%s' "$artifact" | grep -o '"filenames":\[[^]]*\]' | grep -o '"[^"]*'"$1"'"' |
-    tr -d '"' | head -n 1
-}
+build_libraries "$target" -C "link-arg=-Wl,-soname,$soname"
 built_so=$(built_file /liboauth2cc.so)
 built_a=$(built_file /liboauth2cc.a)
-
 
 if [ "$want_cdylib" = yes ]; then
   [ -f "$built_so" ] || die "cargo built no liboauth2cc.so"
@@ -188,26 +155,7 @@ libs="-L\${libdir} -loauth2cc"
 if [ "$want_cdylib" = no ]; then libs="$libs $native_static_libs"; fi
 # CMake wants a ;-list of link items for the imported static target.
 cmake_static_libs=$(printf '%s' "$native_static_libs" | tr -s ' ' ';')
-# From lib/cmake/oauth2cc back up to the prefix: one ".." per component of libdir, plus 2.
-up="../.."
-IFS=/ read -r -a parts <<<"$libdir"
-for part in "${parts[@]}"; do [ -z "$part" ] || up="$up/.."; done
-
-substitute() {
-  sed -e "s|@PREFIX@|$prefix|g" \
-    -e "s|@LIBDIR@|$libdir|g" \
-    -e "s|@INCLUDEDIR@|$includedir|g" \
-    -e "s|@VERSION@|$version|g" \
-    -e "s|@SOVERSION@|$soversion|g" \
-    -e "s|@VERSION_MAJOR@|$major|g" \
-    -e "s|@REAL_NAME@|$real_name|g" \
-    -e "s|@SONAME@|$soname|g" \
-    -e "s|@LIBS@|$libs|g" \
-    -e "s|@LIBS_PRIVATE@|$native_static_libs|g" \
-    -e "s|@CMAKE_STATIC_LIBS@|$cmake_static_libs|g" \
-    -e "s|@CMAKE_TO_PREFIX@|$up|g" \
-    "$1"
-}
+up=$(cmake_to_prefix "$libdir")
 
 stage=${destdir%/}$prefix
 if [ "$prefix" = / ]; then stage=${destdir%/}; fi

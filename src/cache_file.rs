@@ -168,9 +168,28 @@ fn euid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
+/// Windows (and other systems without Unix modes): a regular file that is neither a symbolic
+/// link nor another reparse point. There are no mode bits to check: what keeps other users
+/// out is the ACL the file inherits from its folder, hence README "Windows": keep it in a
+/// per-user folder such as `%LOCALAPPDATA%`. The replacement in `write_atomically` is
+/// `std::fs::rename`, on Windows `MoveFileExW(MOVEFILE_REPLACE_EXISTING)` or the POSIX-style
+/// rename of `SetFileInformationByHandle`: readers see the old file or the new one.
 #[cfg(not(unix))]
 fn trustworthy(path: &Path) -> bool {
-    fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file())
+    fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file() && !is_reparse_point(&m))
+}
+
+/// A junction, a symbolic link, or any file whose reads another driver or program serves.
+#[cfg(windows)]
+fn is_reparse_point(meta: &fs::Metadata) -> bool {
+    use std::os::windows::fs::MetadataExt;
+    const FILE_ATTRIBUTE_REPARSE_POINT: u32 = 0x400;
+    meta.file_attributes() & FILE_ATTRIBUTE_REPARSE_POINT != 0
+}
+
+#[cfg(not(any(unix, windows)))]
+fn is_reparse_point(_meta: &fs::Metadata) -> bool {
+    false
 }
 
 #[cfg(not(unix))]

@@ -19,6 +19,11 @@
 //! makes UBSan findings fail the program; ASan's, leaks included, always do). `CC` picks
 //! the compiler. `tests/header.rs` honours both knobs for its C and C++ programs too.
 //! Linux only: the harness links `liboauth2cc.so` and reads its SONAME with `readelf`.
+//!
+//! With `OAUTH2CC_C_TEST_WINDOWS=<unzipped package>` the same programs are built with
+//! MinGW-w64 against the Windows package and run under Wine against the same loopback
+//! servers (see tests/support/c_harness.rs and tests/windows.rs); the server-side checks
+//! are the same.
 
 #![cfg(target_os = "linux")]
 
@@ -31,7 +36,8 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use support::c_harness::{
-    build_c, called_functions, declared_functions, manifest_dir, run_c_test, run_program, Outcome,
+    build_c, called_functions, declared_functions, manifest_dir, program_path, run_c_test,
+    run_program, Outcome,
 };
 use support::http_server::{Action, Request, Response, TestServer};
 use support::{credentials, oauth_error, refused_url, TempDir, TempFile};
@@ -123,7 +129,7 @@ fn happy_path() {
             ("OAUTH2CC_TEST_TOKEN_URL", token_url.clone()),
             (
                 "OAUTH2CC_TEST_CONFIG_FILE",
-                config_file.path().display().to_string(),
+                program_path(config_file.path()),
             ),
             ("OAUTH2CC_CLIENT_ID", "env-client".into()),
             ("OAUTH2CC_CLIENT_SECRET", "env-secret".into()),
@@ -633,6 +639,9 @@ fn example_falls_back_to_spotify_credentials() {
 
 #[test]
 fn cache_file_never_blocks_on_a_fifo() {
+    if support::c_harness::posix_only("FIFOs at the cache path") {
+        return;
+    }
     let issued = AtomicUsize::new(0);
     let server = TestServer::start(move |request| {
         if request.path() != "/api/token" {
@@ -763,6 +772,9 @@ fn keep_alive_server() -> (String, Arc<AtomicUsize>) {
 
 #[test]
 fn a_fork_child_never_uses_the_parents_connections_or_refresh() {
+    if support::c_harness::posix_only("fork()") {
+        return;
+    }
     let (base, slow_requests) = keep_alive_server();
     run_c_test("fork", &[("OAUTH2CC_TEST_BASE", base)]);
     assert_eq!(
@@ -770,4 +782,138 @@ fn a_fork_child_never_uses_the_parents_connections_or_refresh() {
         2,
         "the parent's refresh and the child's own"
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// tests/c/cache_paths.c and tests/c/trust.c: files named by paths (Windows paths under Wine)
+// ---------------------------------------------------------------------------------------
+
+/// A fresh folder for one test's files, under the harness's output folder.
+fn fresh_dir(stem: &str) -> std::path::PathBuf {
+    let dir = support::c_harness::out_dir().join(format!("{stem}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
+    dir
+}
+
+/// The access token a cache file holds (the file is the library's JSON).
+fn cached_token(path: &std::path::Path) -> String {
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let entry: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    entry["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn cache_file_with_platform_paths() {
+    let issued = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&issued);
+    let server = TestServer::start(move |request| match request.path() {
+        "/api/token" => counted_token(&counter, "cache", 3600),
+        _ => Action::Respond(Response::new(404)),
+    });
+    let pki = support::tls::Pki::new("oauth2cc-cache-test");
+    let dir = fresh_dir("cache-file");
+    let ca_file = dir.join("ca-\u{e9}t\u{e9}.pem");
+    std::fs::copy(pki.ca_file(), &ca_file).expect("copy the CA file");
+    std::fs::write(dir.join("foreign.json"), "not a cache file {").expect("write foreign.json");
+    let config = serde_json::json!({
+        "client_id": "cache-client",
+        "client_secret": "cache-secret",
+        "token_url": server.url("/api/token"),
+        "cache_file": program_path(&dir.join("from-json-\u{f6}.json")),
+        "ca_file": program_path(&ca_file),
+    });
+    let config_file = dir.join("config-\u{f6}.json");
+    std::fs::write(&config_file, config.to_string()).expect("write the config");
+
+    let outcome = run_c_test(
+        "cache_paths",
+        &[
+            ("OAUTH2CC_TEST_TOKEN_URL", server.url("/api/token")),
+            ("OAUTH2CC_TEST_CACHE_DIR", program_path(&dir)),
+            ("OAUTH2CC_TEST_CA_FILE", program_path(&ca_file)),
+            ("OAUTH2CC_TEST_CONFIG_FILE", program_path(&config_file)),
+        ],
+    );
+    assert_eq!(issued.load(Ordering::SeqCst), 5, "{}", outcome.report());
+    let unicode = dir.join("jeton-\u{fc}-\u{6771}\u{4eac}.json");
+    assert_eq!(cached_token(&unicode), "cache-4");
+    assert_eq!(cached_token(&dir.join("foreign.json")), "cache-2");
+    assert_eq!(cached_token(&dir.join("from-json-\u{f6}.json")), "cache-5");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("read the cache folder")
+        .map(|e| {
+            e.expect("an entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "ca-\u{e9}t\u{e9}.pem",
+            "config-\u{f6}.json",
+            "foreign.json",
+            "from-json-\u{f6}.json",
+            "jeton-\u{fc}-\u{6771}\u{4eac}.json",
+        ],
+        "temporary files left behind, or files under other names"
+    );
+    #[cfg(unix)]
+    if support::c_harness::windows_package().is_none() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&unicode)
+            .expect("stat")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{}", unicode.display());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn trust_system_store_ssl_cert_file_and_ca_file() {
+    if !support::c_harness::wrapper().is_empty() && support::c_harness::windows_package().is_none()
+    {
+        // memcheck reports the TLS records ring's assembly encrypts as uninitialised bytes
+        // handed to send(2); the TLS paths are covered by tests/tls.rs, not under valgrind.
+        eprintln!("trust.c is not run under OAUTH2CC_C_TEST_WRAPPER (valgrind and ring's TLS)");
+        return;
+    }
+    let server = TestServer::start(|request| match request.path() {
+        "/api/token" => token_response("trusted-token", "Bearer", Some(3600), None),
+        _ => Action::Respond(Response::new(404)),
+    });
+    let pki = support::tls::Pki::new("oauth2cc-trust-test");
+    let front = support::tls::TlsFront::start(&pki.leaf(&["127.0.0.1"]), server.addr());
+    let dir = fresh_dir("trust");
+    let ca_file = dir.join("autorit\u{e9}-\u{6771}\u{4eac}.pem");
+    std::fs::copy(pki.ca_file(), &ca_file).expect("copy the CA file");
+    let url = format!("https://{}/api/token", front.addr());
+    let env = |default: &str| {
+        vec![
+            ("OAUTH2CC_TEST_HTTPS_URL", url.clone()),
+            ("OAUTH2CC_TEST_CA_FILE", program_path(&ca_file)),
+            ("OAUTH2CC_TEST_DEFAULT_TRUST", default.to_owned()),
+        ]
+    };
+    // The system store (on Windows the certificate store) does not hold the test CA.
+    run_c_test("trust", &env("untrusted"));
+    // SSL_CERT_FILE replaces the system store.
+    let mut with_variable = env("trusted");
+    with_variable.push(("SSL_CERT_FILE", program_path(&ca_file)));
+    run_c_test("trust", &with_variable);
+    assert!(
+        server.requests().len() >= 3,
+        "{:?}",
+        server.requests().len()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

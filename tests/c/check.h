@@ -74,9 +74,54 @@ static unsigned long checks_run = 0;
     if (a_ != e_) FAIL_AT("%s is %lld, expected %lld", #actual, a_, e_);              \
   } while (0)
 
-/* An environment variable the harness must set. */
+/* The separator of the paths the harness hands over: Windows programs (built with MinGW-w64
+ * and run under Wine by tests/windows.rs) get Windows paths such as Z:\work\target\x. */
+#ifdef _WIN32
+#define PATH_SEP "\\"
+#else
+#define PATH_SEP "/"
+#endif
+
+/* `dir` PATH_SEP `name` into `buf`, which must be large enough. */
+static inline const char *join_path(char *buf, size_t size, const char *dir, const char *name) {
+  int n = snprintf(buf, size, "%s%s%s", dir, PATH_SEP, name);
+  if (n < 0 || (size_t)n >= size) {
+    fprintf(stderr, "path too long: %s%s%s\n", dir, PATH_SEP, name);
+    exit(1);
+  }
+  return buf;
+}
+
+#ifdef _WIN32
+#include <windows.h>
+/* getenv on Windows gives the ANSI code page, which cannot spell every file name: read the
+ * UTF-16 environment and convert it to UTF-8, what the library takes. The copy is never
+ * freed. */
+static inline const char *getenv_utf8(const char *name) {
+  wchar_t wide_name[256];
+  wchar_t *wide;
+  DWORD len;
+  char *value;
+  int n;
+  if (MultiByteToWideChar(CP_UTF8, 0, name, -1, wide_name, 256) == 0) return NULL;
+  len = GetEnvironmentVariableW(wide_name, NULL, 0);
+  if (len == 0) return NULL;
+  wide = (wchar_t *)malloc(len * sizeof *wide);
+  if (wide == NULL || GetEnvironmentVariableW(wide_name, wide, len) != len - 1) exit(2);
+  n = WideCharToMultiByte(CP_UTF8, 0, wide, -1, NULL, 0, NULL, NULL);
+  value = n > 0 ? (char *)malloc((size_t)n) : NULL;
+  if (value == NULL || WideCharToMultiByte(CP_UTF8, 0, wide, -1, value, n, NULL, NULL) != n)
+    exit(2);
+  free(wide);
+  return value;
+}
+#else
+#define getenv_utf8 getenv
+#endif
+
+/* An environment variable the harness must set, as UTF-8. */
 static inline const char *required_env(const char *name) {
-  const char *value = getenv(name);
+  const char *value = getenv_utf8(name);
   if (value == NULL || value[0] == '\0') {
     fprintf(stderr, "environment variable %s is not set (run me through tests/c_api.rs)\n",
             name);

@@ -21,9 +21,19 @@
 //!   (without `-fno-sanitize-recover`, UBSan reports and carries on). The variant directory is named
 //!   after them, so differently built programs do not overwrite each other.
 //! * `CC` / `CXX`: the C and C++ compilers (default `cc` and `c++`).
+//! * `OAUTH2CC_C_TEST_WINDOWS`: the folder of an unzipped Windows package
+//!   (`scripts/package-windows.sh`). Then programs are Windows programs: compiled with
+//!   `x86_64-w64-mingw32-gcc` (`$OAUTH2CC_C_TEST_WINDOWS_CC`) against the package's
+//!   `include/` and `lib/liboauth2cc.dll.a`, linked `-static` (so they need no MinGW DLL),
+//!   written as `<name>.exe` beside the package's `oauth2cc.dll` and a stand-in
+//!   `bcryptprimitives.dll` (built from `tests/c/windows/bcryptprimitives.c`: Wine 8 lacks
+//!   the `ProcessPrng` Rust's std calls; never packaged), and run with `wine` in the prefix
+//!   `target/c-tests/wine-prefix` (made once with `wineboot`; `WINEDEBUG=-all`). Paths
+//!   handed to programs go through [`program_path`] (`Z:\...` under Wine). The wrapper and
+//!   the extra flags are not used. See `tests/windows.rs`.
 //!
-//! Programs run with a clean slate: every `OAUTH2CC_*`, `SPOTIFY_*` and proxy variable of
-//! the parent environment is removed, then the test's own variables are set.
+//! Programs run with a clean slate: every `OAUTH2CC_*`, `SPOTIFY_*`, proxy and
+//! `SSL_CERT_FILE`/`SSL_CERT_DIR` variable of the parent environment is removed, then the test's own variables are set.
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
@@ -81,6 +91,145 @@ fn c_tests_root() -> PathBuf {
         .join("c-tests")
 }
 
+/// True (with a note on stderr) when the programs are Windows programs: a test of a POSIX
+/// facility (fork, FIFOs, signals) then has nothing to run.
+pub fn posix_only(what: &str) -> bool {
+    let windows = windows_package().is_some();
+    if windows {
+        eprintln!("{what}: POSIX only, not run for the Windows package");
+    }
+    windows
+}
+
+/// The unzipped Windows package named by `OAUTH2CC_C_TEST_WINDOWS`, if any.
+pub fn windows_package() -> Option<&'static Path> {
+    static DIR: OnceLock<Option<PathBuf>> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = PathBuf::from(std::env::var_os("OAUTH2CC_C_TEST_WINDOWS")?);
+        assert!(
+            dir.join("bin/oauth2cc.dll").is_file(),
+            "OAUTH2CC_C_TEST_WINDOWS={} is not an unzipped Windows package (no bin/oauth2cc.dll)",
+            dir.display()
+        );
+        Some(std::path::absolute(&dir).expect("an absolute path"))
+    })
+    .as_deref()
+}
+
+/// The MinGW-w64 C compiler for Windows programs.
+pub fn windows_cc() -> String {
+    std::env::var("OAUTH2CC_C_TEST_WINDOWS_CC")
+        .unwrap_or_else(|_| "x86_64-w64-mingw32-gcc".to_owned())
+}
+
+/// A path as the program sees it: as is on Linux; [`wine_path`] when the programs are
+/// Windows programs.
+pub fn program_path(path: &Path) -> String {
+    if windows_package().is_some() {
+        wine_path(path)
+    } else {
+        absolute_utf8(path)
+    }
+}
+
+/// The Windows path under which a Wine program sees `path` (`Z:` is Wine's drive for `/`).
+pub fn wine_path(path: &Path) -> String {
+    format!("Z:{}", absolute_utf8(path).replace('/', "\\"))
+}
+
+fn absolute_utf8(path: &Path) -> String {
+    let absolute = std::path::absolute(path).expect("an absolute path");
+    absolute.to_str().expect("a UTF-8 path").to_owned()
+}
+
+/// The Wine prefix the Windows programs run in, made once (`wineboot --init`, about 15 s) and
+/// reused. It is made under a name of this process's own, then renamed into place, so two
+/// test processes never share a half-made prefix (the loser of the race removes its own).
+fn wine_prefix() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = c_tests_root().join("wine-prefix");
+        if dir.join("system.reg").exists() {
+            return dir;
+        }
+        std::fs::create_dir_all(c_tests_root()).expect("create target/c-tests");
+        let fresh = c_tests_root().join(format!("wine-prefix.{}.tmp", std::process::id()));
+        let _ = std::fs::remove_dir_all(&fresh);
+        let started = Instant::now();
+        for (program, args) in [("wineboot", &["--init"][..]), ("wineserver", &["-w"][..])] {
+            // wineserver -w: wait until the registry is written.
+            let output = Command::new(program)
+                .args(args)
+                .envs(wine_env(&fresh))
+                .stdin(Stdio::null())
+                .output()
+                .unwrap_or_else(|e| panic!("run {program} (install wine64): {e}"));
+            assert!(
+                output.status.success(),
+                "{program} {args:?} failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        if std::fs::rename(&fresh, &dir).is_err() {
+            let _ = std::fs::remove_dir_all(&fresh);
+        }
+        assert!(
+            dir.join("system.reg").exists(),
+            "wineboot made no prefix in {}",
+            dir.display()
+        );
+        eprintln!(
+            "made the Wine prefix {} in {:.1?}",
+            dir.display(),
+            started.elapsed()
+        );
+        dir
+    })
+}
+
+/// The environment of a Wine process: its prefix, no debug output, no Mono or Gecko
+/// installer.
+fn wine_env(prefix: &Path) -> Vec<(&'static str, OsString)> {
+    vec![
+        ("WINEPREFIX", prefix.as_os_str().to_owned()),
+        ("WINEDEBUG", "-all".into()),
+        ("WINEDLLOVERRIDES", "mscoree,mshtml=".into()),
+    ]
+}
+
+/// Copies the package's `oauth2cc.dll` into [`out_dir`] and builds the `ProcessPrng`
+/// stand-in there, once.
+fn windows_runtime() {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        let package = windows_package().expect("Windows mode");
+        let dll = out_dir().join("oauth2cc.dll");
+        let tmp = out_dir().join(format!(".oauth2cc.dll.{}.tmp", std::process::id()));
+        std::fs::copy(package.join("bin/oauth2cc.dll"), &tmp).expect("copy oauth2cc.dll");
+        std::fs::rename(&tmp, &dll).expect("rename oauth2cc.dll");
+        build_process_prng_stand_in(out_dir());
+    });
+}
+
+/// Builds `dir/bcryptprimitives.dll` from `tests/c/windows/bcryptprimitives.c`.
+pub fn build_process_prng_stand_in(dir: &Path) {
+    let source = manifest_dir().join("tests/c/windows/bcryptprimitives.c");
+    let tmp = dir.join(format!(".bcryptprimitives.{}.tmp", std::process::id()));
+    let output = Command::new(windows_cc())
+        .args(["-shared", "-O2", "-Wall", "-Werror", "-o"])
+        .arg(&tmp)
+        .arg(&source)
+        .arg("-ladvapi32")
+        .output()
+        .unwrap_or_else(|e| panic!("run {} (install gcc-mingw-w64-x86-64): {e}", windows_cc()));
+    assert!(
+        output.status.success(),
+        "building the ProcessPrng stand-in failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    std::fs::rename(&tmp, dir.join("bcryptprimitives.dll")).expect("rename bcryptprimitives.dll");
+}
+
 fn words(var: &str) -> Vec<String> {
     std::env::var(var)
         .map(|v| v.split_whitespace().map(str::to_owned).collect())
@@ -102,7 +251,9 @@ pub fn out_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let flags = extra_cflags().join(" ");
-        let variant: String = if flags.is_empty() {
+        let variant: String = if windows_package().is_some() {
+            "windows".into()
+        } else if flags.is_empty() {
             "default".into()
         } else {
             flags
@@ -197,6 +348,9 @@ fn replace_symlink(target: &Path, link: &Path) {
 /// Compiles and links `source` into `out_dir()/name` with `compiler` and `flags` (plus the
 /// extra flags), against the header and the library. Panics with the compiler's output.
 pub fn build_with(compiler: &str, flags: &[&str], source: &Path, name: &str) -> PathBuf {
+    if let Some(package) = windows_package() {
+        return build_windows(package, flags, source, name);
+    }
     let exe = out_dir().join(name);
     let tmp = out_dir().join(format!(".{name}.{}.tmp", std::process::id()));
     let lib = lib_dir();
@@ -216,6 +370,32 @@ pub fn build_with(compiler: &str, flags: &[&str], source: &Path, name: &str) -> 
         .arg("-pthread");
     run_tool(&mut command);
     assert_sanitizers_linked(&tmp);
+    std::fs::rename(&tmp, &exe).unwrap_or_else(|e| panic!("rename to {}: {e}", exe.display()));
+    exe
+}
+
+/// [`build_with`] for Windows: MinGW-w64, the package's header and import library, `-static`
+/// for the C runtime's own libraries (winpthread, libgcc).
+fn build_windows(package: &Path, flags: &[&str], source: &Path, name: &str) -> PathBuf {
+    windows_runtime();
+    let exe = out_dir().join(format!("{name}.exe"));
+    let tmp = out_dir().join(format!(".{name}.{}.tmp.exe", std::process::id()));
+    let compiler = if flags.iter().any(|f| f.starts_with("-std=c++")) {
+        windows_cc().replace("-gcc", "-g++")
+    } else {
+        windows_cc()
+    };
+    let mut command = Command::new(&compiler);
+    command
+        .args(flags)
+        .arg("-I")
+        .arg(package.join("include"))
+        .arg("-o")
+        .arg(&tmp)
+        .arg(source)
+        .arg(package.join("lib/liboauth2cc.dll.a"))
+        .args(["-static", "-pthread"]);
+    run_tool(&mut command);
     std::fs::rename(&tmp, &exe).unwrap_or_else(|e| panic!("rename to {}: {e}", exe.display()));
     exe
 }
@@ -278,8 +458,11 @@ fn assert_sanitizers_linked(exe: &Path) {
     }
 }
 
-/// The C compiler (`$CC`, default `cc`).
+/// The C compiler (`$CC`, default `cc`; [`windows_cc`] in Windows mode).
 pub fn cc() -> String {
+    if windows_package().is_some() {
+        return windows_cc();
+    }
     std::env::var("CC").unwrap_or_else(|_| "cc".to_owned())
 }
 
@@ -419,6 +602,15 @@ impl Outcome {
 
 impl Outcome {
     fn new(status: ExitStatus, stdout: String, raw_stderr: String, command: String) -> Outcome {
+        // Windows programs write text-mode "\r\n".
+        let (stdout, raw_stderr) = if windows_package().is_some() || command.starts_with("wine ") {
+            (
+                stdout.replace("\r\n", "\n"),
+                raw_stderr.replace("\r\n", "\n"),
+            )
+        } else {
+            (stdout, raw_stderr)
+        };
         let stderr = raw_stderr
             .split_inclusive('\n')
             .filter(|line| !is_valgrind_line(line))
@@ -441,13 +633,28 @@ fn is_valgrind_line(line: &str) -> bool {
 }
 
 fn is_scrubbed(name: &str) -> bool {
-    name.starts_with("OAUTH2CC_") || name.starts_with("SPOTIFY_") || PROXY_VARS.contains(&name)
+    name.starts_with("OAUTH2CC_")
+        || name.starts_with("SPOTIFY_")
+        || PROXY_VARS.contains(&name)
+        || name == "SSL_CERT_FILE"
+        || name == "SSL_CERT_DIR"
 }
 
-/// Runs `exe args...` (behind the wrapper, if any) with `env` on top of the scrubbed
+/// A `.exe`: run with `wine`.
+pub fn is_windows_program(exe: &Path) -> bool {
+    exe.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("exe"))
+}
+
+/// Runs `exe args...` (behind the wrapper, if any; with `wine` if it is a `.exe`) with `env` on top of the scrubbed
 /// environment. Kills it and panics if it runs past the timeout.
 pub fn run_program(exe: &Path, args: &[&str], env: &[(&str, String)]) -> Outcome {
-    let mut argv: Vec<OsString> = wrapper().into_iter().map(OsString::from).collect();
+    let windows = is_windows_program(exe);
+    let mut argv: Vec<OsString> = if windows {
+        vec!["wine".into()]
+    } else {
+        wrapper().into_iter().map(OsString::from).collect()
+    };
     let timeout = if argv.is_empty() {
         RUN_TIMEOUT
     } else {
@@ -467,6 +674,9 @@ pub fn run_program(exe: &Path, args: &[&str], env: &[(&str, String)]) -> Outcome
         if name.to_str().is_some_and(is_scrubbed) {
             command.env_remove(&name);
         }
+    }
+    if windows {
+        command.envs(wine_env(wine_prefix()));
     }
     command
         .envs(env.iter().map(|(k, v)| (k, v)))
