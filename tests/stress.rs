@@ -205,10 +205,13 @@ fn sixty_four_threads_of_mixed_calls_with_injected_failures() {
         successes <= invalidations + 1,
         "{successes} tokens issued for {invalidations} invalidations"
     );
-    // Each failed request fails at least one caller's call; requests never outrun demand.
+    // Each failed request fails at least one caller's call, or was a reset on a kept-alive
+    // connection that the transport sent once more on a new one; requests never outrun
+    // demand.
+    let resets = (0..requests).filter(|n| n % 10 == 7).count();
     assert!(
-        requests - successes <= failures,
-        "{} failed requests but only {failures} failed calls",
+        requests - successes <= failures + resets,
+        "{} failed requests but only {failures} failed calls and {resets} resets",
         requests - successes
     );
     assert!(successes >= 1);

@@ -97,5 +97,5 @@ int main(void) {
   first_token(from_file, "cache-5");
   oauth2cc_config_free(from_file);
 
-  return checks_passed("cache_file");
+  return checks_passed("cache_paths");
 }
