@@ -12,6 +12,7 @@ pub use crate::auth::AuthStyle;
 use crate::auth::ClientAuth;
 use crate::error::{Error, Result};
 use crate::files::{read_bounded, MAX_CONFIG_FILE_BYTES};
+use crate::hooks::Logger;
 use crate::secret::{Secret, Text};
 use crate::url_rules::{check_url, parse_proxy_url};
 
@@ -67,6 +68,8 @@ pub struct Config {
     pub(crate) cache_file: Option<PathBuf>,
     pub(crate) min_refresh_interval: Duration,
     pub(crate) unauthorized_refresh_interval: Duration,
+    pub(crate) log: Option<Logger>,
+    pub(crate) background_refresh: bool,
     pub(crate) max_response_bytes: usize,
 }
 
@@ -91,6 +94,8 @@ impl fmt::Debug for Config {
                 "unauthorized_refresh_interval",
                 &self.unauthorized_refresh_interval,
             )
+            .field("log", &self.log)
+            .field("background_refresh", &self.background_refresh)
             .field("max_response_bytes", &self.max_response_bytes)
             .finish()
     }
@@ -158,6 +163,8 @@ impl Config {
             cache_file: None,
             min_refresh_interval: DEFAULT_MIN_REFRESH_INTERVAL,
             unauthorized_refresh_interval: DEFAULT_UNAUTHORIZED_REFRESH_INTERVAL,
+            log: None,
+            background_refresh: false,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         })
     }
@@ -359,6 +366,20 @@ impl Config {
         self.unauthorized_refresh_interval = Duration::from_millis(u64::from(ms));
     }
 
+    /// Where clients and requests made with this config log, and up to which level; `None`
+    /// logs nowhere unless `OAUTH2CC_LOG` (`error`, `warn`, `info`, `debug`) asks for stderr.
+    /// Lines never hold a secret.
+    pub fn set_log(&mut self, log: Option<Logger>) {
+        self.log = log;
+    }
+
+    /// Whether a client refreshes its token in a thread of its own before it is due, so
+    /// callers never wait after the first token (default off: a library does not start
+    /// threads unasked). The thread ends when the client is dropped.
+    pub fn set_background_refresh(&mut self, enabled: bool) {
+        self.background_refresh = enabled;
+    }
+
     /// The largest API response body [`crate::Client::get`] reads (default 16 MiB).
     pub fn set_max_response_bytes(&mut self, bytes: usize) -> Result<()> {
         if bytes == 0 {
@@ -451,6 +472,11 @@ impl Config {
         self.unauthorized_refresh_interval
     }
 
+    /// Whether clients refresh their token in a background thread.
+    pub fn background_refresh(&self) -> bool {
+        self.background_refresh
+    }
+
     /// The largest API response body read.
     pub fn max_response_bytes(&self) -> usize {
         self.max_response_bytes
@@ -500,6 +526,7 @@ struct ConfigFile {
     cache_file: Option<PathBuf>,
     min_refresh_interval_ms: Option<u32>,
     unauthorized_refresh_interval_ms: Option<u32>,
+    background_refresh: Option<bool>,
     max_response_bytes: Option<usize>,
 }
 
@@ -552,6 +579,9 @@ impl ConfigFile {
         }
         if let Some(ms) = self.unauthorized_refresh_interval_ms {
             c.set_unauthorized_refresh_interval_ms(ms);
+        }
+        if let Some(enabled) = self.background_refresh {
+            c.set_background_refresh(enabled);
         }
         if let Some(n) = self.max_response_bytes {
             c.set_max_response_bytes(n)?;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::{AuthStyle, Config, RetryPolicy};
 use crate::error::{Error, ErrorKind, Result};
-use crate::hooks::Hooks;
+use crate::hooks::{Counters, Hooks, LogLevel};
 use crate::token::{
     build_token_request, parse_token_response, Reply, Token, MAX_TOKEN_RESPONSE_BYTES,
 };
@@ -38,7 +38,19 @@ impl TokenEndpoint<'_> {
                 Err(e) => e,
             };
             match retry_delay(&err, self.config.retry(), attempt) {
-                Some(wait) if clock.now() + wait < deadline => clock.sleep(wait),
+                Some(wait) if clock.now() + wait < deadline => {
+                    let why = self.redact(err);
+                    self.hooks.log(LogLevel::Warn, || {
+                        format!(
+                            "retry {} of {} in {} ms after: {}",
+                            attempt + 1,
+                            self.config.retry().max_retries,
+                            wait.as_millis(),
+                            why.message()
+                        )
+                    });
+                    clock.sleep(wait);
+                }
                 _ => return Err(self.redact(err)),
             }
             attempt += 1;
@@ -86,14 +98,47 @@ impl TokenEndpoint<'_> {
         ))
     }
 
+    /// One HTTP request to the token endpoint, counted and logged.
     fn fetch_once(&self, style: AuthStyle, deadline: Instant) -> Result<Token> {
+        let url = self.config.require_token_url()?;
+        let counters = &self.hooks.counters;
+        Counters::add(&counters.token_requests);
+        self.hooks.log(LogLevel::Debug, || {
+            format!("token request to {url} (auth style {})", style.name())
+        });
+        let started = Instant::now();
+        let result = self.request_once(url, style, deadline);
+        let took = started.elapsed().as_millis();
+        match &result {
+            Ok(token) => {
+                Counters::add(&counters.tokens_issued);
+                self.hooks.log(LogLevel::Info, || {
+                    let lifetime = token
+                        .expires_in()
+                        .map_or("an unknown lifetime".to_string(), |s| format!("{s} s"));
+                    format!(
+                        "token endpoint {url} issued a token in {took} ms, valid for {lifetime}"
+                    )
+                });
+            }
+            Err(e) => {
+                Counters::add(&counters.failures);
+                self.hooks.log(LogLevel::Debug, || {
+                    let e = self.redact(e.clone());
+                    format!("token request failed after {took} ms: {}", e.message())
+                });
+            }
+        }
+        result
+    }
+
+    fn request_once(&self, url: &str, style: AuthStyle, deadline: Instant) -> Result<Token> {
         let request = build_token_request(self.config, style);
         let headers: Vec<(&str, &str)> = request
             .headers
             .iter()
             .map(|(name, value)| (*name, value.as_str()))
             .collect();
-        let url = self.config.require_token_url()?;
         let response = self.transport.send(&Request {
             method: "POST",
             url,

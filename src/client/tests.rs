@@ -31,6 +31,7 @@ impl TestClock {
     fn hooks(self: &Arc<Self>) -> Hooks {
         Hooks {
             clock: self.clone(),
+            ..Hooks::default()
         }
     }
 }

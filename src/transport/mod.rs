@@ -16,7 +16,7 @@ mod tls_error;
 mod trust;
 
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,6 +26,7 @@ use ureq::{Agent, AsSendBody};
 
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
+use crate::hooks::{Hooks, LogLevel};
 use crate::secret::WipedString;
 
 pub use proxy::PROXY_VARIABLES;
@@ -103,6 +104,10 @@ pub(crate) struct Transport {
     /// Whether any request got an answer, i.e. whether a kept-alive connection may be in
     /// the pool (a request can then fail only because the server closed it while idle).
     answered: AtomicBool,
+    /// Requests sent again after a pooled connection turned out closed.
+    stale_resends: AtomicU64,
+    /// Where resends are logged.
+    hooks: Hooks,
 }
 
 impl std::fmt::Debug for Transport {
@@ -119,7 +124,7 @@ impl Transport {
     /// A transport for `config`. Fails with CONFIG when the config's CA file or proxy URL is
     /// unusable; a bad `SSL_CERT_FILE` / `SSL_CERT_DIR` or proxy variable is reported by the
     /// first request that needs it.
-    pub fn new(config: &Config) -> Result<Transport> {
+    pub fn new(config: &Config, hooks: &Hooks) -> Result<Transport> {
         let proxies = ProxyPolicy::new(config.proxy.as_ref().map(|p| p.expose()), |name| {
             std::env::var(name).ok()
         })?;
@@ -159,6 +164,8 @@ impl Transport {
             trust_source,
             trust_error,
             answered: AtomicBool::new(false),
+            stale_resends: AtomicU64::new(0),
+            hooks: hooks.clone(),
         })
     }
 
@@ -178,7 +185,15 @@ impl Transport {
             trust_source: self.trust_source.clone(),
             trust_error: self.trust_error.clone(),
             answered: AtomicBool::new(false),
+            stale_resends: AtomicU64::new(0),
+            hooks: self.hooks.clone(),
         }
+    }
+
+    /// How many requests were sent again on a new connection after a pooled one turned
+    /// out closed.
+    pub fn stale_resends(&self) -> u64 {
+        self.stale_resends.load(Ordering::Relaxed)
     }
 
     /// Sends `request` and reads the whole response (any status), by its deadline.
@@ -256,6 +271,10 @@ impl Transport {
         // on a new connection (ureq does not return a failed connection to the pool), as
         // curl and hyper do. `Relaxed`: a hint about the pool, not a guard of other memory.
         if self.answered.load(Ordering::Relaxed) && matches!(&result, Err(e) if is_stale(e)) {
+            self.stale_resends.fetch_add(1, Ordering::Relaxed);
+            self.hooks.log(LogLevel::Debug, || {
+                format!("a kept-alive connection to {url} was closed by the server; sending again on a new one")
+            });
             result = self.agent.run(prepare()?);
         }
         let attempt = Attempt {
@@ -524,7 +543,7 @@ mod tests {
         let (url, connections) = closing_server();
         let mut config = Config::new("id", "secret").unwrap();
         config.set_timeout_ms(5000).unwrap();
-        let transport = Transport::new(&config).unwrap();
+        let transport = Transport::new(&config, &Hooks::default()).unwrap();
         for i in 0..6 {
             let request = Request {
                 method: if i % 2 == 0 { "GET" } else { "POST" },
