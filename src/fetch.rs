@@ -87,13 +87,14 @@ impl TokenEndpoint<'_> {
     }
 
     fn fetch_once(&self, style: AuthStyle, deadline: Instant) -> Result<Token> {
-        let request = build_token_request(self.config, style);
+        let url = self.config.token_url();
+        let clock = &*self.hooks.clock;
+        let request = build_token_request(self.config, style, url, clock.system_now())?;
         let headers: Vec<(&str, &str)> = request
             .headers
             .iter()
             .map(|(name, value)| (*name, value.as_str()))
             .collect();
-        let url = self.config.token_url();
         let response = self.transport.send(&Request {
             method: "POST",
             url,
@@ -108,7 +109,6 @@ impl TokenEndpoint<'_> {
             retry_after: response.header("retry-after"),
             body: &response.body,
         };
-        let clock = &*self.hooks.clock;
         let token = parse_token_response(&reply, url, clock.system_now(), clock.now());
         // The body holds the access token: wipe it before its memory goes back to the
         // allocator (the Token keeps its own, wiped, copy).

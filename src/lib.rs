@@ -52,6 +52,7 @@ pub mod ffi;
 mod files;
 mod form;
 mod hooks;
+mod jwt;
 pub mod secret;
 pub mod token;
 mod transport;

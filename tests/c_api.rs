@@ -689,3 +689,81 @@ fn cache_file_never_blocks_on_a_fifo() {
         assert_token_request(request);
     }
 }
+
+/// The loopback token endpoint of `key_auth.c`: each client has its registered key, and every
+/// assertion is verified as a server would (signature, iss/sub, aud, lifetime, jti replay).
+#[test]
+fn key_based_client_authentication() {
+    use support::assertions::{public_key_of, AssertionChecker, Registered};
+    let keys_dir = manifest_dir().join("tests/data/keys");
+    let clients: Vec<(&str, Registered, Option<&str>)> = vec![
+        (
+            "rsa-client",
+            public_key_of("rsa2048.pkcs1.pem", "RS256"),
+            None,
+        ),
+        (
+            "ec-client",
+            public_key_of("p256.pk8.pem", "ES256"),
+            Some("https://issuer.example"),
+        ),
+        ("ed-client", public_key_of("ed25519.pk8.pem", "EdDSA"), None),
+        (
+            "hs-client",
+            Registered::Secret(b"0123456789abcdef0123456789abcdef".to_vec()),
+            None,
+        ),
+    ];
+    let checker = AssertionChecker::default();
+    let refusals = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = refusals.clone();
+    let server = TestServer::start(move |request| {
+        let form = request.form();
+        let id = request.form_value("client_id").unwrap_or_default();
+        let Some((_, key, aud)) = clients.iter().find(|(c, _, _)| *c == id) else {
+            seen.lock().unwrap().push(format!("unknown client {id:?}"));
+            return oauth_error(401, "invalid_client", "unknown client");
+        };
+        let token_url = format!("http://{}/api/token", request.header("host").unwrap_or(""));
+        match checker.check(&form, &id, key, aud.unwrap_or(&token_url)) {
+            Ok(header) => {
+                if id == "rsa-client" && header["kid"] != "rsa-kid" {
+                    seen.lock().unwrap().push(format!("no kid: {header}"));
+                    return oauth_error(401, "invalid_client", "kid");
+                }
+                token_response(&format!("tok-{id}"), "Bearer", Some(3600), None)
+            }
+            Err(why) => {
+                seen.lock().unwrap().push(format!("{id}: {why}"));
+                oauth_error(401, "invalid_client", &why)
+            }
+        }
+    });
+    let config = serde_json::json!({
+        "client_id": "ed-client",
+        "token_url": server.url("/api/token"),
+        "private_key_file": keys_dir.join("ed25519.pk8.pem"),
+    });
+    let config_file = ScratchFile::new("key-auth-config", "json", config.to_string());
+    let ec_pem = std::fs::read_to_string(keys_dir.join("p256.pk8.pem")).unwrap();
+    let outcome = run_c_test(
+        "key_auth",
+        &[
+            ("OAUTH2CC_TEST_TOKEN_URL", server.url("/api/token")),
+            ("OAUTH2CC_TEST_KEYS", keys_dir.display().to_string()),
+            ("OAUTH2CC_TEST_EC_PEM", ec_pem),
+            (
+                "OAUTH2CC_TEST_CONFIG_FILE",
+                config_file.path().display().to_string(),
+            ),
+        ],
+    );
+    assert!(
+        refusals.lock().unwrap().is_empty(),
+        "{:?}\n{}",
+        refusals.lock().unwrap(),
+        outcome.report()
+    );
+    // Five tokens and no request for any refusal: they all fail before sending.
+    assert_eq!(server.request_count(), 5, "{}", outcome.report());
+}

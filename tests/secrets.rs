@@ -773,7 +773,6 @@ fn invalid_arguments_through_the_c_api_do_not_leak() {
         let mut auth: *mut oauth2cc_authorization = ptr::null_mut();
         for (name, i, s) in [
             ("NULL id", ptr::null(), secret.as_ptr()),
-            ("NULL secret", id.as_ptr(), ptr::null()),
             ("empty id", empty.as_ptr(), secret.as_ptr()),
             ("empty secret", id.as_ptr(), empty.as_ptr()),
             ("non-UTF-8 secret", id.as_ptr(), non_utf8.as_ptr()),
@@ -796,6 +795,13 @@ fn invalid_arguments_through_the_c_api_do_not_leak() {
             );
             assert_c_last_error_clean(name);
         }
+        // A NULL secret is a client with a key or a certificate: a config, but no one-shot
+        // request (oauth2cc_authenticate takes a secret).
+        assert_eq!(
+            oauth2cc_authenticate(id.as_ptr(), ptr::null(), &mut auth),
+            oauth2cc_status::InvalidArgument
+        );
+        assert_c_last_error_clean("NULL secret");
         assert_eq!(
             oauth2cc_config_new(id.as_ptr(), secret.as_ptr(), ptr::null_mut()),
             oauth2cc_status::InvalidArgument
@@ -960,6 +966,12 @@ fn debug_output_is_redacted() {
     assert_clean("Client", "Debug (pretty)", &format!("{client:#?}"));
     assert_clean("Secret", "Debug", &format!("{:?}", token.access_token()));
 
-    let request = oauth2cc::token::build_token_request(&config, oauth2cc::AuthStyle::PostBody);
+    let request = oauth2cc::token::build_token_request(
+        &config,
+        oauth2cc::AuthStyle::PostBody,
+        config.token_url(),
+        std::time::SystemTime::now(),
+    )
+    .unwrap();
     assert_clean("TokenRequest", "Debug", &format!("{request:?}"));
 }

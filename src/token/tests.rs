@@ -5,6 +5,17 @@ use super::*;
 use crate::config::{AuthStyle, Config};
 use crate::ErrorKind;
 
+/// The token request of `style` for `config`, sent to a fixed URL at a fixed time.
+fn request_for(config: &Config, style: AuthStyle) -> TokenRequest {
+    build_token_request(
+        config,
+        style,
+        "https://as.example/token",
+        SystemTime::UNIX_EPOCH,
+    )
+    .unwrap()
+}
+
 fn config(id: &str, secret: &str) -> Config {
     Config::new(id, secret).unwrap()
 }
@@ -42,7 +53,7 @@ fn go_cc_1_basic_scope_and_audience() {
     let mut c = config("CLIENT_ID", "CLIENT_SECRET");
     c.set_scope(Some("scope1 scope2")).unwrap();
     c.add_param("audience", "audience1").unwrap();
-    let req = build_token_request(&c, AuthStyle::Basic);
+    let req = request_for(&c, AuthStyle::Basic);
     assert_eq!(
         header(&req, "Authorization"),
         Some("Basic Q0xJRU5UX0lEOkNMSUVOVF9TRUNSRVQ=")
@@ -62,7 +73,7 @@ fn go_cc_1_basic_scope_and_audience() {
 
 #[test]
 fn go_o_1_url_unsafe_credentials_are_percent_encoded() {
-    let req = build_token_request(&config("CLIENT_ID??", "CLIENT_SECRET??"), AuthStyle::Basic);
+    let req = request_for(&config("CLIENT_ID??", "CLIENT_SECRET??"), AuthStyle::Basic);
     assert_eq!(
         header(&req, "Authorization"),
         Some("Basic Q0xJRU5UX0lEJTNGJTNGOkNMSUVOVF9TRUNSRVQlM0YlM0Y=")
@@ -71,7 +82,7 @@ fn go_o_1_url_unsafe_credentials_are_percent_encoded() {
 
 #[test]
 fn rs_1_basic_with_reserved_characters() {
-    let req = build_token_request(&config("aaa/;&", "bbb/;&"), AuthStyle::Basic);
+    let req = request_for(&config("aaa/;&", "bbb/;&"), AuthStyle::Basic);
     assert_eq!(
         header(&req, "Authorization"),
         Some("Basic YWFhJTJGJTNCJTI2OmJiYiUyRiUzQiUyNg==")
@@ -83,7 +94,7 @@ fn rs_1_basic_with_reserved_characters() {
 fn rs_3_post_body_with_scope() {
     let mut c = config("aaa", "bbb");
     c.set_scope(Some("read write")).unwrap();
-    let req = build_token_request(&c, AuthStyle::PostBody);
+    let req = request_for(&c, AuthStyle::PostBody);
     assert_eq!(
         req.body.as_str(),
         "grant_type=client_credentials&scope=read+write&client_id=aaa&client_secret=bbb"
@@ -97,7 +108,7 @@ fn rs_3_post_body_with_scope() {
 
 #[test]
 fn rs_4_minimal_basic_header_and_seed_equivalence() {
-    let req = build_token_request(&config("aaa", "bbb"), AuthStyle::Basic);
+    let req = request_for(&config("aaa", "bbb"), AuthStyle::Basic);
     assert_eq!(header(&req, "Authorization"), Some("Basic YWFhOmJiYg=="));
     // For Spotify's hex ids the header equals the seed's plain base64(id:secret).
     let (id, secret) = (
@@ -113,7 +124,7 @@ fn rs_4_minimal_basic_header_and_seed_equivalence() {
 
 #[test]
 fn spot_1_spotify_wire_shape() {
-    let req = build_token_request(&config("id", "secret"), AuthStyle::Basic);
+    let req = request_for(&config("id", "secret"), AuthStyle::Basic);
     assert_eq!(req.body.as_str(), "grant_type=client_credentials");
     assert!(!req.body.contains("client_id"));
     assert!(header(&req, "Authorization").unwrap().starts_with("Basic "));
@@ -128,7 +139,7 @@ fn space_is_percent_20_in_basic_and_plus_in_the_body() {
             base64::engine::general_purpose::STANDARD.encode("a%20b:c%2Bd")
         )
     );
-    let req = build_token_request(&config("a b", "c+d"), AuthStyle::PostBody);
+    let req = request_for(&config("a b", "c+d"), AuthStyle::PostBody);
     assert_eq!(
         req.body.as_str(),
         "grant_type=client_credentials&client_id=a+b&client_secret=c%2Bd"
@@ -148,13 +159,13 @@ fn utf8_credentials_are_encoded_bytewise() {
 
 #[test]
 fn auto_builds_basic() {
-    let req = build_token_request(&config("aaa", "bbb"), AuthStyle::Auto);
+    let req = request_for(&config("aaa", "bbb"), AuthStyle::Auto);
     assert_eq!(header(&req, "Authorization"), Some("Basic YWFhOmJiYg=="));
 }
 
 #[test]
 fn request_debug_shows_nothing() {
-    let req = build_token_request(&config("aaa", "topsecret"), AuthStyle::PostBody);
+    let req = request_for(&config("aaa", "topsecret"), AuthStyle::PostBody);
     assert!(!format!("{req:?}").contains("topsecret"));
 }
 

@@ -2,4 +2,5 @@
 
 #![allow(dead_code)]
 
+pub mod assertions;
 pub mod http_server;
