@@ -304,6 +304,16 @@ class Config {
   Config &set_jwt_algorithm(std::string_view alg) {
     return set_text(oauth2cc_config_set_jwt_algorithm, alg, "alg");
   }
+  /**
+   * The TLS client certificate (mutual TLS): a PEM chain and its PEM key, presented on every
+   * connection. With no secret and no private key the auth style becomes TlsClient.
+   */
+  Config &set_client_certificate_file(std::string_view cert_chain_pem_path,
+                                      std::string_view key_pem_path) {
+    const std::string chain = detail::c_str(cert_chain_pem_path, "cert_chain_pem_path");
+    const std::string key = detail::c_str(key_pem_path, "key_pem_path");
+    return call(oauth2cc_config_set_client_certificate_file, chain.c_str(), key.c_str());
+  }
   /** The assertion's "aud"; empty: the URL the token request goes to. */
   Config &set_jwt_audience(std::string_view audience) {
     return set_text(oauth2cc_config_set_jwt_audience, audience, "audience");

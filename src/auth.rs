@@ -8,6 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 
+use crate::client_cert::ClientCertificate;
 use crate::error::{Error, Result};
 use crate::form::{form_pair, percent_encode_into};
 use crate::jwt::{self, JwtAlgorithm, PrivateKey, Signer};
@@ -108,6 +109,7 @@ pub(crate) struct ClientAuth {
     private_key: Option<Arc<PrivateKey>>,
     jwt_algorithm: Option<JwtAlgorithm>,
     jwt_audience: Option<Text>,
+    certificate: Option<Arc<ClientCertificate>>,
 }
 
 impl std::fmt::Debug for ClientAuth {
@@ -122,6 +124,7 @@ impl std::fmt::Debug for ClientAuth {
             .field("private_key", &self.private_key)
             .field("jwt_algorithm", &self.jwt_algorithm)
             .field("jwt_audience", &self.jwt_audience)
+            .field("certificate", &self.certificate)
             .finish()
     }
 }
@@ -135,13 +138,27 @@ impl ClientAuth {
         }
     }
 
-    /// The style in use: the one set, else private_key_jwt with a private key, else basic.
+    /// The style in use: the one set; else private_key_jwt with a private key; else
+    /// tls_client with a client certificate and no secret; else basic.
     pub(crate) fn style(&self) -> AuthStyle {
         match (self.style, &self.private_key) {
             (Some(style), _) => style,
             (None, Some(_)) => AuthStyle::PrivateKeyJwt,
+            (None, None) if self.certificate.is_some() && self.client_secret.is_none() => {
+                AuthStyle::TlsClient
+            }
             (None, None) => AuthStyle::Basic,
         }
+    }
+
+    pub(crate) fn certificate(&self) -> Option<&ClientCertificate> {
+        self.certificate.as_deref()
+    }
+
+    /// The TLS client certificate, presented on every connection; with private_key_jwt its
+    /// thumbprints go in the assertion header, and its key signs when there is no other.
+    pub(crate) fn set_certificate(&mut self, certificate: ClientCertificate) {
+        self.certificate = Some(Arc::new(certificate));
     }
 
     /// The same credentials with another style.
@@ -253,12 +270,15 @@ impl ClientAuth {
             }
             Signer::Hmac(secret.as_bytes())
         } else {
-            let key = self.private_key().ok_or_else(|| {
-                Error::config(
-                    "auth style private_key_jwt needs a private key \
-                     (set_private_key_file or set_private_key_pem)",
-                )
-            })?;
+            let key = self
+                .private_key()
+                .or(self.certificate().map(ClientCertificate::key))
+                .ok_or_else(|| {
+                    Error::config(
+                        "auth style private_key_jwt needs a private key \
+                         (set_private_key_file, set_private_key_pem or a client certificate)",
+                    )
+                })?;
             Signer::Key(key, key.algorithm(self.jwt_algorithm)?)
         };
         let issued_at = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
@@ -270,7 +290,7 @@ impl ClientAuth {
                 audience: self.jwt_audience().unwrap_or(url),
                 issued_at,
                 jti: &jti,
-                thumbprints: None,
+                thumbprints: self.certificate().map(ClientCertificate::thumbprints),
             },
         )
     }

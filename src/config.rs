@@ -37,7 +37,10 @@ const MANAGED_PARAMS: [&str; 6] = [
 ];
 
 /// Environment variables that give a client a key or a certificate instead of a secret.
-const KEY_VARS: [&str; 1] = ["OAUTH2CC_PRIVATE_KEY_FILE"];
+const KEY_VARS: [&str; 2] = [
+    "OAUTH2CC_PRIVATE_KEY_FILE",
+    "OAUTH2CC_CLIENT_CERTIFICATE_FILE",
+];
 
 /// Retry policy for the token request: on 429, 5xx, network errors and timeouts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -412,6 +415,34 @@ impl Config {
         Ok(())
     }
 
+    // --- Mutual TLS (RFC 8705) ---
+
+    /// The TLS client certificate: a PEM chain (leaf first) and its PEM private key, read
+    /// now and presented on every TLS connection to the token endpoint and the API. Without
+    /// an explicit auth style, a config with a certificate, no private key and no secret uses
+    /// [`AuthStyle::TlsClient`]. With [`AuthStyle::PrivateKeyJwt`], the certificate's
+    /// thumbprints go in the assertion header (`x5t#S256`, `x5t`), and its key signs when no
+    /// private key is set (Entra ID's certificate credentials). Unreadable files, no
+    /// certificate, or an unusable key: CONFIG naming the file.
+    pub fn set_client_certificate_file(&mut self, chain_path: &str, key_path: &str) -> Result<()> {
+        if chain_path.is_empty() || key_path.is_empty() {
+            return Err(Error::invalid_argument(
+                "client certificate and key paths must not be empty",
+            ));
+        }
+        let cert = crate::client_cert::ClientCertificate::from_files(
+            Path::new(chain_path),
+            Path::new(key_path),
+        )?;
+        self.auth.set_certificate(cert);
+        Ok(())
+    }
+
+    /// The client certificate's file, if one is set.
+    pub fn client_certificate(&self) -> Option<&str> {
+        self.auth.certificate().map(|c| c.source())
+    }
+
     /// The private key's source (its file, or "the PEM private key") and key id, if any.
     pub fn private_key(&self) -> Option<(&str, Option<&str>)> {
         self.auth.private_key().map(|k| (k.source(), k.key_id()))
@@ -450,6 +481,11 @@ impl Config {
         if let Some(aud) = get("OAUTH2CC_JWT_AUDIENCE") {
             self.set_jwt_audience(Some(&aud))
                 .map_err(in_var("OAUTH2CC_JWT_AUDIENCE"))?;
+        }
+        if let Some(chain) = get("OAUTH2CC_CLIENT_CERTIFICATE_FILE") {
+            let key = get("OAUTH2CC_CLIENT_CERTIFICATE_KEY_FILE").unwrap_or_default();
+            self.set_client_certificate_file(&chain, &key)
+                .map_err(in_var("OAUTH2CC_CLIENT_CERTIFICATE_FILE"))?;
         }
         if let Some(style) = get("OAUTH2CC_AUTH_STYLE") {
             self.set_auth_style(style_named(&style).map_err(in_var("OAUTH2CC_AUTH_STYLE"))?);
@@ -580,6 +616,8 @@ struct ConfigFile {
     private_key_id: Option<String>,
     jwt_algorithm: Option<String>,
     jwt_audience: Option<String>,
+    client_certificate_file: Option<PathBuf>,
+    client_certificate_key_file: Option<PathBuf>,
 }
 
 impl ConfigFile {
@@ -633,9 +671,26 @@ impl ConfigFile {
         }
         c.set_jwt_algorithm(self.jwt_algorithm.as_deref())?;
         c.set_jwt_audience(self.jwt_audience.as_deref())?;
-        if self.client_secret.is_none() && c.auth.private_key().is_none() {
+        match (
+            &self.client_certificate_file,
+            &self.client_certificate_key_file,
+        ) {
+            (Some(chain), Some(key)) => c.set_client_certificate_file(
+                &base.join(chain).to_string_lossy(),
+                &base.join(key).to_string_lossy(),
+            )?,
+            (None, None) => {}
+            _ => {
+                return Err(Error::config(
+                    "client_certificate_file and client_certificate_key_file go together",
+                ))
+            }
+        }
+        let keyless = c.auth.private_key().is_none() && c.auth.certificate().is_none();
+        if self.client_secret.is_none() && keyless {
             return Err(Error::config(
-                "missing field `client_secret` (a client without one needs private_key_file)",
+                "missing field `client_secret` (a client without one needs private_key_file \
+                 or client_certificate_file)",
             ));
         }
         Ok(c)

@@ -424,7 +424,6 @@ pub(crate) enum Signer<'a> {
 
 /// The `x5t#S256` and `x5t` header values of a DER certificate: base64url of its SHA-256 and
 /// SHA-1 digests (RFC 7515 §4.1.8, §4.1.7).
-#[allow(dead_code)] // used by the client certificate (next commit)
 pub(crate) fn thumbprints(cert_der: &[u8]) -> (String, String) {
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     (

@@ -24,6 +24,8 @@
 #[path = "c/harness.rs"]
 mod harness;
 mod support;
+#[path = "support/tls.rs"]
+mod tls;
 
 use std::collections::BTreeSet;
 use std::net::TcpListener;
@@ -766,4 +768,83 @@ fn key_based_client_authentication() {
     );
     // Five tokens and no request for any refusal: they all fail before sending.
     assert_eq!(server.request_count(), 5, "{}", outcome.report());
+}
+
+/// `mtls.c`: a token endpoint and an API behind a TLS front that requires a client
+/// certificate; the endpoint checks what each client sent, the front which certificate.
+#[test]
+fn mutual_tls_clients() {
+    use support::assertions::{public_key_of_file, AssertionChecker};
+    let server_pki = tls::Pki::new("mtls server CA");
+    let client_pki = tls::Pki::new("mtls client CA");
+    let other_pki = tls::Pki::new("another client CA");
+    let (cert, key, cert_der) = client_pki.client_files("mtls-client");
+    let (other_cert, other_key, _) = other_pki.client_files("other-client");
+    let registered = public_key_of_file(&key, "ES256");
+    let thumbprint = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(ring::digest::digest(&ring::digest::SHA256, &cert_der));
+    let checker = AssertionChecker::default();
+    let problems = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = problems.clone();
+    let audience = Arc::new(std::sync::OnceLock::<String>::new());
+    let aud = audience.clone();
+    let backend = TestServer::start(move |request| {
+        if request.path() == "/api/me" {
+            return Action::Respond(Response::json(200, "{}"));
+        }
+        let id = request.form_value("client_id").unwrap_or_default();
+        if request.header("authorization").is_some()
+            || request.form_value("client_secret").is_some()
+        {
+            seen.lock()
+                .unwrap()
+                .push(format!("{id}: a secret travelled"));
+        }
+        match id.as_str() {
+            "mtls-client" => {}
+            "jwt-client" => {
+                let form = request.form();
+                match checker.check(&form, &id, &registered, aud.get().unwrap()) {
+                    Ok(header) if header["x5t#S256"] == thumbprint.as_str() => {}
+                    Ok(header) => seen.lock().unwrap().push(format!("no x5t#S256: {header}")),
+                    Err(why) => seen.lock().unwrap().push(format!("{id}: {why}")),
+                }
+            }
+            _ => return oauth_error(401, "invalid_client", "unknown client"),
+        }
+        token_response(&format!("tok-{id}"), "Bearer", Some(3600), None)
+    });
+    let leaf = server_pki.leaf(&["127.0.0.1"]);
+    let front = tls::TlsFront::start_requiring_client_cert(&leaf, backend.addr(), &client_pki);
+    audience.set(front.url("/api/token")).unwrap();
+    let path = |p: &std::path::Path| p.display().to_string();
+    let outcome = run_c_test(
+        "mtls",
+        &[
+            ("OAUTH2CC_TEST_TOKEN_URL", front.url("/api/token")),
+            ("OAUTH2CC_TEST_API_URL", front.url("/api/me")),
+            ("OAUTH2CC_TEST_CA_FILE", path(&server_pki.ca_file())),
+            ("OAUTH2CC_TEST_CERT", path(&cert)),
+            ("OAUTH2CC_TEST_KEY", path(&key)),
+            ("OAUTH2CC_TEST_OTHER_CERT", path(&other_cert)),
+            ("OAUTH2CC_TEST_OTHER_KEY", path(&other_key)),
+        ],
+    );
+    assert!(
+        problems.lock().unwrap().is_empty(),
+        "{:?}\n{}",
+        problems.lock().unwrap(),
+        outcome.report()
+    );
+    // Three token requests and one API call got through, each over a connection that
+    // presented the client certificate.
+    let tokens = backend
+        .requests()
+        .iter()
+        .filter(|r| r.path() == "/api/token")
+        .count();
+    assert_eq!(tokens, 3, "{}", outcome.report());
+    assert_eq!(backend.request_count(), 4, "{}", outcome.report());
+    assert!(!front.client_certs().is_empty());
+    assert!(front.client_certs().iter().all(|c| *c == cert_der));
 }

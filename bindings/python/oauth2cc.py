@@ -267,6 +267,7 @@ _SIGNATURES = {
     "oauth2cc_config_set_private_key_pem": (_status, [_P, _char_p, _char_p]),
     "oauth2cc_config_set_jwt_algorithm": (_status, [_P, _char_p]),
     "oauth2cc_config_set_jwt_audience": (_status, [_P, _char_p]),
+    "oauth2cc_config_set_client_certificate_file": (_status, [_P, _char_p, _char_p]),
     "oauth2cc_config_free": (None, [_P]),
     "oauth2cc_authenticate": (_status, [_char_p, _char_p, _PP]),
     "oauth2cc_request_token": (_status, [_P, _PP]),
@@ -648,6 +649,13 @@ class Config(_Handle):
     def set_jwt_algorithm(self, alg):
         """"RS256", "PS256", "ES256", "ES384", "EdDSA", ...; None: from the key."""
         return self._set_text(_lib.oauth2cc_config_set_jwt_algorithm, alg, "jwt_algorithm")
+
+    def set_client_certificate_file(self, cert_chain_pem_path, key_pem_path):
+        """The TLS client certificate (mutual TLS): a PEM chain and its PEM key, presented
+        on every connection. With no secret and no private key the style is TLS_CLIENT."""
+        return self._set(_lib.oauth2cc_config_set_client_certificate_file,
+                         _c_text(cert_chain_pem_path, "cert_chain_pem_path"),
+                         _c_text(key_pem_path, "key_pem_path"))
 
     def set_jwt_audience(self, audience):
         """The assertion's "aud"; None: the URL the token request goes to."""

@@ -394,6 +394,11 @@ class KeyAuthTest(EndpointTestCase):
             with self.assertRaises(TypeError):
                 config.set_jwt_algorithm(256)
             config.set_jwt_algorithm("PS256").set_jwt_algorithm(None)
+            cert = os.path.join(self.KEYS, "p256.cert.pem")
+            with self.assertRaises(oauth2cc.ConfigError) as caught:
+                config.set_client_certificate_file(cert, cert)
+            self.assertIn("p256.cert.pem", str(caught.exception))
+            config.set_client_certificate_file(cert, os.path.join(self.KEYS, "p256.pk8.pem"))
 
 
 class ClientTest(EndpointTestCase):

@@ -18,7 +18,8 @@ use crate::error::Error;
 /// `_set_timeout_ms`, `_set_connect_timeout_ms`, `_set_ca_file`, `_set_proxy`,
 /// `_set_user_agent`, `_set_expiry_leeway`, `_set_retries`, `_set_cache_file`,
 /// `_set_max_response_bytes`, `_set_private_key_file`, `_set_private_key_pem`,
-/// `_set_jwt_algorithm`, `_set_jwt_audience`, `oauth2cc_config_free`.
+/// `_set_jwt_algorithm`, `_set_jwt_audience`, `_set_client_certificate_file`,
+/// `oauth2cc_config_free`.
 #[derive(Debug)]
 pub struct oauth2cc_config {
     pub(crate) inner: Config,
@@ -85,8 +86,9 @@ pub unsafe extern "C" fn oauth2cc_config_new(
 /// "client_secret_jwt" | "tls_client"), `params` (object of strings), `timeout_ms`,
 /// `connect_timeout_ms`, `user_agent`, `ca_file`, `proxy`, `expiry_leeway`, `max_retries`,
 /// `retry_max_wait_ms`, `cache_file`, `max_response_bytes`, `private_key_file`,
-/// `private_key_pem`, `private_key_id`, `jwt_algorithm`, `jwt_audience`; `client_secret`
-/// may be left out when a private key is given). An unknown key
+/// `private_key_pem`, `private_key_id`, `jwt_algorithm`, `jwt_audience`,
+/// `client_certificate_file`, `client_certificate_key_file`; `client_secret` may be left out
+/// when a private key or a client certificate is given). An unknown key
 /// is an error naming it. Relative paths inside are relative to the file's folder.
 ///
 /// On success `*out` receives a new config (free with `oauth2cc_config_free`). Returns `OK`,
@@ -108,9 +110,10 @@ pub unsafe extern "C" fn oauth2cc_config_from_file(
 }
 
 /// Builds a configuration from `OAUTH2CC_CLIENT_ID`, `OAUTH2CC_CLIENT_SECRET` (required
-/// unless `OAUTH2CC_PRIVATE_KEY_FILE` is set), `OAUTH2CC_TOKEN_URL` and `OAUTH2CC_SCOPE`
+/// unless a key or certificate file is set), `OAUTH2CC_TOKEN_URL` and `OAUTH2CC_SCOPE`
 /// (optional), and `OAUTH2CC_PRIVATE_KEY_FILE`, `OAUTH2CC_PRIVATE_KEY_ID`,
-/// `OAUTH2CC_JWT_ALGORITHM`, `OAUTH2CC_JWT_AUDIENCE`, `OAUTH2CC_AUTH_STYLE` (a style's name). On success `*out` receives a new
+/// `OAUTH2CC_JWT_ALGORITHM`, `OAUTH2CC_JWT_AUDIENCE`, `OAUTH2CC_CLIENT_CERTIFICATE_FILE`,
+/// `OAUTH2CC_CLIENT_CERTIFICATE_KEY_FILE`, `OAUTH2CC_AUTH_STYLE` (a style's name). On success `*out` receives a new
 /// config (free with `oauth2cc_config_free`). Returns `OK`, `INVALID_ARGUMENT` (NULL `out`)
 /// or `CONFIG` (a variable missing, a bad URL).
 ///
@@ -431,6 +434,36 @@ pub unsafe extern "C" fn oauth2cc_config_set_jwt_audience(
         arg_mut!(config)?
             .inner
             .set_jwt_audience(arg_opt_str!(audience)?)
+    })
+}
+
+/// Sets the TLS client certificate (RFC 8705 mutual TLS): `cert_chain_pem_path`, the PEM
+/// certificate chain (leaf first), and `key_pem_path`, its PEM private key (PKCS#8, PKCS#1 RSA
+/// or SEC1 EC, not encrypted), both read now. The certificate is presented on every TLS
+/// connection to the token endpoint and, through a client, the API.
+///
+/// Without an explicit auth style, a config with a certificate, no private key and no secret
+/// uses `OAUTH2CC_AUTH_STYLE_TLS_CLIENT` (`client_id` in the body, no secret). With
+/// PRIVATE_KEY_JWT, the certificate's SHA-256 and SHA-1 thumbprints go in the assertion
+/// header (`x5t#S256`, `x5t`, as Entra ID asks) and its key signs when no private key is set.
+/// A server that refuses the certificate during the handshake is `TLS`; one that answers 401
+/// is `UNAUTHORIZED`.
+///
+/// Returns `OK`, `INVALID_ARGUMENT` (NULL, non-UTF-8 or empty paths) or `CONFIG` naming the
+/// file: unreadable, no certificate, or a key that cannot be used (never the key itself).
+///
+/// # Safety
+/// `config` is NULL or a live config not used by another thread; strings NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn oauth2cc_config_set_client_certificate_file(
+    config: *mut oauth2cc_config,
+    cert_chain_pem_path: *const c_char,
+    key_pem_path: *const c_char,
+) -> oauth2cc_status {
+    ffi_export!({
+        arg_mut!(config)?
+            .inner
+            .set_client_certificate_file(arg_str!(cert_chain_pem_path)?, arg_str!(key_pem_path)?)
     })
 }
 

@@ -155,6 +155,7 @@ static void config_setters(const char *token_url) {
   CHECK_INVALID(oauth2cc_config_set_private_key_pem(NULL, "-----BEGIN", NULL), "config");
   CHECK_INVALID(oauth2cc_config_set_jwt_algorithm(NULL, NULL), "config");
   CHECK_INVALID(oauth2cc_config_set_jwt_audience(NULL, NULL), "config");
+  CHECK_INVALID(oauth2cc_config_set_client_certificate_file(NULL, "c.pem", "k.pem"), "config");
 
   /* NULL strings: refused where required, "clear" where documented. */
   CHECK_INVALID(oauth2cc_config_set_token_url(config, NULL), "url");
@@ -169,6 +170,10 @@ static void config_setters(const char *token_url) {
   CHECK_INVALID(oauth2cc_config_set_private_key_pem(config, NULL, "kid"), "pem");
   CHECK_STATUS(oauth2cc_config_set_jwt_algorithm(config, NULL), OAUTH2CC_STATUS_OK);
   CHECK_STATUS(oauth2cc_config_set_jwt_audience(config, NULL), OAUTH2CC_STATUS_OK);
+  CHECK_INVALID(oauth2cc_config_set_client_certificate_file(config, NULL, "k.pem"),
+                "cert_chain_pem_path");
+  CHECK_INVALID(oauth2cc_config_set_client_certificate_file(config, "c.pem", NULL),
+                "key_pem_path");
 
   /* Not UTF-8. */
   CHECK_INVALID(oauth2cc_config_set_token_url(config, NOT_UTF8), "url");
@@ -185,6 +190,10 @@ static void config_setters(const char *token_url) {
   CHECK_INVALID(oauth2cc_config_set_private_key_pem(config, "-----BEGIN", NOT_UTF8), "key_id");
   CHECK_INVALID(oauth2cc_config_set_jwt_algorithm(config, NOT_UTF8), "alg");
   CHECK_INVALID(oauth2cc_config_set_jwt_audience(config, NOT_UTF8), "audience");
+  CHECK_INVALID(oauth2cc_config_set_client_certificate_file(config, NOT_UTF8, "k.pem"),
+                "cert_chain_pem_path");
+  CHECK_INVALID(oauth2cc_config_set_client_certificate_file(config, "c.pem", NOT_UTF8),
+                "key_pem_path");
 
   /* Empty strings. */
   CHECK_STATUS(oauth2cc_config_set_token_url(config, ""), OAUTH2CC_STATUS_CONFIG);
@@ -199,6 +208,8 @@ static void config_setters(const char *token_url) {
   CHECK_STATUS(oauth2cc_config_set_private_key_pem(config, "", NULL), OAUTH2CC_STATUS_CONFIG);
   CHECK_STATUS(oauth2cc_config_set_jwt_algorithm(config, ""), OAUTH2CC_STATUS_OK);
   CHECK_STATUS(oauth2cc_config_set_jwt_audience(config, ""), OAUTH2CC_STATUS_OK);
+  CHECK_STATUS(oauth2cc_config_set_client_certificate_file(config, "", ""),
+               OAUTH2CC_STATUS_INVALID_ARGUMENT);
   /* Names that are not algorithms. */
   CHECK_INVALID(oauth2cc_config_set_jwt_algorithm(config, "none"), "none");
   CHECK_INVALID(oauth2cc_config_set_jwt_algorithm(config, "rs256"), "rs256");
@@ -410,6 +421,8 @@ static void huge_strings(const char *token_url, const char *api_url, const char 
   CHECK_STATUS(oauth2cc_config_set_private_key_file(config, big, big), OAUTH2CC_STATUS_CONFIG);
   CHECK_STATUS(oauth2cc_config_set_jwt_algorithm(config, big), OAUTH2CC_STATUS_INVALID_ARGUMENT);
   CHECK_STATUS(oauth2cc_config_set_jwt_audience(config, big), OAUTH2CC_STATUS_OK);
+  CHECK_STATUS(oauth2cc_config_set_client_certificate_file(config, big, big),
+               OAUTH2CC_STATUS_CONFIG);
   CHECK_STATUS(oauth2cc_config_set_jwt_audience(config, NULL), OAUTH2CC_STATUS_OK);
   CHECK_STATUS(oauth2cc_config_set_cache_file(config, NULL), OAUTH2CC_STATUS_OK);
   oauth2cc_config_free(config);

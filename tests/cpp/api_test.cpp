@@ -216,6 +216,9 @@ void check_config_errors() {  // token requests: 0
   CHECK_THROWS(keyed.set_jwt_algorithm("none"), oauth2cc::Status::InvalidArgument, caught);
   keyed.set_jwt_algorithm("ES256").set_jwt_audience("https://issuer.example").set_jwt_algorithm("");
   keyed.set_auth_style(oauth2cc::AuthStyle::PrivateKeyJwt);
+  CHECK_THROWS(keyed.set_client_certificate_file("/nonexistent/c.pem", "/nonexistent/k.pem"),
+               oauth2cc::Status::Config, caught);
+  CHECK(caught->message().find("/nonexistent/c.pem") != std::string::npos);
 
   // A moved-from config holds nothing: using it throws instead of crashing.
   oauth2cc::Config moved = std::move(config);

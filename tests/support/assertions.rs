@@ -26,10 +26,17 @@ pub enum Registered {
 
 /// The public key of a test key file in `tests/data/keys/`, for `alg`.
 pub fn public_key_of(file: &str, alg: &'static str) -> Registered {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/keys")
-        .join(file);
-    let der = PrivateKeyDer::from_pem_file(&path).expect("a test key");
+    public_key_of_file(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/keys")
+            .join(file),
+        alg,
+    )
+}
+
+/// The public key of the PEM private key at `path`, for `alg`.
+pub fn public_key_of_file(path: &Path, alg: &'static str) -> Registered {
+    let der = PrivateKeyDer::from_pem_file(path).expect("a test key");
     let rng = ring::rand::SystemRandom::new();
     let pkcs8 = |der: &PrivateKeyDer| der.secret_der().to_vec();
     match alg {
