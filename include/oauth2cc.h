@@ -141,7 +141,7 @@ typedef struct oauth2cc_client oauth2cc_client;
  * `_set_timeout_ms`, `_set_connect_timeout_ms`, `_set_ca_file`, `_set_proxy`,
  * `_set_user_agent`, `_set_expiry_leeway`, `_set_retries`, `_set_cache_file`,
  * `_set_max_response_bytes`, `_set_private_key_file`, `_set_private_key_pem`,
- * `_set_jwt_algorithm`, `_set_jwt_audience`, `_set_client_certificate_file`,
+ * `_set_jwt_algorithm`, `_set_jwt_audience`, `_set_client_certificate_file`, `_set_issuer`,
  * `oauth2cc_config_free`.
  */
 typedef struct oauth2cc_config oauth2cc_config;
@@ -444,7 +444,7 @@ enum oauth2cc_status oauth2cc_config_new(const char *client_id,
  * `connect_timeout_ms`, `user_agent`, `ca_file`, `proxy`, `expiry_leeway`, `max_retries`,
  * `retry_max_wait_ms`, `cache_file`, `max_response_bytes`, `private_key_file`,
  * `private_key_pem`, `private_key_id`, `jwt_algorithm`, `jwt_audience`,
- * `client_certificate_file`, `client_certificate_key_file`; `client_secret` may be left out
+ * `client_certificate_file`, `client_certificate_key_file`, `issuer`; `client_secret` may be left out
  * when a private key or a client certificate is given). An unknown key
  * is an error naming it. Relative paths inside are relative to the file's folder.
  *
@@ -455,14 +455,16 @@ enum oauth2cc_status oauth2cc_config_new(const char *client_id,
  * # Safety
  * `path` is NULL or NUL-terminated; `out` is NULL or writable.
  */
-enum oauth2cc_status oauth2cc_config_from_file(const char *path, struct oauth2cc_config **out);
+enum oauth2cc_status oauth2cc_config_from_file(const char *path,
+                                               struct oauth2cc_config **out);
 
 /**
  * Builds a configuration from `OAUTH2CC_CLIENT_ID`, `OAUTH2CC_CLIENT_SECRET` (required
  * unless a key or certificate file is set), `OAUTH2CC_TOKEN_URL` and `OAUTH2CC_SCOPE`
  * (optional), and `OAUTH2CC_PRIVATE_KEY_FILE`, `OAUTH2CC_PRIVATE_KEY_ID`,
  * `OAUTH2CC_JWT_ALGORITHM`, `OAUTH2CC_JWT_AUDIENCE`, `OAUTH2CC_CLIENT_CERTIFICATE_FILE`,
- * `OAUTH2CC_CLIENT_CERTIFICATE_KEY_FILE`, `OAUTH2CC_AUTH_STYLE` (a style's name). On success `*out` receives a new
+ * `OAUTH2CC_CLIENT_CERTIFICATE_KEY_FILE`, `OAUTH2CC_ISSUER`, `OAUTH2CC_AUTH_STYLE` (a
+ * style's name). On success `*out` receives a new
  * config (free with `oauth2cc_config_free`). Returns `OK`, `INVALID_ARGUMENT` (NULL `out`)
  * or `CONFIG` (a variable missing, a bad URL).
  *
@@ -708,6 +710,29 @@ enum oauth2cc_status oauth2cc_config_set_jwt_audience(struct oauth2cc_config *co
 enum oauth2cc_status oauth2cc_config_set_client_certificate_file(struct oauth2cc_config *config,
                                                                  const char *cert_chain_pem_path,
                                                                  const char *key_pem_path);
+
+/**
+ * Finds the token endpoint from the authorization server's metadata instead of the token
+ * URL: `issuer_url` is its issuer identifier (`https://...`, or `http://` to loopback). A
+ * client fetches `{issuer}/.well-known/openid-configuration`, then
+ * `/.well-known/oauth-authorization-server` (RFC 8414, inserted before the issuer's path),
+ * at its first token request, and keeps the result for its life; after a token-endpoint
+ * failure that suggests it moved (404, a network failure) the next request fetches it again.
+ * The document's `issuer` must equal `issuer_url` exactly; its `token_endpoint` obeys the
+ * token URL rules; with a client certificate, `mtls_endpoint_aliases.token_endpoint` is used
+ * when present. With `OAUTH2CC_AUTH_STYLE_AUTO`, the methods tried are those of
+ * `token_endpoint_auth_methods_supported` this config can use.
+ *
+ * NULL or `""` turns discovery off. Setting it makes no request. Returns `OK`,
+ * `INVALID_ARGUMENT` or `CONFIG` (a bad URL). A token request that cannot get the metadata
+ * fails with `CONFIG` (no document, a wrong issuer, a bad endpoint) or the network status
+ * (`NETWORK`, `TIMEOUT`, `TLS`, `SERVER_ERROR`), the metadata URL in the message.
+ *
+ * # Safety
+ * `config` is NULL or a live config not used by another thread; `issuer_url` NULL or NUL-terminated.
+ */
+enum oauth2cc_status oauth2cc_config_set_issuer(struct oauth2cc_config *config,
+                                                const char *issuer_url);
 
 /**
  * Frees a config and wipes its secret. NULL is a no-op. Must not be called twice on the

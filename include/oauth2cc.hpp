@@ -314,6 +314,13 @@ class Config {
     const std::string key = detail::c_str(key_pem_path, "key_pem_path");
     return call(oauth2cc_config_set_client_certificate_file, chain.c_str(), key.c_str());
   }
+  /**
+   * The authorization server's issuer: the token endpoint (and the auth methods AUTO tries)
+   * come from its metadata, fetched at a client's first token request. Empty turns it off.
+   */
+  Config &set_issuer(std::string_view issuer_url) {
+    return set_text(oauth2cc_config_set_issuer, issuer_url, "issuer_url");
+  }
   /** The assertion's "aud"; empty: the URL the token request goes to. */
   Config &set_jwt_audience(std::string_view audience) {
     return set_text(oauth2cc_config_set_jwt_audience, audience, "audience");

@@ -151,6 +151,17 @@ impl ClientAuth {
         }
     }
 
+    pub(crate) fn has_secret(&self) -> bool {
+        self.client_secret.is_some()
+    }
+
+    /// Whether client_secret_jwt can work: a secret long enough for HS256.
+    pub(crate) fn hmac_capable(&self) -> bool {
+        self.client_secret
+            .as_ref()
+            .is_some_and(|s| s.expose().len() >= jwt::MIN_HMAC_SECRET_BYTES)
+    }
+
     pub(crate) fn certificate(&self) -> Option<&ClientCertificate> {
         self.certificate.as_deref()
     }

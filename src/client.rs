@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use crate::cache_file::CacheFile;
 use crate::config::{AuthStyle, Config};
+use crate::discovery::Discovery;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fetch::TokenEndpoint;
 use crate::hooks::Hooks;
@@ -38,10 +39,12 @@ use striped::StripedToken;
 pub fn request_token(config: &Config) -> Result<Token> {
     let transport = Transport::new(config)?;
     let hooks = Hooks::default();
+    let discovery = Discovery::default();
     let endpoint = TokenEndpoint {
         config,
         transport: &transport,
         hooks: &hooks,
+        discovery: &discovery,
     };
     endpoint.fetch(config.auth_style()).map(|(token, _)| token)
 }
@@ -72,6 +75,8 @@ struct Inner {
     /// For [`AuthStyle::Auto`]: the style that worked first. Set once: a style learned
     /// is never tried with Auto's fallback again, so it cannot change afterwards.
     learned_style: OnceLock<AuthStyle>,
+    /// The issuer's metadata, fetched at the first token request when the config names one.
+    discovery: Discovery,
 }
 
 impl std::fmt::Debug for Client {
@@ -152,6 +157,7 @@ impl Client {
             current: StripedToken::default(),
             flight: Mutex::new(None),
             learned_style: OnceLock::new(),
+            discovery: Discovery::default(),
         };
         if let Some(token) = inner.load_cache_file() {
             inner.current.set(Some(&token));
@@ -230,6 +236,7 @@ impl Inner {
             config: &self.config,
             transport: &self.transport,
             hooks: &self.hooks,
+            discovery: &self.discovery,
         }
     }
 

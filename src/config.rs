@@ -73,6 +73,7 @@ pub struct Config {
     pub(crate) retry: RetryPolicy,
     pub(crate) cache_file: Option<PathBuf>,
     pub(crate) max_response_bytes: usize,
+    pub(crate) issuer: Option<Text>,
 }
 
 impl fmt::Debug for Config {
@@ -92,6 +93,7 @@ impl fmt::Debug for Config {
             .field("retry", &self.retry)
             .field("cache_file", &self.cache_file)
             .field("max_response_bytes", &self.max_response_bytes)
+            .field("issuer", &self.issuer)
             .finish()
     }
 }
@@ -154,6 +156,7 @@ impl Config {
             retry: RetryPolicy::default(),
             cache_file: None,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            issuer: None,
         })
     }
 
@@ -415,6 +418,28 @@ impl Config {
         Ok(())
     }
 
+    // --- Discovery (RFC 8414, OpenID Connect Discovery) ---
+
+    /// The authorization server's issuer identifier (`https://`, or `http://` to loopback):
+    /// a client then takes the token endpoint (and, with a client certificate, its mutual-TLS
+    /// alias) and the auth methods AUTO picks from from the issuer's metadata, fetched at its
+    /// first token request, instead of the token URL. `None` or `""` turns discovery off.
+    pub fn set_issuer(&mut self, issuer: Option<&str>) -> Result<()> {
+        self.issuer = match issuer.filter(|i| !i.is_empty()) {
+            Some(url) => {
+                check_url(url, "issuer")?;
+                Some(text(url, "issuer")?)
+            }
+            None => None,
+        };
+        Ok(())
+    }
+
+    /// The issuer whose metadata gives the token endpoint, if one is set.
+    pub fn issuer(&self) -> Option<&str> {
+        self.issuer.as_ref().map(Text::as_str)
+    }
+
     // --- Mutual TLS (RFC 8705) ---
 
     /// The TLS client certificate: a PEM chain (leaf first) and its PEM private key, read
@@ -486,6 +511,10 @@ impl Config {
             let key = get("OAUTH2CC_CLIENT_CERTIFICATE_KEY_FILE").unwrap_or_default();
             self.set_client_certificate_file(&chain, &key)
                 .map_err(in_var("OAUTH2CC_CLIENT_CERTIFICATE_FILE"))?;
+        }
+        if let Some(issuer) = get("OAUTH2CC_ISSUER") {
+            self.set_issuer(Some(&issuer))
+                .map_err(in_var("OAUTH2CC_ISSUER"))?;
         }
         if let Some(style) = get("OAUTH2CC_AUTH_STYLE") {
             self.set_auth_style(style_named(&style).map_err(in_var("OAUTH2CC_AUTH_STYLE"))?);
@@ -618,6 +647,7 @@ struct ConfigFile {
     jwt_audience: Option<String>,
     client_certificate_file: Option<PathBuf>,
     client_certificate_key_file: Option<PathBuf>,
+    issuer: Option<String>,
 }
 
 impl ConfigFile {
@@ -686,6 +716,7 @@ impl ConfigFile {
                 ))
             }
         }
+        c.set_issuer(self.issuer.as_deref())?;
         let keyless = c.auth.private_key().is_none() && c.auth.certificate().is_none();
         if self.client_secret.is_none() && keyless {
             return Err(Error::config(

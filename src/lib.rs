@@ -49,6 +49,7 @@ mod cache_file;
 pub mod client;
 mod client_cert;
 pub mod config;
+mod discovery;
 pub mod error;
 mod fetch;
 #[allow(unsafe_code)]

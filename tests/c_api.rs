@@ -848,3 +848,86 @@ fn mutual_tls_clients() {
     assert!(!front.client_certs().is_empty());
     assert!(front.client_certs().iter().all(|c| *c == cert_der));
 }
+
+/// `discovery.c`: an authorization server found from its issuer.
+#[test]
+fn discovery_finds_the_token_endpoint() {
+    let metadata_fetches = Arc::new(AtomicUsize::new(0));
+    let old_tokens = AtomicUsize::new(0);
+    let fetches = metadata_fetches.clone();
+    let server = TestServer::start(move |request| {
+        let base = format!("http://{}", request.header("host").unwrap_or(""));
+        let path = request.path().to_string();
+        match path.as_str() {
+            "/.well-known/oauth-authorization-server/tenant" => {
+                let n = fetches.fetch_add(1, Ordering::SeqCst);
+                let endpoint = if n == 0 { "/token-old" } else { "/token-new" };
+                let doc = serde_json::json!({
+                    "issuer": format!("{base}/tenant"),
+                    "token_endpoint": format!("{base}{endpoint}"),
+                    "token_endpoint_auth_methods_supported": ["client_secret_post"],
+                });
+                Action::Respond(Response::json(200, &doc.to_string()))
+            }
+            "/wrong/.well-known/openid-configuration" => {
+                let doc = serde_json::json!({
+                    "issuer": format!("{base}/other"),
+                    "token_endpoint": format!("{base}/token-new"),
+                });
+                Action::Respond(Response::json(200, &doc.to_string()))
+            }
+            "/token-old" | "/token-new" => {
+                let posted = request.basic_auth().is_none()
+                    && credentials(request) == Some(("disco-client".into(), "disco-secret".into()));
+                if !posted {
+                    return oauth_error(401, "invalid_client", "send it in the body");
+                }
+                if path == "/token-old" && old_tokens.fetch_add(1, Ordering::SeqCst) > 0 {
+                    return Action::Respond(Response::new(404));
+                }
+                let name = path.trim_start_matches("/token-");
+                token_response(&format!("tok-{name}"), "Bearer", Some(3600), None)
+            }
+            _ => Action::Respond(Response::new(404)),
+        }
+    });
+    let base = base_url(&server);
+    let refused = refused_url();
+    let refused_base = refused.trim_end_matches("/api/token").to_string();
+    let outcome = run_c_test(
+        "discovery",
+        &[
+            ("OAUTH2CC_TEST_ISSUER", format!("{base}/tenant")),
+            ("OAUTH2CC_TEST_BASE", base),
+            ("OAUTH2CC_TEST_REFUSED", refused_base),
+        ],
+    );
+    // Fetched at the first request and after the 404, not for the refreshes in between.
+    assert_eq!(
+        metadata_fetches.load(Ordering::SeqCst),
+        2,
+        "{}",
+        outcome.report()
+    );
+    let paths: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|r| r.path().to_string())
+        .filter(|p| p.starts_with("/token") || p.contains("tenant"))
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "/tenant/.well-known/openid-configuration",
+            "/.well-known/oauth-authorization-server/tenant",
+            "/token-old",
+            "/token-old",
+            "/tenant/.well-known/openid-configuration",
+            "/.well-known/oauth-authorization-server/tenant",
+            "/token-new",
+            "/token-new",
+        ],
+        "{}",
+        outcome.report()
+    );
+}

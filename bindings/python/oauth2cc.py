@@ -268,6 +268,7 @@ _SIGNATURES = {
     "oauth2cc_config_set_jwt_algorithm": (_status, [_P, _char_p]),
     "oauth2cc_config_set_jwt_audience": (_status, [_P, _char_p]),
     "oauth2cc_config_set_client_certificate_file": (_status, [_P, _char_p, _char_p]),
+    "oauth2cc_config_set_issuer": (_status, [_P, _char_p]),
     "oauth2cc_config_free": (None, [_P]),
     "oauth2cc_authenticate": (_status, [_char_p, _char_p, _PP]),
     "oauth2cc_request_token": (_status, [_P, _PP]),
@@ -656,6 +657,11 @@ class Config(_Handle):
         return self._set(_lib.oauth2cc_config_set_client_certificate_file,
                          _c_text(cert_chain_pem_path, "cert_chain_pem_path"),
                          _c_text(key_pem_path, "key_pem_path"))
+
+    def set_issuer(self, issuer_url):
+        """The authorization server's issuer: the token endpoint comes from its metadata,
+        fetched at a client's first token request. None turns it off."""
+        return self._set_text(_lib.oauth2cc_config_set_issuer, issuer_url, "issuer")
 
     def set_jwt_audience(self, audience):
         """The assertion's "aud"; None: the URL the token request goes to."""

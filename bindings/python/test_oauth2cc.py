@@ -399,6 +399,9 @@ class KeyAuthTest(EndpointTestCase):
                 config.set_client_certificate_file(cert, cert)
             self.assertIn("p256.cert.pem", str(caught.exception))
             config.set_client_certificate_file(cert, os.path.join(self.KEYS, "p256.pk8.pem"))
+            with self.assertRaises(oauth2cc.ConfigError):
+                config.set_issuer("http://example.com")
+            config.set_issuer(self.server.url("")).set_issuer(None)
 
 
 class ClientTest(EndpointTestCase):

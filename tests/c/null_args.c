@@ -156,6 +156,7 @@ static void config_setters(const char *token_url) {
   CHECK_INVALID(oauth2cc_config_set_jwt_algorithm(NULL, NULL), "config");
   CHECK_INVALID(oauth2cc_config_set_jwt_audience(NULL, NULL), "config");
   CHECK_INVALID(oauth2cc_config_set_client_certificate_file(NULL, "c.pem", "k.pem"), "config");
+  CHECK_INVALID(oauth2cc_config_set_issuer(NULL, NULL), "config");
 
   /* NULL strings: refused where required, "clear" where documented. */
   CHECK_INVALID(oauth2cc_config_set_token_url(config, NULL), "url");
@@ -174,6 +175,7 @@ static void config_setters(const char *token_url) {
                 "cert_chain_pem_path");
   CHECK_INVALID(oauth2cc_config_set_client_certificate_file(config, "c.pem", NULL),
                 "key_pem_path");
+  CHECK_STATUS(oauth2cc_config_set_issuer(config, NULL), OAUTH2CC_STATUS_OK);
 
   /* Not UTF-8. */
   CHECK_INVALID(oauth2cc_config_set_token_url(config, NOT_UTF8), "url");
@@ -194,6 +196,7 @@ static void config_setters(const char *token_url) {
                 "cert_chain_pem_path");
   CHECK_INVALID(oauth2cc_config_set_client_certificate_file(config, "c.pem", NOT_UTF8),
                 "key_pem_path");
+  CHECK_INVALID(oauth2cc_config_set_issuer(config, NOT_UTF8), "issuer_url");
 
   /* Empty strings. */
   CHECK_STATUS(oauth2cc_config_set_token_url(config, ""), OAUTH2CC_STATUS_CONFIG);
@@ -210,6 +213,10 @@ static void config_setters(const char *token_url) {
   CHECK_STATUS(oauth2cc_config_set_jwt_audience(config, ""), OAUTH2CC_STATUS_OK);
   CHECK_STATUS(oauth2cc_config_set_client_certificate_file(config, "", ""),
                OAUTH2CC_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(oauth2cc_config_set_issuer(config, ""), OAUTH2CC_STATUS_OK);
+  /* The issuer obeys the token URL rules. */
+  CHECK_STATUS(oauth2cc_config_set_issuer(config, "http://example.com"), OAUTH2CC_STATUS_CONFIG);
+  CHECK_STATUS(oauth2cc_config_set_issuer(config, "not a url"), OAUTH2CC_STATUS_CONFIG);
   /* Names that are not algorithms. */
   CHECK_INVALID(oauth2cc_config_set_jwt_algorithm(config, "none"), "none");
   CHECK_INVALID(oauth2cc_config_set_jwt_algorithm(config, "rs256"), "rs256");
@@ -423,6 +430,7 @@ static void huge_strings(const char *token_url, const char *api_url, const char 
   CHECK_STATUS(oauth2cc_config_set_jwt_audience(config, big), OAUTH2CC_STATUS_OK);
   CHECK_STATUS(oauth2cc_config_set_client_certificate_file(config, big, big),
                OAUTH2CC_STATUS_CONFIG);
+  CHECK_STATUS(oauth2cc_config_set_issuer(config, big_url), OAUTH2CC_STATUS_CONFIG);
   CHECK_STATUS(oauth2cc_config_set_jwt_audience(config, NULL), OAUTH2CC_STATUS_OK);
   CHECK_STATUS(oauth2cc_config_set_cache_file(config, NULL), OAUTH2CC_STATUS_OK);
   oauth2cc_config_free(config);

@@ -219,6 +219,8 @@ void check_config_errors() {  // token requests: 0
   CHECK_THROWS(keyed.set_client_certificate_file("/nonexistent/c.pem", "/nonexistent/k.pem"),
                oauth2cc::Status::Config, caught);
   CHECK(caught->message().find("/nonexistent/c.pem") != std::string::npos);
+  CHECK_THROWS(keyed.set_issuer("http://example.com"), oauth2cc::Status::Config, caught);
+  keyed.set_issuer("https://login.example.com/tenant").set_issuer("");
 
   // A moved-from config holds nothing: using it throws instead of crashing.
   oauth2cc::Config moved = std::move(config);
