@@ -3,9 +3,11 @@
 //! certificate credential, as Entra ID registers them), whose header then carries the
 //! certificate's thumbprints (`x5t#S256`, `x5t`).
 //!
-//! The key is held twice, both wiped on drop: as [`PrivateKey`] for signing, and as ureq's
-//! `PrivateKey` (rustls-pki-types DER, zeroized on drop) inside the [`ClientCert`] that every
-//! transport made from the config presents (ureq 3.5: `TlsConfig::client_cert`).
+//! The key is held twice: as [`PrivateKey`] for signing (wiped on drop), and as ureq's
+//! `PrivateKey` inside the [`ClientCert`] that every transport made from the config presents
+//! (ureq 3.5: `TlsConfig::client_cert`). That second copy, and the signing key rustls makes
+//! from it for the TLS handshake, are NOT wiped on drop: rustls-pki-types 1.16 implements
+//! `Zeroize` for key DER but does not call it on drop, and ureq gives no mutable access.
 
 use std::fmt;
 use std::path::Path;
