@@ -508,7 +508,12 @@ impl Config {
                 .map_err(in_var("OAUTH2CC_JWT_AUDIENCE"))?;
         }
         if let Some(chain) = get("OAUTH2CC_CLIENT_CERTIFICATE_FILE") {
-            let key = get("OAUTH2CC_CLIENT_CERTIFICATE_KEY_FILE").unwrap_or_default();
+            let key = get("OAUTH2CC_CLIENT_CERTIFICATE_KEY_FILE").ok_or_else(|| {
+                Error::config(
+                    "OAUTH2CC_CLIENT_CERTIFICATE_FILE is set but \
+                     OAUTH2CC_CLIENT_CERTIFICATE_KEY_FILE is not",
+                )
+            })?;
             self.set_client_certificate_file(&chain, &key)
                 .map_err(in_var("OAUTH2CC_CLIENT_CERTIFICATE_FILE"))?;
         }
@@ -960,6 +965,24 @@ mod tests {
         };
         let c = Config::from_vars(vars).unwrap();
         assert_eq!(c.private_key().unwrap().1, Some("k2"));
+        let cert = keys.join("p256.cert.pem").to_string_lossy().into_owned();
+        let cert_only = |name: &str| match name {
+            "OAUTH2CC_CLIENT_ID" => Some("id".to_string()),
+            "OAUTH2CC_CLIENT_CERTIFICATE_FILE" => Some(cert.clone()),
+            "OAUTH2CC_ISSUER" => Some("https://issuer.example".to_string()),
+            _ => None,
+        };
+        let e = Config::from_vars(cert_only).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Config);
+        assert!(e.message().contains("KEY_FILE"), "{}", e.message());
+        let p256 = keys.join("p256.pk8.pem").to_string_lossy().into_owned();
+        let with_key = |name: &str| match name {
+            "OAUTH2CC_CLIENT_CERTIFICATE_KEY_FILE" => Some(p256.clone()),
+            other => cert_only(other),
+        };
+        let tls = Config::from_vars(with_key).unwrap();
+        assert_eq!(tls.auth_style(), AuthStyle::TlsClient);
+        assert_eq!(tls.issuer(), Some("https://issuer.example"));
         assert!(format!("{c:?}").contains("rsa2048.pk8.pem"));
     }
 
