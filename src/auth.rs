@@ -224,7 +224,8 @@ impl ClientAuth {
 
     /// Adds the credentials of one attempt (`style` is a concrete style from
     /// [`AuthStyle::attempts`]) to a token request sent to `url` at `now`: a header, or form
-    /// fields after the rest. A client assertion is made afresh on every call.
+    /// fields after the rest. A client assertion is made afresh on every call, and returned
+    /// (to scrub from what the server may echo).
     pub(crate) fn apply(
         &self,
         style: AuthStyle,
@@ -233,7 +234,7 @@ impl ClientAuth {
         now: SystemTime,
         headers: &mut Vec<(&'static str, WipedString)>,
         body: &mut String,
-    ) -> Result<()> {
+    ) -> Result<Option<WipedString>> {
         match style {
             AuthStyle::PostBody => {
                 let secret = self.secret(style)?;
@@ -249,10 +250,11 @@ impl ClientAuth {
                 form_pair(body, "client_assertion_type", jwt::ASSERTION_TYPE);
                 form_pair(body, "client_assertion", &assertion);
                 form_pair(body, "client_id", client_id);
+                return Ok(Some(assertion));
             }
             AuthStyle::TlsClient => form_pair(body, "client_id", client_id),
         }
-        Ok(())
+        Ok(None)
     }
 
     /// A fresh client assertion for `style` (private_key_jwt or client_secret_jwt).

@@ -154,7 +154,13 @@ impl TokenEndpoint<'_> {
             retry_after: response.header("retry-after"),
             body: &response.body,
         };
-        let token = parse_token_response(&reply, url, clock.system_now(), clock.now());
+        let token =
+            parse_token_response(&reply, url, clock.system_now(), clock.now()).map_err(|e| {
+                match &request.assertion {
+                    Some(assertion) => e.redact(&[assertion.as_str()]),
+                    None => e,
+                }
+            });
         // The body holds the access token: wipe it before its memory goes back to the
         // allocator (the Token keeps its own, wiped, copy).
         drop(zeroize::Zeroizing::new(response.body));

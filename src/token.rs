@@ -26,6 +26,9 @@ pub struct TokenRequest {
     pub headers: Vec<(&'static str, WipedString)>,
     /// The form body.
     pub body: WipedString,
+    /// The client assertion in the body, if any: a credential for its minute, scrubbed from
+    /// what the server echoes.
+    pub(crate) assertion: Option<WipedString>,
 }
 
 impl std::fmt::Debug for TokenRequest {
@@ -64,7 +67,7 @@ pub fn build_token_request(
         ),
         ("Accept", WipedString::new("application/json".into())),
     ];
-    config.auth.apply(
+    let assertion = config.auth.apply(
         style,
         config.client_id.expose(),
         url,
@@ -72,7 +75,11 @@ pub fn build_token_request(
         &mut headers,
         &mut body,
     )?;
-    Ok(TokenRequest { headers, body })
+    Ok(TokenRequest {
+        headers,
+        body,
+        assertion,
+    })
 }
 
 /// An access token and what came with it. Immutable; secrets wiped on drop.

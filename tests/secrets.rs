@@ -975,3 +975,30 @@ fn debug_output_is_redacted() {
     .unwrap();
     assert_clean("TokenRequest", "Debug", &format!("{request:?}"));
 }
+
+#[test]
+fn an_echoed_client_assertion_is_scrubbed() {
+    let server = echo_server(400, "1");
+    let mut config = Config::with_optional_secret(CLIENT_ID, None).unwrap();
+    config.set_token_url(&server.url("/token")).unwrap();
+    let key = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/keys/p256.pk8.pem");
+    config.set_private_key_file(key, Some("kid")).unwrap();
+    let err = oauth2cc::request_token(&config).unwrap_err();
+    let assertion = server
+        .last_request()
+        .and_then(|r| r.form_value("client_assertion"))
+        .expect("an assertion was sent");
+    let description = err.oauth().description.clone().unwrap_or_default();
+    assert!(
+        description.contains("body=["),
+        "the echo arrived: {description}"
+    );
+    for text in [err.message(), description.as_str()] {
+        assert!(!text.contains(&assertion), "{text}");
+        // Not even its signature alone.
+        assert!(
+            !text.contains(assertion.rsplit('.').next().unwrap()),
+            "{text}"
+        );
+    }
+}
