@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use crate::cache_file::CacheFile;
 use crate::config::{AuthStyle, Config};
+use crate::discovery::Discovery;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fetch::TokenEndpoint;
 use crate::hooks::{
@@ -48,10 +49,12 @@ use striped::StripedToken;
 pub fn request_token(config: &Config) -> Result<Token> {
     let hooks = Hooks::new(config.log.clone());
     let transport = Transport::new(config, &hooks)?;
+    let discovery = Discovery::default();
     let endpoint = TokenEndpoint {
         config,
         transport: &transport,
         hooks: &hooks,
+        discovery: &discovery,
     };
     endpoint.fetch(config.auth_style()).map(|(token, _)| token)
 }
@@ -76,6 +79,8 @@ struct Inner {
     cache_file: Option<CacheFile>,
     /// This process's connections, token and locks; a fork child chains its own.
     state: State,
+    /// The issuer's metadata, fetched at the first token request when the config names one.
+    discovery: Discovery,
 }
 
 /// What belongs to one process: see the module's "fork()" section.
@@ -232,6 +237,7 @@ impl Client {
             hooks,
             cache_file,
             state: State::new(crate::fork::generation(), transport),
+            discovery: Discovery::default(),
         };
         if let Some(token) = inner.load_cache_file() {
             inner
@@ -405,6 +411,7 @@ impl Inner {
             config: &self.config,
             transport: self.state().transport(),
             hooks: &self.hooks,
+            discovery: &self.discovery,
         }
     }
 

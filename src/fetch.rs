@@ -6,6 +6,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::time::{Duration, Instant};
 
 use crate::config::{AuthStyle, Config, RetryPolicy};
+use crate::discovery::Discovery;
 use crate::error::{Error, ErrorKind, Result};
 use crate::hooks::{Counters, Hooks, LogLevel};
 use crate::token::{
@@ -22,6 +23,8 @@ pub(crate) struct TokenEndpoint<'a> {
     pub config: &'a Config,
     pub transport: &'a Transport,
     pub hooks: &'a Hooks,
+    /// The issuer's metadata, when the config names an issuer (kept by the client).
+    pub discovery: &'a Discovery,
 }
 
 impl TokenEndpoint<'_> {
@@ -33,7 +36,7 @@ impl TokenEndpoint<'_> {
         let deadline = clock.now() + self.config.timeout();
         let mut attempt = 0u32;
         loop {
-            let err = match self.fetch_with_style(style, deadline) {
+            let err = match self.discover_and_fetch(style, deadline) {
                 Ok(ok) => return Ok(ok),
                 Err(e) => e,
             };
@@ -69,11 +72,54 @@ impl TokenEndpoint<'_> {
         err.redact(&forms)
     }
 
-    /// One try of each of `style`'s attempts in turn, moving on only after `invalid_client`.
-    fn fetch_with_style(&self, style: AuthStyle, deadline: Instant) -> Result<(Token, AuthStyle)> {
+    /// [`TokenEndpoint::fetch_with_style`] at the token URL: the config's, or the one the
+    /// issuer's metadata names (fetched at the first request); there AUTO tries the methods
+    /// the server announces. A failure that suggests the endpoint moved drops the metadata.
+    fn discover_and_fetch(
+        &self,
+        style: AuthStyle,
+        deadline: Instant,
+    ) -> Result<(Token, AuthStyle)> {
+        let Some(metadata) = self
+            .discovery
+            .metadata(self.config, self.transport, deadline)?
+        else {
+            return self.fetch_with_style(
+                style,
+                style.attempts(),
+                self.config.require_token_url()?,
+                deadline,
+            );
+        };
+        let offered = (style == AuthStyle::Auto)
+            .then(|| metadata.auto_styles(self.config))
+            .flatten();
+        let attempts = offered.as_deref().unwrap_or(style.attempts());
+        if attempts.is_empty() {
+            return Err(Error::config(format!(
+                "the server's metadata ({}) offers no client authentication method this config can use",
+                metadata.source
+            )));
+        }
+        let result =
+            self.fetch_with_style(style, attempts, metadata.token_url(self.config), deadline);
+        if let Err(e) = &result {
+            self.discovery.forget_if_moved(e);
+        }
+        result
+    }
+
+    /// One try of each of `attempts` in turn, moving on only after `invalid_client`.
+    fn fetch_with_style(
+        &self,
+        style: AuthStyle,
+        attempts: &[AuthStyle],
+        url: &str,
+        deadline: Instant,
+    ) -> Result<(Token, AuthStyle)> {
         let mut earlier: Option<(AuthStyle, Error)> = None;
-        for &attempt in style.attempts() {
-            let err = match self.fetch_once(attempt, deadline) {
+        for &attempt in attempts {
+            let err = match self.fetch_once(attempt, url, deadline) {
                 Ok(token) => return Ok((token, attempt)),
                 Err(e) => e,
             };
@@ -99,8 +145,7 @@ impl TokenEndpoint<'_> {
     }
 
     /// One HTTP request to the token endpoint, counted and logged.
-    fn fetch_once(&self, style: AuthStyle, deadline: Instant) -> Result<Token> {
-        let url = self.config.require_token_url()?;
+    fn fetch_once(&self, style: AuthStyle, url: &str, deadline: Instant) -> Result<Token> {
         let counters = &self.hooks.counters;
         Counters::add(&counters.token_requests);
         self.hooks.log(LogLevel::Debug, || {
@@ -133,7 +178,8 @@ impl TokenEndpoint<'_> {
     }
 
     fn request_once(&self, url: &str, style: AuthStyle, deadline: Instant) -> Result<Token> {
-        let request = build_token_request(self.config, style);
+        let clock = &*self.hooks.clock;
+        let request = build_token_request(self.config, style, url, clock.system_now())?;
         let headers: Vec<(&str, &str)> = request
             .headers
             .iter()
@@ -153,8 +199,13 @@ impl TokenEndpoint<'_> {
             retry_after: response.header("retry-after"),
             body: &response.body,
         };
-        let clock = &*self.hooks.clock;
-        let token = parse_token_response(&reply, url, clock.system_now(), clock.now());
+        let token =
+            parse_token_response(&reply, url, clock.system_now(), clock.now()).map_err(|e| {
+                match &request.assertion {
+                    Some(assertion) => e.redact(&[assertion.as_str()]),
+                    None => e,
+                }
+            });
         // The body holds the access token: wipe it before its memory goes back to the
         // allocator (the Token keeps its own, wiped, copy).
         drop(zeroize::Zeroizing::new(response.body));

@@ -28,10 +28,13 @@
 //!   last error)         │  │        └──► transport ────┘  └──► files, url_rules
 //!                       │  └──► cache_file ──► token        (transport also uses
 //!                       └──► hooks (clock)                    files, url_rules, secret)
-//! leaves: error, secret, form, files, url_rules, hooks
+//! leaves: error, secret, form, files, url_rules, hooks, jwt
+//! auth ──► jwt (keys, assertions), client_cert ──► jwt, files (transport presents it)
 //! ```
 //! * `url_rules`: where requests may go (URL, host, port, proxy-URL rules). `files`: bounded
 //!   reads and PEM loading. `form`: form encoding. `auth`: client authentication methods.
+//!   `jwt`: private keys and client assertions (ring). `client_cert`: the mutual-TLS
+//!   certificate and its key.
 //! * `token`: pure; builds the token request, parses the answer. `transport`: the only I/O, a
 //!   byte-level request. `fetch`: one token request (auth fallback, retries, redaction).
 //! * `client`: the cache, single flight, the 401 rule; `hooks`: what it observes (clock).
@@ -44,7 +47,9 @@
 mod auth;
 mod cache_file;
 pub mod client;
+mod client_cert;
 pub mod config;
+mod discovery;
 pub mod error;
 mod fetch;
 #[allow(unsafe_code)]
@@ -53,6 +58,7 @@ mod files;
 mod fork;
 mod form;
 mod hooks;
+mod jwt;
 pub mod secret;
 pub mod token;
 mod transport;

@@ -26,6 +26,9 @@ pub struct TokenRequest {
     pub headers: Vec<(&'static str, WipedString)>,
     /// The form body.
     pub body: WipedString,
+    /// The client assertion in the body, if any: a credential for its minute, scrubbed from
+    /// what the server echoes.
+    pub(crate) assertion: Option<WipedString>,
 }
 
 impl std::fmt::Debug for TokenRequest {
@@ -39,9 +42,16 @@ impl std::fmt::Debug for TokenRequest {
 }
 
 /// Builds the client-credentials request for one attempt of `style` ([`AuthStyle::Auto`]
-/// builds its first attempt, Basic). Body order: `grant_type`, `scope`, the extra params in
-/// the order added, then the credentials for [`AuthStyle::PostBody`].
-pub fn build_token_request(config: &Config, style: AuthStyle) -> TokenRequest {
+/// builds its first attempt, Basic), to be sent to `url` at `now` (a client assertion's
+/// default audience and `iat`). Body order: `grant_type`, `scope`, the extra params in the
+/// order added, then the credentials that travel in the body. Fails (CONFIG) when the
+/// config lacks what `style` needs (a secret, a key) or an assertion cannot be signed.
+pub fn build_token_request(
+    config: &Config,
+    style: AuthStyle,
+    url: &str,
+    now: SystemTime,
+) -> Result<TokenRequest> {
     let mut body = WipedString::new(String::with_capacity(128));
     form_pair(&mut body, "grant_type", "client_credentials");
     if let Some(scope) = config.scope() {
@@ -57,10 +67,19 @@ pub fn build_token_request(config: &Config, style: AuthStyle) -> TokenRequest {
         ),
         ("Accept", WipedString::new("application/json".into())),
     ];
-    config
-        .auth
-        .apply(style, config.client_id.expose(), &mut headers, &mut body);
-    TokenRequest { headers, body }
+    let assertion = config.auth.apply(
+        style,
+        config.client_id.expose(),
+        url,
+        now,
+        &mut headers,
+        &mut body,
+    )?;
+    Ok(TokenRequest {
+        headers,
+        body,
+        assertion,
+    })
 }
 
 /// An access token and what came with it. Immutable; secrets wiped on drop.

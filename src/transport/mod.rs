@@ -145,7 +145,12 @@ impl Transport {
             .max_redirects(0)
             .https_only(false)
             .proxy(None)
-            .tls_config(TlsConfig::builder().root_certs(roots).build())
+            .tls_config(
+                TlsConfig::builder()
+                    .root_certs(roots)
+                    .client_cert(config.auth.certificate().map(|c| c.tls()))
+                    .build(),
+            )
             .user_agent(config.user_agent().unwrap_or(USER_AGENT))
             .timeout_global(Some(config.timeout()))
             .timeout_connect(Some(config.connect_timeout()))
