@@ -38,10 +38,12 @@ use crate::transport::{HttpResponse, Request, Transport};
 use crate::url_rules::check_url;
 
 mod api_request;
+mod background;
 mod striped;
 
 use api_request::ApiRequest;
 pub(crate) use api_request::{is_token_rejected, split_header_line};
+use background::Background;
 use striped::StripedToken;
 
 /// Requests one token with `config`, on a fresh connection. Blocks up to the config's timeout
@@ -81,6 +83,16 @@ struct Inner {
     state: State,
     /// The issuer's metadata, fetched at the first token request when the config names one.
     discovery: Discovery,
+    /// The background refresher, when the config asks for one.
+    background: OnceLock<Arc<Background>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(background) = self.background.get() {
+            background.stop();
+        }
+    }
 }
 
 /// What belongs to one process: see the module's "fork()" section.
@@ -238,6 +250,7 @@ impl Client {
             cache_file,
             state: State::new(crate::fork::generation(), transport),
             discovery: Discovery::default(),
+            background: OnceLock::new(),
         };
         if let Some(token) = inner.load_cache_file() {
             inner
@@ -245,9 +258,14 @@ impl Client {
                 .current
                 .set(Some(&token), inner.fresh_until_ns(&token));
         }
-        Ok(Client {
-            inner: Arc::new(inner),
-        })
+        let inner = Arc::new(inner);
+        if config.background_refresh() {
+            let background = Background::start(&inner).map_err(|e| {
+                Error::config(format!("cannot start the background refresh thread: {e}"))
+            })?;
+            let _ = inner.background.set(background);
+        }
+        Ok(Client { inner })
     }
 
     /// The configuration this client was made with.
@@ -520,10 +538,49 @@ impl Inner {
         if !leader {
             // A refresh is running: keep using the old token if it still works, else wait.
             return match still_valid {
-                Some(old) => Ok(old),
+                Some(old) => {
+                    Counters::add(&self.hooks.counters.slow_hits);
+                    Ok(old)
+                }
                 None => flight.wait(self.config.timeout()),
             };
         }
+        self.lead_refresh(state, flight, still_valid)
+    }
+
+    /// A refresh now, whether or not the token is due (the background refresher): leads
+    /// one if none is running, else waits for the running one. Callers keep getting the
+    /// current token meanwhile.
+    fn refresh_now(&self) -> Result<Arc<Token>> {
+        let state = self.state();
+        let flight = {
+            let mut slot = state.flight.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(running) = slot.as_ref() {
+                let running = Arc::clone(running);
+                drop(slot);
+                return running.wait(self.config.timeout());
+            }
+            let f = Arc::new(Flight::default());
+            *slot = Some(Arc::clone(&f));
+            f
+        };
+        let clock = &*self.hooks.clock;
+        let still_valid = state
+            .current
+            .get()
+            .filter(|t| !t.is_expired_at(clock.now(), Duration::ZERO));
+        self.lead_refresh(state, flight, still_valid)
+    }
+
+    /// The leader's part of a refresh: fetch, store, share the result with the flight's
+    /// waiters; a failure falls back on `still_valid` if it still is.
+    fn lead_refresh(
+        &self,
+        state: &State,
+        flight: Arc<Flight>,
+        still_valid: Option<Arc<Token>>,
+    ) -> Result<Arc<Token>> {
+        let clock = &*self.hooks.clock;
         let guard = FlightGuard { state, flight };
         let result = self.fetch_and_store(state);
         // A failed refresh falls back on the old token only if it is still valid now (the

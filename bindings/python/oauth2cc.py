@@ -237,6 +237,28 @@ _PP = ctypes.POINTER(_P)
 _char_p = ctypes.c_char_p
 _status = ctypes.c_int
 
+# The log callback type: void (*)(void *userdata, int level, const char *message).
+_LOG_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p)
+
+#: Log levels for ``Config.set_log``.
+LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG = 1, 2, 3, 4
+
+
+class _ClientStats(ctypes.Structure):
+    """``oauth2cc_client_stats``, field for field."""
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("token_requests", ctypes.c_uint64),
+        ("tokens_issued", ctypes.c_uint64),
+        ("failures", ctypes.c_uint64),
+        ("cache_hits", ctypes.c_uint64),
+        ("token_expires_at", ctypes.c_int64),
+        ("last_error_status", ctypes.c_int32),
+        ("unauthorized_refreshes", ctypes.c_uint64),
+        ("stale_connection_resends", ctypes.c_uint64),
+    ]
+
+
 # name: (restype, argtypes)
 _SIGNATURES = {
     "oauth2cc_version": (_char_p, []),
@@ -265,6 +287,8 @@ _SIGNATURES = {
     "oauth2cc_config_set_min_refresh_interval_ms": (_status, [_P, ctypes.c_uint32]),
     "oauth2cc_config_set_unauthorized_refresh_interval_ms": (_status, [_P, ctypes.c_uint32]),
     "oauth2cc_config_set_max_response_bytes": (_status, [_P, ctypes.c_size_t]),
+    "oauth2cc_config_set_log": (_status, [_P, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]),
+    "oauth2cc_config_set_background_refresh": (_status, [_P, ctypes.c_bool]),
     "oauth2cc_config_set_private_key_file": (_status, [_P, _char_p, _char_p]),
     "oauth2cc_config_set_private_key_pem": (_status, [_P, _char_p, _char_p]),
     "oauth2cc_config_set_jwt_algorithm": (_status, [_P, _char_p]),
@@ -289,11 +313,19 @@ _SIGNATURES = {
     "oauth2cc_client_token": (_status, [_P, _PP]),
     "oauth2cc_client_invalidate": (None, [_P]),
     "oauth2cc_client_get": (_status, [_P, _char_p, _PP]),
+    "oauth2cc_client_request": (_status, [
+        _P, _char_p, _char_p, ctypes.POINTER(_char_p), ctypes.c_char_p, ctypes.c_size_t, _PP]),
+    "oauth2cc_client_authorization_header": (
+        _status, [_P, ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)]),
+    "oauth2cc_client_get_stats": (_status, [_P, ctypes.c_void_p]),
     "oauth2cc_client_free": (None, [_P]),
     "oauth2cc_response_status": (ctypes.c_int32, [_P]),
     "oauth2cc_response_body": (
         ctypes.POINTER(ctypes.c_uint8), [_P, ctypes.POINTER(ctypes.c_size_t)]),
     "oauth2cc_response_header": (_char_p, [_P, _char_p]),
+    "oauth2cc_response_header_count": (ctypes.c_size_t, [_P]),
+    "oauth2cc_response_header_at": (
+        _status, [_P, ctypes.c_size_t, ctypes.POINTER(_char_p), ctypes.POINTER(_char_p)]),
     "oauth2cc_response_free": (None, [_P]),
 }
 
@@ -579,6 +611,31 @@ class Config(_Handle):
             _check(function(ptr, *args))
         return self
 
+    def set_log(self, callback, max_level=LOG_INFO):
+        """Log lines of clients made from this config go to ``callback(level, message)`` (an
+        int from LOG_ERROR 1 to LOG_DEBUG 4 and a str that never holds a secret) up to
+        ``max_level``; None turns logging off. Called on the thread doing the work. An
+        exception in the callback is printed by ctypes and otherwise ignored."""
+        level = _c_int(max_level, "max_level", ctypes.c_int)
+        if callback is None:
+            c_callback = None
+        else:
+            def trampoline(_userdata, level, message):
+                callback(level, message.decode("utf-8", "replace"))
+            c_callback = _LOG_FN(trampoline)
+        self._set(_lib.oauth2cc_config_set_log,
+                  ctypes.cast(c_callback, ctypes.c_void_p) if c_callback else None, None, level)
+        # The C side keeps the pointer: keep the Python function alive as long as this config
+        # and every client made from it (Client keeps a reference too).
+        self._log_callback = c_callback
+        return self
+
+    def set_background_refresh(self, enabled):
+        """Clients refresh their token in a thread of their own before it is due."""
+        if not isinstance(enabled, bool):
+            raise TypeError(f"enabled must be a bool, not {type(enabled).__name__}")
+        return self._set(_lib.oauth2cc_config_set_background_refresh, enabled)
+
     def _set_text(self, function, value, name):
         return self._set(function, None if value is None else _c_text(value, name))
 
@@ -802,6 +859,8 @@ class Client(_Handle):
 
     def __init__(self, config):
         super().__init__(config._new(_lib.oauth2cc_client_new))
+        # The log callback the client copied from the config must outlive the client.
+        self._log_callback = getattr(config, "_log_callback", None)
 
     def token(self):
         """A valid token: the cached one, or a freshly fetched one."""
@@ -814,6 +873,49 @@ class Client(_Handle):
     def get(self, url):
         """GETs ``url`` with the token; on a 401 refreshes and retries once."""
         return Response(self._new(_lib.oauth2cc_client_get, _c_text(url, "url")))
+
+    def request(self, method, url, headers=None, body=None):
+        """Sends ``method`` to ``url`` with the token. ``headers``: a dict or a list of
+        ``"Name: value"`` strings (not Authorization, Content-Length, Transfer-Encoding or
+        Host); ``body``: bytes or str (UTF-8), sent as it is. On a 401 the token is refreshed
+        and the request, body included, sent once more. Any HTTP status is returned."""
+        if isinstance(headers, dict):
+            lines = [f"{name}: {value}" for name, value in headers.items()]
+        else:
+            lines = list(headers or [])
+        array = (_char_p * (len(lines) + 1))(*[_c_text(l, "header") for l in lines], None)
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        elif body is not None and not isinstance(body, (bytes, bytearray)):
+            raise TypeError(f"body must be bytes or str, not {type(body).__name__}")
+        data = bytes(body) if body is not None else None
+        return Response(self._new(
+            _lib.oauth2cc_client_request, _c_text(method, "method"), _c_text(url, "url"),
+            array, data, len(data) if data is not None else 0))
+
+    def authorization_header(self):
+        """``"<type> <token>"`` of a valid token (refreshed when due), for an Authorization
+        header. On a cache hit the library allocates nothing."""
+        needed = ctypes.c_size_t(0)
+        buf = ctypes.create_string_buffer(256)
+        with self._use() as ptr:
+            status = _lib.oauth2cc_client_authorization_header(
+                ptr, buf, len(buf), ctypes.byref(needed))
+            if status == 12:  # BUFFER_TOO_SMALL: a longer token
+                buf = ctypes.create_string_buffer(needed.value + 1)
+                status = _lib.oauth2cc_client_authorization_header(
+                    ptr, buf, len(buf), ctypes.byref(needed))
+            _check(status)
+        return buf.value.decode()
+
+    def stats(self):
+        """The client's counters: a dict with token_requests, tokens_issued, failures,
+        cache_hits, token_expires_at (-1: none), last_error_status (0: none),
+        unauthorized_refreshes, stale_connection_resends."""
+        stats = _ClientStats(struct_size=ctypes.sizeof(_ClientStats))
+        with self._use() as ptr:
+            _check(_lib.oauth2cc_client_get_stats(ptr, ctypes.byref(stats)))
+        return {name: getattr(stats, name) for name, _ in _ClientStats._fields_[1:]}
 
 
 def authenticate(client_id, client_secret):

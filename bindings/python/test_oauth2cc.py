@@ -433,6 +433,45 @@ class ClientTest(EndpointTestCase):
         with self.assertRaises(oauth2cc.InvalidArgumentError):
             client.token()
 
+    def test_request_header_hot_path_stats_and_log(self):
+        lines = []
+        with self.config() as config:
+            config.set_log(lambda level, message: lines.append((level, message)), oauth2cc.LOG_DEBUG)
+            client = oauth2cc.Client(config)
+        with client:
+            header = client.authorization_header()
+            self.assertTrue(header.startswith("Bearer tok-"), header)
+            self.assertEqual(client.authorization_header(), header)
+            response = client.request("GET", self.server.url("/api/me"),
+                                      headers={"Accept": "application/json"})
+            self.assertEqual(response.status, 200)
+            self.assertEqual(response.header("x-echo-authorization"), header)
+            with self.assertRaises(oauth2cc.InvalidArgumentError):
+                client.request("GET", self.server.url("/api/me"),
+                               headers=["Authorization: Bearer mine"])
+            with self.assertRaises(oauth2cc.InvalidArgumentError):
+                client.request("GE T", self.server.url("/api/me"))
+            with self.assertRaises(TypeError):
+                client.request("POST", self.server.url("/api/me"), body=12)
+            stats = client.stats()
+            self.assertEqual(stats["token_requests"], 1)
+            self.assertEqual(stats["tokens_issued"], 1)
+            self.assertGreaterEqual(stats["cache_hits"], 2)
+            self.assertEqual(stats["last_error_status"], 0)
+            self.assertGreater(stats["token_expires_at"], time.time())
+        levels = {level for level, _ in lines}
+        self.assertIn(oauth2cc.LOG_DEBUG, levels)
+        self.assertIn(oauth2cc.LOG_INFO, levels)
+        for _, message in lines:
+            self.assertNotIn(CLIENT_SECRET, message)
+            self.assertNotIn(header.split(" ", 1)[1], message)
+        with self.config() as config:
+            with self.assertRaises(TypeError):
+                config.set_background_refresh(1)
+            config.set_background_refresh(True).set_background_refresh(False)
+            with self.assertRaises(oauth2cc.InvalidArgumentError):
+                config.set_log(print, 9)
+
     def test_threads_share_one_refresh(self):
         before = len(self.server.token_requests())
         with self.config("/slow-token") as config, oauth2cc.Client(config) as client:

@@ -422,15 +422,16 @@ pub(crate) unsafe fn str_array_arg<'a>(
     )))
 }
 
-/// A checked out-parameter: writing through it is safe, and happens only on success.
-pub(crate) struct Out<T>(*mut *mut T);
+/// A checked out-parameter (`T **out`, `const char **out`): writing through it is safe, and
+/// happens only on success.
+pub(crate) struct Out<P>(*mut P);
 
-impl<T> Out<T> {
+impl<P> Out<P> {
     /// Checks `ptr` before any work is done: NULL is `Err`.
     ///
     /// # Safety
-    /// `ptr` is NULL or writable for one pointer until [`Out::set`] is called.
-    pub(crate) unsafe fn new(ptr: *mut *mut T, name: &str) -> Result<Out<T>> {
+    /// `ptr` is NULL or writable for one `P` until [`Out::set`] is called.
+    pub(crate) unsafe fn new(ptr: *mut P, name: &str) -> Result<Out<P>> {
         if ptr.is_null() {
             Err(null_error(name))
         } else {
@@ -439,7 +440,7 @@ impl<T> Out<T> {
     }
 
     /// Hands `value` to the caller.
-    pub(crate) fn set(self, value: *mut T) {
+    pub(crate) fn set(self, value: P) {
         // SAFETY: non-NULL (checked in `new`) and writable per `new`'s contract.
         unsafe { self.0.write(value) }
     }
