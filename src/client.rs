@@ -39,11 +39,13 @@ use crate::url_rules::check_url;
 
 mod api_request;
 mod background;
+mod seq_header;
 mod striped;
 
 use api_request::ApiRequest;
 pub(crate) use api_request::{is_token_rejected, split_header_line};
 use background::Background;
+pub(crate) use seq_header::HeaderHit;
 use striped::StripedToken;
 
 /// Requests one token with `config`, on a fresh connection. Blocks up to the config's timeout
@@ -295,6 +297,7 @@ impl Client {
     /// refreshing as [`Client::token`] does. On a cache hit nothing is allocated and nothing
     /// shared with other threads is written: `f` runs under the calling thread's stripe's
     /// read lock (keep it short: copy the text out).
+    #[inline]
     pub fn with_authorization_header<R>(&self, f: impl FnOnce(&str) -> R) -> Result<R> {
         let inner = &*self.inner;
         let state = inner.state();
@@ -312,6 +315,41 @@ impl Client {
                 "the authorization header callback ran without a result",
             )),
         }
+    }
+
+    /// The header hot path: `"<type> <token>"` of a valid token and a NUL into `dst`, or
+    /// [`HeaderHit::TooSmall`] with the length when `dst` cannot hold them (then `dst` is
+    /// left as it was unless the token was being replaced at that moment). On a cache hit
+    /// nothing is allocated and nothing shared between threads is written. Refreshes as
+    /// [`Client::token`] does.
+    #[inline]
+    pub(crate) fn authorization_header_into(&self, dst: &mut [u8]) -> Result<HeaderHit> {
+        if let Some(hit) = self.authorization_header_hit(dst) {
+            return Ok(hit);
+        }
+        self.with_authorization_header(|header| {
+            let bytes = header.as_bytes();
+            match dst.get_mut(..=bytes.len()) {
+                Some(room) => {
+                    room[..bytes.len()].copy_from_slice(bytes);
+                    room[bytes.len()] = 0;
+                    HeaderHit::Copied(bytes.len())
+                }
+                None => HeaderHit::TooSmall(bytes.len()),
+            }
+        })
+    }
+
+    /// The cache-hit part of [`Client::authorization_header_into`]: `None` when the locked
+    /// path must answer (no fresh header inline, a test clock, a writer at work).
+    #[inline]
+    pub(crate) fn authorization_header_hit(&self, dst: &mut [u8]) -> Option<HeaderHit> {
+        let inner = &*self.inner;
+        if !inner.hooks.clock.is_system() {
+            return None;
+        }
+        let now = coarse_now_ns().saturating_add(COARSE_SLACK_NS);
+        inner.state().current.copy_fresh_header(now, dst)
     }
 
     /// The client's counters now. Reading them takes no lock that a cache hit takes.
@@ -414,6 +452,7 @@ impl Client {
 impl Inner {
     /// This process's state: the first one, or in a fork child the child's own (made on
     /// first use there). The check is one relaxed load and a compare.
+    #[inline]
     fn state(&self) -> &State {
         let now = crate::fork::generation();
         let mut state = &self.state;
@@ -435,6 +474,7 @@ impl Inner {
 
     /// The cache-hit path: `f` on this thread's stripe's token when it is fresh by the
     /// coarse clock (with the real clock only; a test clock always takes the slow path).
+    #[inline]
     fn fast_hit<R>(&self, state: &State, f: impl FnOnce(&Arc<Token>) -> R) -> Option<R> {
         if !self.hooks.clock.is_system() {
             return None;

@@ -258,6 +258,7 @@ impl Token {
     }
 
     /// `"<type> <token>"`, borrowed: no allocation. A secret: never log it.
+    #[inline]
     pub fn authorization(&self) -> &str {
         self.authorization.expose()
     }

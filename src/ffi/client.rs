@@ -7,10 +7,11 @@ use super::authorization::{into_handle, oauth2cc_authorization};
 use super::config::oauth2cc_config;
 use super::response::{into_response_handle, oauth2cc_response};
 use super::{
-    arg_bytes, arg_out, arg_ref, arg_str, arg_str_array, ffi_export, oauth2cc_status, write_c_buf,
+    arg_buf_mut, arg_bytes, arg_out, arg_ref, arg_str, arg_str_array, ffi_export, oauth2cc_status,
+    CBuf,
 };
-use crate::client::split_header_line;
 use crate::client::Client;
+use crate::client::{split_header_line, HeaderHit};
 
 /// A token source for one configuration, shared by all threads of a process.
 ///
@@ -191,10 +192,16 @@ pub unsafe extern "C" fn oauth2cc_client_authorization_header(
 ) -> oauth2cc_status {
     ffi_export!({
         let client = arg_ref!(client)?;
-        client.inner.with_authorization_header(|header| {
-            // SAFETY: per this function's contract.
-            unsafe { write_c_buf(header.as_bytes(), buf, buf_len, needed, "the header") }
-        })?
+        let dst = arg_buf_mut!(buf, buf_len)?;
+        let (len, outcome) = match client.inner.authorization_header_into(dst)? {
+            HeaderHit::Copied(len) => (len, CBuf::Written),
+            HeaderHit::TooSmall(len) => (len, CBuf::TooSmall(len)),
+        };
+        if let Some(needed) = std::ptr::NonNull::new(needed) {
+            // SAFETY: non-NULL and writable per this function's contract.
+            unsafe { needed.write(len) };
+        }
+        outcome.into_result("the header", buf_len)
     })
 }
 
