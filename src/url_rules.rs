@@ -11,6 +11,8 @@ use crate::error::{Error, Result};
 /// host (127.0.0.0/8, `::1`, `localhost`) for tests and local development. No user-info, a
 /// port (when given) from 1 to 65535. `what` names the URL in messages.
 pub fn check_url(url: &str, what: &str) -> Result<()> {
+    // Messages show the URL, so the user can see the typo, but never a password in it.
+    let what = format!("{what} {}", shown(url));
     let uri: Uri = url
         .parse()
         .map_err(|_| Error::config(format!("{what} is not a valid absolute URL")))?;
@@ -33,10 +35,31 @@ pub fn check_url(url: &str, what: &str) -> Result<()> {
         Some("https") => Ok(()),
         Some("http") if is_loopback_host(host) => Ok(()),
         Some("http") => Err(Error::config(format!(
-            "{what} {url} uses plain http to a non-loopback host; use https"
+            "{what} uses plain http to a non-loopback host; use https"
         ))),
         _ => Err(Error::config(format!("{what} must start with https://"))),
     }
+}
+
+/// A URL as messages show it: quoted, any `user:password@` as `***@`, at most 200
+/// characters.
+pub fn shown(url: &str) -> String {
+    let masked = match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            match rest[..end].rfind('@') {
+                Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+                None => url.to_string(),
+            }
+        }
+        None => match url.find('@') {
+            Some(at) if !url[..at].contains('/') => format!("***@{}", &url[at + 1..]),
+            _ => url.to_string(),
+        },
+    };
+    let cut: String = masked.chars().take(200).collect();
+    let ellipsis = if cut.len() < masked.len() { "..." } else { "" };
+    format!("{cut:?}{ellipsis}")
 }
 
 /// True for `localhost`, 127.0.0.0/8 and `::1` (with or without brackets).
@@ -85,7 +108,8 @@ pub fn parse_proxy_url(url: &str, what: &str) -> Result<ureq::Proxy> {
     let invalid = || {
         Error::config(format!(
             "{what} is not a valid proxy URL (http://, https://, socks5:// or socks5h://, \
-             with an optional user:password@)"
+             with an optional user:password@): {}",
+            shown(url)
         ))
     };
     let url = url.trim();
@@ -146,6 +170,38 @@ mod tests {
             assert_eq!(e.kind(), crate::ErrorKind::Config, "{bad}");
             assert!(!e.message().contains("pw"), "{}", e.message());
         }
+    }
+
+    #[test]
+    fn messages_show_the_url_but_never_a_password() {
+        let e = check_url("https://user:hunter2@host/token", "token_url").unwrap_err();
+        assert!(
+            e.message().contains("\"https://***@host/token\""),
+            "{}",
+            e.message()
+        );
+        assert!(
+            !e.message().contains("hunter2") && !e.message().contains("user:"),
+            "{}",
+            e.message()
+        );
+        let e = check_url("http://exmaple.com/token", "token_url").unwrap_err();
+        assert!(
+            e.message().contains("\"http://exmaple.com/token\""),
+            "{}",
+            e.message()
+        );
+        let e = parse_proxy_url("ftp://bob:s3cret@proxy:21", "proxy").unwrap_err();
+        assert!(
+            e.message().ends_with("\"ftp://***@proxy:21\""),
+            "{}",
+            e.message()
+        );
+        assert!(!e.message().contains("s3cret"), "{}", e.message());
+        let e = parse_proxy_url("bob:s3cret@proxy:99999", "proxy").unwrap_err();
+        assert!(!e.message().contains("s3cret"), "{}", e.message());
+        let long = format!("https://{}/", "a".repeat(500));
+        assert!(shown(&long).ends_with("\"..."), "{}", shown(&long));
     }
 
     #[test]

@@ -115,13 +115,13 @@ pub unsafe extern "C" fn oauth2cc_config_from_file(
     })
 }
 
-/// Builds a configuration from `OAUTH2CC_CLIENT_ID`, `OAUTH2CC_CLIENT_SECRET` (required
-/// unless a key or certificate file is set), `OAUTH2CC_TOKEN_URL` and `OAUTH2CC_SCOPE`
-/// (optional; without a token URL or an issuer, a request is `CONFIG`), and
-/// `OAUTH2CC_PRIVATE_KEY_FILE`, `OAUTH2CC_PRIVATE_KEY_ID`, `OAUTH2CC_JWT_ALGORITHM`,
-/// `OAUTH2CC_JWT_AUDIENCE`, `OAUTH2CC_CLIENT_CERTIFICATE_FILE`,
-/// `OAUTH2CC_CLIENT_CERTIFICATE_KEY_FILE`, `OAUTH2CC_ISSUER`, `OAUTH2CC_AUTH_STYLE` (a
-/// style's name). On success `*out` receives a new
+/// Builds a configuration from the environment: one variable per key of the JSON file
+/// (`oauth2cc_config_from_file`), named `OAUTH2CC_` and the key in capitals:
+/// `OAUTH2CC_CLIENT_ID`, `OAUTH2CC_CLIENT_SECRET` (required unless a private key or client
+/// certificate file is set), `OAUTH2CC_TOKEN_URL` (without it or `OAUTH2CC_ISSUER` a request
+/// is `CONFIG`), `OAUTH2CC_TIMEOUT_MS`, `OAUTH2CC_AUTH_STYLE` (a style's name),
+/// `OAUTH2CC_BACKGROUND_REFRESH` (`true`/`false`), `OAUTH2CC_PARAMS` (form-encoded), and so
+/// on; an empty variable is unset. On success `*out` receives a new
 /// config (free with `oauth2cc_config_free`). Returns `OK`, `INVALID_ARGUMENT` (NULL `out`)
 /// or `CONFIG` (a variable missing, a bad URL).
 ///
