@@ -41,22 +41,36 @@ pub fn check_url(url: &str, what: &str) -> Result<()> {
     }
 }
 
-/// A URL as messages show it: quoted, any `user:password@` as `***@`, at most 200
-/// characters.
+/// A URL as messages show it, so a typo can be seen but no secret: quoted, at most 200
+/// characters, `user:password@` as `***@`, a port that is not a number as `***` (it may be
+/// a password that lost its `user@`); text without `scheme://` is not shown at all (it may
+/// be a secret pasted into the wrong place).
 pub fn shown(url: &str) -> String {
-    let masked = match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-            match rest[..end].rfind('@') {
-                Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
-                None => url.to_string(),
-            }
-        }
-        None => match url.find('@') {
-            Some(at) if !url[..at].contains('/') => format!("***@{}", &url[at + 1..]),
-            _ => url.to_string(),
-        },
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return format!(
+            "(a value without scheme://, {} characters, not shown)",
+            url.chars().count()
+        );
     };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(end);
+    let host_port = match authority.rfind('@') {
+        Some(at) => &authority[at + 1..],
+        None => authority,
+    };
+    let userinfo = if host_port.len() < authority.len() {
+        "***@"
+    } else {
+        ""
+    };
+    let after_host = host_port.rsplit_once(']').map_or(host_port, |(_, r)| r);
+    let host_port = match after_host.rsplit_once(':') {
+        Some((_, port)) if !port.is_empty() && port.parse::<u16>().is_err() => {
+            format!("{}:***", &host_port[..host_port.len() - port.len() - 1])
+        }
+        _ => host_port.to_string(),
+    };
+    let masked = format!("{scheme}://{userinfo}{host_port}{path}");
     let cut: String = masked.chars().take(200).collect();
     let ellipsis = if cut.len() < masked.len() { "..." } else { "" };
     format!("{cut:?}{ellipsis}")
@@ -200,6 +214,15 @@ mod tests {
         assert!(!e.message().contains("s3cret"), "{}", e.message());
         let e = parse_proxy_url("bob:s3cret@proxy:99999", "proxy").unwrap_err();
         assert!(!e.message().contains("s3cret"), "{}", e.message());
+        let e = check_url("https://auth.example:s3cret-pw/token", "token_url").unwrap_err();
+        assert!(
+            e.message().contains("\"https://auth.example:***/token\""),
+            "{}",
+            e.message()
+        );
+        let e = check_url("s3cret-pasted-here", "token_url").unwrap_err();
+        assert!(!e.message().contains("s3cret"), "{}", e.message());
+        assert_eq!(shown("http://[::1]:80/x"), "\"http://[::1]:80/x\"");
         let long = format!("https://{}/", "a".repeat(500));
         assert!(shown(&long).ends_with("\"..."), "{}", shown(&long));
     }

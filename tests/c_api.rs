@@ -1002,6 +1002,13 @@ fn key_based_client_authentication() {
 /// certificate; the endpoint checks what each client sent, the front which certificate.
 #[test]
 fn mutual_tls_clients() {
+    if !support::c_harness::wrapper().is_empty() && support::c_harness::windows_package().is_none()
+    {
+        // memcheck reports the TLS records ring's assembly encrypts as uninitialised bytes
+        // handed to send(2) (as for trust.c); the program runs under ASan/UBSan instead.
+        eprintln!("mtls.c is not run under OAUTH2CC_C_TEST_WRAPPER (valgrind and ring's TLS)");
+        return;
+    }
     use support::assertions::{public_key_of_file, AssertionChecker};
     let server_pki = tls::Pki::new("mtls server CA");
     let client_pki = tls::Pki::new("mtls client CA");
