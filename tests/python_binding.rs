@@ -40,8 +40,14 @@ fn library() -> String {
 /// Runs the unittest suite `test_oauth2cc` with `command` (a python, in the suite's folder)
 /// and checks that every test ran and passed; returns unittest's report.
 fn run_suite(command: &mut Command) -> String {
+    run_unittest(command, "test_oauth2cc", 25)
+}
+
+/// Runs the unittest module `module` with `command` and checks that at least `min_tests`
+/// tests ran, none skipped, and all passed; returns unittest's report.
+fn run_unittest(command: &mut Command, module: &str, min_tests: usize) -> String {
     command
-        .args(["-m", "unittest", "-v", "test_oauth2cc"])
+        .args(["-m", "unittest", "-v", module])
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .env_remove("OAUTH2CC_CLIENT_ID")
         .env_remove("OAUTH2CC_CLIENT_SECRET")
@@ -63,7 +69,10 @@ fn run_suite(command: &mut Command) -> String {
                 .ok()
         })
         .unwrap_or(0);
-    assert!(ran >= 25, "expected the whole suite to run:\n{report}");
+    assert!(
+        ran >= min_tests,
+        "expected the whole of {module} to run:\n{report}"
+    );
     assert!(
         report.trim_end().ends_with("\nOK"),
         "skips or expected failures are not allowed here:\n{report}"
@@ -77,6 +86,19 @@ fn python_unittests_pass() {
         Command::new(python())
             .current_dir(bindings_dir())
             .env("OAUTH2CC_LIBRARY", library()),
+    );
+}
+
+/// The wheel's build backend: platform tags from ELF and PE headers, the wheel's files and
+/// RECORD, the same bytes from the same input.
+#[test]
+fn python_build_backend_tests_pass() {
+    run_unittest(
+        Command::new(python())
+            .current_dir(bindings_dir())
+            .env("OAUTH2CC_LIBRARY", library()),
+        "test_build_backend",
+        7,
     );
 }
 

@@ -474,7 +474,7 @@ class _Handle:
     """Owns one C handle through a :class:`_HandleGuard`; ``_free`` names the C function
     that frees it, ``_kind`` the class in messages."""
 
-    _free = None
+    _free: Optional[str] = None
     _kind = "object"
     _handle = None
 

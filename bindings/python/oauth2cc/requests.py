@@ -77,11 +77,12 @@ class BearerAuth(requests.auth.AuthBase):
         response.content  # noqa: B018 (reads the body)
         response.close()
         resent = response.request.copy()
-        extract_cookies_to_jar(resent._cookies, response.request, response.raw)  # type: ignore[attr-defined]
-        resent.prepare_cookies(resent._cookies)  # type: ignore[attr-defined]
+        cookies = resent._cookies  # type: ignore[attr-defined]
+        extract_cookies_to_jar(cookies, response.request, response.raw)
+        resent.prepare_cookies(cookies)
         resent.headers["Authorization"] = token.header()
         # The adapter sends without running hooks: the answer to the resend is final.
-        again = response.connection.send(resent, **kwargs)  # type: ignore[attr-defined]
+        again = response.connection.send(resent, **kwargs)
         again.history.append(response)
         again.request = resent
         return again
