@@ -80,26 +80,25 @@ fn run_unittest(command: &mut Command, module: &str, min_tests: usize) -> String
     report
 }
 
+/// python in `bindings/python/`, told to load the library this test run built.
+fn checkout_python() -> Command {
+    let mut command = Command::new(python());
+    command
+        .current_dir(bindings_dir())
+        .env("OAUTH2CC_LIBRARY", library());
+    command
+}
+
 #[test]
 fn python_unittests_pass() {
-    run_suite(
-        Command::new(python())
-            .current_dir(bindings_dir())
-            .env("OAUTH2CC_LIBRARY", library()),
-    );
+    run_suite(&mut checkout_python());
 }
 
 /// The wheel's build backend: platform tags from ELF and PE headers, the wheel's files and
 /// RECORD, the same bytes from the same input.
 #[test]
 fn python_build_backend_tests_pass() {
-    run_unittest(
-        Command::new(python())
-            .current_dir(bindings_dir())
-            .env("OAUTH2CC_LIBRARY", library()),
-        "test_build_backend",
-        7,
-    );
+    run_unittest(&mut checkout_python(), "test_build_backend", 7);
 }
 
 /// `scripts/python-wheel.sh` bundles the library this test run built; the wheel installs
