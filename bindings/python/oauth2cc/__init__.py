@@ -12,6 +12,10 @@ Nothing to compile: this package loads ``liboauth2cc`` and wraps its C API. The 
                              token_url="https://login.example.com/oauth2/token", scope="read")
     with oauth2cc.Client(config) as client:                       # share one per process
         headers = {"Authorization": client.token().header()}
+        response = client.get("https://api.example.com/v1/me")    # 401: refresh, resend once
+        print(response.status, response.json(), response.headers.get_all("set-cookie"))
+
+With ``requests``, ``oauth2cc.requests.BearerAuth(client)`` does the same for a session.
 
 Failures raise :class:`OAuth2ccError` subclasses named after the C statuses; an HTTP 400
 from the token endpoint raises :class:`BadRequestError`, as the Python pytify client did, with
@@ -51,7 +55,7 @@ import operator
 import os
 import sys
 import threading
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple, TypeVar, Union
+from typing import Any, Iterator, List, Mapping, Optional, Tuple, TypeVar, Union
 
 #: What a text argument may be: str, bytes (UTF-8) or a path.
 Text = Union[str, bytes, "os.PathLike[str]"]
