@@ -13,6 +13,7 @@ import base64
 import ctypes
 import gc
 import http.server
+import io
 import json
 import os
 import re
@@ -46,6 +47,7 @@ class Endpoint(http.server.ThreadingHTTPServer):
     GET  /api/me       200 {"id": "me"} for a token it issued and did not revoke, 401 otherwise
     GET  /api/multi    the same check; 200 with repeated headers (X-Dup twice, Set-Cookie twice)
     GET  /api/never    401 whatever the token
+    POST /api/upload   the /api/me check; 200 {"received": <the body>}
     """
 
     daemon_threads = True
@@ -120,6 +122,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 error = {"error": "invalid_client", "error_description": "Invalid client"}
                 return self.send(400, {}, json.dumps(error).encode())
             return self.send(*self.server.issue(request["form"].get("scope")))
+        if path == "/api/upload":  # like GET /api/me; answers with the body it received
+            with self.server.lock:
+                known = {f"Bearer tok-{n}" for n in range(1, self.server.issued + 1)}
+                known -= self.server.revoked
+            if request["headers"].get("authorization") not in known:
+                return self.send(401, {}, b'{"error":"invalid_token"}')
+            return self.send(200, {}, json.dumps({"received": body.decode()}).encode())
         if path == "/unauthorized":
             return self.send(401, {}, b'{"error":"invalid_client"}')
         if path == "/limited":
@@ -489,6 +498,10 @@ class BearerAuthTest(EndpointTestCase):
             self.addCleanup(self.client.close)
             self.addCleanup(self.config_.close)
 
+        def revoke(self, header):
+            with self.server.lock:
+                self.server.revoked.add(header)
+
         def api_requests(self, path):
             with self.server.lock:
                 return [r for r in self.server.requests if r["path"] == path]
@@ -548,6 +561,27 @@ class BearerAuthTest(EndpointTestCase):
             self.assertEqual(response.status_code, 200)
             self.assertEqual([r.status_code for r in response.history], [401])
             self.assertEqual(response.request.headers["Authorization"], current)
+            self.assertEqual(len(self.server.token_requests()), before_tokens)
+
+        def test_a_stream_body_is_rewound_and_an_iterator_is_not_resent(self):
+            url = self.server.url("/api/upload")
+            stream = io.BytesIO(b"skip:payload")
+            stream.seek(5)
+            self.revoke(self.client.token().header())
+            response = self.session.post(url, data=stream, timeout=10)
+            self.assertEqual(response.status_code, 200)
+            self.assertEqual(response.json(), {"received": "payload"})
+            self.assertEqual([r.status_code for r in response.history], [401])
+            self.assertEqual([r["form"] for r in self.api_requests("/api/upload")[-2:]],
+                             [{"payload": ""}, {"payload": ""}])  # sent whole, twice
+
+            self.revoke(self.client.token().header())
+            before_tokens = len(self.server.token_requests())
+            before_api = len(self.api_requests("/api/upload"))
+            chunks = (part for part in (b"pay", b"load"))
+            response = self.session.post(url, data=chunks, timeout=10)
+            self.assertEqual((response.status_code, response.history), (401, []))
+            self.assertEqual(len(self.api_requests("/api/upload")), before_api + 1)
             self.assertEqual(len(self.server.token_requests()), before_tokens)
 
         def test_a_token_failure_raises_the_oauth2cc_exception(self):

@@ -37,8 +37,9 @@ class BearerAuth(requests.auth.AuthBase):
     When the server answers 401, the token it refused is invalidated (unless another thread
     has already replaced it), a fresh one is fetched and the request is sent once more; the
     401 is then in ``response.history``. A second 401 is returned as it is. A request whose
-    body is a stream is resent only if the stream can seek back to where it started;
-    otherwise the 401 is returned.
+    body is a file-like stream is resent only if the stream can seek back to where it
+    started; one whose body is a generator or other iterator is not resent: the 401 is
+    returned.
 
     One BearerAuth may be shared by threads and sessions, as the client may. Token failures
     raise the oauth2cc exceptions (e.g. :class:`oauth2cc.BadRequestError`) from the request
@@ -63,10 +64,11 @@ class BearerAuth(requests.auth.AuthBase):
         if response.status_code != 401:
             return response
         body = response.request.body
-        if hasattr(body, "read"):  # a stream: resend only from where it started
+        if body is not None and not isinstance(body, (bytes, str)):
+            # A stream or an iterator: resend only a stream that can go back to its start.
             if position is None:
                 return response
-            body.seek(position)  # type: ignore[union-attr]
+            body.seek(position)
         refused = response.request.headers.get("Authorization")
         token = self.client.token()
         if token.header() == refused:
@@ -86,15 +88,6 @@ class BearerAuth(requests.auth.AuthBase):
         again.history.append(response)
         again.request = resent
         return again
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, BearerAuth) and other.client is self.client
-
-    def __ne__(self, other: object) -> bool:
-        return not self == other
-
-    def __hash__(self) -> int:
-        return id(self.client)
 
     def __repr__(self) -> str:
         return f"BearerAuth({self.client!r})"
