@@ -10,6 +10,7 @@ OAUTH2CC_LIBRARY set to the library cargo just built.
 """
 
 import base64
+import contextlib
 import ctypes
 import gc
 import http.server
@@ -471,6 +472,75 @@ class ResponseTest(EndpointTestCase):
                                                 "oauth2cc_response_header_at"):
                         listing(headers)
                 self.assertEqual(repr(headers), "Headers(<look up by name>)")
+
+
+class HeaderListingTest(EndpointTestCase):
+    """Response.headers over oauth2cc_response_header_count/_at, played by Python callbacks
+    with those C signatures (libraries without the exports cannot list; the listing code is
+    checked here whatever the loaded library has)."""
+
+    PAIRS = [(b"Content-Type", b"application/json"), (b"X-Dup", b"one"),
+             (b"Set-Cookie", b"a=1"), (b"x-dup", b"two"), (b"Caf\xc3\xa9", b"cr\xc3\xa8me")]
+
+    @contextlib.contextmanager
+    def listing_exports(self, count, at):
+        """The two exports, as ``count(response)`` and ``at(response, i, &name, &value)``."""
+        saved = {name: getattr(oauth2cc._lib, name, None)
+                 for name in oauth2cc._OPTIONAL_SIGNATURES}
+        listable = oauth2cc.HEADERS_LISTABLE
+        try:
+            for name, function in zip(saved, (count, at)):
+                restype, argtypes = oauth2cc._OPTIONAL_SIGNATURES[name]
+                setattr(oauth2cc._lib, name, ctypes.CFUNCTYPE(restype, *argtypes)(function))
+            oauth2cc.HEADERS_LISTABLE = True
+            yield
+        finally:
+            oauth2cc.HEADERS_LISTABLE = listable
+            for name, original in saved.items():
+                if original is None:
+                    delattr(oauth2cc._lib, name)
+                else:
+                    setattr(oauth2cc._lib, name, original)
+
+    def response(self):
+        with self.config() as config, oauth2cc.Client(config) as client:
+            return client.get(self.server.url("/api/me"))
+
+    def test_listing_keeps_every_value_in_order(self):
+        calls = []
+
+        def count(response):
+            calls.append("count")
+            return len(self.PAIRS)
+
+        def at(response, index, name, value):
+            calls.append(index)
+            name[0], value[0] = self.PAIRS[index]  # the bytes stay alive in PAIRS
+            return 0
+
+        response = self.response()
+        with self.listing_exports(count, at):
+            headers = response.headers
+        self.assertEqual(calls, ["count", 0, 1, 2, 3, 4])  # read once, when made
+        response.close()  # the mapping is a copy: it outlives the response
+        self.assertEqual(headers.multi_items(),
+                         [("Content-Type", "application/json"), ("X-Dup", "one"),
+                          ("Set-Cookie", "a=1"), ("x-dup", "two"), ("Café", "crème")])
+        self.assertEqual(list(headers), ["Content-Type", "X-Dup", "Set-Cookie", "Café"])
+        self.assertEqual(len(headers), 4)
+        self.assertEqual(headers["x-DUP"], "one")
+        self.assertEqual(headers.get_all("X-Dup"), ["one", "two"])
+        self.assertEqual(headers.get_all("café"), ["crème"])
+        self.assertEqual(dict(headers), {"Content-Type": "application/json", "X-Dup": "one",
+                                         "Set-Cookie": "a=1", "Café": "crème"})
+        self.assertNotIn("x-missing", headers)
+        self.assertTrue(repr(headers).startswith("Headers([('Content-Type', "), repr(headers))
+
+    def test_a_failing_export_raises_its_status(self):
+        with self.response() as response:
+            with self.listing_exports(lambda r: 2, lambda r, i, name, value: 1):
+                with self.assertRaises(oauth2cc.InvalidArgumentError):
+                    response.headers
 
 
 try:
