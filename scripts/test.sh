@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The README's test command: installs what the tests need (Debian/Ubuntu, when missing and
 # when we may), then runs every test with `cargo test`: Rust unit and integration tests, the
-# C, C++ and Python consumer tests, the header checks and the install-layout test.
+# C, C++ and Python consumer tests, the header checks, the install-layout test and the
+# command-line tool's tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Programs the consumer tests call: a C/C++ compiler, pkg-config and CMake (installed
 # layout), tinyproxy and microsocks (HTTP and SOCKS5 proxy tests), readelf (SONAME),
-# make (examples), python3 (ctypes binding).
+# make (examples), python3 (ctypes binding), curl (the command-line tool's test) and libcurl's
+# development files (include/oauth2cc_curl.h's C test).
 need=()
 command -v cc >/dev/null || need+=(gcc)
 command -v c++ >/dev/null || need+=(g++)
@@ -18,6 +20,9 @@ command -v microsocks >/dev/null || [ -x /usr/bin/microsocks ] || need+=(microso
 command -v readelf >/dev/null || need+=(binutils)
 command -v make >/dev/null || need+=(make)
 command -v python3 >/dev/null || need+=(python3)
+command -v curl >/dev/null || need+=(curl)
+[ -f /usr/include/curl/curl.h ] || [ -n "$(ls /usr/include/*/curl/curl.h 2>/dev/null)" ] ||
+  need+=(libcurl4-openssl-dev)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
     echo "scripts/test.sh: installing ${need[*]}"
@@ -29,4 +34,6 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
-cargo test "$@"
+# --workspace: the library's package and the command-line tool's (cli/), the test kit and the
+# demo's token endpoint.
+cargo test --workspace "$@"
