@@ -360,4 +360,8 @@ fn help_lists_the_commands_and_exit_codes() {
         stdout(&out),
         format!("oauth2cc {}\n", env!("CARGO_PKG_VERSION"))
     );
+    // The tool's version is the library's (cli/Cargo.toml follows the root Cargo.toml).
+    // SAFETY: oauth2cc_version returns a static NUL-terminated string.
+    let library = unsafe { std::ffi::CStr::from_ptr(oauth2cc::ffi::oauth2cc_version()) };
+    assert_eq!(library.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
 }

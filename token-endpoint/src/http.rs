@@ -308,3 +308,72 @@ fn read_request(reader: &mut impl BufRead, peer: SocketAddr) -> io::Result<Read_
     reader.read_exact(&mut request.body)?;
     Ok(Read_::Request(request))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_decoding_follows_the_form_rules_and_keeps_bad_escapes() {
+        assert_eq!(form_decode(b"a+b%20c%2Bd"), "a b c+d");
+        assert_eq!(form_decode(b"100%"), "100%");
+        assert_eq!(form_decode(b"%zz%4"), "%zz%4");
+        assert_eq!(form_decode(b"%C3%A9"), "é");
+    }
+
+    #[test]
+    fn a_request_over_a_real_socket_gets_its_answer_and_keeps_the_connection() {
+        let server = Server::bind("127.0.0.1:0").expect("bind");
+        let url = server.url("/x");
+        assert!(url.starts_with("http://127.0.0.1:") && url.ends_with("/x"));
+        let port = server.port();
+        std::thread::spawn(move || {
+            server.run(|request: &Request| {
+                let (id, secret) = request.basic_auth().unwrap_or_default();
+                let form = request.form();
+                let body = format!(
+                    "{} {} {id} {secret} {form:?}",
+                    request.method,
+                    request.path()
+                );
+                Response::json(200, &body)
+            })
+        });
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        // "id:se cret" with the space form-encoded as RFC 6749 asks.
+        let request = "POST /api/token?q=1 HTTP/1.1\r\nHost: x\r\n\
+                       Authorization: Basic aWQ6c2UrY3JldA==\r\n\
+                       Content-Length: 13\r\n\r\ngrant_type=cc";
+        for _ in 0..2 {
+            stream.write_all(request.as_bytes()).expect("write");
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut status = String::new();
+            reader.read_line(&mut status).expect("status line");
+            assert_eq!(status, "HTTP/1.1 200 OK\r\n");
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).expect("header");
+                if line == "\r\n" {
+                    break;
+                }
+                assert_ne!(line.to_ascii_lowercase(), "connection: close\r\n");
+                if let Some(n) = line.strip_prefix("Content-Length: ") {
+                    length = n.trim().parse().expect("a length");
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).expect("body");
+            assert_eq!(
+                String::from_utf8(body).unwrap(),
+                r#"POST /api/token id se cret [("grant_type", "cc")]"#
+            );
+        }
+    }
+
+    #[test]
+    fn only_loopback_addresses_are_served() {
+        assert!(Server::bind("0.0.0.0:0").is_err());
+        assert!(Server::bind("[::1]:0").map_or(true, |s| s.url("/").starts_with("http://[::1]:")));
+    }
+}

@@ -316,3 +316,100 @@ fn main() -> ExitCode {
     let _ = stdout.flush();
     server.run(move |request| endpoint.handle(request))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint() -> Endpoint {
+        Endpoint {
+            client_id: "id".into(),
+            client_secret: "secret".into(),
+            expires_in: 60,
+            issued: AtomicU64::new(0),
+            run_key: 7,
+        }
+    }
+
+    fn post(body: &str, authorization: Option<&str>) -> Request {
+        let mut headers = vec![(
+            "content-type".to_owned(),
+            "application/x-www-form-urlencoded".to_owned(),
+        )];
+        if let Some(value) = authorization {
+            headers.push(("authorization".to_owned(), value.to_owned()));
+        }
+        Request {
+            peer: "127.0.0.1:1".parse().unwrap(),
+            method: "POST".into(),
+            target: "/api/token".into(),
+            headers,
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    fn basic(id: &str, secret: &str) -> String {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+        )
+    }
+
+    #[test]
+    fn answers_as_spotify_does() {
+        let e = endpoint();
+        let ok = e.answer(&post(
+            "grant_type=client_credentials&scope=a+b",
+            Some(&basic("id", "secret")),
+        ));
+        assert_eq!(ok.status, 200);
+        let ok = e.answer(&post(
+            "grant_type=client_credentials&client_id=id&client_secret=secret",
+            None,
+        ));
+        assert_eq!(ok.status, 200);
+        let wrong = e.answer(&post(
+            "grant_type=client_credentials",
+            Some(&basic("id", "nope")),
+        ));
+        assert_eq!(wrong.status, 400);
+        let no_grant = e.answer(&post("scope=x", Some(&basic("id", "secret"))));
+        assert_eq!(no_grant.status, 400);
+        let mut get = post("", None);
+        get.method = "GET".into();
+        assert_eq!(e.answer(&get).status, 405);
+        let mut elsewhere = post("", None);
+        elsewhere.target = "/other".into();
+        assert_eq!(e.answer(&elsewhere).status, 404);
+    }
+
+    #[test]
+    fn tokens_never_repeat() {
+        let e = endpoint();
+        let a = e.new_token();
+        let b = e.new_token();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 64);
+    }
+
+    #[test]
+    fn command_line() {
+        let args = |a: &[&str]| parse_args(a.iter().map(|s| s.to_string()));
+        let s = args(&[
+            "--addr=127.0.0.1:0",
+            "--expires-in",
+            "5",
+            "--client-id",
+            "c",
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            (s.addr.as_str(), s.expires_in, s.client_id.as_str()),
+            ("127.0.0.1:0", 5, "c")
+        );
+        assert!(args(&["--help"]).unwrap().is_none());
+        assert!(args(&["--expires-in", "x"]).is_err());
+        assert!(args(&["--bogus"]).is_err());
+    }
+}
