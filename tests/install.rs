@@ -523,6 +523,10 @@ fn install_script_refuses_bad_arguments_before_building() {
             "relative to the prefix",
         ),
         (
+            &["--prefix", "/tmp/x", "--bindir", "../bin"][..],
+            "relative to the prefix",
+        ),
+        (
             &["--library-type", "rlib"][..],
             "--library-type must be cdylib or staticlib",
         ),

@@ -54,7 +54,7 @@ build_libraries() {
 # TARGET_DIR and prints the executable's path.
 build_cli() {
   local target=$1 dir=$2 json log
-  echo "$script: building the tool with: $cargo build --release -p oauth2cc-cli --bin oauth2cc" \
+  echo "$script: building with: $cargo build --release -p oauth2cc-cli --bin oauth2cc" \
     "--target $1 --target-dir $dir" >&2
   log=$(mktemp)
   if ! json=$("$cargo" build --release -p oauth2cc-cli --bin oauth2cc --target "$target" \
