@@ -43,10 +43,9 @@
 
 set -euo pipefail
 
-die() {
-  echo "install.sh: $*" >&2
-  exit 1
-}
+script=install.sh
+# shellcheck source=scripts/lib/cli.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/cli.sh"
 
 usage() {
   sed -n '2,/^$/{s/^# \{0,1\}//;p}' "$0"

@@ -27,16 +27,9 @@
 set -euo pipefail
 
 script=package-windows.sh
-die() {
-  echo "$script: $*" >&2
-  exit 1
-}
-
-case "${1:-}" in
-  "") ;;
-  -h | --help) sed -n '2,/^$/{s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
-  *) die "unknown argument: $1 (see --help)" ;;
-esac
+# shellcheck source=scripts/lib/cli.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/cli.sh"
+no_arguments "$@"
 
 target=x86_64-pc-windows-gnu
 tools=x86_64-w64-mingw32
