@@ -232,6 +232,30 @@ def footprint(rep):
     rep.target("stripped liboauth2cc.so", fmt(so, "bytes"), "< 2.5 MB", so < 2.5e6)
 
 
+def counted(rep):
+    rep.text("""
+        ## 6. Counted work per kept-alive fetch
+
+        System calls (`strace -c -f`, by name) and user-space instructions (`valgrind
+        --tool=callgrind`) per fetch on a warm connection: `token_bench loop oauth2cc|libcurl`
+        (the fetches of section 1, each contender alone), a run of N + 10 fetches less a run of
+        10 (start-up, connection, handshake), over N. Counts, not times: a busy machine does not
+        change them (`scripts/bench.sh --counts` prints just these).
+        """)
+    rows = []
+    for scheme in SCHEMES:
+        for who in ("oauth2cc", "libcurl"):
+            calls = rep.r[f"count_{scheme}_{who}_syscalls"]
+            by_name = ", ".join(f"{k} {v:g}" for k, v in calls["by_name"].items())
+            rows.append((scheme, who, f"{calls['median']:g}", by_name,
+                         f"{rep.med(f'count_{scheme}_{who}_instructions'):,.0f}"))
+    rep.table(("scheme", "client", "system calls", "by name", "instructions"), rows, align="llrlr")
+    for scheme in SCHEMES:
+        ours, theirs = (rep.med(f"count_{scheme}_{w}_syscalls") for w in ("oauth2cc", "libcurl"))
+        rep.target(f"system calls per kept-alive fetch, {scheme}: oauth2cc vs libcurl",
+                   f"{ours:g} vs {theirs:g}", "≤ libcurl", ours <= theirs)
+
+
 def endpoint(rep):
     rep.text("""
         ## The endpoint is not the bottleneck
@@ -312,7 +336,7 @@ def main():
     args = ap.parse_args()
 
     body = Report(load_results(args.run_dir))
-    for section in (kept_alive, fresh, cache_hit, whole_process, footprint, endpoint):
+    for section in (kept_alive, fresh, cache_hit, whole_process, footprint, counted, endpoint):
         section(body)
     wire(body, args.run_dir)
 

@@ -12,6 +12,7 @@
 
 mod proxy;
 mod resolver;
+mod tcp;
 mod tls_error;
 mod trust;
 
@@ -148,7 +149,7 @@ impl Transport {
             .build();
         let agent = Agent::with_parts(
             agent_config,
-            ureq::unversioned::transport::DefaultConnector::new(),
+            connector(),
             resolver::CachingResolver::default(),
         );
         Ok(Transport {
@@ -169,7 +170,7 @@ impl Transport {
         Transport {
             agent: Agent::with_parts(
                 self.agent.config().clone(),
-                ureq::unversioned::transport::DefaultConnector::new(),
+                connector(),
                 resolver::CachingResolver::default(),
             ),
             timeout: self.timeout,
@@ -266,6 +267,21 @@ impl Transport {
         };
         attempt.read(result, limit)
     }
+}
+
+/// ureq's default chain (ureq 3.5 `DefaultConnector`: SOCKS, CONNECT proxy, TCP, rustls)
+/// with our TCP connector (module `tcp`: one write per request, socket timeouts set only when
+/// they change, a one-call liveness probe, wiped buffers) in place of ureq's. The CONNECT
+/// proxy connector opens its connection to the proxy through this same chain, so a tunnel
+/// runs over ours too; a SOCKS tunnel is ureq's own socket and is passed through.
+fn connector() -> impl ureq::unversioned::transport::Connector {
+    use ureq::unversioned::transport::{
+        ConnectProxyConnector, Connector as _, RustlsConnector, SocksConnector,
+    };
+    ().chain(SocksConnector::default())
+        .chain(ConnectProxyConnector::default())
+        .chain(tcp::TcpConnector)
+        .chain(RustlsConnector::default())
 }
 
 /// A failure that a connection closed by the server while idle gives on its next use: the
