@@ -431,7 +431,7 @@ impl WipedBuffers {
 }
 
 /// Resizes `v` to `len` (zero-filled), wiping the old allocation when it moves.
-fn grow_wiped(v: &mut Vec<u8>, len: usize) {
+pub(super) fn grow_wiped(v: &mut Vec<u8>, len: usize) {
     if len <= v.capacity() {
         v.resize(len, 0);
         return;
