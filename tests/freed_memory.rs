@@ -278,3 +278,37 @@ fn the_scan_finds_a_secret_in_a_freed_block() {
     // no needle; the grown buffer is wiped when dropped.
     assert_eq!(found, vec![("the access token", 1)]);
 }
+
+/// Over HTTPS the request's plain text goes through ureq's TLS layer (wiped by the
+/// transport's `wipe` module) and rustls, which encrypts it straight into its own records:
+/// no credential is left. The answer's plain text is not all ours: rustls frees each
+/// decrypted record after it is read and its receive buffer when the connection closes,
+/// both holding the token (README, Secrets), so the token is not asserted here.
+#[test]
+fn over_https_no_credential_is_left_in_freed_memory() {
+    use oauth2cc_testkit::tls::{Pki, TlsFront};
+    let server = server();
+    let pki = Pki::new("freed-memory");
+    let front = TlsFront::start(&pki.leaf(&["127.0.0.1"]), server.addr());
+    for style in [AuthStyle::Basic, AuthStyle::PostBody] {
+        let mut config = Config::new(CLIENT_ID, CLIENT_SECRET).unwrap();
+        config.set_token_url(&front.url("/token")).unwrap();
+        config.set_ca_file(pki.ca_file().to_str().unwrap()).unwrap();
+        config.set_auth_style(style);
+        let found = freed_secrets(|| {
+            let client = Client::new(&config).unwrap();
+            for _ in 0..3 {
+                client.invalidate();
+                let token = client.token().unwrap();
+                assert_eq!(token.access_token().expose(), ACCESS_TOKEN);
+                assert_eq!(client.get(&front.url("/api")).unwrap().status, 200);
+            }
+            drop(request_token(&config).unwrap());
+        });
+        let credentials: Vec<_> = found
+            .into_iter()
+            .filter(|(name, _)| *name != "the access token")
+            .collect();
+        assert_none(&format!("HTTPS, {style:?}"), credentials);
+    }
+}

@@ -15,6 +15,7 @@ mod resolver;
 mod tcp;
 mod tls_error;
 mod trust;
+mod wipe;
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -276,15 +277,18 @@ impl Transport {
 /// with our TCP connector (module `tcp`: one write per request, socket timeouts set only when
 /// they change, a one-call liveness probe, wiped buffers) in place of ureq's. The CONNECT
 /// proxy connector opens its connection to the proxy through this same chain, so a tunnel
-/// runs over ours too; a SOCKS tunnel is ureq's own socket and is passed through.
+/// runs over ours too; a SOCKS tunnel is ureq's own socket and is passed through. ureq's
+/// transports that stay (a SOCKS tunnel's, rustls's) get their buffers wiped (module `wipe`).
 fn connector() -> impl ureq::unversioned::transport::Connector {
     use ureq::unversioned::transport::{
         ConnectProxyConnector, Connector as _, RustlsConnector, SocksConnector,
     };
     ().chain(SocksConnector::default())
+        .chain(wipe::WipeConnector { tls_only: false })
         .chain(ConnectProxyConnector::default())
         .chain(tcp::TcpConnector)
         .chain(RustlsConnector::default())
+        .chain(wipe::WipeConnector { tls_only: true })
 }
 
 /// Whether a request header carries a credential (the token request's Basic credential,
