@@ -355,7 +355,11 @@ fn read_wiped(
     loop {
         if filled == buf.len() {
             let len = buf.len();
-            tcp::grow_wiped(&mut buf, len.saturating_mul(2).min(most).max(len + 1));
+            tcp::grow_wiped(
+                &mut buf,
+                len.saturating_mul(2).min(most).max(len + 1),
+                filled,
+            );
         }
         match reader.read(&mut buf[filled..]) {
             Ok(0) => break,

@@ -214,8 +214,7 @@ impl Transport for TcpTransport {
             return Err(Error::Timeout(timeout.reason));
         }
         self.used = true;
-        self.buffers.handed_out = false;
-        self.buffers.pending += amount;
+        self.buffers.transmitted(amount);
         // The earliest deadline of what is held (each piece's own, in practice the last's).
         let deadline = deadline_of(timeout);
         self.pending_deadline = Some(match self.pending_deadline {
@@ -355,21 +354,28 @@ mod peek {
 }
 
 /// ureq's `Buffers` over memory that is wiped: the output once written, the input once
-/// consumed, both when dropped. Allocated on first use (zeroed pages, untouched until
-/// written). Output held for a coalesced write sits at the front; ureq writes after it.
+/// consumed, both when dropped. Allocated on first use, zeroed, and smaller than ureq's
+/// (128 KiB each way, zeroed again for every new connection, cost more than a plain-HTTP
+/// request): the input starts at 16 KiB and doubles up to ureq's input size when an answer
+/// needs it; the output is two chunks of at most 32 KiB, so that held output (less than a
+/// chunk) and the space ureq writes into (at least a chunk: ureq 3.5 writes a request head
+/// line by line, and needs only the longest line to fit) always fit, and it never moves.
+/// Everything past the live bytes is zero, so a wipe covers only what was used.
 struct WipedBuffers {
     input_size: usize,
     output_size: usize,
     input: Vec<u8>,
-    /// `input[consumed..filled]` is unconsumed.
+    /// `input[consumed..filled]` is unconsumed; `input[filled..]` is zero, but for scratch.
     filled: usize,
     consumed: usize,
     /// The last consume consumed something (ureq's `can_use_input`).
     progress: bool,
-    /// The most of `input` ever filled or handed out as scratch space.
-    input_dirty: usize,
+    /// Where the scratch space handed to ureq (`tmp_and_output`) starts, until the transmit
+    /// that follows it: ureq reads a chunked request body into it, at most as many bytes as
+    /// it then transmits (ureq 3.5 `run.rs` `send_body`).
+    scratch: Option<usize>,
     output: Vec<u8>,
-    /// `output[..pending]` is held for the next write.
+    /// `output[..pending]` is held for the next write; after it, zero unless `handed_out`.
     pending: usize,
     /// ureq was given the output buffer and has not transmitted it (it may have written).
     handed_out: bool,
@@ -379,21 +385,22 @@ impl WipedBuffers {
     fn new(input_size: usize, output_size: usize) -> WipedBuffers {
         WipedBuffers {
             input_size: input_size.max(1),
-            output_size: output_size.max(1),
+            output_size: output_size.clamp(1, 32 * 1024),
             input: Vec::new(),
             filled: 0,
             consumed: 0,
             progress: false,
-            input_dirty: 0,
+            scratch: None,
             output: Vec::new(),
             pending: 0,
             handed_out: false,
         }
     }
 
-    /// Makes room after the unconsumed input: at least `input_size` bytes in all, and the
-    /// consumed bytes wiped and dropped from the front once there is nothing after them.
-    fn prepare_input(&mut self, at_least_free: usize) {
+    /// Makes room for `at_least_free` bytes after the unconsumed input (as far as the input
+    /// may grow: `input_size`, or more for scratch space), the consumed bytes wiped and
+    /// dropped from the front once there is nothing after them.
+    fn prepare_input(&mut self, at_least_free: usize, most: usize) {
         if self.consumed == self.filled && self.filled > 0 {
             self.wipe_consumed_input();
         }
@@ -406,9 +413,13 @@ impl WipedBuffers {
             self.filled = end - start;
             self.consumed = 0;
         }
-        let wanted = (self.filled + at_least_free).max(self.input_size);
-        if self.input.len() < wanted {
-            grow_wiped(&mut self.input, wanted);
+        let len = self.input.len();
+        if len - self.filled < at_least_free && len < most {
+            let grown = (self.filled + at_least_free)
+                .max(len * 2)
+                .max(16 * 1024)
+                .min(most);
+            grow_wiped(&mut self.input, grown, self.filled);
         }
     }
 
@@ -421,36 +432,50 @@ impl WipedBuffers {
         }
     }
 
+    /// Records that `amount` bytes were transmitted from `output()`: held, and the scratch
+    /// space ureq may have used for them wiped.
+    fn transmitted(&mut self, amount: usize) {
+        self.pending += amount;
+        self.handed_out = false;
+        if let Some(start) = self.scratch.take() {
+            let end = start.saturating_add(amount).min(self.input.len());
+            self.input[start.min(end)..end].zeroize();
+        }
+    }
+
     fn ensure_output(&mut self) {
-        let wanted = self.pending + self.output_size;
-        if self.output.len() < wanted {
-            grow_wiped(&mut self.output, wanted);
+        if self.output.is_empty() {
+            self.output = vec![0; 2 * self.output_size];
         }
         self.handed_out = true;
     }
 }
 
-/// Resizes `v` to `len` (zero-filled), wiping the old allocation when it moves.
-pub(super) fn grow_wiped(v: &mut Vec<u8>, len: usize) {
+/// Resizes `v` to `len` (zero-filled), keeping `v[..used]` (the rest of `v` is zero) and
+/// wiping it where it was when the allocation moves.
+pub(super) fn grow_wiped(v: &mut Vec<u8>, len: usize, used: usize) {
     if len <= v.capacity() {
         v.resize(len, 0);
         return;
     }
+    let used = used.min(v.len());
     let mut grown = vec![0u8; len];
-    grown[..v.len()].copy_from_slice(v);
-    v.zeroize();
+    grown[..used].copy_from_slice(&v[..used]);
+    v[..used].zeroize();
     *v = grown;
 }
 
 impl Drop for WipedBuffers {
     fn drop(&mut self) {
-        let dirty_in = self.input_dirty.max(self.filled).min(self.input.len());
-        self.input[..dirty_in].zeroize();
-        let dirty_out = match self.handed_out {
+        // Both rare: ureq given space it may have written and then an error before the
+        // transmit. Then all of it.
+        let scratch = self.scratch.map_or(self.filled, |_| self.input.len());
+        self.input[..scratch].zeroize();
+        let output = match self.handed_out {
             true => self.output.len(),
             false => self.pending,
         };
-        self.output[..dirty_out].zeroize();
+        self.output[..output].zeroize();
     }
 }
 
@@ -465,13 +490,12 @@ impl Buffers for WipedBuffers {
     }
 
     fn input_append_buf(&mut self) -> &mut [u8] {
-        self.prepare_input(1);
+        self.prepare_input(1, self.input_size);
         &mut self.input[self.filled..]
     }
 
     fn input_appended(&mut self, amount: usize) {
         self.filled += amount;
-        self.input_dirty = self.input_dirty.max(self.filled);
     }
 
     fn input_consume(&mut self, amount: usize) {
@@ -481,10 +505,11 @@ impl Buffers for WipedBuffers {
 
     fn tmp_and_output(&mut self) -> (&mut [u8], &mut [u8]) {
         // ureq reads a request body into the scratch space when it is chunked (ours never
-        // are: they have a length); it must hold at least 10 KiB (ureq 3.5 `LazyBuffers`).
-        self.prepare_input(10 * 1024);
+        // are: they have a length); it asks for at least 10 KiB (ureq 3.5 `LazyBuffers`).
+        const SCRATCH: usize = 10 * 1024;
+        self.prepare_input(SCRATCH, self.input_size.max(self.filled + SCRATCH));
         self.ensure_output();
-        self.input_dirty = self.input.len();
+        self.scratch = Some(self.filled);
         (
             &mut self.input[self.filled..],
             &mut self.output[self.pending..],
@@ -548,13 +573,23 @@ mod tests {
     fn output_written_in_pieces_is_held_after_what_came_before() {
         let mut b = WipedBuffers::new(64, 32);
         b.output()[..4].copy_from_slice(b"HEAD");
-        b.pending += 4;
-        b.handed_out = false;
+        b.transmitted(4);
         let out = b.output();
         assert!(out.len() >= 32);
         out[..4].copy_from_slice(b"BODY");
-        b.pending += 4;
+        b.transmitted(4);
         assert_eq!(&b.output[..8], b"HEADBODY");
+    }
+
+    #[test]
+    fn scratch_space_is_wiped_with_the_transmit_that_follows_it() {
+        let mut b = WipedBuffers::new(64, 64);
+        let (tmp, out) = b.tmp_and_output();
+        tmp[..5].copy_from_slice(b"chunk");
+        out[..10].copy_from_slice(b"5\r\nchunk\r\n");
+        b.transmitted(10);
+        assert!(b.input.iter().all(|&x| x == 0));
+        assert_eq!(&b.output[..10], b"5\r\nchunk\r\n");
     }
 
     #[test]
