@@ -8,6 +8,10 @@
  *   token_bench cachehit URL CAFILE THREADS BATCHES BATCH
  *                                            oauth2cc_client_token + oauth2cc_authorization_free
  *                                            on a warm client, ns per call
+ *   token_bench loop oauth2cc|libcurl URL CAFILE ITERS
+ *                                            ITERS kept-alive fetches by one contender alone,
+ *                                            untimed, printing nothing: for strace -c and
+ *                                            callgrind, which count what it does
  *
  * CAFILE is "-" for an http:// URL. The two contenders of a mode run interleaved (one
  * iteration of each in turn, who goes first alternating), so that load from elsewhere on the
@@ -265,6 +269,28 @@ static void mode_fresh(const char *url, const char *cafile, size_t iters, const 
   oauth2cc_config_free(config);
 }
 
+/* One contender alone, untimed: its kept-alive fetches as `keepalive` does them. */
+static void mode_loop(const char *who, const char *url, const char *cafile, size_t iters) {
+  if (strcmp(who, "oauth2cc") == 0) {
+    oauth2cc_config *config = make_config(url, cafile, "oauth2cc-bench-loop");
+    oauth2cc_client *client = NULL;
+    oauth2cc_status st = oauth2cc_client_new(config, &client);
+    if (st != OAUTH2CC_STATUS_OK) die_oauth("client_new", st);
+    for (size_t i = 0; i < iters; i++) oauth2cc_refresh(client);
+    oauth2cc_client_free(client);
+    oauth2cc_config_free(config);
+  } else if (strcmp(who, "libcurl") == 0) {
+    static struct buffer body;
+    CURL *h = curl_easy_init();
+    if (h == NULL) die("curl_easy_init", NULL);
+    curl_setup(h, url, cafile, "libcurl-bench-loop", &body);
+    for (size_t i = 0; i < iters; i++) curl_fetch(h, &body);
+    curl_easy_cleanup(h);
+  } else {
+    die("loop: not oauth2cc or libcurl", who);
+  }
+}
+
 struct hit_job {
   oauth2cc_client *client;
   pthread_barrier_t *start;
@@ -332,7 +358,8 @@ int main(int argc, char **argv) {
   if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) die("curl_global_init", NULL);
   const char *usage =
       "usage: token_bench keepalive|fresh URL CAFILE ITERS\n"
-      "       token_bench cachehit URL CAFILE THREADS BATCHES BATCH\n";
+      "       token_bench cachehit URL CAFILE THREADS BATCHES BATCH\n"
+      "       token_bench loop oauth2cc|libcurl URL CAFILE ITERS\n";
   if (argc < 5) {
     fputs(usage, stderr);
     return 2;
@@ -343,6 +370,8 @@ int main(int argc, char **argv) {
     mode_keepalive(url, cafile, count_arg(argv[4]), tag);
   } else if (strcmp(mode, "fresh") == 0 && argc == 5) {
     mode_fresh(url, cafile, count_arg(argv[4]), tag);
+  } else if (strcmp(mode, "loop") == 0 && argc == 6) {
+    mode_loop(argv[2], argv[3], argv[4], count_arg(argv[5]));
   } else if (strcmp(mode, "cachehit") == 0 && argc == 7) {
     mode_cachehit(url, cafile, count_arg(argv[4]), count_arg(argv[5]), count_arg(argv[6]));
   } else {

@@ -4,9 +4,15 @@
 #
 #   scripts/bench.sh            full run (a few minutes); writes BENCHMARKS.md
 #   scripts/bench.sh --quick    a smoke run with few iterations; writes target/bench/BENCHMARKS.quick.md
+#   scripts/bench.sh --counts   only section 6, printed: system calls (strace -c -f) and
+#                               instructions (callgrind) per kept-alive fetch, oauth2cc and
+#                               libcurl; counts, so a busy machine does not change them
+#
+#   BENCH_LIB=path/to/liboauth2cc.so scripts/bench.sh ...   measures that build of the library
+#                               (e.g. one saved from before a change) instead of this tree's
 #
 # It installs what is missing (apt-get: nginx-light, libcurl4-openssl-dev, hyperfine, wrk,
-# curl, openssl, time, gcc, make; pip or apt for python requests), builds the release library
+# curl, openssl, time, gcc, make, strace, valgrind; pip or apt for python requests), builds the release library
 # (cargo build --release), the C example (make -C examples) and benches/token_bench.c, then
 # measures. Everything it starts is stopped when it exits.
 set -euo pipefail
@@ -14,15 +20,19 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-QUICK=0
+QUICK=0 COUNTS=0
 case "${1:-}" in
   --quick) QUICK=1 ;;
+  --counts) COUNTS=1 ;;
   "") ;;
-  *) echo "usage: scripts/bench.sh [--quick]" >&2; exit 2 ;;
+  *) echo "usage: scripts/bench.sh [--quick|--counts]" >&2; exit 2 ;;
 esac
 
 # Iteration counts (medians are taken over these).
+# Section 6 subtracts a run of COUNT_BASE fetches from one of COUNT_BASE + COUNT_ITERS.
+COUNT_BASE=10 COUNT_ITERS=2000 CG_ITERS=200
 if ((QUICK)); then
+  COUNT_ITERS=200 CG_ITERS=20
   KEEPALIVE_ITERS=200 FRESH_HTTP_ITERS=50 FRESH_HTTPS_ITERS=30 PY_HTTP_ITERS=30 PY_HTTPS_ITERS=20
   HIT_BATCHES=200 HIT_BATCH=2000 ROUNDS=2 PROC_RUNS=3 PY_PROC_RUNS=2 WRK_SECS=1
   OUT_MD=target/bench/BENCHMARKS.quick.md
@@ -48,14 +58,17 @@ apt_install() {
 
 missing=()
 command -v curl >/dev/null || missing+=(curl)
-command -v hyperfine >/dev/null || missing+=(hyperfine)
-command -v wrk >/dev/null || missing+=(wrk)
+# --counts needs neither (nor python requests).
+((COUNTS)) || command -v hyperfine >/dev/null || missing+=(hyperfine)
+((COUNTS)) || command -v wrk >/dev/null || missing+=(wrk)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v cc >/dev/null || missing+=(gcc libc6-dev)
 command -v make >/dev/null || missing+=(make)
 command -v strip >/dev/null || missing+=(binutils)
 command -v python3 >/dev/null || missing+=(python3)
 [ -x /usr/bin/time ] || missing+=(time)
+command -v strace >/dev/null || missing+=(strace)
+command -v valgrind >/dev/null || missing+=(valgrind)
 echo '#include <curl/curl.h>' | cc -E -x c - >/dev/null 2>&1 || missing+=(libcurl4-openssl-dev)
 if ((${#missing[@]})); then
   log "installing: ${missing[*]}"
@@ -68,7 +81,7 @@ fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 # The real interpreter, not a version-manager shim (a shim adds its own start-up to every run).
 PYTHON=$(python3 -c 'import sys; print(sys.executable)')
-if ! "$PYTHON" -c 'import requests' 2>/dev/null; then
+if ((COUNTS == 0)) && ! "$PYTHON" -c 'import requests' 2>/dev/null; then
   log "installing python requests"
   "$PYTHON" -m pip install --quiet requests 2>/dev/null || apt_install python3-requests
 fi
@@ -88,8 +101,9 @@ log "building benches/token_bench.c"
 # directory of our own so the bench runs the library just built, from the build tree.
 mkdir -p "$BUILD/lib"
 SONAME=$(objdump -p "$LIBDIR/liboauth2cc.so" | awk '$1 == "SONAME" {print $2}')
-ln -sf "$LIBDIR/liboauth2cc.so" "$BUILD/lib/liboauth2cc.so"
-[ -z "$SONAME" ] || ln -sf "$LIBDIR/liboauth2cc.so" "$BUILD/lib/$SONAME"
+LIB=$(readlink -f "${BENCH_LIB:-$LIBDIR/liboauth2cc.so}")
+ln -sf "$LIB" "$BUILD/lib/liboauth2cc.so"
+[ -z "$SONAME" ] || ln -sf "$LIB" "$BUILD/lib/$SONAME"
 cc -O2 -std=c11 -Wall -Wextra -Werror -I include benches/token_bench.c -o "$BUILD/token_bench" \
   -L "$BUILD/lib" -loauth2cc -lcurl -lpthread -Wl,-rpath,"$BUILD/lib"
 
@@ -207,6 +221,58 @@ done
 
 RESULTS=$RUN/results.jsonl
 : > "$RESULTS"
+export OAUTH2CC_CLIENT_ID=$CLIENT_ID OAUTH2CC_CLIENT_SECRET=$CLIENT_SECRET
+
+# ---- 6. counted work per kept-alive fetch (strace -c -f, callgrind) ------------------------------
+# Counts, not times: what one fetch on a warm connection costs in system calls (by name) and
+# in user-space instructions, as the difference between a run of COUNT_BASE fetches (start-up,
+# connection, TLS handshake) and a run of COUNT_BASE + N, divided by N.
+count_syscalls() { # who scheme url ca
+  local who=$1 scheme=$2 url=$3 ca=$4
+  strace -c -f -o "$RUN/strace_base" "$BUILD/token_bench" loop "$who" "$url" "$ca" "$COUNT_BASE"
+  strace -c -f -o "$RUN/strace_full" "$BUILD/token_bench" loop "$who" "$url" "$ca" \
+    $((COUNT_BASE + COUNT_ITERS))
+  "$PYTHON" - "$RUN/strace_base" "$RUN/strace_full" "$COUNT_ITERS" "count_${scheme}_${who}" <<'EOF_PY' | tee -a "$RESULTS" >&2
+import json, sys
+def calls(path):
+    out = {}
+    for line in open(path):
+        f = line.split()
+        if len(f) >= 5 and f[0][0].isdigit() and f[-1] != "total":
+            out[f[-1]] = int(f[3])
+    return out
+base, full, n = calls(sys.argv[1]), calls(sys.argv[2]), int(sys.argv[3])
+per = {k: (v - base.get(k, 0)) / n for k, v in full.items()}
+per = {k: round(v, 2) for k, v in sorted(per.items(), key=lambda kv: -kv[1]) if v >= 0.005}
+print(json.dumps({"name": sys.argv[4] + "_syscalls", "unit": "calls", "median": round(sum(per.values()), 2),
+                  "by_name": per, "n": n}))
+EOF_PY
+}
+count_instructions() { # who scheme url ca
+  local who=$1 scheme=$2 url=$3 ca=$4 base full
+  valgrind --tool=callgrind --callgrind-out-file="$RUN/cg_base" \
+    "$BUILD/token_bench" loop "$who" "$url" "$ca" "$COUNT_BASE" 2>"$RUN/cg_base.log"
+  valgrind --tool=callgrind --callgrind-out-file="$RUN/cg_full" \
+    "$BUILD/token_bench" loop "$who" "$url" "$ca" $((COUNT_BASE + CG_ITERS)) 2>"$RUN/cg_full.log"
+  base=$(awk '/Collected/ {print $4}' "$RUN/cg_base.log")
+  full=$(awk '/Collected/ {print $4}' "$RUN/cg_full.log")
+  printf '{"name":"count_%s_%s_instructions","unit":"instructions","median":%s,"n":%s}\n' \
+    "$scheme" "$who" $(((full - base) / CG_ITERS)) "$CG_ITERS" | tee -a "$RESULTS" >&2
+}
+counts() {
+  log "6. counted work per kept-alive fetch: $COUNT_ITERS fetches under strace -c -f, $CG_ITERS under callgrind"
+  local who
+  for who in oauth2cc libcurl; do
+    count_syscalls "$who" http "$HTTP_URL" -
+    count_syscalls "$who" https "$HTTPS_URL" "$CA"
+    count_instructions "$who" http "$HTTP_URL" -
+    count_instructions "$who" https "$HTTPS_URL" "$CA"
+  done
+}
+if ((COUNTS)); then
+  counts
+  exit 0
+fi
 
 # ---- 0. the endpoint's own capacity (wrk) -----------------------------------------------------------
 cat > "$RUN/post.lua" <<EOF
@@ -244,7 +310,6 @@ phase() { # name command... : runs the command, records nginx's busy share meanw
 }
 
 # ---- 1-3. in-process medians -------------------------------------------------------------------------
-export OAUTH2CC_CLIENT_ID=$CLIENT_ID OAUTH2CC_CLIENT_SECRET=$CLIENT_SECRET
 bench() { "$BUILD/token_bench" "$@" | tee -a "$RESULTS" >&2; }
 log "1. kept-alive fetch: oauth2cc client (invalidate + token) vs one reused libcurl handle"
 seed_loop() { "$PYTHON" benches/seed_token.py --loop "$1" | tee -a "$RESULTS" >&2; }
@@ -303,6 +368,8 @@ peak_rss rss_https_oauth2cc "$HTTPS_URL" "$EXAMPLE"
 peak_rss rss_https_curl "$HTTPS_URL" curl -sS -o /dev/null -u "$CLIENT_ID:$CLIENT_SECRET" \
   -d grant_type=client_credentials --cacert "$CA" "$HTTPS_URL"
 peak_rss rss_https_python "$HTTPS_URL" "$PYTHON" benches/seed_token.py
+
+counts
 
 # ---- the report --------------------------------------------------------------------------------------
 kill -QUIT "$NGINX_PID" && wait "$NGINX_PID" || true # flushes the access log

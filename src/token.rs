@@ -299,13 +299,13 @@ pub fn parse_token_response(
     if !(200..300).contains(&reply.status) {
         return Err(http_error(reply, url, now));
     }
-    let fields = parse_body(reply).map_err(|why| {
+    let fields = WipedFields(parse_body(reply).map_err(|why| {
         Error::invalid_response(format!(
             "token endpoint {url} answered {} with {why}",
             reply.status
         ))
         .with_http_status(reply.status)
-    })?;
+    })?);
     let field_error = |what: String| {
         Error::invalid_response(format!(
             "token endpoint {url} answered {}: {what}",
@@ -348,6 +348,31 @@ pub fn parse_token_response(
         now_mono,
     )
     .map_err(|e| field_error(e.message().to_string()))
+}
+
+/// A success's fields, every string among them wiped when dropped: one is the access token
+/// (copied into the [`Token`]'s own wiped memory), another may be a refresh token.
+struct WipedFields(Map<String, Value>);
+
+impl std::ops::Deref for WipedFields {
+    type Target = Map<String, Value>;
+    fn deref(&self) -> &Map<String, Value> {
+        &self.0
+    }
+}
+
+impl Drop for WipedFields {
+    fn drop(&mut self) {
+        fn wipe(value: &mut Value) {
+            match value {
+                Value::String(s) => zeroize::Zeroize::zeroize(s),
+                Value::Array(items) => items.iter_mut().for_each(wipe),
+                Value::Object(map) => map.values_mut().for_each(wipe),
+                _ => {}
+            }
+        }
+        self.0.values_mut().for_each(wipe);
+    }
 }
 
 /// The error for a non-2xx answer: kind from the status, the body's OAuth fields, Retry-After.

@@ -12,8 +12,10 @@
 
 mod proxy;
 mod resolver;
+mod tcp;
 mod tls_error;
 mod trust;
+mod wipe;
 
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -159,7 +161,7 @@ impl Transport {
             .build();
         let agent = Agent::with_parts(
             agent_config,
-            ureq::unversioned::transport::DefaultConnector::new(),
+            connector(),
             resolver::CachingResolver::default(),
         );
         Ok(Transport {
@@ -182,7 +184,7 @@ impl Transport {
         Transport {
             agent: Agent::with_parts(
                 self.agent.config().clone(),
-                ureq::unversioned::transport::DefaultConnector::new(),
+                connector(),
                 resolver::CachingResolver::default(),
             ),
             timeout: self.timeout,
@@ -257,7 +259,10 @@ impl Transport {
                 .method(method.clone())
                 .uri(uri.clone());
             for (name, value) in headers {
-                builder = builder.header(*name, *value);
+                builder = match is_credential(name) {
+                    true => builder.header(*name, wiped_header_value(value, url)?),
+                    false => builder.header(*name, *value),
+                };
             }
             let prepared = builder
                 .body(body)
@@ -293,6 +298,43 @@ impl Transport {
     }
 }
 
+/// ureq's default chain (ureq 3.5 `DefaultConnector`: SOCKS, CONNECT proxy, TCP, rustls)
+/// with our TCP connector (module `tcp`: one write per request, socket timeouts set only when
+/// they change, a one-call liveness probe, wiped buffers) in place of ureq's. The CONNECT
+/// proxy connector opens its connection to the proxy through this same chain, so a tunnel
+/// runs over ours too; a SOCKS tunnel is ureq's own socket and is passed through. ureq's
+/// transports that stay (a SOCKS tunnel's, rustls's) get their buffers wiped (module `wipe`).
+fn connector() -> impl ureq::unversioned::transport::Connector {
+    use ureq::unversioned::transport::{
+        ConnectProxyConnector, Connector as _, RustlsConnector, SocksConnector,
+    };
+    ().chain(SocksConnector::default())
+        .chain(wipe::WipeConnector { tls_only: false })
+        .chain(ConnectProxyConnector::default())
+        .chain(tcp::TcpConnector)
+        .chain(RustlsConnector::default())
+        .chain(wipe::WipeConnector { tls_only: true })
+}
+
+/// Whether a request header carries a credential (the token request's Basic credential,
+/// an API call's bearer token).
+fn is_credential(name: &str) -> bool {
+    name.eq_ignore_ascii_case("authorization") || name.eq_ignore_ascii_case("proxy-authorization")
+}
+
+/// A header value whose bytes are wiped when the last holder drops it. `http` keeps a
+/// `HeaderValue` made from `Bytes` as those very bytes (`from_maybe_shared`), and ureq keeps
+/// the request (and so the value) until the response body ends (ureq 3.5 `BodyHandler`), then
+/// frees it: without this, a copy of `Basic <credential>` or `Bearer <token>` per request.
+fn wiped_header_value(value: &str, url: &str) -> Result<ureq::http::HeaderValue> {
+    let owned = zeroize::Zeroizing::new(value.as_bytes().to_vec());
+    ureq::http::HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(owned)).map_err(|_| {
+        Error::invalid_argument(format!(
+            "request to {url}: a credential header holds a byte a header may not"
+        ))
+    })
+}
+
 /// A failure that a connection closed by the server while idle gives on its next use: the
 /// write or the read of the response head finds the connection reset or at its end.
 fn is_stale(e: &ureq::Error) -> bool {
@@ -318,6 +360,45 @@ fn remaining(deadline: Instant, url: &str) -> Result<Duration> {
                 format!("request to {url} timed out before it was sent"),
             )
         })
+}
+
+/// Reads a whole body into one buffer, sized from `Content-Length` when there is one, and
+/// grown (up to `limit` + 1, where ureq's limit reader says "too large") without leaving an
+/// unwiped copy behind (`read_to_vec` grows a `Vec`, and every growth frees a copy of what was
+/// read so far: a token). The buffer is wiped when reading fails.
+fn read_wiped(
+    mut reader: impl io::Read,
+    expected: Option<u64>,
+    limit: usize,
+) -> std::result::Result<Vec<u8>, ureq::Error> {
+    let most = limit.saturating_add(1);
+    let first = expected.map_or(8 * 1024, |n| {
+        usize::try_from(n).unwrap_or(most).saturating_add(1)
+    });
+    let mut buf = vec![0u8; first.clamp(1, most)];
+    let mut filled = 0;
+    loop {
+        if filled == buf.len() {
+            let len = buf.len();
+            tcp::grow_wiped(
+                &mut buf,
+                len.saturating_mul(2).min(most).max(len + 1),
+                filled,
+            );
+        }
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                zeroize::Zeroize::zeroize(&mut buf);
+                return Err(e.into());
+            }
+        }
+    }
+    // What lies past `filled` was never written.
+    buf.truncate(filled);
+    Ok(buf)
 }
 
 /// One request's context, for turning a ureq error into a message that says which host,
@@ -347,11 +428,13 @@ impl Attempt<'_> {
                 )
             })
             .collect();
-        let body = response
+        let expected = response.body().content_length();
+        let reader = response
             .body_mut()
             .with_config()
             .limit(limit as u64)
-            .read_to_vec()
+            .reader();
+        let body = read_wiped(reader, expected, limit)
             .map_err(|e| match e {
                 ureq::Error::BodyExceedsLimit(_) => Error::invalid_response(format!(
                     "response from {} is larger than the {limit}-byte limit",
