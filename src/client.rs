@@ -18,7 +18,8 @@
 //!   (the leader fetches with `flight` released; waiters wait on the [`Flight`]'s own mutex).
 //! * `Flight::finish` is first-writer-wins: the leader's result is kept; the guard's
 //!   "interrupted" result, written when the leader unwinds or after it finished, is ignored
-//!   unless the leader never wrote one.
+//!   unless the leader never wrote one. Waiters count themselves under the flight's mutex,
+//!   and `finish` wakes them only when there are some.
 //! * Who waits on whom: only callers without a still-valid token wait, and only on the
 //!   current flight's condvar, which the leader (or its guard) always signals.
 
@@ -168,19 +169,29 @@ impl std::fmt::Debug for Client {
 /// One refresh: its result, once known, shared with every caller that waited for it.
 #[derive(Default)]
 struct Flight {
-    result: Mutex<Option<Result<Arc<Token>>>>,
+    result: Mutex<FlightSlot>,
     done: Condvar,
+}
+
+/// A flight's result and how many callers wait for it (both under the flight's mutex).
+#[derive(Default)]
+struct FlightSlot {
+    result: Option<Result<Arc<Token>>>,
+    waiting: usize,
 }
 
 impl Flight {
     /// Records the result unless one is recorded already (first writer wins), and wakes
-    /// every waiter.
+    /// the waiters, if any: a refresh nobody waits for makes no futex call (a single-
+    /// threaded caller's refresh is then only its network system calls).
     fn finish(&self, result: Result<Arc<Token>>) {
         let mut slot = self.result.lock().unwrap_or_else(PoisonError::into_inner);
-        if slot.is_none() {
-            *slot = Some(result);
+        if slot.result.is_none() {
+            slot.result = Some(result);
+            if slot.waiting > 0 {
+                self.done.notify_all();
+            }
         }
-        self.done.notify_all();
     }
 
     /// The leader's result, waiting at most `timeout`: the leader's own fetch ends within
@@ -189,12 +200,16 @@ impl Flight {
     fn wait(&self, timeout: Duration) -> Result<Arc<Token>> {
         let deadline = Instant::now() + timeout;
         let mut slot = self.result.lock().unwrap_or_else(PoisonError::into_inner);
+        slot.waiting += 1;
         loop {
-            if let Some(result) = slot.as_ref() {
-                return result.clone();
+            if let Some(result) = slot.result.as_ref() {
+                let result = result.clone();
+                slot.waiting -= 1;
+                return result;
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
+                slot.waiting -= 1;
                 return Err(Error::new(
                     ErrorKind::Timeout,
                     format!(

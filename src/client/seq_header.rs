@@ -63,7 +63,9 @@ impl SeqHeader {
         let seq = self.seq.load(Ordering::Relaxed);
         self.seq.store(seq.wrapping_add(1), Ordering::Relaxed);
         fence(Ordering::Release);
-        let inline = header.filter(|h| h.len() <= INLINE_BYTES).unwrap_or_default();
+        let inline = header
+            .filter(|h| h.len() <= INLINE_BYTES)
+            .unwrap_or_default();
         // Every word is written: past the new value's end with zeros, so no byte of an
         // earlier, longer token stays behind.
         let mut chunks = inline.chunks(8);
@@ -177,7 +179,10 @@ mod tests {
         }
         writer.join().unwrap();
         // With the writer gone, a read must succeed, and see the last value written.
-        assert_eq!(cell.copy_fresh(0, &mut dst), Some(HeaderHit::Copied(a.len())));
+        assert_eq!(
+            cell.copy_fresh(0, &mut dst),
+            Some(HeaderHit::Copied(a.len()))
+        );
         assert_eq!(&dst[..a.len()], &a[..]);
         eprintln!("{seen} reads while the writer ran, none torn");
     }
