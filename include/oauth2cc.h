@@ -149,6 +149,7 @@ typedef struct oauth2cc_client oauth2cc_client;
  * Methods: `oauth2cc_config_set_token_url`, `_set_scope`, `_set_auth_style`, `_add_param`,
  * `_set_timeout_ms`, `_set_connect_timeout_ms`, `_set_ca_file`, `_set_proxy`,
  * `_set_user_agent`, `_set_expiry_leeway`, `_set_retries`, `_set_cache_file`,
+ * `_set_shared_cache`,
  * `_set_min_refresh_interval_ms`, `_set_unauthorized_refresh_interval_ms`,
  * `_set_max_response_bytes`, `oauth2cc_config_free`.
  */
@@ -432,7 +433,7 @@ enum oauth2cc_status oauth2cc_config_new(const char *client_id,
  * Reads a JSON configuration file (keys: `client_id`, `client_secret`, `token_url`,
  * `scope`, `auth_style` ("basic" | "post_body" | "auto"), `params` (object of strings),
  * `timeout_ms`, `connect_timeout_ms`, `user_agent`, `ca_file`, `proxy`, `expiry_leeway`,
- * `max_retries`, `retry_max_wait_ms`, `cache_file`, `min_refresh_interval_ms`,
+ * `max_retries`, `retry_max_wait_ms`, `cache_file`, `shared_cache`, `min_refresh_interval_ms`,
  * `unauthorized_refresh_interval_ms`, `max_response_bytes`). An unknown key
  * is an error naming it. Relative paths inside are relative to the file's folder.
  *
@@ -447,10 +448,10 @@ enum oauth2cc_status oauth2cc_config_from_file(const char *path, struct oauth2cc
 
 /**
  * Builds a configuration from `OAUTH2CC_CLIENT_ID`, `OAUTH2CC_CLIENT_SECRET` (required),
- * `OAUTH2CC_TOKEN_URL` and `OAUTH2CC_SCOPE` (optional; without a token URL, a request is
- * `CONFIG`). On success `*out` receives a new
- * config (free with `oauth2cc_config_free`). Returns `OK`, `INVALID_ARGUMENT` (NULL `out`)
- * or `CONFIG` (a variable missing, a bad URL).
+ * `OAUTH2CC_TOKEN_URL`, `OAUTH2CC_SCOPE` and `OAUTH2CC_SHARED_CACHE` (optional; without a
+ * token URL, a request is `CONFIG`). On success `*out` receives a new config (free with
+ * `oauth2cc_config_free`). Returns `OK`, `INVALID_ARGUMENT` (NULL `out`) or `CONFIG` (a
+ * variable missing, a bad URL).
  *
  * # Safety
  * `out` is NULL or writable.
@@ -605,6 +606,27 @@ enum oauth2cc_status oauth2cc_config_set_retries(struct oauth2cc_config *config,
  */
 enum oauth2cc_status oauth2cc_config_set_cache_file(struct oauth2cc_config *config,
                                                     const char *path);
+
+/**
+ * Shares the token of every client with this configuration, in every process on every
+ * machine, through Redis (or Valkey) at `redis_url`:
+ * `redis://[user:password@]host[:port][/db]`, or `rediss://...` for TLS, checked against
+ * the same roots as the token endpoint (`oauth2cc_config_set_ca_file`, else the system's).
+ * One process in the fleet refreshes (a lock with a deadline of the timeout) while the others
+ * keep their still-valid token or wait for the new one. The entry holds the token, its type,
+ * scope and expiry, never the secret, and is keyed by a hash of token URL, client id, scope,
+ * params and auth style. Redis is read only when the in-memory token needs a refresh.
+ * Redis unreachable, slow or refusing: the client fetches directly and leaves Redis alone
+ * for 30 s; a call never fails because of the cache. NULL or `""` turns it off. Set it
+ * before `oauth2cc_client_new`. Returns `OK`, `INVALID_ARGUMENT` (NULL config, not UTF-8)
+ * or `CONFIG` (not a Redis URL; the message never holds the password).
+ *
+ * # Safety
+ * `config` is NULL or a live config not used by another thread; `redis_url` NULL or
+ * NUL-terminated.
+ */
+enum oauth2cc_status oauth2cc_config_set_shared_cache(struct oauth2cc_config *config,
+                                                      const char *redis_url);
 
 /**
  * The shortest time a client keeps a token before asking for another, in milliseconds

@@ -30,6 +30,7 @@ use crate::config::{AuthStyle, Config};
 use crate::error::{Error, ErrorKind, Result};
 use crate::fetch::TokenEndpoint;
 use crate::hooks::Hooks;
+use crate::shared_cache::SharedCache;
 use crate::token::Token;
 use crate::transport::{HttpResponse, Request, Transport};
 use crate::url_rules::check_url;
@@ -72,6 +73,7 @@ struct Inner {
     config: Config,
     hooks: Hooks,
     cache_file: Option<CacheFile>,
+    shared_cache: Option<SharedCache>,
     /// This process's connections, token and locks; a fork child chains its own.
     state: State,
 }
@@ -229,6 +231,7 @@ impl Client {
             config: config.clone(),
             hooks,
             cache_file,
+            shared_cache: SharedCache::new(config),
             state: State::new(crate::fork::generation(), transport),
         };
         if let Some(token) = inner.load_cache_file() {
@@ -261,6 +264,9 @@ impl Client {
     /// Forgets the cached token (in memory and in the cache file), e.g. after the API
     /// answered 401. The next [`Client::token`] fetches a new one.
     pub fn invalidate(&self) {
+        if let Some(token) = self.inner.state().current.get() {
+            self.inner.forget_shared(&token);
+        }
         self.inner.state().current.set(None);
         if let Some(file) = &self.inner.cache_file {
             file.remove();
@@ -299,6 +305,7 @@ impl Client {
         }
         self.inner
             .invalidate_if(|current| current.access_token() == token.access_token());
+        self.inner.forget_shared(&token);
         let token = self.token()?;
         self.inner.send_authorized(&request, &token)
     }
@@ -402,7 +409,7 @@ impl Inner {
             // A refresh is running: keep using the old token if it still works, else wait.
             return match still_valid {
                 Some(old) => Ok(old),
-                None => flight.wait(self.config.timeout()),
+                None => flight.wait(self.refresh_budget()),
             };
         }
         let guard = FlightGuard { state, flight };
@@ -423,11 +430,15 @@ impl Inner {
         let fresh = match self.load_cache_file() {
             Some(from_file) => from_file,
             None => {
-                let (fetched, used) = self.endpoint().fetch(self.auth_style(state))?;
-                if self.config.auth_style() == AuthStyle::Auto {
-                    // Losing this race to another thread's identical answer is fine.
-                    let _ = state.learned_style.set(used);
-                }
+                let fetched = match &self.shared_cache {
+                    Some(shared) => shared.get_or_refresh(
+                        &self.config,
+                        &*self.hooks.clock,
+                        self.leeway(),
+                        || self.fetch(state),
+                    )?,
+                    None => self.fetch(state)?,
+                };
                 if let Some(file) = &self.cache_file {
                     file.store(&fetched);
                 }
@@ -436,6 +447,32 @@ impl Inner {
         };
         state.current.set(Some(&fresh));
         Ok(fresh)
+    }
+
+    /// One request to the token endpoint, learning Auto's style.
+    fn fetch(&self, state: &State) -> Result<Token> {
+        let (fetched, used) = self.endpoint().fetch(self.auth_style(state))?;
+        if self.config.auth_style() == AuthStyle::Auto {
+            // Losing this race to another thread's identical answer is fine.
+            let _ = state.learned_style.set(used);
+        }
+        Ok(fetched)
+    }
+
+    /// How long a caller waits for another thread's refresh: the timeout, twice with a
+    /// shared cache (whose leader may wait its timeout for another process, then fetch).
+    fn refresh_budget(&self) -> Duration {
+        match self.shared_cache {
+            Some(_) => self.config.timeout() * 2,
+            None => self.config.timeout(),
+        }
+    }
+
+    /// Deletes the shared cache's entry if it still holds `token` (the API rejected it).
+    fn forget_shared(&self, token: &Token) {
+        if let Some(shared) = &self.shared_cache {
+            shared.forget(&self.config, token);
+        }
     }
 
     /// The style to use now: the configured one, or for Auto the one that worked.

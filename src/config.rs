@@ -12,6 +12,7 @@ pub use crate::auth::AuthStyle;
 use crate::auth::ClientAuth;
 use crate::error::{Error, Result};
 use crate::files::{read_bounded, MAX_CONFIG_FILE_BYTES};
+use crate::redis_url::RedisTarget;
 use crate::secret::{Secret, Text};
 use crate::url_rules::{check_url, parse_proxy_url};
 
@@ -65,6 +66,7 @@ pub struct Config {
     pub(crate) proxy: Option<Secret>,
     pub(crate) retry: RetryPolicy,
     pub(crate) cache_file: Option<PathBuf>,
+    pub(crate) shared_cache: Option<RedisTarget>,
     pub(crate) min_refresh_interval: Duration,
     pub(crate) unauthorized_refresh_interval: Duration,
     pub(crate) max_response_bytes: usize,
@@ -86,6 +88,10 @@ impl fmt::Debug for Config {
             .field("proxy", &self.proxy.as_ref().map(|_| "[redacted]"))
             .field("retry", &self.retry)
             .field("cache_file", &self.cache_file)
+            .field(
+                "shared_cache",
+                &self.shared_cache.as_ref().map(RedisTarget::describe),
+            )
             .field("min_refresh_interval", &self.min_refresh_interval)
             .field(
                 "unauthorized_refresh_interval",
@@ -156,6 +162,7 @@ impl Config {
             proxy: None,
             retry: RetryPolicy::default(),
             cache_file: None,
+            shared_cache: None,
             min_refresh_interval: DEFAULT_MIN_REFRESH_INTERVAL,
             unauthorized_refresh_interval: DEFAULT_UNAUTHORIZED_REFRESH_INTERVAL,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
@@ -166,7 +173,7 @@ impl Config {
     /// `token_url`, `scope`, `auth_style` (`"basic"`, `"post_body"`, `"auto"`), `params`
     /// (object of strings), `timeout_ms`, `connect_timeout_ms`, `user_agent`, `ca_file`,
     /// `proxy`, `expiry_leeway`, `max_retries`, `retry_max_wait_ms`, `cache_file`,
-    /// `max_response_bytes`. An unknown key is an error naming it. A relative `ca_file` or
+    /// `shared_cache`, `max_response_bytes`. An unknown key is an error naming it. A relative `ca_file` or
     /// `cache_file` is taken relative to the configuration file's folder.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Config> {
         let path = path.as_ref();
@@ -186,8 +193,8 @@ impl Config {
         file.into_config(base)
     }
 
-    /// Reads `OAUTH2CC_CLIENT_ID`, `OAUTH2CC_CLIENT_SECRET` (required), `OAUTH2CC_TOKEN_URL`
-    /// and `OAUTH2CC_SCOPE` (optional) from the environment.
+    /// Reads `OAUTH2CC_CLIENT_ID`, `OAUTH2CC_CLIENT_SECRET` (required), `OAUTH2CC_TOKEN_URL`,
+    /// `OAUTH2CC_SCOPE` and `OAUTH2CC_SHARED_CACHE` (optional) from the environment.
     pub fn from_env() -> Result<Config> {
         Config::from_vars(|name| std::env::var(name).ok())
     }
@@ -212,6 +219,9 @@ impl Config {
         }
         if let Some(scope) = var("OAUTH2CC_SCOPE").filter(|v| !v.is_empty()) {
             config.set_scope(Some(&scope))?;
+        }
+        if let Some(url) = var("OAUTH2CC_SHARED_CACHE").map(zeroize::Zeroizing::new) {
+            config.set_shared_cache(Some(&url))?;
         }
         Ok(config)
     }
@@ -343,6 +353,20 @@ impl Config {
         Ok(())
     }
 
+    /// A Redis (or Valkey) server that the clients of every process share their token
+    /// through, with one refresher in the fleet: `redis://[user:password@]host[:port][/db]`,
+    /// or `rediss://...` for TLS (checked against the token endpoint's trust: the CA file,
+    /// else the system's). `None` or `""` turns it off. A bad URL is CONFIG; Redis being
+    /// unreachable later never fails a request (the client then fetches directly). See
+    /// README "Running many processes".
+    pub fn set_shared_cache(&mut self, url: Option<&str>) -> Result<()> {
+        self.shared_cache = match url.filter(|u| !u.is_empty()) {
+            Some(url) => Some(RedisTarget::parse(url)?),
+            None => None,
+        };
+        Ok(())
+    }
+
     /// The shortest time a client keeps a token before asking for another (default 1 s;
     /// 0 turns the floor off): a server that issues tokens expiring at once
     /// (`expires_in: 0`) gets at most one request per interval from each client, not one per
@@ -441,6 +465,11 @@ impl Config {
         self.cache_file.as_deref()
     }
 
+    /// The shared cache's server, if any.
+    pub(crate) fn shared_cache(&self) -> Option<&RedisTarget> {
+        self.shared_cache.as_ref()
+    }
+
     /// The shortest time a client keeps a token before asking for another.
     pub fn min_refresh_interval(&self) -> Duration {
         self.min_refresh_interval
@@ -498,6 +527,7 @@ struct ConfigFile {
     max_retries: Option<u32>,
     retry_max_wait_ms: Option<u32>,
     cache_file: Option<PathBuf>,
+    shared_cache: Option<zeroize::Zeroizing<String>>,
     min_refresh_interval_ms: Option<u32>,
     unauthorized_refresh_interval_ms: Option<u32>,
     max_response_bytes: Option<usize>,
@@ -547,6 +577,7 @@ impl ConfigFile {
         if let Some(cache) = &self.cache_file {
             c.set_cache_file(Some(&base.join(cache).to_string_lossy()))?;
         }
+        c.set_shared_cache(self.shared_cache.as_deref().map(String::as_str))?;
         if let Some(ms) = self.min_refresh_interval_ms {
             c.set_min_refresh_interval_ms(ms);
         }
@@ -660,12 +691,18 @@ mod tests {
             "OAUTH2CC_CLIENT_SECRET" => Some("secret".to_string()),
             "OAUTH2CC_TOKEN_URL" => Some("http://127.0.0.1:9/token".to_string()),
             "OAUTH2CC_SCOPE" => Some("a b".to_string()),
+            "OAUTH2CC_SHARED_CACHE" => Some("redis://:pw@127.0.0.1:6390/3".to_string()),
             _ => None,
         };
         let c = Config::from_vars(vars).unwrap();
         assert_eq!(c.client_id(), "id");
         assert_eq!(c.token_url(), Some("http://127.0.0.1:9/token"));
         assert_eq!(c.scope(), Some("a b"));
+        assert_eq!(
+            c.shared_cache().map(RedisTarget::describe).as_deref(),
+            Some("redis://127.0.0.1:6390/3")
+        );
+        assert!(!format!("{c:?}").contains("pw@"), "{c:?}");
         let e = Config::from_vars(|_| None).unwrap_err();
         assert_eq!(e.kind(), crate::ErrorKind::Config);
         assert!(e.message().contains("OAUTH2CC_CLIENT_ID"));
@@ -686,7 +723,8 @@ mod tests {
             r#"{"client_id":"id","client_secret":"secret","token_url":"http://127.0.0.1:1/t",
                 "scope":"s1 s2","auth_style":"post_body","params":{"audience":"aud"},
                 "timeout_ms":1500,"connect_timeout_ms":500,"user_agent":"ua/1","expiry_leeway":5,
-                "max_retries":2,"retry_max_wait_ms":100,"cache_file":"tok.json","max_response_bytes":1000}"#,
+                "max_retries":2,"retry_max_wait_ms":100,"cache_file":"tok.json","max_response_bytes":1000,
+                "shared_cache":"rediss://u:p@cache.internal:6380"}"#,
         );
         let c = Config::from_file(&path).unwrap();
         assert_eq!(c.token_url(), Some("http://127.0.0.1:1/t"));
@@ -709,6 +747,25 @@ mod tests {
             Some(path.parent().unwrap().join("tok.json").as_path())
         );
         assert_eq!(c.max_response_bytes(), 1000);
+        assert_eq!(
+            c.shared_cache().map(RedisTarget::describe).as_deref(),
+            Some("rediss://cache.internal:6380/0")
+        );
+    }
+
+    #[test]
+    fn shared_cache_urls_are_checked_when_set() {
+        let mut c = Config::new("id", "secret").unwrap();
+        let e = c.set_shared_cache(Some("http://:hunter2@h")).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Config);
+        assert!(!e.message().contains("hunter2"), "{}", e.message());
+        c.set_shared_cache(Some("redis://127.0.0.1:1")).unwrap();
+        assert!(c.shared_cache().is_some());
+        c.set_shared_cache(Some("")).unwrap();
+        assert!(c.shared_cache().is_none());
+        c.set_shared_cache(Some("redis://h")).unwrap();
+        c.set_shared_cache(None).unwrap();
+        assert!(c.shared_cache().is_none());
     }
 
     #[test]

@@ -146,6 +146,7 @@ static void config_setters(const char *token_url) {
   CHECK_INVALID(oauth2cc_config_set_expiry_leeway(NULL, 1), "config");
   CHECK_INVALID(oauth2cc_config_set_retries(NULL, 1, 1), "config");
   CHECK_INVALID(oauth2cc_config_set_cache_file(NULL, NULL), "config");
+  CHECK_INVALID(oauth2cc_config_set_shared_cache(NULL, "redis://127.0.0.1:6379"), "config");
   CHECK_INVALID(oauth2cc_config_set_max_response_bytes(NULL, 1), "config");
   CHECK_INVALID(oauth2cc_config_set_min_refresh_interval_ms(NULL, 1), "config");
   CHECK_INVALID(oauth2cc_config_set_unauthorized_refresh_interval_ms(NULL, 1), "config");
@@ -159,6 +160,7 @@ static void config_setters(const char *token_url) {
   CHECK_STATUS(oauth2cc_config_set_proxy(config, NULL), OAUTH2CC_STATUS_OK);
   CHECK_INVALID(oauth2cc_config_set_user_agent(config, NULL), "user_agent");
   CHECK_STATUS(oauth2cc_config_set_cache_file(config, NULL), OAUTH2CC_STATUS_OK);
+  CHECK_STATUS(oauth2cc_config_set_shared_cache(config, NULL), OAUTH2CC_STATUS_OK);
 
   /* Not UTF-8. */
   CHECK_INVALID(oauth2cc_config_set_token_url(config, NOT_UTF8), "url");
@@ -169,6 +171,13 @@ static void config_setters(const char *token_url) {
   CHECK_INVALID(oauth2cc_config_set_proxy(config, NOT_UTF8), "proxy_url");
   CHECK_INVALID(oauth2cc_config_set_user_agent(config, NOT_UTF8), "user_agent");
   CHECK_INVALID(oauth2cc_config_set_cache_file(config, NOT_UTF8), "path");
+  CHECK_INVALID(oauth2cc_config_set_shared_cache(config, NOT_UTF8), "redis_url");
+  /* Not a Redis URL: CONFIG, and the message never holds the password. */
+  CHECK_STATUS(oauth2cc_config_set_shared_cache(config, "http://:hunter2@127.0.0.1"),
+               OAUTH2CC_STATUS_CONFIG);
+  CHECK(strstr(oauth2cc_last_error_message(), "hunter2") == NULL);
+  CHECK_STATUS(oauth2cc_config_set_shared_cache(config, "redis://127.0.0.1:6379/x"),
+               OAUTH2CC_STATUS_CONFIG);
 
   /* Empty strings. */
   CHECK_STATUS(oauth2cc_config_set_token_url(config, ""), OAUTH2CC_STATUS_CONFIG);
@@ -178,6 +187,7 @@ static void config_setters(const char *token_url) {
   CHECK(oauth2cc_config_set_ca_file(config, "") != OAUTH2CC_STATUS_OK);
   CHECK_STATUS(oauth2cc_config_set_proxy(config, ""), OAUTH2CC_STATUS_OK);
   CHECK_STATUS(oauth2cc_config_set_cache_file(config, ""), OAUTH2CC_STATUS_OK);
+  CHECK_STATUS(oauth2cc_config_set_shared_cache(config, ""), OAUTH2CC_STATUS_OK);
 
   /* Integers out of range. */
   CHECK_INVALID(oauth2cc_config_set_auth_style(config, 99), "style");
@@ -389,6 +399,7 @@ static void huge_strings(const char *token_url, const char *api_url, const char 
   CHECK(oauth2cc_config_set_proxy(config, big) != OAUTH2CC_STATUS_OK);
   CHECK_STATUS(oauth2cc_config_set_cache_file(config, big), OAUTH2CC_STATUS_OK);
   CHECK_STATUS(oauth2cc_config_set_cache_file(config, NULL), OAUTH2CC_STATUS_OK);
+  CHECK_STATUS(oauth2cc_config_set_shared_cache(config, big), OAUTH2CC_STATUS_CONFIG);
   oauth2cc_config_free(config);
 
   CHECK_STATUS(oauth2cc_config_from_file(big, &config), OAUTH2CC_STATUS_CONFIG);

@@ -1,0 +1,135 @@
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use super::*;
+use crate::config::{AuthStyle, Config};
+
+fn config() -> Config {
+    let mut c = Config::new("id", "the-client-secret").unwrap();
+    c.set_token_url("https://auth.example/token").unwrap();
+    c
+}
+
+#[test]
+fn the_key_changes_with_every_part_of_the_identity_and_holds_no_secret() {
+    let base = key_for(&config());
+    assert!(base.starts_with("oauth2cc:token:"), "{base}");
+    assert_eq!(base.len(), "oauth2cc:token:".len() + 64);
+    assert_eq!(key_for(&config()), base, "stable");
+    let mut other_secret = Config::new("id", "another-secret").unwrap();
+    other_secret
+        .set_token_url("https://auth.example/token")
+        .unwrap();
+    assert_eq!(key_for(&other_secret), base, "the secret is not part of it");
+    let variants: [fn(&mut Config); 5] = [
+        |c| c.set_token_url("https://auth.example/token2").unwrap(),
+        |c| c.set_scope(Some("read")).unwrap(),
+        |c| c.add_param("audience", "api").unwrap(),
+        |c| c.set_auth_style(AuthStyle::PostBody),
+        |c| *c = Config::new("id2", "the-client-secret").unwrap(),
+    ];
+    let mut seen = vec![base];
+    for change in variants {
+        let mut c = config();
+        change(&mut c);
+        let key = key_for(&c);
+        assert!(!seen.contains(&key), "{c:?}");
+        seen.push(key);
+    }
+    let mut a = config();
+    a.add_param("audience", "x").unwrap();
+    a.add_param("resource", "y").unwrap();
+    let mut b = config();
+    b.add_param("resource", "y").unwrap();
+    b.add_param("audience", "x").unwrap();
+    assert_ne!(key_for(&a), key_for(&b), "params keep their order");
+}
+
+fn at(unix: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(unix)
+}
+
+#[test]
+fn entries_round_trip_and_hold_no_secret() {
+    let now = at(1_000_000);
+    let mono = Instant::now();
+    let token = Token::new(
+        "tok-abc",
+        "bearer",
+        Some(300),
+        Some("s1 s2"),
+        None,
+        now,
+        mono,
+    )
+    .unwrap();
+    let (bytes, ttl_ms) = encode(&token, now).unwrap();
+    assert_eq!(ttl_ms, 300_000);
+    let text = String::from_utf8(bytes.to_vec()).unwrap();
+    assert!(!text.contains("the-client-secret"), "{text}");
+    // 100 s later, 200 s are left.
+    let later = at(1_000_100);
+    let back = decode(&bytes, later, mono).unwrap();
+    assert_eq!(back.access_token().expose(), "tok-abc");
+    assert_eq!(back.token_type().as_str(), "Bearer");
+    assert_eq!(back.scope().map(|s| s.as_str()), Some("s1 s2"));
+    assert_eq!(back.expires_at(), Some(1_000_300));
+    assert_eq!(back.expires_in(), Some(200));
+    assert!(decode(&bytes, at(1_000_300), mono).is_none(), "expired");
+    let almost = at(1_000_298) + Duration::from_millis(990);
+    assert_eq!(
+        decode(&bytes, almost, mono).unwrap().expires_in(),
+        Some(1),
+        "rounded down"
+    );
+    let last = at(1_000_299) + Duration::from_millis(990);
+    assert!(
+        decode(&bytes, last, mono).is_none(),
+        "less than a second left"
+    );
+    assert!(
+        encode(&token, at(1_000_300)).is_none(),
+        "nothing left to share"
+    );
+    let no_expiry = Token::new("t", "bearer", None, None, None, now, mono).unwrap();
+    assert!(encode(&no_expiry, now).is_none());
+}
+
+#[test]
+fn garbage_entries_are_misses() {
+    let now = at(1_000_000);
+    let mono = Instant::now();
+    for bad in [
+        &b""[..],
+        b"garbage",
+        b"{}",
+        b"[1,2]",
+        br#"{"v":2,"access_token":"t","token_type":"Bearer","scope":null,"expires_at":1000100}"#,
+        br#"{"v":1,"access_token":"","token_type":"Bearer","scope":null,"expires_at":1000100}"#,
+        br#"{"v":1,"access_token":"a\r\nb","token_type":"Bearer","scope":null,"expires_at":1000100}"#,
+        br#"{"v":1,"access_token":"t","token_type":"Bearer","scope":null,"expires_at":"soon"}"#,
+        br#"{"v":1,"access_token":"t","token_type":"Bearer","scope":null,"expires_at":-9223372036854775808}"#,
+    ] {
+        assert!(decode(bad, now, mono).is_none(), "{:?}", String::from_utf8_lossy(bad));
+    }
+    let good =
+        br#"{"v":1,"access_token":"t","token_type":"Bearer","scope":null,"expires_at":1000100}"#;
+    assert!(decode(good, now, mono).is_some());
+}
+
+#[test]
+fn lock_ids_are_random() {
+    let (a, b) = (random_id(), random_id());
+    assert_eq!(a.len(), 32);
+    assert_ne!(a, b);
+}
+
+#[test]
+fn socket_operations_get_a_quarter_of_the_timeout_at_most_the_connect_timeout() {
+    let mut c = config();
+    c.set_timeout_ms(2000).unwrap();
+    assert_eq!(op_timeout(&c), Duration::from_millis(500));
+    c.set_connect_timeout_ms(100).unwrap();
+    assert_eq!(op_timeout(&c), Duration::from_millis(100));
+    c.set_timeout_ms(1).unwrap();
+    assert_eq!(op_timeout(&c), Duration::from_millis(1));
+}
