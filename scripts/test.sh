@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 # Programs the consumer tests call: a C/C++ compiler, pkg-config and CMake (installed
 # layout), tinyproxy and microsocks (HTTP and SOCKS5 proxy tests), readelf (SONAME),
-# make (examples), python3 (ctypes binding).
+# make (examples), python3 (ctypes binding), redis-server and redis-cli (tests/shared_cache.rs).
 need=()
 command -v cc >/dev/null || need+=(gcc)
 command -v c++ >/dev/null || need+=(g++)
@@ -18,6 +18,8 @@ command -v microsocks >/dev/null || [ -x /usr/bin/microsocks ] || need+=(microso
 command -v readelf >/dev/null || need+=(binutils)
 command -v make >/dev/null || need+=(make)
 command -v python3 >/dev/null || need+=(python3)
+command -v redis-server >/dev/null || need+=(redis-server)
+command -v redis-cli >/dev/null || need+=(redis-tools)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
     echo "scripts/test.sh: installing ${need[*]}"
