@@ -26,15 +26,19 @@
 //! ffi ───────────────► client ──► fetch ──► token ──► config ──► auth ──► form
 //!  (C handles, the      │  │        │                  │  │
 //!   last error)         │  │        └──► transport ────┘  └──► files, url_rules
-//!                       │  └──► cache_file ──► token        (transport also uses
-//!                       └──► hooks (clock)                    files, url_rules, secret)
-//! leaves: error, secret, form, files, url_rules, hooks
+//!                       │  ├──► cache_file ──► token        (transport also uses
+//!                       │  └──► shared_cache ─► token,        files, url_rules, secret)
+//!                       │                       transport (redis)
+//!                       └──► hooks (clock)
+//! leaves: error, secret, form, files, url_rules, redis_url, hooks
 //! ```
 //! * `url_rules`: where requests may go (URL, host, port, proxy-URL rules). `files`: bounded
 //!   reads and PEM loading. `form`: form encoding. `auth`: client authentication methods.
 //! * `token`: pure; builds the token request, parses the answer. `transport`: the only I/O, a
 //!   byte-level request. `fetch`: one token request (auth fallback, retries, redaction).
 //! * `client`: the cache, single flight, the 401 rule; `hooks`: what it observes (clock).
+//! * `cache_file`: the token on disk; `shared_cache`: the token in Redis for a fleet, over
+//!   `transport::redis` (RESP2), at a URL parsed by `redis_url`.
 
 #![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]

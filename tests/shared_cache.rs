@@ -14,6 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use oauth2cc::{Client, Config};
 use support::http_server::{Action, Request, Response, TestServer};
+use support::tls::{Pki, TlsFront};
 use support::{free_port, CLIENT_ID, CLIENT_SECRET};
 
 /// A `redis-server` of our own on loopback.
@@ -494,4 +495,58 @@ fn a_401_deletes_the_shared_entry_only_while_it_holds_the_rejected_token() {
     assert_eq!(a.token().unwrap().access_token().expose(), "tok-3");
     assert!(redis.cli(&["GET", &key]).contains("tok-3"), "replaced");
     assert_eq!(endpoint.token_requests(), 3);
+}
+
+#[test]
+fn cache_hits_never_touch_redis() {
+    let redis = Redis::start(&[]);
+    let endpoint = Endpoint::start(3600, |_| Some(Duration::ZERO));
+    let client = Client::new(&shared_config(&endpoint, &redis.url(), 2000)).unwrap();
+    let connections = redis.connections_received();
+    client.token().unwrap();
+    let commands = |redis: &Redis| -> u64 {
+        let info = redis.cli(&["INFO", "stats"]);
+        info.lines()
+            .find_map(|l| l.strip_prefix("total_commands_processed:"))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap()
+    };
+    let before = commands(&redis);
+    for _ in 0..10_000 {
+        client.token().unwrap();
+    }
+    // The only command in between is the INFO that reads the count.
+    assert_eq!(commands(&redis), before + 1);
+    // One connection for the refresh (GET, lock, store, unlock), then redis-cli's three.
+    assert_eq!(redis.connections_received(), connections + 1 + 3);
+}
+
+#[test]
+fn rediss_is_checked_against_the_token_endpoints_trust() {
+    let redis = Redis::start(&[]);
+    let pki = Pki::new("redis CA");
+    let backend = format!("127.0.0.1:{}", redis.port).parse().unwrap();
+    let front = TlsFront::start(&pki.leaf(&["localhost", "127.0.0.1"]), backend);
+    let endpoint = Endpoint::start(3600, |_| Some(Duration::ZERO));
+    let url = format!("rediss://127.0.0.1:{}", front.port());
+
+    // With the CA file the token endpoint would use, the token goes through TLS to Redis...
+    let mut trusted = shared_config(&endpoint, &url, 2000);
+    trusted
+        .set_ca_file(&pki.ca_file().to_string_lossy())
+        .unwrap();
+    let first = Client::new(&trusted).unwrap().token().unwrap();
+    assert!(redis
+        .cli(&["GET", &redis.token_key().unwrap()])
+        .contains("tok-1"));
+    // ...and another client reads it back over TLS without a request.
+    let second = Client::new(&trusted).unwrap().token().unwrap();
+    assert_eq!(second.access_token(), first.access_token());
+    assert_eq!(endpoint.token_requests(), 1);
+
+    // Without it (the system's roots) the handshake fails: the client fetches itself.
+    let untrusted = shared_config(&endpoint, &url, 2000);
+    let third = Client::new(&untrusted).unwrap().token().unwrap();
+    assert_eq!(third.access_token().expose(), "tok-2");
+    assert_eq!(endpoint.token_requests(), 2);
 }
