@@ -74,6 +74,9 @@ enum class AuthStyle : oauth2cc_auth_style {
   Basic = OAUTH2CC_AUTH_STYLE_BASIC,
   PostBody = OAUTH2CC_AUTH_STYLE_POST_BODY,
   Auto = OAUTH2CC_AUTH_STYLE_AUTO,
+  PrivateKeyJwt = OAUTH2CC_AUTH_STYLE_PRIVATE_KEY_JWT,
+  ClientSecretJwt = OAUTH2CC_AUTH_STYLE_CLIENT_SECRET_JWT,
+  TlsClient = OAUTH2CC_AUTH_STYLE_TLS_CLIENT,
 };
 
 /** The library's version at run time, e.g. "0.1.0" (the header's is OAUTH2CC_VERSION_STRING). */
@@ -206,6 +209,14 @@ class Config {
     handle_.reset(raw);
   }
 
+  /** A client without a secret: it authenticates with a private key or a certificate. */
+  explicit Config(std::string_view client_id) {
+    const std::string id = detail::c_str(client_id, "client_id");
+    oauth2cc_config *raw = nullptr;
+    detail::check(oauth2cc_config_new(id.c_str(), nullptr, &raw));
+    handle_.reset(raw);
+  }
+
   /** Reads a JSON configuration file (the keys of oauth2cc_config_from_file). */
   static Config from_file(std::string_view path) {
     const std::string p = detail::c_str(path, "path");
@@ -285,6 +296,48 @@ class Config {
   /** Largest API response body Client::get reads (default 16 MiB). */
   Config &set_max_response_bytes(std::size_t max_bytes) {
     return call(oauth2cc_config_set_max_response_bytes, max_bytes);
+  }
+  /**
+   * The PEM private key file that signs client assertions (private_key_jwt); `key_id`
+   * (empty: none) goes in the JWT header "kid".
+   */
+  Config &set_private_key_file(std::string_view pem_path, std::string_view key_id = {}) {
+    const std::string path = detail::c_str(pem_path, "pem_path");
+    const std::string kid = detail::c_str(key_id, "key_id");
+    return call(oauth2cc_config_set_private_key_file, path.c_str(),
+                key_id.empty() ? nullptr : kid.c_str());
+  }
+  /** set_private_key_file with the PEM text itself (copied, and the copy wiped). */
+  Config &set_private_key_pem(std::string_view pem, std::string_view key_id = {}) {
+    const detail::SecretCopy copy(pem, "pem");
+    const std::string kid = detail::c_str(key_id, "key_id");
+    return call(oauth2cc_config_set_private_key_pem, copy.c_str(),
+                key_id.empty() ? nullptr : kid.c_str());
+  }
+  /** "RS256", "PS256", "ES256", "ES384", "EdDSA", ...; empty: from the key. */
+  Config &set_jwt_algorithm(std::string_view alg) {
+    return set_text(oauth2cc_config_set_jwt_algorithm, alg, "alg");
+  }
+  /**
+   * The TLS client certificate (mutual TLS): a PEM chain and its PEM key, presented on every
+   * connection. With no secret and no private key the auth style becomes TlsClient.
+   */
+  Config &set_client_certificate_file(std::string_view cert_chain_pem_path,
+                                      std::string_view key_pem_path) {
+    const std::string chain = detail::c_str(cert_chain_pem_path, "cert_chain_pem_path");
+    const std::string key = detail::c_str(key_pem_path, "key_pem_path");
+    return call(oauth2cc_config_set_client_certificate_file, chain.c_str(), key.c_str());
+  }
+  /**
+   * The authorization server's issuer: the token endpoint (and the auth methods AUTO tries)
+   * come from its metadata, fetched at a client's first token request. Empty turns it off.
+   */
+  Config &set_issuer(std::string_view issuer_url) {
+    return set_text(oauth2cc_config_set_issuer, issuer_url, "issuer_url");
+  }
+  /** The assertion's "aud"; empty: the URL the token request goes to. */
+  Config &set_jwt_audience(std::string_view audience) {
+    return set_text(oauth2cc_config_set_jwt_audience, audience, "audience");
   }
 
   /** The C handle, still owned by this object (NULL after a move). */

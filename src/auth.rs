@@ -3,10 +3,16 @@
 //! messages) and C numbers, the data each method needs, what each puts on the wire, and the
 //! forms in which its secrets travel (for scrubbing error messages).
 
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use base64::Engine as _;
 
+use crate::client_cert::ClientCertificate;
+use crate::error::{Error, Result};
 use crate::form::{form_pair, percent_encode_into};
-use crate::secret::{Secret, WipedString};
+use crate::jwt::{self, JwtAlgorithm, PrivateKey, Signer};
+use crate::secret::{Secret, Text, WipedString};
 
 /// Declares [`AuthStyle`] and its table (name and C number per method) in one place, so that
 /// a new method is one line here plus the match arms the compiler then asks for.
@@ -43,6 +49,12 @@ auth_styles! {
     PostBody = 1, "post_body";
     /// Basic first; on a 400/401 `invalid_client`, the body once. A client remembers the winner.
     Auto = 2, "auto";
+    /// A client assertion signed with the private key (RFC 7523 §2.2, `private_key_jwt`).
+    PrivateKeyJwt = 3, "private_key_jwt";
+    /// A client assertion, HS256 with the client secret (`client_secret_jwt`).
+    ClientSecretJwt = 4, "client_secret_jwt";
+    /// Mutual TLS with the client certificate; `client_id` in the body (RFC 8705).
+    TlsClient = 5, "tls_client";
 }
 
 impl AuthStyle {
@@ -66,6 +78,9 @@ impl AuthStyle {
             AuthStyle::Basic => &[AuthStyle::Basic],
             AuthStyle::PostBody => &[AuthStyle::PostBody],
             AuthStyle::Auto => &[AuthStyle::Basic, AuthStyle::PostBody],
+            AuthStyle::PrivateKeyJwt => &[AuthStyle::PrivateKeyJwt],
+            AuthStyle::ClientSecretJwt => &[AuthStyle::ClientSecretJwt],
+            AuthStyle::TlsClient => &[AuthStyle::TlsClient],
         }
     }
 }
@@ -83,58 +98,223 @@ impl TryFrom<u32> for AuthStyle {
     }
 }
 
-/// A method with the data it needs: the style and the client secret it sends. Cheap to
-/// clone; the secret is wiped on drop and never printed.
-#[derive(Clone, PartialEq, Eq, Debug)]
+/// A method with the data it needs: the style (explicit, or chosen from the credentials),
+/// the client secret, the private key and how assertions are made. Cheap to clone; secrets
+/// are wiped on drop and never printed.
+#[derive(Clone, Default)]
 pub(crate) struct ClientAuth {
-    style: AuthStyle,
-    client_secret: Secret,
+    /// The style set by the user; `None`: see [`ClientAuth::style`].
+    style: Option<AuthStyle>,
+    client_secret: Option<Secret>,
+    private_key: Option<Arc<PrivateKey>>,
+    jwt_algorithm: Option<JwtAlgorithm>,
+    jwt_audience: Option<Text>,
+    certificate: Option<Arc<ClientCertificate>>,
+}
+
+impl std::fmt::Debug for ClientAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secret: &dyn std::fmt::Debug = match &self.client_secret {
+            Some(secret) => secret,
+            None => &format_args!("none"),
+        };
+        f.debug_struct("ClientAuth")
+            .field("style", &self.style())
+            .field("client_secret", secret)
+            .field("private_key", &self.private_key)
+            .field("jwt_algorithm", &self.jwt_algorithm)
+            .field("jwt_audience", &self.jwt_audience)
+            .field("certificate", &self.certificate)
+            .finish()
+    }
 }
 
 impl ClientAuth {
-    /// `style` with `secret`.
-    pub(crate) fn new(style: AuthStyle, client_secret: Secret) -> ClientAuth {
+    /// A client with `secret` (or none: a key or a certificate authenticates it).
+    pub(crate) fn new(client_secret: Option<Secret>) -> ClientAuth {
         ClientAuth {
-            style,
             client_secret,
+            ..ClientAuth::default()
         }
     }
 
+    /// The style in use: the one set; else private_key_jwt with a private key; else
+    /// tls_client with a client certificate and no secret; else basic.
     pub(crate) fn style(&self) -> AuthStyle {
-        self.style
+        match (self.style, &self.private_key) {
+            (Some(style), _) => style,
+            (None, Some(_)) => AuthStyle::PrivateKeyJwt,
+            (None, None) if self.certificate.is_some() && self.client_secret.is_none() => {
+                AuthStyle::TlsClient
+            }
+            (None, None) => AuthStyle::Basic,
+        }
+    }
+
+    pub(crate) fn has_secret(&self) -> bool {
+        self.client_secret.is_some()
+    }
+
+    /// Whether client_secret_jwt can work: a secret long enough for HS256.
+    pub(crate) fn hmac_capable(&self) -> bool {
+        self.client_secret
+            .as_ref()
+            .is_some_and(|s| s.expose().len() >= jwt::MIN_HMAC_SECRET_BYTES)
+    }
+
+    pub(crate) fn certificate(&self) -> Option<&ClientCertificate> {
+        self.certificate.as_deref()
+    }
+
+    /// The TLS client certificate, presented on every connection; with private_key_jwt its
+    /// thumbprints go in the assertion header, and its key signs when there is no other.
+    pub(crate) fn set_certificate(&mut self, certificate: ClientCertificate) {
+        self.certificate = Some(Arc::new(certificate));
     }
 
     /// The same credentials with another style.
     pub(crate) fn set_style(&mut self, style: AuthStyle) {
-        self.style = style;
+        self.style = Some(style);
     }
 
-    /// Adds the credentials of one attempt (`style` is Basic or PostBody, from
-    /// [`AuthStyle::attempts`]) to a token request: a header, or form fields after the rest.
+    pub(crate) fn private_key(&self) -> Option<&PrivateKey> {
+        self.private_key.as_deref()
+    }
+
+    /// A private key for private_key_jwt; checked against the algorithm set, if any.
+    pub(crate) fn set_private_key(&mut self, key: PrivateKey) -> Result<()> {
+        key.algorithm(self.jwt_algorithm)?;
+        self.private_key = Some(Arc::new(key));
+        Ok(())
+    }
+
+    pub(crate) fn jwt_algorithm(&self) -> Option<JwtAlgorithm> {
+        self.jwt_algorithm
+    }
+
+    /// The assertion's algorithm (`None`: the key's); checked against the key, if any.
+    pub(crate) fn set_jwt_algorithm(&mut self, alg: Option<JwtAlgorithm>) -> Result<()> {
+        if let (Some(key), Some(alg)) = (&self.private_key, alg) {
+            key.algorithm(Some(alg))?;
+        }
+        self.jwt_algorithm = alg;
+        Ok(())
+    }
+
+    pub(crate) fn jwt_audience(&self) -> Option<&str> {
+        self.jwt_audience.as_ref().map(Text::as_str)
+    }
+
+    pub(crate) fn set_jwt_audience(&mut self, audience: Option<Text>) {
+        self.jwt_audience = audience;
+    }
+
+    /// The client secret, or CONFIG: `style` needs one and the config has none.
+    fn secret(&self, style: AuthStyle) -> Result<&str> {
+        self.client_secret
+            .as_ref()
+            .map(Secret::expose)
+            .ok_or_else(|| {
+                Error::config(format!(
+                    "auth style {} needs a client secret, and the config has none",
+                    style.name()
+                ))
+            })
+    }
+
+    /// Adds the credentials of one attempt (`style` is a concrete style from
+    /// [`AuthStyle::attempts`]) to a token request sent to `url` at `now`: a header, or form
+    /// fields after the rest. A client assertion is made afresh on every call, and returned
+    /// (to scrub from what the server may echo).
     pub(crate) fn apply(
         &self,
         style: AuthStyle,
         client_id: &str,
+        url: &str,
+        now: SystemTime,
         headers: &mut Vec<(&'static str, WipedString)>,
         body: &mut String,
-    ) {
+    ) -> Result<Option<WipedString>> {
         match style {
             AuthStyle::PostBody => {
+                let secret = self.secret(style)?;
                 form_pair(body, "client_id", client_id);
-                form_pair(body, "client_secret", self.client_secret.expose());
+                form_pair(body, "client_secret", secret);
             }
-            AuthStyle::Basic | AuthStyle::Auto => headers.push((
-                "Authorization",
-                basic_authorization(client_id, self.client_secret.expose()),
-            )),
+            AuthStyle::Basic | AuthStyle::Auto => {
+                let secret = self.secret(style)?;
+                headers.push(("Authorization", basic_authorization(client_id, secret)));
+            }
+            AuthStyle::PrivateKeyJwt | AuthStyle::ClientSecretJwt => {
+                let assertion = self.assertion(style, client_id, url, now)?;
+                form_pair(body, "client_assertion_type", jwt::ASSERTION_TYPE);
+                form_pair(body, "client_assertion", &assertion);
+                form_pair(body, "client_id", client_id);
+                return Ok(Some(assertion));
+            }
+            AuthStyle::TlsClient => form_pair(body, "client_id", client_id),
         }
+        Ok(None)
+    }
+
+    /// A fresh client assertion for `style` (private_key_jwt or client_secret_jwt).
+    fn assertion(
+        &self,
+        style: AuthStyle,
+        client_id: &str,
+        url: &str,
+        now: SystemTime,
+    ) -> Result<WipedString> {
+        let signer = if style == AuthStyle::ClientSecretJwt {
+            if let Some(alg) = self.jwt_algorithm.filter(|a| *a != JwtAlgorithm::HS256) {
+                return Err(Error::config(format!(
+                    "auth style client_secret_jwt signs with HS256, not {}",
+                    alg.name()
+                )));
+            }
+            let secret = self.secret(style)?;
+            if secret.len() < jwt::MIN_HMAC_SECRET_BYTES {
+                return Err(Error::config(format!(
+                    "auth style client_secret_jwt needs a client secret of at least {} bytes \
+                     for HS256; this one has {}",
+                    jwt::MIN_HMAC_SECRET_BYTES,
+                    secret.len()
+                )));
+            }
+            Signer::Hmac(secret.as_bytes())
+        } else {
+            let key = self
+                .private_key()
+                .or(self.certificate().map(ClientCertificate::key))
+                .ok_or_else(|| {
+                    Error::config(
+                        "auth style private_key_jwt needs a private key \
+                         (set_private_key_file, set_private_key_pem or a client certificate)",
+                    )
+                })?;
+            Signer::Key(key, key.algorithm(self.jwt_algorithm)?)
+        };
+        let issued_at = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let jti = jwt::random_jti()?;
+        jwt::assertion(
+            signer,
+            &jwt::Claims {
+                client_id,
+                audience: self.jwt_audience().unwrap_or(url),
+                issued_at,
+                jti: &jti,
+                thumbprints: self.certificate().map(ClientCertificate::thumbprints),
+            },
+        )
     }
 
     /// Every form in which these credentials travel, for scrubbing what a server echoes: the
     /// secret raw, percent-encoded as in the Basic header and as in a form body, and the
-    /// Basic credentials' base64.
+    /// Basic credentials' base64. Nothing without a secret (a key never travels).
     pub(crate) fn secret_forms(&self, client_id: &str) -> Vec<WipedString> {
-        let secret = self.client_secret.expose();
+        let Some(secret) = self.client_secret.as_ref().map(Secret::expose) else {
+            return Vec::new();
+        };
         let mut forms = vec![WipedString::new(secret.to_owned())];
         for space_as_plus in [false, true] {
             let mut encoded = WipedString::default();
@@ -198,8 +378,8 @@ mod tests {
 
     #[test]
     fn debug_hides_the_secret() {
-        let auth = ClientAuth::new(AuthStyle::Basic, Secret::new("hunter2-secret").unwrap());
+        let auth = ClientAuth::new(Secret::new("hunter2-secret"));
         let d = format!("{auth:?}");
-        assert!(d.contains("Basic") && !d.contains("hunter2"), "{d}");
+        assert!(d.contains("[redacted]") && !d.contains("hunter2"), "{d}");
     }
 }

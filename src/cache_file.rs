@@ -53,7 +53,12 @@ struct Entry {
 impl CacheFile {
     pub(crate) fn new(path: &Path, config: &Config) -> CacheFile {
         let key = Key {
-            token_url: config.token_url().unwrap_or_default().to_string(),
+            // With discovery the token URL comes from the issuer: the issuer identifies it.
+            token_url: config
+                .issuer()
+                .or(config.token_url())
+                .unwrap_or_default()
+                .to_string(),
             client_id: config.client_id().to_string(),
             scope: config.scope().map(str::to_string),
             params: config

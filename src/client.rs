@@ -27,9 +27,12 @@ use std::time::{Duration, Instant};
 
 use crate::cache_file::CacheFile;
 use crate::config::{AuthStyle, Config};
+use crate::discovery::Discovery;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fetch::TokenEndpoint;
-use crate::hooks::Hooks;
+use crate::hooks::{
+    coarse_now_ns, instant_to_ns, ClientStats, Counters, Hooks, LogLevel, COARSE_SLACK_NS,
+};
 use crate::shared_cache::SharedCache;
 use crate::token::Token;
 use crate::transport::{HttpResponse, Request, Transport};
@@ -45,12 +48,14 @@ use striped::StripedToken;
 /// Requests one token with `config`, on a fresh connection. Blocks up to the config's timeout
 /// (retries and their waits included).
 pub fn request_token(config: &Config) -> Result<Token> {
-    let transport = Transport::new(config)?;
-    let hooks = Hooks::default();
+    let hooks = Hooks::new(config.log.clone());
+    let transport = Transport::new(config, &hooks)?;
+    let discovery = Discovery::default();
     let endpoint = TokenEndpoint {
         config,
         transport: &transport,
         hooks: &hooks,
+        discovery: &discovery,
     };
     endpoint.fetch(config.auth_style()).map(|(token, _)| token)
 }
@@ -76,6 +81,8 @@ struct Inner {
     shared_cache: Option<SharedCache>,
     /// This process's connections, token and locks; a fork child chains its own.
     state: State,
+    /// The issuer's metadata, fetched at the first token request when the config names one.
+    discovery: Discovery,
 }
 
 /// What belongs to one process: see the module's "fork()" section.
@@ -118,8 +125,8 @@ impl State {
     /// thread could be holding: the token only if its stripe can be read without waiting.
     fn for_child(&self, generation: u64) -> State {
         let state = State::new(generation, self.transport().for_child_process());
-        if let Some(token) = self.current.try_get() {
-            state.current.set(Some(&token));
+        if let Some((token, fresh_until)) = self.current.try_get() {
+            state.current.set(Some(&token), fresh_until);
         }
         if let Some(style) = self.learned_style.get() {
             let _ = state.learned_style.set(*style);
@@ -219,13 +226,13 @@ impl Drop for FlightGuard<'_> {
 impl Client {
     /// A client for `config` (copied). Reads the cache file, if configured, but makes no request.
     pub fn new(config: &Config) -> Result<Client> {
-        Client::with_hooks(config, Hooks::default())
+        Client::with_hooks(config, Hooks::new(config.log.clone()))
     }
 
     /// [`Client::new`] with injected dependencies (a test clock).
     pub(crate) fn with_hooks(config: &Config, hooks: Hooks) -> Result<Client> {
         crate::fork::watch();
-        let transport = Transport::new(config)?;
+        let transport = Transport::new(config, &hooks)?;
         let cache_file = config.cache_file().map(|p| CacheFile::new(p, config));
         let inner = Inner {
             config: config.clone(),
@@ -233,9 +240,13 @@ impl Client {
             cache_file,
             shared_cache: SharedCache::new(config),
             state: State::new(crate::fork::generation(), transport),
+            discovery: Discovery::default(),
         };
         if let Some(token) = inner.load_cache_file() {
-            inner.state.current.set(Some(&token));
+            inner
+                .state
+                .current
+                .set(Some(&token), inner.fresh_until_ns(&token));
         }
         Ok(Client {
             inner: Arc::new(inner),
@@ -251,14 +262,70 @@ impl Client {
     pub fn token(&self) -> Result<Arc<Token>> {
         let inner = &*self.inner;
         let state = inner.state();
+        if let Some(token) = inner.fast_hit(state, Arc::clone) {
+            return Ok(token);
+        }
         let leeway = inner.leeway();
         let cached = state.current.get();
         if let Some(token) = &cached {
             if inner.is_fresh(token, leeway) {
+                Counters::add(&inner.hooks.counters.slow_hits);
                 return Ok(Arc::clone(token));
             }
         }
         inner.refresh(state, cached, leeway)
+    }
+
+    /// Calls `f` with `"<type> <token>"` of a valid token (the `Authorization` header value),
+    /// refreshing as [`Client::token`] does. On a cache hit nothing is allocated and nothing
+    /// shared with other threads is written: `f` runs under the calling thread's stripe's
+    /// read lock (keep it short: copy the text out).
+    pub fn with_authorization_header<R>(&self, f: impl FnOnce(&str) -> R) -> Result<R> {
+        let inner = &*self.inner;
+        let state = inner.state();
+        // `f` is called once: by the cache-hit path, or else after the slow path.
+        let mut f = Some(f);
+        let hit = inner.fast_hit(state, |token| f.take().map(|f| f(token.authorization())));
+        if let Some(Some(result)) = hit {
+            return Ok(result);
+        }
+        let token = self.token()?;
+        match f.take() {
+            Some(f) => Ok(f(token.authorization())),
+            None => Err(Error::new(
+                ErrorKind::Panic,
+                "the authorization header callback ran without a result",
+            )),
+        }
+    }
+
+    /// The client's counters now. Reading them takes no lock that a cache hit takes.
+    pub fn stats(&self) -> ClientStats {
+        let inner = &*self.inner;
+        let counters = &inner.hooks.counters;
+        let read = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+        let mut stats = ClientStats {
+            token_requests: read(&counters.token_requests),
+            tokens_issued: read(&counters.tokens_issued),
+            failures: read(&counters.failures),
+            cache_hits: read(&counters.slow_hits),
+            unauthorized_refreshes: read(&counters.unauthorized_refreshes),
+            ..ClientStats::default()
+        };
+        let mut next = Some(&inner.state);
+        while let Some(state) = next {
+            stats.cache_hits += state.current.hits();
+            stats.stale_connection_resends += state.transport().stale_resends();
+            next = state.child.get().map(|child| &**child);
+        }
+        stats.token_expires_at = inner.state().current.get().and_then(|t| t.expires_at());
+        let last = counters
+            .last_error_status
+            .load(std::sync::atomic::Ordering::Relaxed) as usize;
+        stats.last_error = last
+            .checked_sub(1)
+            .and_then(|i| ErrorKind::ALL.get(i).copied());
+        stats
     }
 
     /// Forgets the cached token (in memory and in the cache file), e.g. after the API
@@ -267,7 +334,7 @@ impl Client {
         if let Some(token) = self.inner.state().current.get() {
             self.inner.forget_shared(&token);
         }
-        self.inner.state().current.set(None);
+        self.inner.state().current.set(None, 0);
         if let Some(file) = &self.inner.cache_file {
             file.remove();
         }
@@ -300,9 +367,31 @@ impl Client {
         let request = ApiRequest::new(method, url, headers, body)?;
         let token = self.token()?;
         let response = self.inner.send_authorized(&request, &token)?;
-        if !is_token_rejected(&response) || !self.inner.may_refresh_after_401() {
+        if !is_token_rejected(&response) {
             return Ok(response);
         }
+        let hooks = &self.inner.hooks;
+        if !self.inner.may_refresh_after_401() {
+            hooks.log(LogLevel::Info, || {
+                format!(
+                    "{method} {url} answered {} again within the {} ms refresh interval: \
+                     returned as it is",
+                    response.status,
+                    self.inner
+                        .config
+                        .unauthorized_refresh_interval()
+                        .as_millis()
+                )
+            });
+            return Ok(response);
+        }
+        Counters::add(&hooks.counters.unauthorized_refreshes);
+        hooks.log(LogLevel::Info, || {
+            format!(
+                "{method} {url} answered {}: the token was refused; refreshing it and sending again",
+                response.status
+            )
+        });
         self.inner
             .invalidate_if(|current| current.access_token() == token.access_token());
         self.inner.forget_shared(&token);
@@ -329,7 +418,32 @@ impl Inner {
             config: &self.config,
             transport: self.state().transport(),
             hooks: &self.hooks,
+            discovery: &self.discovery,
         }
+    }
+
+    /// The cache-hit path: `f` on this thread's stripe's token when it is fresh by the
+    /// coarse clock (with the real clock only; a test clock always takes the slow path).
+    fn fast_hit<R>(&self, state: &State, f: impl FnOnce(&Arc<Token>) -> R) -> Option<R> {
+        if !self.hooks.clock.is_system() {
+            return None;
+        }
+        state
+            .current
+            .with_fresh(coarse_now_ns().saturating_add(COARSE_SLACK_NS), f)
+    }
+
+    /// Until when (ns, monotonic) the cache-hit path may hand out `token`: the later of its
+    /// refresh point and the minimum refresh interval after its receipt; 0 with a test clock.
+    fn fresh_until_ns(&self, token: &Token) -> u64 {
+        if !self.hooks.clock.is_system() {
+            return 0;
+        }
+        let by_expiry = token
+            .refresh_due(self.leeway())
+            .map_or(u64::MAX, instant_to_ns);
+        let by_floor = instant_to_ns(token.received() + self.config.min_refresh_interval());
+        by_expiry.max(by_floor)
     }
 
     /// Whether a cached token may be handed out now: outside the leeway of its expiry, or
@@ -376,7 +490,12 @@ impl Inner {
         let file = self.cache_file.as_ref()?;
         let clock = &*self.hooks.clock;
         let token = file.load(clock.system_now(), clock.now())?;
-        (!token.needs_refresh_at(clock.now(), self.leeway())).then(|| Arc::new(token))
+        let usable = !token.needs_refresh_at(clock.now(), self.leeway());
+        self.hooks.log(LogLevel::Debug, || match usable {
+            true => "token read from the cache file".to_string(),
+            false => "the cache file's token is due for a refresh: not used".to_string(),
+        });
+        usable.then(|| Arc::new(token))
     }
 
     /// The slow path: `cached` (the token the caller saw) is missing or within the leeway.
@@ -416,9 +535,33 @@ impl Inner {
         let result = self.fetch_and_store(state);
         // A failed refresh falls back on the old token only if it is still valid now (the
         // fetch may have taken up to the whole timeout).
+        if let Err(e) = &result {
+            let code = ErrorKind::ALL
+                .iter()
+                .position(|k| *k == e.kind())
+                .map_or(0, |i| i + 1);
+            self.hooks
+                .counters
+                .last_error_status
+                .store(code as u32, std::sync::atomic::Ordering::Relaxed);
+        }
         let result = match (result, still_valid) {
-            (Err(_), Some(old)) if !old.is_expired_at(clock.now(), Duration::ZERO) => Ok(old),
-            (result, _) => result,
+            (Err(e), Some(old)) if !old.is_expired_at(clock.now(), Duration::ZERO) => {
+                self.hooks.log(LogLevel::Warn, || {
+                    format!(
+                        "token refresh failed; the current token is still valid: {}",
+                        e.message()
+                    )
+                });
+                Ok(old)
+            }
+            (Err(e), _) => {
+                self.hooks.log(LogLevel::Error, || {
+                    format!("token refresh failed: {}", e.message())
+                });
+                Err(e)
+            }
+            (ok, _) => ok,
         };
         guard.flight.finish(result.clone());
         drop(guard);
@@ -431,21 +574,23 @@ impl Inner {
             Some(from_file) => from_file,
             None => {
                 let fetched = match &self.shared_cache {
-                    Some(shared) => shared.get_or_refresh(
-                        &self.config,
-                        &*self.hooks.clock,
-                        self.leeway(),
-                        || self.fetch(state),
-                    )?,
+                    Some(shared) => {
+                        shared.get_or_refresh(&self.config, &self.hooks, self.leeway(), || {
+                            self.fetch(state)
+                        })?
+                    }
                     None => self.fetch(state)?,
                 };
                 if let Some(file) = &self.cache_file {
                     file.store(&fetched);
+                    self.hooks.log(LogLevel::Debug, || {
+                        "token written to the cache file".to_string()
+                    });
                 }
                 Arc::new(fetched)
             }
         };
-        state.current.set(Some(&fresh));
+        state.current.set(Some(&fresh), self.fresh_until_ns(&fresh));
         Ok(fresh)
     }
 
@@ -471,7 +616,7 @@ impl Inner {
     /// Deletes the shared cache's entry if it still holds `token` (the API rejected it).
     fn forget_shared(&self, token: &Token) {
         if let Some(shared) = &self.shared_cache {
-            shared.forget(&self.config, token);
+            shared.forget(&self.config, &self.hooks, token);
         }
     }
 

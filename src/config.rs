@@ -12,6 +12,7 @@ pub use crate::auth::AuthStyle;
 use crate::auth::ClientAuth;
 use crate::error::{Error, Result};
 use crate::files::{read_bounded, MAX_CONFIG_FILE_BYTES};
+use crate::hooks::Logger;
 use crate::redis_url::RedisTarget;
 use crate::secret::{Secret, Text};
 use crate::url_rules::{check_url, parse_proxy_url};
@@ -33,7 +34,20 @@ pub const DEFAULT_UNAUTHORIZED_REFRESH_INTERVAL: Duration = Duration::from_secs(
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 
 /// Parameter names the library manages itself; `add_param` refuses them.
-const MANAGED_PARAMS: [&str; 4] = ["grant_type", "client_id", "client_secret", "scope"];
+const MANAGED_PARAMS: [&str; 6] = [
+    "grant_type",
+    "client_id",
+    "client_secret",
+    "scope",
+    "client_assertion",
+    "client_assertion_type",
+];
+
+/// Environment variables that give a client a key or a certificate instead of a secret.
+const KEY_VARS: [&str; 2] = [
+    "OAUTH2CC_PRIVATE_KEY_FILE",
+    "OAUTH2CC_CLIENT_CERTIFICATE_FILE",
+];
 
 /// Retry policy for the token request: on 429, 5xx, network errors and timeouts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -69,7 +83,10 @@ pub struct Config {
     pub(crate) shared_cache: Option<RedisTarget>,
     pub(crate) min_refresh_interval: Duration,
     pub(crate) unauthorized_refresh_interval: Duration,
+    pub(crate) log: Option<Logger>,
+    pub(crate) background_refresh: bool,
     pub(crate) max_response_bytes: usize,
+    pub(crate) issuer: Option<Text>,
 }
 
 impl fmt::Debug for Config {
@@ -97,7 +114,10 @@ impl fmt::Debug for Config {
                 "unauthorized_refresh_interval",
                 &self.unauthorized_refresh_interval,
             )
+            .field("log", &self.log)
+            .field("background_refresh", &self.background_refresh)
             .field("max_response_bytes", &self.max_response_bytes)
+            .field("issuer", &self.issuer)
             .finish()
     }
 }
@@ -145,11 +165,18 @@ impl Config {
     /// CONFIG; credentials never go to a default third party). The id and the secret must
     /// be non-empty.
     pub fn new(client_id: &str, client_secret: &str) -> Result<Config> {
+        Config::with_optional_secret(client_id, Some(client_secret))
+    }
+
+    /// [`Config::new`] for a client that may have no secret: one that authenticates with a
+    /// private key ([`Config::set_private_key_file`]) or a client certificate.
+    pub fn with_optional_secret(client_id: &str, client_secret: Option<&str>) -> Result<Config> {
         Ok(Config {
             client_id: non_empty_secret(client_id, "client_id")?,
             auth: ClientAuth::new(
-                AuthStyle::default(),
-                non_empty_secret(client_secret, "client_secret")?,
+                client_secret
+                    .map(|s| non_empty_secret(s, "client_secret"))
+                    .transpose()?,
             ),
             token_url: None,
             scope: None,
@@ -165,15 +192,21 @@ impl Config {
             shared_cache: None,
             min_refresh_interval: DEFAULT_MIN_REFRESH_INTERVAL,
             unauthorized_refresh_interval: DEFAULT_UNAUTHORIZED_REFRESH_INTERVAL,
+            log: None,
+            background_refresh: false,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            issuer: None,
         })
     }
 
     /// Reads a JSON configuration file. Keys: `client_id`, `client_secret` (required),
-    /// `token_url`, `scope`, `auth_style` (`"basic"`, `"post_body"`, `"auto"`), `params`
+    /// `token_url`, `scope`, `auth_style` (`"basic"`, `"post_body"`, `"auto"`,
+    /// `"private_key_jwt"`, `"client_secret_jwt"`, `"tls_client"`), `params`
     /// (object of strings), `timeout_ms`, `connect_timeout_ms`, `user_agent`, `ca_file`,
     /// `proxy`, `expiry_leeway`, `max_retries`, `retry_max_wait_ms`, `cache_file`,
-    /// `shared_cache`, `max_response_bytes`. An unknown key is an error naming it. A relative `ca_file` or
+    /// `max_response_bytes`, `private_key_file`, `private_key_pem`, `private_key_id`,
+    /// `jwt_algorithm`, `jwt_audience`, `shared_cache`. `client_secret` may be left out when
+    /// a private key is given. An unknown key is an error naming it. A relative `ca_file` or
     /// `cache_file` is taken relative to the configuration file's folder.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Config> {
         let path = path.as_ref();
@@ -193,8 +226,12 @@ impl Config {
         file.into_config(base)
     }
 
-    /// Reads `OAUTH2CC_CLIENT_ID`, `OAUTH2CC_CLIENT_SECRET` (required), `OAUTH2CC_TOKEN_URL`,
-    /// `OAUTH2CC_SCOPE` and `OAUTH2CC_SHARED_CACHE` (optional) from the environment.
+    /// Reads `OAUTH2CC_CLIENT_ID`, `OAUTH2CC_CLIENT_SECRET` (required unless a key is
+    /// named), `OAUTH2CC_TOKEN_URL` and `OAUTH2CC_SCOPE` (optional) from the environment,
+    /// and for key-based authentication `OAUTH2CC_PRIVATE_KEY_FILE`,
+    /// `OAUTH2CC_PRIVATE_KEY_ID`, `OAUTH2CC_JWT_ALGORITHM`, `OAUTH2CC_JWT_AUDIENCE` and
+    /// `OAUTH2CC_AUTH_STYLE` (a style's name, as in the JSON file), and
+    /// `OAUTH2CC_SHARED_CACHE`.
     pub fn from_env() -> Result<Config> {
         Config::from_vars(|name| std::env::var(name).ok())
     }
@@ -212,8 +249,13 @@ impl Config {
             }
         };
         let id = required("OAUTH2CC_CLIENT_ID")?;
-        let secret = required("OAUTH2CC_CLIENT_SECRET")?;
-        let mut config = Config::new(&id, &secret)?;
+        let secret = match var("OAUTH2CC_CLIENT_SECRET").map(zeroize::Zeroizing::new) {
+            Some(s) if !s.is_empty() => Some(s),
+            _ if Config::key_vars_set(&var) => None,
+            _ => Some(required("OAUTH2CC_CLIENT_SECRET")?),
+        };
+        let mut config = Config::with_optional_secret(&id, secret.as_ref().map(|s| s.as_str()))?;
+        config.read_key_vars(&var)?;
         if let Some(url) = var("OAUTH2CC_TOKEN_URL").filter(|v| !v.is_empty()) {
             config.set_token_url(&url)?;
         }
@@ -383,6 +425,20 @@ impl Config {
         self.unauthorized_refresh_interval = Duration::from_millis(u64::from(ms));
     }
 
+    /// Where clients and requests made with this config log, and up to which level; `None`
+    /// logs nowhere unless `OAUTH2CC_LOG` (`error`, `warn`, `info`, `debug`) asks for stderr.
+    /// Lines never hold a secret.
+    pub fn set_log(&mut self, log: Option<Logger>) {
+        self.log = log;
+    }
+
+    /// Whether a client refreshes its token in a thread of its own before it is due, so
+    /// callers never wait after the first token (default off: a library does not start
+    /// threads unasked). The thread ends when the client is dropped.
+    pub fn set_background_refresh(&mut self, enabled: bool) {
+        self.background_refresh = enabled;
+    }
+
     /// The largest API response body [`crate::Client::get`] reads (default 16 MiB).
     pub fn set_max_response_bytes(&mut self, bytes: usize) -> Result<()> {
         if bytes == 0 {
@@ -391,6 +447,170 @@ impl Config {
             ));
         }
         self.max_response_bytes = bytes;
+        Ok(())
+    }
+
+    // --- Key-based client authentication (private_key_jwt, client_secret_jwt) ---
+
+    /// The private key that signs client assertions (private_key_jwt), from a PEM file:
+    /// PKCS#8 (RSA, P-256, P-384, Ed25519), PKCS#1 RSA or SEC1 EC, not encrypted. `key_id`
+    /// goes in the assertion's `kid` header. Without an explicit auth style, a config with a
+    /// key uses [`AuthStyle::PrivateKeyJwt`]. Unreadable, encrypted, not a key, an RSA key
+    /// under 2048 bits, or not fitting the algorithm set: CONFIG naming the file, never the key.
+    pub fn set_private_key_file(&mut self, path: &str, key_id: Option<&str>) -> Result<()> {
+        if path.is_empty() {
+            return Err(Error::invalid_argument("private key path is empty"));
+        }
+        let key = crate::jwt::PrivateKey::from_file(Path::new(path), key_id)?;
+        self.auth.set_private_key(key)
+    }
+
+    /// [`Config::set_private_key_file`] with the PEM text itself.
+    pub fn set_private_key_pem(&mut self, pem: &str, key_id: Option<&str>) -> Result<()> {
+        let key =
+            crate::jwt::PrivateKey::from_pem(pem.as_bytes(), "the PEM private key".into(), key_id)?;
+        self.auth.set_private_key(key)
+    }
+
+    /// The assertion's algorithm: `RS256`, `RS384`, `RS512`, `PS256`, `PS384`, `PS512`,
+    /// `ES256`, `ES384`, `EdDSA` (or `HS256` for client_secret_jwt). `None`: the key's
+    /// (RSA: RS256, P-256: ES256, P-384: ES384, Ed25519: EdDSA). An unknown name is
+    /// INVALID_ARGUMENT; one that does not fit the key is CONFIG.
+    pub fn set_jwt_algorithm(&mut self, alg: Option<&str>) -> Result<()> {
+        let alg = match alg.filter(|a| !a.is_empty()) {
+            Some(name) => Some(crate::jwt::JwtAlgorithm::from_name(name).ok_or_else(|| {
+                let names: Vec<&str> = crate::jwt::JwtAlgorithm::ALL
+                    .iter()
+                    .map(|a| a.name())
+                    .collect();
+                let shown = if name.len() <= 32 { name } else { "given" };
+                Error::invalid_argument(format!(
+                    "jwt algorithm {shown:?} is not one of {}",
+                    names.join(", ")
+                ))
+            })?),
+            None => None,
+        };
+        self.auth.set_jwt_algorithm(alg)
+    }
+
+    /// The assertion's `aud`. `None` (the default): the URL the request is sent to (the token
+    /// endpoint, or its mutual-TLS alias). Some servers want the issuer instead.
+    pub fn set_jwt_audience(&mut self, audience: Option<&str>) -> Result<()> {
+        let audience = match audience.filter(|a| !a.is_empty()) {
+            Some(a) => Some(text(a, "jwt audience")?),
+            None => None,
+        };
+        self.auth.set_jwt_audience(audience);
+        Ok(())
+    }
+
+    // --- Discovery (RFC 8414, OpenID Connect Discovery) ---
+
+    /// The authorization server's issuer identifier (`https://`, or `http://` to loopback):
+    /// a client then takes the token endpoint (and, with a client certificate, its mutual-TLS
+    /// alias) and the auth methods AUTO picks from from the issuer's metadata, fetched at its
+    /// first token request, instead of the token URL. `None` or `""` turns discovery off.
+    pub fn set_issuer(&mut self, issuer: Option<&str>) -> Result<()> {
+        self.issuer = match issuer.filter(|i| !i.is_empty()) {
+            Some(url) => {
+                check_url(url, "issuer")?;
+                Some(text(url, "issuer")?)
+            }
+            None => None,
+        };
+        Ok(())
+    }
+
+    /// The issuer whose metadata gives the token endpoint, if one is set.
+    pub fn issuer(&self) -> Option<&str> {
+        self.issuer.as_ref().map(Text::as_str)
+    }
+
+    // --- Mutual TLS (RFC 8705) ---
+
+    /// The TLS client certificate: a PEM chain (leaf first) and its PEM private key, read
+    /// now and presented on every TLS connection to the token endpoint and the API. Without
+    /// an explicit auth style, a config with a certificate, no private key and no secret uses
+    /// [`AuthStyle::TlsClient`]. With [`AuthStyle::PrivateKeyJwt`], the certificate's
+    /// thumbprints go in the assertion header (`x5t#S256`, `x5t`), and its key signs when no
+    /// private key is set (Entra ID's certificate credentials). Unreadable files, no
+    /// certificate, or an unusable key: CONFIG naming the file.
+    pub fn set_client_certificate_file(&mut self, chain_path: &str, key_path: &str) -> Result<()> {
+        if chain_path.is_empty() || key_path.is_empty() {
+            return Err(Error::invalid_argument(
+                "client certificate and key paths must not be empty",
+            ));
+        }
+        let cert = crate::client_cert::ClientCertificate::from_files(
+            Path::new(chain_path),
+            Path::new(key_path),
+        )?;
+        self.auth.set_certificate(cert);
+        Ok(())
+    }
+
+    /// The client certificate's file, if one is set.
+    pub fn client_certificate(&self) -> Option<&str> {
+        self.auth.certificate().map(|c| c.source())
+    }
+
+    /// The private key's source (its file, or "the PEM private key") and key id, if any.
+    pub fn private_key(&self) -> Option<(&str, Option<&str>)> {
+        self.auth.private_key().map(|k| (k.source(), k.key_id()))
+    }
+
+    /// The assertion algorithm set, if any.
+    pub fn jwt_algorithm(&self) -> Option<&'static str> {
+        self.auth.jwt_algorithm().map(|a| a.name())
+    }
+
+    /// The assertion audience set, if any.
+    pub fn jwt_audience(&self) -> Option<&str> {
+        self.auth.jwt_audience()
+    }
+
+    /// Whether the environment names a key or a certificate (then no secret is required).
+    fn key_vars_set(var: &impl Fn(&str) -> Option<String>) -> bool {
+        KEY_VARS
+            .iter()
+            .any(|name| var(name).is_some_and(|v| !v.is_empty()))
+    }
+
+    /// Reads the key-based authentication variables (see [`Config::from_env`]).
+    fn read_key_vars(&mut self, var: &impl Fn(&str) -> Option<String>) -> Result<()> {
+        let get = |name: &str| var(name).filter(|v| !v.is_empty());
+        let in_var = |name: &'static str| move |e: Error| e.context(&format!("{name}: "));
+        if let Some(path) = get("OAUTH2CC_PRIVATE_KEY_FILE") {
+            let kid = get("OAUTH2CC_PRIVATE_KEY_ID");
+            self.set_private_key_file(&path, kid.as_deref())
+                .map_err(in_var("OAUTH2CC_PRIVATE_KEY_FILE"))?;
+        }
+        if let Some(alg) = get("OAUTH2CC_JWT_ALGORITHM") {
+            self.set_jwt_algorithm(Some(&alg))
+                .map_err(in_var("OAUTH2CC_JWT_ALGORITHM"))?;
+        }
+        if let Some(aud) = get("OAUTH2CC_JWT_AUDIENCE") {
+            self.set_jwt_audience(Some(&aud))
+                .map_err(in_var("OAUTH2CC_JWT_AUDIENCE"))?;
+        }
+        if let Some(chain) = get("OAUTH2CC_CLIENT_CERTIFICATE_FILE") {
+            let key = get("OAUTH2CC_CLIENT_CERTIFICATE_KEY_FILE").ok_or_else(|| {
+                Error::config(
+                    "OAUTH2CC_CLIENT_CERTIFICATE_FILE is set but \
+                     OAUTH2CC_CLIENT_CERTIFICATE_KEY_FILE is not",
+                )
+            })?;
+            self.set_client_certificate_file(&chain, &key)
+                .map_err(in_var("OAUTH2CC_CLIENT_CERTIFICATE_FILE"))?;
+        }
+        if let Some(issuer) = get("OAUTH2CC_ISSUER") {
+            self.set_issuer(Some(&issuer))
+                .map_err(in_var("OAUTH2CC_ISSUER"))?;
+        }
+        if let Some(style) = get("OAUTH2CC_AUTH_STYLE") {
+            self.set_auth_style(style_named(&style).map_err(in_var("OAUTH2CC_AUTH_STYLE"))?);
+        }
         Ok(())
     }
 
@@ -480,10 +700,25 @@ impl Config {
         self.unauthorized_refresh_interval
     }
 
+    /// Whether clients refresh their token in a background thread.
+    pub fn background_refresh(&self) -> bool {
+        self.background_refresh
+    }
+
     /// The largest API response body read.
     pub fn max_response_bytes(&self) -> usize {
         self.max_response_bytes
     }
+}
+
+/// The auth style named `name`, or CONFIG listing the names.
+fn style_named(name: &str) -> Result<AuthStyle> {
+    AuthStyle::from_name(name).ok_or_else(|| {
+        Error::config(format!(
+            "auth_style {name:?} is not one of {}",
+            AuthStyle::names()
+        ))
+    })
 }
 
 /// Turns a serde_json error into a message that names a bad key but never echoes a value
@@ -512,7 +747,7 @@ fn json_error_message(e: &serde_json::Error) -> String {
 #[serde(deny_unknown_fields)]
 struct ConfigFile {
     client_id: zeroize::Zeroizing<String>,
-    client_secret: zeroize::Zeroizing<String>,
+    client_secret: Option<zeroize::Zeroizing<String>>,
     token_url: Option<String>,
     scope: Option<String>,
     auth_style: Option<String>,
@@ -530,24 +765,28 @@ struct ConfigFile {
     shared_cache: Option<zeroize::Zeroizing<String>>,
     min_refresh_interval_ms: Option<u32>,
     unauthorized_refresh_interval_ms: Option<u32>,
+    background_refresh: Option<bool>,
     max_response_bytes: Option<usize>,
+    private_key_file: Option<PathBuf>,
+    private_key_pem: Option<zeroize::Zeroizing<String>>,
+    private_key_id: Option<String>,
+    jwt_algorithm: Option<String>,
+    jwt_audience: Option<String>,
+    client_certificate_file: Option<PathBuf>,
+    client_certificate_key_file: Option<PathBuf>,
+    issuer: Option<String>,
 }
 
 impl ConfigFile {
     fn into_config(self, base: &Path) -> Result<Config> {
-        let mut c = Config::new(&self.client_id, &self.client_secret)?;
+        let secret = self.client_secret.as_ref().map(|s| s.as_str());
+        let mut c = Config::with_optional_secret(&self.client_id, secret)?;
         if let Some(url) = &self.token_url {
             c.set_token_url(url)?;
         }
         c.set_scope(self.scope.as_deref())?;
         if let Some(style) = &self.auth_style {
-            let known = AuthStyle::from_name(style).ok_or_else(|| {
-                Error::config(format!(
-                    "auth_style {style:?} is not one of {}",
-                    AuthStyle::names()
-                ))
-            })?;
-            c.set_auth_style(known);
+            c.set_auth_style(style_named(style)?);
         }
         for (name, value) in &self.params {
             c.add_param(name, value)?;
@@ -584,8 +823,43 @@ impl ConfigFile {
         if let Some(ms) = self.unauthorized_refresh_interval_ms {
             c.set_unauthorized_refresh_interval_ms(ms);
         }
+        if let Some(enabled) = self.background_refresh {
+            c.set_background_refresh(enabled);
+        }
         if let Some(n) = self.max_response_bytes {
             c.set_max_response_bytes(n)?;
+        }
+        let kid = self.private_key_id.as_deref();
+        if let Some(path) = &self.private_key_file {
+            c.set_private_key_file(&base.join(path).to_string_lossy(), kid)?;
+        }
+        if let Some(pem) = &self.private_key_pem {
+            c.set_private_key_pem(pem, kid)?;
+        }
+        c.set_jwt_algorithm(self.jwt_algorithm.as_deref())?;
+        c.set_jwt_audience(self.jwt_audience.as_deref())?;
+        match (
+            &self.client_certificate_file,
+            &self.client_certificate_key_file,
+        ) {
+            (Some(chain), Some(key)) => c.set_client_certificate_file(
+                &base.join(chain).to_string_lossy(),
+                &base.join(key).to_string_lossy(),
+            )?,
+            (None, None) => {}
+            _ => {
+                return Err(Error::config(
+                    "client_certificate_file and client_certificate_key_file go together",
+                ))
+            }
+        }
+        c.set_issuer(self.issuer.as_deref())?;
+        let keyless = c.auth.private_key().is_none() && c.auth.certificate().is_none();
+        if self.client_secret.is_none() && keyless {
+            return Err(Error::config(
+                "missing field `client_secret` (a client without one needs private_key_file \
+                 or client_certificate_file)",
+            ));
         }
         Ok(c)
     }
@@ -816,6 +1090,68 @@ mod tests {
             .unwrap_err()
             .message()
             .contains("not valid JSON"));
+    }
+
+    #[test]
+    fn a_private_key_from_json_or_the_environment_replaces_the_secret() {
+        let keys = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/keys");
+        let key = keys.join("rsa2048.pk8.pem");
+        let json = serde_json::json!({
+            "client_id": "id", "private_key_file": key, "private_key_id": "k1",
+            "jwt_algorithm": "PS256", "jwt_audience": "https://issuer.example",
+        });
+        let c = Config::from_json_bytes(json.to_string().as_bytes(), Path::new("")).unwrap();
+        assert_eq!(c.auth_style(), AuthStyle::PrivateKeyJwt);
+        assert_eq!(c.private_key().unwrap().1, Some("k1"));
+        assert_eq!(c.jwt_algorithm(), Some("PS256"));
+        assert_eq!(c.jwt_audience(), Some("https://issuer.example"));
+
+        let no_secret = br#"{"client_id":"id"}"#;
+        let e = Config::from_json_bytes(no_secret, Path::new("")).unwrap_err();
+        assert!(e.message().contains("client_secret"), "{}", e.message());
+
+        let key = key.to_string_lossy().into_owned();
+        let vars = |name: &str| match name {
+            "OAUTH2CC_CLIENT_ID" => Some("id".to_string()),
+            "OAUTH2CC_PRIVATE_KEY_FILE" => Some(key.clone()),
+            "OAUTH2CC_JWT_ALGORITHM" => Some("ES256".to_string()),
+            _ => None,
+        };
+        let e = Config::from_vars(vars).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Config);
+        assert!(
+            e.message().contains("OAUTH2CC_JWT_ALGORITHM") && e.message().contains("ES256"),
+            "{}",
+            e.message()
+        );
+        let vars = |name: &str| match name {
+            "OAUTH2CC_CLIENT_ID" => Some("id".to_string()),
+            "OAUTH2CC_PRIVATE_KEY_FILE" => Some(key.clone()),
+            "OAUTH2CC_PRIVATE_KEY_ID" => Some("k2".to_string()),
+            "OAUTH2CC_AUTH_STYLE" => Some("private_key_jwt".to_string()),
+            _ => None,
+        };
+        let c = Config::from_vars(vars).unwrap();
+        assert_eq!(c.private_key().unwrap().1, Some("k2"));
+        let cert = keys.join("p256.cert.pem").to_string_lossy().into_owned();
+        let cert_only = |name: &str| match name {
+            "OAUTH2CC_CLIENT_ID" => Some("id".to_string()),
+            "OAUTH2CC_CLIENT_CERTIFICATE_FILE" => Some(cert.clone()),
+            "OAUTH2CC_ISSUER" => Some("https://issuer.example".to_string()),
+            _ => None,
+        };
+        let e = Config::from_vars(cert_only).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Config);
+        assert!(e.message().contains("KEY_FILE"), "{}", e.message());
+        let p256 = keys.join("p256.pk8.pem").to_string_lossy().into_owned();
+        let with_key = |name: &str| match name {
+            "OAUTH2CC_CLIENT_CERTIFICATE_KEY_FILE" => Some(p256.clone()),
+            other => cert_only(other),
+        };
+        let tls = Config::from_vars(with_key).unwrap();
+        assert_eq!(tls.auth_style(), AuthStyle::TlsClient);
+        assert_eq!(tls.issuer(), Some("https://issuer.example"));
+        assert!(format!("{c:?}").contains("rsa2048.pk8.pem"));
     }
 
     #[cfg(unix)]

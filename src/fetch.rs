@@ -6,8 +6,9 @@ use std::hash::{BuildHasher, Hasher};
 use std::time::{Duration, Instant};
 
 use crate::config::{AuthStyle, Config, RetryPolicy};
+use crate::discovery::Discovery;
 use crate::error::{Error, ErrorKind, Result};
-use crate::hooks::Hooks;
+use crate::hooks::{Counters, Hooks, LogLevel};
 use crate::token::{
     build_token_request, parse_token_response, Reply, Token, MAX_TOKEN_RESPONSE_BYTES,
 };
@@ -22,6 +23,8 @@ pub(crate) struct TokenEndpoint<'a> {
     pub config: &'a Config,
     pub transport: &'a Transport,
     pub hooks: &'a Hooks,
+    /// The issuer's metadata, when the config names an issuer (kept by the client).
+    pub discovery: &'a Discovery,
 }
 
 impl TokenEndpoint<'_> {
@@ -33,12 +36,24 @@ impl TokenEndpoint<'_> {
         let deadline = clock.now() + self.config.timeout();
         let mut attempt = 0u32;
         loop {
-            let err = match self.fetch_with_style(style, deadline) {
+            let err = match self.discover_and_fetch(style, deadline) {
                 Ok(ok) => return Ok(ok),
                 Err(e) => e,
             };
             match retry_delay(&err, self.config.retry(), attempt) {
-                Some(wait) if clock.now() + wait < deadline => clock.sleep(wait),
+                Some(wait) if clock.now() + wait < deadline => {
+                    let why = self.redact(err);
+                    self.hooks.log(LogLevel::Warn, || {
+                        format!(
+                            "retry {} of {} in {} ms after: {}",
+                            attempt + 1,
+                            self.config.retry().max_retries,
+                            wait.as_millis(),
+                            why.message()
+                        )
+                    });
+                    clock.sleep(wait);
+                }
                 _ => return Err(self.redact(err)),
             }
             attempt += 1;
@@ -57,11 +72,54 @@ impl TokenEndpoint<'_> {
         err.redact(&forms)
     }
 
-    /// One try of each of `style`'s attempts in turn, moving on only after `invalid_client`.
-    fn fetch_with_style(&self, style: AuthStyle, deadline: Instant) -> Result<(Token, AuthStyle)> {
+    /// [`TokenEndpoint::fetch_with_style`] at the token URL: the config's, or the one the
+    /// issuer's metadata names (fetched at the first request); there AUTO tries the methods
+    /// the server announces. A failure that suggests the endpoint moved drops the metadata.
+    fn discover_and_fetch(
+        &self,
+        style: AuthStyle,
+        deadline: Instant,
+    ) -> Result<(Token, AuthStyle)> {
+        let Some(metadata) = self
+            .discovery
+            .metadata(self.config, self.transport, deadline)?
+        else {
+            return self.fetch_with_style(
+                style,
+                style.attempts(),
+                self.config.require_token_url()?,
+                deadline,
+            );
+        };
+        let offered = (style == AuthStyle::Auto)
+            .then(|| metadata.auto_styles(self.config))
+            .flatten();
+        let attempts = offered.as_deref().unwrap_or(style.attempts());
+        if attempts.is_empty() {
+            return Err(Error::config(format!(
+                "the server's metadata ({}) offers no client authentication method this config can use",
+                metadata.source
+            )));
+        }
+        let result =
+            self.fetch_with_style(style, attempts, metadata.token_url(self.config), deadline);
+        if let Err(e) = &result {
+            self.discovery.forget_if_moved(e);
+        }
+        result
+    }
+
+    /// One try of each of `attempts` in turn, moving on only after `invalid_client`.
+    fn fetch_with_style(
+        &self,
+        style: AuthStyle,
+        attempts: &[AuthStyle],
+        url: &str,
+        deadline: Instant,
+    ) -> Result<(Token, AuthStyle)> {
         let mut earlier: Option<(AuthStyle, Error)> = None;
-        for &attempt in style.attempts() {
-            let err = match self.fetch_once(attempt, deadline) {
+        for &attempt in attempts {
+            let err = match self.fetch_once(attempt, url, deadline) {
                 Ok(token) => return Ok((token, attempt)),
                 Err(e) => e,
             };
@@ -86,14 +144,47 @@ impl TokenEndpoint<'_> {
         ))
     }
 
-    fn fetch_once(&self, style: AuthStyle, deadline: Instant) -> Result<Token> {
-        let request = build_token_request(self.config, style);
+    /// One HTTP request to the token endpoint, counted and logged.
+    fn fetch_once(&self, style: AuthStyle, url: &str, deadline: Instant) -> Result<Token> {
+        let counters = &self.hooks.counters;
+        Counters::add(&counters.token_requests);
+        self.hooks.log(LogLevel::Debug, || {
+            format!("token request to {url} (auth style {})", style.name())
+        });
+        let started = Instant::now();
+        let result = self.request_once(url, style, deadline);
+        let took = started.elapsed().as_millis();
+        match &result {
+            Ok(token) => {
+                Counters::add(&counters.tokens_issued);
+                self.hooks.log(LogLevel::Info, || {
+                    let lifetime = token
+                        .expires_in()
+                        .map_or("an unknown lifetime".to_string(), |s| format!("{s} s"));
+                    format!(
+                        "token endpoint {url} issued a token in {took} ms, valid for {lifetime}"
+                    )
+                });
+            }
+            Err(e) => {
+                Counters::add(&counters.failures);
+                self.hooks.log(LogLevel::Debug, || {
+                    let e = self.redact(e.clone());
+                    format!("token request failed after {took} ms: {}", e.message())
+                });
+            }
+        }
+        result
+    }
+
+    fn request_once(&self, url: &str, style: AuthStyle, deadline: Instant) -> Result<Token> {
+        let clock = &*self.hooks.clock;
+        let request = build_token_request(self.config, style, url, clock.system_now())?;
         let headers: Vec<(&str, &str)> = request
             .headers
             .iter()
             .map(|(name, value)| (*name, value.as_str()))
             .collect();
-        let url = self.config.require_token_url()?;
         let response = self.transport.send(&Request {
             method: "POST",
             url,
@@ -108,8 +199,13 @@ impl TokenEndpoint<'_> {
             retry_after: response.header("retry-after"),
             body: &response.body,
         };
-        let clock = &*self.hooks.clock;
-        let token = parse_token_response(&reply, url, clock.system_now(), clock.now());
+        let token =
+            parse_token_response(&reply, url, clock.system_now(), clock.now()).map_err(|e| {
+                match &request.assertion {
+                    Some(assertion) => e.redact(&[assertion.as_str()]),
+                    None => e,
+                }
+            });
         // The body holds the access token: wipe it before its memory goes back to the
         // allocator (the Token keeps its own, wiped, copy).
         drop(zeroize::Zeroizing::new(response.body));

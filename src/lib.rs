@@ -30,10 +30,13 @@
 //!                       │  └──► shared_cache ─► token,        files, url_rules, secret)
 //!                       │                       transport (redis)
 //!                       └──► hooks (clock)
-//! leaves: error, secret, form, files, url_rules, redis_url, hooks
+//! leaves: error, secret, form, files, url_rules, redis_url, hooks, jwt
+//! auth ──► jwt (keys, assertions), client_cert ──► jwt, files (transport presents it)
 //! ```
 //! * `url_rules`: where requests may go (URL, host, port, proxy-URL rules). `files`: bounded
 //!   reads and PEM loading. `form`: form encoding. `auth`: client authentication methods.
+//!   `jwt`: private keys and client assertions (ring). `client_cert`: the mutual-TLS
+//!   certificate and its key.
 //! * `token`: pure; builds the token request, parses the answer. `transport`: the only I/O, a
 //!   byte-level request. `fetch`: one token request (auth fallback, retries, redaction).
 //! * `client`: the cache, single flight, the 401 rule; `hooks`: what it observes (clock).
@@ -48,7 +51,9 @@
 mod auth;
 mod cache_file;
 pub mod client;
+mod client_cert;
 pub mod config;
+mod discovery;
 pub mod error;
 mod fetch;
 #[allow(unsafe_code)]
@@ -57,6 +62,7 @@ mod files;
 mod fork;
 mod form;
 mod hooks;
+mod jwt;
 mod redis_url;
 pub mod secret;
 mod shared_cache;

@@ -22,9 +22,9 @@
 //! Redis. A corrupted entry is a miss, overwritten by the next refresh.
 //!
 //! # What is stored
-//! The key is a SHA-256 of (format version, token URL, client id, scope, params, auth style):
-//! two configs that would get different tokens never share one. The entry holds the token,
-//! its type, scope and absolute expiry; never the client secret.
+//! The key is a SHA-256 of (format version, issuer, token URL, client id, scope, params, auth
+//! style): two configs that would get different tokens never share one. The entry holds the
+//! token, its type, scope and absolute expiry; never the client secret.
 
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -34,7 +34,7 @@ use zeroize::Zeroizing;
 
 use crate::config::Config;
 use crate::error::Result;
-use crate::hooks::Clock;
+use crate::hooks::{Clock, Hooks, LogLevel};
 use crate::redis_url::RedisTarget;
 use crate::token::Token;
 use crate::transport::redis::{RedisConnection, Reply};
@@ -74,6 +74,8 @@ pub(crate) struct SharedCache {
 #[derive(Serialize)]
 struct KeyParts<'a> {
     version: u32,
+    /// With discovery the token URL comes from the issuer: the issuer identifies it.
+    issuer: Option<&'a str>,
     token_url: &'a str,
     client_id: &'a str,
     scope: Option<&'a str>,
@@ -96,6 +98,7 @@ struct Entry {
 pub(crate) fn key_for(config: &Config) -> String {
     let parts = KeyParts {
         version: FORMAT_VERSION,
+        issuer: config.issuer(),
         token_url: config.token_url().unwrap_or_default(),
         client_id: config.client_id(),
         scope: config.scope(),
@@ -178,17 +181,23 @@ impl SharedCache {
     pub(crate) fn get_or_refresh(
         &self,
         config: &Config,
-        clock: &dyn Clock,
+        hooks: &Hooks,
         leeway: Duration,
         fetch: impl FnOnce() -> Result<Token>,
     ) -> Result<Token> {
         let mut fetch = Some(fetch);
         if !self.backing_off() {
-            match self.through_redis(config, clock, leeway, &mut fetch) {
+            match self.through_redis(config, hooks, leeway, &mut fetch) {
                 Ok(Outcome::Shared(token)) => return Ok(token),
                 Ok(Outcome::Fetched(result)) => return result,
-                Ok(Outcome::GaveUp) => {}
-                Err(e) => self.failed(&e),
+                Ok(Outcome::GaveUp) => hooks.log(LogLevel::Warn, || {
+                    format!(
+                        "shared cache {}: another process held the refresh lock past the \
+                         timeout; fetching directly",
+                        self.target.describe()
+                    )
+                }),
+                Err(e) => self.failed(hooks, &e),
             }
         }
         match fetch.take() {
@@ -200,7 +209,7 @@ impl SharedCache {
     fn through_redis(
         &self,
         config: &Config,
-        clock: &dyn Clock,
+        hooks: &Hooks,
         leeway: Duration,
         fetch: &mut Option<impl FnOnce() -> Result<Token>>,
     ) -> std::io::Result<Outcome> {
@@ -209,6 +218,7 @@ impl SharedCache {
             RedisConnection::connect(&self.target, config, deadline, op_timeout(config))?;
         let owner = random_id();
         let lock_ms = config.timeout().as_millis().max(1).to_string();
+        let clock = &*hooks.clock;
         loop {
             let (now, system_now) = (clock.now(), clock.system_now());
             let entry = match conn.command(&[b"GET", self.key.as_bytes()])? {
@@ -239,7 +249,7 @@ impl SharedCache {
                     if let Err(e) =
                         self.store_and_unlock(&mut conn, result.as_ref().ok(), &owner, clock)
                     {
-                        self.failed(&e);
+                        self.failed(hooks, &e);
                     }
                     return Ok(Outcome::Fetched(result));
                 }
@@ -299,7 +309,7 @@ impl SharedCache {
 
     /// Deletes the shared entry if it still holds `token` (the API rejected it). Best effort;
     /// skipped while backing off.
-    pub(crate) fn forget(&self, config: &Config, token: &Token) {
+    pub(crate) fn forget(&self, config: &Config, hooks: &Hooks, token: &Token) {
         if self.backing_off() {
             return;
         }
@@ -325,7 +335,7 @@ impl SharedCache {
             }
         })();
         if let Err(e) = result {
-            self.failed(&e);
+            self.failed(hooks, &e);
         }
     }
 
@@ -337,13 +347,21 @@ impl SharedCache {
         failed_at.is_some_and(|at| at.elapsed() < BACKOFF)
     }
 
-    /// Records a failure: Redis is skipped for [`BACKOFF`]. The log seam: a WARN naming
-    /// the target and `_error` goes here once the client has a log hook.
-    fn failed(&self, _error: &std::io::Error) {
+    /// Records a failure: Redis is skipped for [`BACKOFF`]; a WARN says why. The error
+    /// is an OS error, a TLS error or Redis's own error text (`WRONGPASS`, `OOM`...): none
+    /// holds the password or a token.
+    fn failed(&self, hooks: &Hooks, error: &std::io::Error) {
         *self
             .failed_at
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
+        hooks.log(LogLevel::Warn, || {
+            format!(
+                "shared cache {}: {error}; fetching directly, and not using Redis for {} s",
+                self.target.describe(),
+                BACKOFF.as_secs()
+            )
+        });
     }
 }
 

@@ -26,6 +26,9 @@ pub struct TokenRequest {
     pub headers: Vec<(&'static str, WipedString)>,
     /// The form body.
     pub body: WipedString,
+    /// The client assertion in the body, if any: a credential for its minute, scrubbed from
+    /// what the server echoes.
+    pub(crate) assertion: Option<WipedString>,
 }
 
 impl std::fmt::Debug for TokenRequest {
@@ -39,9 +42,16 @@ impl std::fmt::Debug for TokenRequest {
 }
 
 /// Builds the client-credentials request for one attempt of `style` ([`AuthStyle::Auto`]
-/// builds its first attempt, Basic). Body order: `grant_type`, `scope`, the extra params in
-/// the order added, then the credentials for [`AuthStyle::PostBody`].
-pub fn build_token_request(config: &Config, style: AuthStyle) -> TokenRequest {
+/// builds its first attempt, Basic), to be sent to `url` at `now` (a client assertion's
+/// default audience and `iat`). Body order: `grant_type`, `scope`, the extra params in the
+/// order added, then the credentials that travel in the body. Fails (CONFIG) when the
+/// config lacks what `style` needs (a secret, a key) or an assertion cannot be signed.
+pub fn build_token_request(
+    config: &Config,
+    style: AuthStyle,
+    url: &str,
+    now: SystemTime,
+) -> Result<TokenRequest> {
     let mut body = WipedString::new(String::with_capacity(128));
     form_pair(&mut body, "grant_type", "client_credentials");
     if let Some(scope) = config.scope() {
@@ -57,10 +67,19 @@ pub fn build_token_request(config: &Config, style: AuthStyle) -> TokenRequest {
         ),
         ("Accept", WipedString::new("application/json".into())),
     ];
-    config
-        .auth
-        .apply(style, config.client_id.expose(), &mut headers, &mut body);
-    TokenRequest { headers, body }
+    let assertion = config.auth.apply(
+        style,
+        config.client_id.expose(),
+        url,
+        now,
+        &mut headers,
+        &mut body,
+    )?;
+    Ok(TokenRequest {
+        headers,
+        body,
+        assertion,
+    })
 }
 
 /// An access token and what came with it. Immutable; secrets wiped on drop.
@@ -73,6 +92,8 @@ pub struct Token {
     deadline: Option<Instant>,
     /// When the token was received (monotonic).
     received: Instant,
+    /// `"<type> <token>"`, made once: the `Authorization` header value.
+    authorization: Secret,
     scope: Option<Text>,
     refresh_token: Option<Secret>,
 }
@@ -128,10 +149,17 @@ impl Token {
         let unix_now = now
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
+        let token_type = normalize_token_type(token_type);
+        let mut authorization = WipedString::new(String::with_capacity(
+            token_type.len() + 1 + access_token.len(),
+        ));
+        authorization.push_str(&token_type);
+        authorization.push(' ');
+        authorization.push_str(access_token);
         Ok(Token {
             access_token: Secret::new(access_token).ok_or_else(|| nul("access_token"))?,
-            token_type: Text::new(&normalize_token_type(token_type))
-                .ok_or_else(|| nul("token_type"))?,
+            authorization: Secret::new(&authorization).ok_or_else(|| nul("access_token"))?,
+            token_type: Text::new(&token_type).ok_or_else(|| nul("token_type"))?,
             expires_in,
             expires_at: expires_in.map(|s| unix_now.saturating_add(s)),
             deadline: expires_in.and_then(|s| now_mono.checked_add(Duration::from_secs(s as u64))),
@@ -233,6 +261,18 @@ impl Token {
         self.is_expired_at(now, leeway.min(half_life))
     }
 
+    /// The last instant at which a cache hands the token out without refreshing it (see
+    /// [`Token::needs_refresh_at`]); `None` when it never expires.
+    pub fn refresh_due(&self, leeway: Duration) -> Option<Instant> {
+        let half_life = Duration::from_secs(self.expires_in.unwrap_or(0).max(0) as u64) / 2;
+        let deadline = self.deadline?;
+        Some(
+            deadline
+                .checked_sub(leeway.min(half_life))
+                .unwrap_or(self.received),
+        )
+    }
+
     /// The monotonic instant at which the token was received.
     pub fn received(&self) -> Instant {
         self.received
@@ -243,15 +283,15 @@ impl Token {
         self.deadline
     }
 
-    /// `"<type> <token>"`, e.g. `Bearer abc`, for an `Authorization` header.
+    /// `"<type> <token>"`, e.g. `Bearer abc`, for an `Authorization` header (a copy, wiped
+    /// when dropped).
     pub fn authorization_header(&self) -> WipedString {
-        let mut h = WipedString::new(String::with_capacity(
-            self.token_type.as_str().len() + 1 + self.access_token.expose().len(),
-        ));
-        h.push_str(self.token_type.as_str());
-        h.push(' ');
-        h.push_str(self.access_token.expose());
-        h
+        WipedString::new(self.authorization.expose().to_owned())
+    }
+
+    /// `"<type> <token>"`, borrowed: no allocation. A secret: never log it.
+    pub fn authorization(&self) -> &str {
+        self.authorization.expose()
     }
 }
 

@@ -40,6 +40,7 @@ use support::c_harness::{
     run_program, Outcome,
 };
 use support::http_server::{Action, Request, Response, TestServer};
+use support::tls;
 use support::{credentials, oauth_error, refused_url, TempDir, TempFile};
 
 /// A successful token response as the test endpoints send it.
@@ -692,14 +693,15 @@ fn cache_file_never_blocks_on_a_fifo() {
 // tests/c/fork.c
 // ---------------------------------------------------------------------------------------
 
+/// Long enough that both processes' first requests are out before the first answer.
+const ECHO_DELAY_MS: u64 = 20;
+
 /// A plain keep-alive HTTP/1.1 server for `fork.c`, reading requests one after another on
 /// each connection as a real server does (so two processes writing on one shared socket
 /// interleave their requests and answers, as they did against nginx):
 /// `POST /fast/token`, `POST /slow/token` (answers after 2 s; counted), `GET /echo?q`
-/// (answers `q` after 20 ms). Returns the base URL and the count of slow token requests.
-/// Long enough that both processes' first requests are out before the first answer.
-const ECHO_DELAY_MS: u64 = 20;
-
+/// (answers `q` after [`ECHO_DELAY_MS`]). Returns the base URL and the count of slow token
+/// requests.
 fn keep_alive_server() -> (String, Arc<AtomicUsize>) {
     use std::io::{BufRead as _, BufReader, Read as _, Write as _};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -916,4 +918,244 @@ fn trust_system_store_ssl_cert_file_and_ca_file() {
         server.requests().len()
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The loopback token endpoint of `key_auth.c`: each client has its registered key, and every
+/// assertion is verified as a server would (signature, iss/sub, aud, lifetime, jti replay).
+#[test]
+fn key_based_client_authentication() {
+    use support::assertions::{public_key_of, AssertionChecker, Registered};
+    let keys_dir = manifest_dir().join("tests/data/keys");
+    let clients: Vec<(&str, Registered, Option<&str>)> = vec![
+        (
+            "rsa-client",
+            public_key_of("rsa2048.pkcs1.pem", "RS256"),
+            None,
+        ),
+        (
+            "ec-client",
+            public_key_of("p256.pk8.pem", "ES256"),
+            Some("https://issuer.example"),
+        ),
+        ("ed-client", public_key_of("ed25519.pk8.pem", "EdDSA"), None),
+        (
+            "hs-client",
+            Registered::Secret(b"0123456789abcdef0123456789abcdef".to_vec()),
+            None,
+        ),
+    ];
+    let checker = AssertionChecker::default();
+    let refusals = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = refusals.clone();
+    let server = TestServer::start(move |request| {
+        let form = request.form();
+        let id = request.form_value("client_id").unwrap_or_default();
+        let Some((_, key, aud)) = clients.iter().find(|(c, _, _)| *c == id) else {
+            seen.lock().unwrap().push(format!("unknown client {id:?}"));
+            return oauth_error(401, "invalid_client", "unknown client");
+        };
+        let token_url = format!("http://{}/api/token", request.header("host").unwrap_or(""));
+        match checker.check(&form, &id, key, aud.unwrap_or(&token_url)) {
+            Ok(header) => {
+                if id == "rsa-client" && header["kid"] != "rsa-kid" {
+                    seen.lock().unwrap().push(format!("no kid: {header}"));
+                    return oauth_error(401, "invalid_client", "kid");
+                }
+                token_response(&format!("tok-{id}"), "Bearer", Some(3600), None)
+            }
+            Err(why) => {
+                seen.lock().unwrap().push(format!("{id}: {why}"));
+                oauth_error(401, "invalid_client", &why)
+            }
+        }
+    });
+    let config = serde_json::json!({
+        "client_id": "ed-client",
+        "token_url": server.url("/api/token"),
+        "private_key_file": keys_dir.join("ed25519.pk8.pem"),
+    });
+    let config_file = TempFile::new("key-auth-config", "json", config.to_string());
+    let ec_pem = std::fs::read_to_string(keys_dir.join("p256.pk8.pem")).unwrap();
+    let outcome = run_c_test(
+        "key_auth",
+        &[
+            ("OAUTH2CC_TEST_TOKEN_URL", server.url("/api/token")),
+            ("OAUTH2CC_TEST_KEYS", keys_dir.display().to_string()),
+            ("OAUTH2CC_TEST_EC_PEM", ec_pem),
+            (
+                "OAUTH2CC_TEST_CONFIG_FILE",
+                config_file.path().display().to_string(),
+            ),
+        ],
+    );
+    assert!(
+        refusals.lock().unwrap().is_empty(),
+        "{:?}\n{}",
+        refusals.lock().unwrap(),
+        outcome.report()
+    );
+    // Five tokens and no request for any refusal: they all fail before sending.
+    assert_eq!(server.request_count(), 5, "{}", outcome.report());
+}
+
+/// `mtls.c`: a token endpoint and an API behind a TLS front that requires a client
+/// certificate; the endpoint checks what each client sent, the front which certificate.
+#[test]
+fn mutual_tls_clients() {
+    use support::assertions::{public_key_of_file, AssertionChecker};
+    let server_pki = tls::Pki::new("mtls server CA");
+    let client_pki = tls::Pki::new("mtls client CA");
+    let other_pki = tls::Pki::new("another client CA");
+    let (cert, key, cert_der) = client_pki.client_files("mtls-client");
+    let (other_cert, other_key, _) = other_pki.client_files("other-client");
+    let registered = public_key_of_file(&key, "ES256");
+    let thumbprint = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(ring::digest::digest(&ring::digest::SHA256, &cert_der));
+    let checker = AssertionChecker::default();
+    let problems = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = problems.clone();
+    let audience = Arc::new(std::sync::OnceLock::<String>::new());
+    let aud = audience.clone();
+    let backend = TestServer::start(move |request| {
+        if request.path() == "/api/me" {
+            return Action::Respond(Response::json(200, "{}"));
+        }
+        let id = request.form_value("client_id").unwrap_or_default();
+        if request.header("authorization").is_some()
+            || request.form_value("client_secret").is_some()
+        {
+            seen.lock()
+                .unwrap()
+                .push(format!("{id}: a secret travelled"));
+        }
+        match id.as_str() {
+            "mtls-client" => {}
+            "jwt-client" => {
+                let form = request.form();
+                match checker.check(&form, &id, &registered, aud.get().unwrap()) {
+                    Ok(header) if header["x5t#S256"] == thumbprint.as_str() => {}
+                    Ok(header) => seen.lock().unwrap().push(format!("no x5t#S256: {header}")),
+                    Err(why) => seen.lock().unwrap().push(format!("{id}: {why}")),
+                }
+            }
+            _ => return oauth_error(401, "invalid_client", "unknown client"),
+        }
+        token_response(&format!("tok-{id}"), "Bearer", Some(3600), None)
+    });
+    let leaf = server_pki.leaf(&["127.0.0.1"]);
+    let front = tls::TlsFront::start_requiring_client_cert(&leaf, backend.addr(), &client_pki);
+    audience.set(front.url("/api/token")).unwrap();
+    let path = |p: &std::path::Path| p.display().to_string();
+    let outcome = run_c_test(
+        "mtls",
+        &[
+            ("OAUTH2CC_TEST_TOKEN_URL", front.url("/api/token")),
+            ("OAUTH2CC_TEST_API_URL", front.url("/api/me")),
+            ("OAUTH2CC_TEST_CA_FILE", path(&server_pki.ca_file())),
+            ("OAUTH2CC_TEST_CERT", path(&cert)),
+            ("OAUTH2CC_TEST_KEY", path(&key)),
+            ("OAUTH2CC_TEST_OTHER_CERT", path(&other_cert)),
+            ("OAUTH2CC_TEST_OTHER_KEY", path(&other_key)),
+        ],
+    );
+    assert!(
+        problems.lock().unwrap().is_empty(),
+        "{:?}\n{}",
+        problems.lock().unwrap(),
+        outcome.report()
+    );
+    // Three token requests and one API call got through, each over a connection that
+    // presented the client certificate.
+    let tokens = backend
+        .requests()
+        .iter()
+        .filter(|r| r.path() == "/api/token")
+        .count();
+    assert_eq!(tokens, 3, "{}", outcome.report());
+    assert_eq!(backend.request_count(), 4, "{}", outcome.report());
+    assert!(!front.client_certs().is_empty());
+    assert!(front.client_certs().iter().all(|c| *c == cert_der));
+}
+
+/// `discovery.c`: an authorization server found from its issuer.
+#[test]
+fn discovery_finds_the_token_endpoint() {
+    let metadata_fetches = Arc::new(AtomicUsize::new(0));
+    let old_tokens = AtomicUsize::new(0);
+    let fetches = metadata_fetches.clone();
+    let server = TestServer::start(move |request| {
+        let base = format!("http://{}", request.header("host").unwrap_or(""));
+        let path = request.path().to_string();
+        match path.as_str() {
+            "/.well-known/oauth-authorization-server/tenant" => {
+                let n = fetches.fetch_add(1, Ordering::SeqCst);
+                let endpoint = if n == 0 { "/token-old" } else { "/token-new" };
+                let doc = serde_json::json!({
+                    "issuer": format!("{base}/tenant"),
+                    "token_endpoint": format!("{base}{endpoint}"),
+                    "token_endpoint_auth_methods_supported": ["client_secret_post"],
+                });
+                Action::Respond(Response::json(200, &doc.to_string()))
+            }
+            "/wrong/.well-known/openid-configuration" => {
+                let doc = serde_json::json!({
+                    "issuer": format!("{base}/other"),
+                    "token_endpoint": format!("{base}/token-new"),
+                });
+                Action::Respond(Response::json(200, &doc.to_string()))
+            }
+            "/token-old" | "/token-new" => {
+                let posted = request.basic_auth().is_none()
+                    && credentials(request) == Some(("disco-client".into(), "disco-secret".into()));
+                if !posted {
+                    return oauth_error(401, "invalid_client", "send it in the body");
+                }
+                if path == "/token-old" && old_tokens.fetch_add(1, Ordering::SeqCst) > 0 {
+                    return Action::Respond(Response::new(404));
+                }
+                let name = path.trim_start_matches("/token-");
+                token_response(&format!("tok-{name}"), "Bearer", Some(3600), None)
+            }
+            _ => Action::Respond(Response::new(404)),
+        }
+    });
+    let base = base_url(&server);
+    let refused = refused_url();
+    let refused_base = refused.trim_end_matches("/api/token").to_string();
+    let outcome = run_c_test(
+        "discovery",
+        &[
+            ("OAUTH2CC_TEST_ISSUER", format!("{base}/tenant")),
+            ("OAUTH2CC_TEST_BASE", base),
+            ("OAUTH2CC_TEST_REFUSED", refused_base),
+        ],
+    );
+    // Fetched at the first request and after the 404, not for the refreshes in between.
+    assert_eq!(
+        metadata_fetches.load(Ordering::SeqCst),
+        2,
+        "{}",
+        outcome.report()
+    );
+    let paths: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|r| r.path().to_string())
+        .filter(|p| p.starts_with("/token") || p.contains("tenant"))
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "/tenant/.well-known/openid-configuration",
+            "/.well-known/oauth-authorization-server/tenant",
+            "/token-old",
+            "/token-old",
+            "/tenant/.well-known/openid-configuration",
+            "/.well-known/oauth-authorization-server/tenant",
+            "/token-new",
+            "/token-new",
+        ],
+        "{}",
+        outcome.report()
+    );
 }

@@ -284,14 +284,29 @@ proptest! {
             expected.push(("scope".into(), s.into()));
         }
         for (name, value) in &params {
-            if ["grant_type", "client_id", "client_secret", "scope"].contains(&name.as_str()) {
+            if [
+                "grant_type",
+                "client_id",
+                "client_secret",
+                "scope",
+                "client_assertion",
+                "client_assertion_type",
+            ]
+            .contains(&name.as_str())
+            {
                 prop_assert!(config.add_param(name, value).is_err());
             } else {
                 config.add_param(name, value).unwrap();
                 expected.push((name.clone(), value.clone()));
             }
         }
-        let request = build_token_request(&config, style);
+        let request = build_token_request(
+            &config,
+            style,
+            "https://as.example/token",
+            std::time::SystemTime::now(),
+        )
+        .unwrap();
         let authorization = request
             .headers
             .iter()

@@ -738,7 +738,6 @@ fn invalid_arguments_through_the_c_api_do_not_leak() {
         let mut auth: *mut oauth2cc_authorization = ptr::null_mut();
         for (name, i, s) in [
             ("NULL id", ptr::null(), secret.as_ptr()),
-            ("NULL secret", id.as_ptr(), ptr::null()),
             ("empty id", empty.as_ptr(), secret.as_ptr()),
             ("empty secret", id.as_ptr(), empty.as_ptr()),
             ("non-UTF-8 secret", id.as_ptr(), non_utf8.as_ptr()),
@@ -761,6 +760,13 @@ fn invalid_arguments_through_the_c_api_do_not_leak() {
             );
             assert_c_last_error_clean(name);
         }
+        // A NULL secret is a client with a key or a certificate: a config, but no one-shot
+        // request (oauth2cc_authenticate takes a secret).
+        assert_eq!(
+            oauth2cc_authenticate(id.as_ptr(), ptr::null(), &mut auth),
+            oauth2cc_status::InvalidArgument
+        );
+        assert_c_last_error_clean("NULL secret");
         assert_eq!(
             oauth2cc_config_new(id.as_ptr(), secret.as_ptr(), ptr::null_mut()),
             oauth2cc_status::InvalidArgument
@@ -925,6 +931,39 @@ fn debug_output_is_redacted() {
     assert_clean("Client", "Debug (pretty)", &format!("{client:#?}"));
     assert_clean("Secret", "Debug", &format!("{:?}", token.access_token()));
 
-    let request = oauth2cc::token::build_token_request(&config, oauth2cc::AuthStyle::PostBody);
+    let request = oauth2cc::token::build_token_request(
+        &config,
+        oauth2cc::AuthStyle::PostBody,
+        config.token_url().unwrap(),
+        std::time::SystemTime::now(),
+    )
+    .unwrap();
     assert_clean("TokenRequest", "Debug", &format!("{request:?}"));
+}
+
+#[test]
+fn an_echoed_client_assertion_is_scrubbed() {
+    let server = echo_server(400, "1");
+    let mut config = Config::with_optional_secret(CLIENT_ID, None).unwrap();
+    config.set_token_url(&server.url("/token")).unwrap();
+    let key = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/keys/p256.pk8.pem");
+    config.set_private_key_file(key, Some("kid")).unwrap();
+    let err = oauth2cc::request_token(&config).unwrap_err();
+    let assertion = server
+        .last_request()
+        .and_then(|r| r.form_value("client_assertion"))
+        .expect("an assertion was sent");
+    let description = err.oauth().description.clone().unwrap_or_default();
+    assert!(
+        description.contains("body=["),
+        "the echo arrived: {description}"
+    );
+    for text in [err.message(), description.as_str()] {
+        assert!(!text.contains(&assertion), "{text}");
+        // Not even its signature alone.
+        assert!(
+            !text.contains(assertion.rsplit('.').next().unwrap()),
+            "{text}"
+        );
+    }
 }

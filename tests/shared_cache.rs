@@ -199,7 +199,12 @@ struct Fleet<'a> {
 
 impl Fleet<'_> {
     fn spawn(&self) -> Child {
-        Command::new(std::env::current_exe().unwrap())
+        self.command().stdout(Stdio::piped()).spawn().unwrap()
+    }
+
+    fn command(&self) -> Command {
+        let mut command = Command::new(std::env::current_exe().unwrap());
+        command
             .args(["child", "--exact", "--nocapture", "--test-threads=1"])
             .env("OAUTH2CC_TEST_REDIS_CHILD", "1")
             .env("CHILD_TOKEN_URL", &self.token_url)
@@ -208,10 +213,8 @@ impl Fleet<'_> {
             .env("CHILD_THREADS", self.threads.to_string())
             .env("CHILD_INTERVAL_MS", self.interval_ms.to_string())
             .env("CHILD_RUN_MS", self.run_ms.to_string())
-            .env("CHILD_START_AT", self.start_at.to_string())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap()
+            .env("CHILD_START_AT", self.start_at.to_string());
+        command
     }
 }
 
@@ -549,4 +552,37 @@ fn rediss_is_checked_against_the_token_endpoints_trust() {
     let third = Client::new(&untrusted).unwrap().token().unwrap();
     assert_eq!(third.access_token().expose(), "tok-2");
     assert_eq!(endpoint.token_requests(), 2);
+}
+
+#[test]
+fn a_redis_failure_is_logged_as_a_warning_without_the_password() {
+    let redis = Redis::start(&["--requirepass", "right-password"]);
+    let endpoint = Endpoint::start(3600, |_| Some(Duration::ZERO));
+    let wrong = format!("redis://:wrong-password@127.0.0.1:{}", redis.port);
+    let fleet = Fleet {
+        token_url: endpoint.server.url("/token"),
+        redis_url: &wrong,
+        timeout_ms: 2000,
+        threads: 1,
+        interval_ms: 0,
+        run_ms: 0,
+        start_at: 0,
+    };
+    let out = fleet
+        .command()
+        .env("OAUTH2CC_LOG", "warn")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(stdout.contains("TOKEN tok-1"), "{stdout}");
+    let expected = format!(
+        "oauth2cc: WARN shared cache redis://127.0.0.1:{}/0: AUTH: WRONGPASS",
+        redis.port
+    );
+    assert!(stderr.contains(&expected), "{stderr}");
+    assert!(stderr.contains("not using Redis for 30 s"), "{stderr}");
+    assert!(!stderr.contains("wrong-password"), "{stderr}");
 }

@@ -178,6 +178,9 @@ class AuthStyle:
     BASIC = 0
     POST_BODY = 1
     AUTO = 2
+    PRIVATE_KEY_JWT = 3
+    CLIENT_SECRET_JWT = 4
+    TLS_CLIENT = 5
 
 
 # --------------------------------------------------------------------------------------
@@ -263,6 +266,12 @@ _SIGNATURES = {
     "oauth2cc_config_set_min_refresh_interval_ms": (_status, [_P, ctypes.c_uint32]),
     "oauth2cc_config_set_unauthorized_refresh_interval_ms": (_status, [_P, ctypes.c_uint32]),
     "oauth2cc_config_set_max_response_bytes": (_status, [_P, ctypes.c_size_t]),
+    "oauth2cc_config_set_private_key_file": (_status, [_P, _char_p, _char_p]),
+    "oauth2cc_config_set_private_key_pem": (_status, [_P, _char_p, _char_p]),
+    "oauth2cc_config_set_jwt_algorithm": (_status, [_P, _char_p]),
+    "oauth2cc_config_set_jwt_audience": (_status, [_P, _char_p]),
+    "oauth2cc_config_set_client_certificate_file": (_status, [_P, _char_p, _char_p]),
+    "oauth2cc_config_set_issuer": (_status, [_P, _char_p]),
     "oauth2cc_config_free": (None, [_P]),
     "oauth2cc_authenticate": (_status, [_char_p, _char_p, _PP]),
     "oauth2cc_request_token": (_status, [_P, _PP]),
@@ -516,7 +525,9 @@ class Config(_Handle):
     ``cache_file``, ``shared_cache``, ``max_response_bytes``) or ``params`` (a dict of extra form parameters)
     or ``retries`` (a ``(max_retries, max_wait_ms)`` pair). Integer settings take ints
     only, within the C parameter's range (TypeError / ValueError naming the setting). The
-    secret is wiped from the C library's memory when the config is closed; Python's own copy
+    secret may be None for a client that authenticates with a private key
+    (``private_key_file``, ``jwt_algorithm``, ``jwt_audience``). The secret is wiped from
+    the C library's memory when the config is closed; Python's own copy
     of the str you passed is yours to manage.
 
     Threads may share a config: a setter waits until no other thread is using the config
@@ -530,7 +541,7 @@ class Config(_Handle):
         super().__init__(_new_handle(
             _lib.oauth2cc_config_new,
             _c_text(client_id, "client_id"),
-            _c_text(client_secret, "client_secret"),
+            None if client_secret is None else _c_text(client_secret, "client_secret"),
         ))
         self._apply(settings)
 
@@ -641,6 +652,39 @@ class Config(_Handle):
         """Largest API response body ``Client.get`` reads (default 16 MiB; at least 1)."""
         return self._set(_lib.oauth2cc_config_set_max_response_bytes,
                          _size(max_bytes, "max_response_bytes"))
+
+    def set_private_key_file(self, pem_path, key_id=None):
+        """The PEM private key that signs client assertions (private_key_jwt; the default
+        style once a key is set). ``key_id`` goes in the JWT header "kid"."""
+        return self._set(_lib.oauth2cc_config_set_private_key_file,
+                         _c_text(pem_path, "pem_path"),
+                         None if key_id is None else _c_text(key_id, "key_id"))
+
+    def set_private_key_pem(self, pem, key_id=None):
+        """``set_private_key_file`` with the PEM text itself."""
+        return self._set(_lib.oauth2cc_config_set_private_key_pem,
+                         _c_text(pem, "pem"),
+                         None if key_id is None else _c_text(key_id, "key_id"))
+
+    def set_jwt_algorithm(self, alg):
+        """"RS256", "PS256", "ES256", "ES384", "EdDSA", ...; None: from the key."""
+        return self._set_text(_lib.oauth2cc_config_set_jwt_algorithm, alg, "jwt_algorithm")
+
+    def set_client_certificate_file(self, cert_chain_pem_path, key_pem_path):
+        """The TLS client certificate (mutual TLS): a PEM chain and its PEM key, presented
+        on every connection. With no secret and no private key the style is TLS_CLIENT."""
+        return self._set(_lib.oauth2cc_config_set_client_certificate_file,
+                         _c_text(cert_chain_pem_path, "cert_chain_pem_path"),
+                         _c_text(key_pem_path, "key_pem_path"))
+
+    def set_issuer(self, issuer_url):
+        """The authorization server's issuer: the token endpoint comes from its metadata,
+        fetched at a client's first token request. None turns it off."""
+        return self._set_text(_lib.oauth2cc_config_set_issuer, issuer_url, "issuer")
+
+    def set_jwt_audience(self, audience):
+        """The assertion's "aud"; None: the URL the token request goes to."""
+        return self._set_text(_lib.oauth2cc_config_set_jwt_audience, audience, "jwt_audience")
 
 
 # --------------------------------------------------------------------------------------

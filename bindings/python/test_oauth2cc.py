@@ -351,6 +351,69 @@ class ErrorTest(EndpointTestCase):
         self.assertEqual(len(self.server.token_requests()), before)
 
 
+class KeyAuthTest(EndpointTestCase):
+    KEYS = os.path.join(HERE, "..", "..", "tests", "data", "keys")
+
+    def assertion(self):
+        """The last token request's client assertion, decoded: (header, claims, signed, sig)."""
+        form = self.server.token_requests()[-1]["form"]
+        self.assertEqual(form["client_assertion_type"],
+                         "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+        self.assertEqual(form["client_id"], CLIENT_ID)
+        self.assertNotIn("client_secret", form)
+        parts = form["client_assertion"].split(".")
+        decode = lambda p: base64.urlsafe_b64decode(p + "=" * (-len(p) % 4))
+        return (json.loads(decode(parts[0])), json.loads(decode(parts[1])),
+                (parts[0] + "." + parts[1]).encode(), decode(parts[2]))
+
+    def test_private_key_jwt_without_a_secret(self):
+        key = os.path.join(self.KEYS, "p256.pk8.pem")
+        with self.config(secret=None) as config:
+            config.set_private_key_file(key, "py-kid").set_jwt_audience("https://as.example")
+            # The test endpoint knows only secrets: it refuses, after seeing the assertion.
+            with self.assertRaises(oauth2cc.BadRequestError):
+                oauth2cc.request_token(config)
+        header, claims, _, _ = self.assertion()
+        self.assertEqual(header, {"alg": "ES256", "typ": "JWT", "kid": "py-kid"})
+        self.assertEqual((claims["iss"], claims["sub"], claims["aud"]),
+                         (CLIENT_ID, CLIENT_ID, "https://as.example"))
+        self.assertEqual(claims["exp"], claims["iat"] + 60)
+
+    def test_client_secret_jwt_is_hs256_with_the_secret(self):
+        import hashlib
+        import hmac
+        secret = "0123456789abcdef0123456789abcdef"
+        with self.config(secret=secret, auth_style=oauth2cc.AuthStyle.CLIENT_SECRET_JWT) as c:
+            with self.assertRaises(oauth2cc.BadRequestError):
+                oauth2cc.request_token(c)
+        header, claims, signed, sig = self.assertion()
+        self.assertEqual(header, {"alg": "HS256", "typ": "JWT"})
+        self.assertEqual(claims["aud"], self.server.url("/token"))
+        self.assertEqual(sig, hmac.new(secret.encode(), signed, hashlib.sha256).digest())
+
+    def test_refusals(self):
+        with self.config() as config:
+            with self.assertRaises(oauth2cc.ConfigError) as caught:
+                config.set_private_key_file(os.path.join(self.KEYS, "p256.encrypted.pem"))
+            self.assertIn("encrypted", str(caught.exception))
+            config.set_private_key_pem(open(os.path.join(self.KEYS, "rsa2048.pk8.pem")).read())
+            with self.assertRaises(oauth2cc.ConfigError):
+                config.set_jwt_algorithm("EdDSA")
+            with self.assertRaises(oauth2cc.InvalidArgumentError):
+                config.set_jwt_algorithm("none")
+            with self.assertRaises(TypeError):
+                config.set_jwt_algorithm(256)
+            config.set_jwt_algorithm("PS256").set_jwt_algorithm(None)
+            cert = os.path.join(self.KEYS, "p256.cert.pem")
+            with self.assertRaises(oauth2cc.ConfigError) as caught:
+                config.set_client_certificate_file(cert, cert)
+            self.assertIn("p256.cert.pem", str(caught.exception))
+            config.set_client_certificate_file(cert, os.path.join(self.KEYS, "p256.pk8.pem"))
+            with self.assertRaises(oauth2cc.ConfigError):
+                config.set_issuer("http://example.com")
+            config.set_issuer(self.server.url("")).set_issuer(None)
+
+
 class ClientTest(EndpointTestCase):
     def test_caches_refreshes_and_gets(self):
         before = len(self.server.token_requests())

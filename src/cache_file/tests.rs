@@ -485,3 +485,20 @@ fn an_oversized_file_is_not_read() {
     fs::write(&path, &text).unwrap();
     assert!(file.load(SystemTime::now(), Instant::now()).is_some());
 }
+
+#[test]
+fn clients_of_two_issuers_do_not_share_an_entry() {
+    let dir = temp_dir("issuers");
+    let path = dir.join("token.json");
+    let mut a = config();
+    a.set_issuer(Some("https://a.example")).unwrap();
+    let mut b = config();
+    b.set_issuer(Some("https://b.example")).unwrap();
+    CacheFile::new(&path, &a).store(&token(3600));
+    assert!(CacheFile::new(&path, &a)
+        .load(SystemTime::now(), Instant::now())
+        .is_some());
+    assert!(CacheFile::new(&path, &b)
+        .load(SystemTime::now(), Instant::now())
+        .is_none());
+}

@@ -1,12 +1,18 @@
 //! The client's current token, replicated into cache-line-sized stripes so that threads
 //! reading it touch different cache lines: a cache hit takes an uncontended read lock and
-//! bumps the reference count of its own stripe's copy, so two threads scale instead of
-//! bouncing one line between cores.
+//! bumps the reference count of its own stripe's copy (and its own stripe's hit counter), so
+//! two threads scale instead of bouncing one line between cores.
+//!
+//! Each copy carries the monotonic time (ns, see `hooks::coarse_now_ns`) until which it may
+//! be handed out without a closer look: the cache-hit path compares one number.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use crate::token::Token;
+
+/// A token and the time until which it is fresh (ns, monotonic; `u64::MAX`: no expiry).
+type Slot = Option<(Arc<Token>, u64)>;
 
 /// At most this many stripes per client; the count is the machine's parallelism up to it,
 /// since a refresh writes one copy per stripe.
@@ -14,7 +20,11 @@ const MAX_STRIPES: usize = 16;
 
 #[repr(align(128))]
 #[derive(Default)]
-struct Stripe(RwLock<Option<Arc<Token>>>);
+struct Stripe {
+    slot: RwLock<Slot>,
+    /// Tokens handed out from this stripe by the cache-hit path.
+    hits: AtomicU64,
+}
 
 pub(super) struct StripedToken {
     stripes: Box<[Stripe]>,
@@ -44,48 +54,76 @@ fn thread_number() -> usize {
 }
 
 impl StripedToken {
+    fn stripe(&self) -> &Stripe {
+        &self.stripes[thread_number() % self.stripes.len()]
+    }
+
     /// The current token, from the calling thread's stripe.
     pub(super) fn get(&self) -> Option<Arc<Token>> {
-        let stripe = &self.stripes[thread_number() % self.stripes.len()];
-        stripe
-            .0
+        let slot = self
+            .stripe()
+            .slot
             .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+            .unwrap_or_else(PoisonError::into_inner);
+        slot.as_ref().map(|(token, _)| Arc::clone(token))
+    }
+
+    /// The cache-hit path: `f` on the current token when it is fresh at `now_ns` (counted as
+    /// a hit), run under the stripe's read lock; `None` otherwise.
+    pub(super) fn with_fresh<R>(&self, now_ns: u64, f: impl FnOnce(&Arc<Token>) -> R) -> Option<R> {
+        let stripe = self.stripe();
+        let slot = stripe.slot.read().unwrap_or_else(PoisonError::into_inner);
+        match slot.as_ref() {
+            Some((token, fresh_until)) if now_ns < *fresh_until => {
+                // `Relaxed`: a count read by a monitor; this stripe's line is already ours.
+                stripe.hits.fetch_add(1, Ordering::Relaxed);
+                Some(f(token))
+            }
+            _ => None,
+        }
+    }
+
+    /// Hits counted by [`StripedToken::with_fresh`], over every stripe.
+    pub(super) fn hits(&self) -> u64 {
+        self.stripes
+            .iter()
+            .map(|s| s.hits.load(Ordering::Relaxed))
+            .sum()
     }
 
     /// The current token if stripe 0 can be read without waiting (a fork child copying its
     /// parent's token: a parent thread may have held the lock when the process forked).
-    pub(super) fn try_get(&self) -> Option<Arc<Token>> {
-        self.stripes[0].0.try_read().ok()?.clone()
+    pub(super) fn try_get(&self) -> Option<(Arc<Token>, u64)> {
+        self.stripes[0].slot.try_read().ok()?.clone()
     }
 
-    /// Replaces the token in every stripe, each with its own copy.
-    pub(super) fn set(&self, token: Option<&Token>) {
+    /// Replaces the token in every stripe, each with its own copy, fresh until
+    /// `fresh_until_ns` for the cache-hit path.
+    pub(super) fn set(&self, token: Option<&Token>, fresh_until_ns: u64) {
         let _writer = self.write.lock().unwrap_or_else(PoisonError::into_inner);
-        self.set_locked(token);
+        self.set_locked(token, fresh_until_ns);
     }
 
     /// Clears the token if `matches` holds for it; returns whether it did.
     pub(super) fn clear_if(&self, matches: impl Fn(&Token) -> bool) -> bool {
         let _writer = self.write.lock().unwrap_or_else(PoisonError::into_inner);
         let current = self.stripes[0]
-            .0
+            .slot
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
-        if current.is_some_and(|t| matches(&t)) {
-            self.set_locked(None);
+        if current.is_some_and(|(t, _)| matches(&t)) {
+            self.set_locked(None, 0);
             true
         } else {
             false
         }
     }
 
-    fn set_locked(&self, token: Option<&Token>) {
+    fn set_locked(&self, token: Option<&Token>, fresh_until_ns: u64) {
         for stripe in self.stripes.iter() {
-            let copy = token.map(|t| Arc::new(t.clone()));
-            *stripe.0.write().unwrap_or_else(PoisonError::into_inner) = copy;
+            let copy = token.map(|t| (Arc::new(t.clone()), fresh_until_ns));
+            *stripe.slot.write().unwrap_or_else(PoisonError::into_inner) = copy;
         }
     }
 }
@@ -112,7 +150,7 @@ mod tests {
     #[test]
     fn every_thread_sees_the_same_token() {
         let cell = Arc::new(StripedToken::default());
-        cell.set(Some(&token("a")));
+        cell.set(Some(&token("a")), u64::MAX);
         let seen: Vec<String> = (0..(MAX_STRIPES * 2))
             .map(|_| {
                 let cell = cell.clone();

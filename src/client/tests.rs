@@ -31,6 +31,7 @@ impl TestClock {
     fn hooks(self: &Arc<Self>) -> Hooks {
         Hooks {
             clock: self.clone(),
+            ..Hooks::default()
         }
     }
 }
@@ -620,4 +621,58 @@ fn keeps_the_token_endpoint_connection_alive() {
     }
     assert_eq!(server.request_count(), 5);
     assert_eq!(server.connection_count(), 1);
+}
+
+#[test]
+fn every_retry_sends_a_fresh_assertion_stamped_by_the_injected_clock() {
+    use base64::Engine as _;
+    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+    let log = seen.clone();
+    let server = TestServer::start(move |req: &Request| {
+        let mut log = log.lock().unwrap();
+        log.push(req.form_value("client_assertion").unwrap_or_default());
+        if log.len() < 3 {
+            Response::new(503).into()
+        } else {
+            token_json(1, 3600)
+        }
+    });
+    let mut config = Config::with_optional_secret("id", None).unwrap();
+    config.set_token_url(&server.url("/token")).unwrap();
+    let key = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/keys/ed25519.pk8.pem"
+    );
+    config.set_private_key_file(key, None).unwrap();
+    config.set_retries(2, 5000);
+    let clock = TestClock::new();
+    let client = Client::with_hooks(&config, clock.hooks()).unwrap();
+    client.token().unwrap();
+
+    let start = clock
+        .system_base
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let claims: Vec<serde_json::Value> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|jwt| {
+            let payload = jwt.split('.').nth(1).expect("a JWS");
+            let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .unwrap();
+            serde_json::from_slice(&bytes).unwrap()
+        })
+        .collect();
+    assert_eq!(claims.len(), 3);
+    assert_eq!(claims[0]["iat"], start, "iat is the injected clock's");
+    let mut jtis: Vec<&str> = claims.iter().map(|c| c["jti"].as_str().unwrap()).collect();
+    jtis.dedup();
+    assert_eq!(jtis.len(), 3, "a new jti per attempt: {claims:?}");
+    for c in &claims {
+        assert_eq!(c["exp"].as_u64(), c["iat"].as_u64().map(|i| i + 60));
+        assert!(c["iat"].as_u64().unwrap() >= start);
+    }
 }

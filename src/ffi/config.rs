@@ -19,7 +19,9 @@ use crate::error::Error;
 /// `_set_user_agent`, `_set_expiry_leeway`, `_set_retries`, `_set_cache_file`,
 /// `_set_shared_cache`,
 /// `_set_min_refresh_interval_ms`, `_set_unauthorized_refresh_interval_ms`,
-/// `_set_max_response_bytes`, `oauth2cc_config_free`.
+/// `_set_max_response_bytes`, `_set_private_key_file`, `_set_private_key_pem`,
+/// `_set_jwt_algorithm`, `_set_jwt_audience`, `_set_client_certificate_file`, `_set_issuer`,
+/// `oauth2cc_config_free`.
 #[derive(Debug)]
 pub struct oauth2cc_config {
     pub(crate) inner: Config,
@@ -39,6 +41,16 @@ impl oauth2cc_auth_style {
     /// Basic first; only on a 400/401 `invalid_client`, the body once. A client remembers the
     /// style that worked. When both fail, the message holds both errors.
     pub const AUTO: oauth2cc_auth_style = oauth2cc_auth_style(2);
+    /// A signed client assertion (RFC 7523 §2.2, `private_key_jwt`) made with the private key
+    /// (`oauth2cc_config_set_private_key_file` / `_pem`), or with the client certificate's key
+    /// when only a certificate is set. The default when a private key is set.
+    pub const PRIVATE_KEY_JWT: oauth2cc_auth_style = oauth2cc_auth_style(3);
+    /// A client assertion, HMAC (HS256) with the client secret (`client_secret_jwt`). The
+    /// secret must be at least 32 bytes long.
+    pub const CLIENT_SECRET_JWT: oauth2cc_auth_style = oauth2cc_auth_style(4);
+    /// Mutual TLS with the client certificate (`oauth2cc_config_set_client_certificate_file`,
+    /// RFC 8705); `client_id` in the body and no secret.
+    pub const TLS_CLIENT: oauth2cc_auth_style = oauth2cc_auth_style(5);
 }
 
 /// Hands a config to C; freed by `oauth2cc_config_free`.
@@ -51,9 +63,10 @@ fn into_config_handle(config: Config) -> *mut oauth2cc_config {
 /// (for Spotify, `OAUTH2CC_SPOTIFY_TOKEN_URL`). A request made without one is `CONFIG`, so
 /// credentials never go to a default third party because a line was forgotten.
 ///
-/// `client_id` and `client_secret` must be non-empty UTF-8; they are copied. On success
-/// `*out` receives a new config that the caller frees with `oauth2cc_config_free`; on failure
-/// `*out` is untouched. Returns `OK` or `INVALID_ARGUMENT`.
+/// `client_id` must be non-empty UTF-8; `client_secret` too, or NULL for a client that
+/// authenticates with a private key or a client certificate and has no secret. Both are
+/// copied. On success `*out` receives a new config that the caller frees with
+/// `oauth2cc_config_free`; on failure `*out` is untouched. Returns `OK` or `INVALID_ARGUMENT`.
 ///
 /// # Safety
 /// String arguments are NULL or NUL-terminated; `out` is NULL or writable.
@@ -65,17 +78,23 @@ pub unsafe extern "C" fn oauth2cc_config_new(
 ) -> oauth2cc_status {
     ffi_export!({
         let out = arg_out!(out)?;
-        let config = Config::new(arg_str!(client_id)?, arg_str!(client_secret)?)?;
+        let config =
+            Config::with_optional_secret(arg_str!(client_id)?, arg_opt_str!(client_secret)?)?;
         out.set(into_config_handle(config));
         Ok(())
     })
 }
 
 /// Reads a JSON configuration file (keys: `client_id`, `client_secret`, `token_url`,
-/// `scope`, `auth_style` ("basic" | "post_body" | "auto"), `params` (object of strings),
-/// `timeout_ms`, `connect_timeout_ms`, `user_agent`, `ca_file`, `proxy`, `expiry_leeway`,
-/// `max_retries`, `retry_max_wait_ms`, `cache_file`, `shared_cache`, `min_refresh_interval_ms`,
-/// `unauthorized_refresh_interval_ms`, `max_response_bytes`). An unknown key
+/// `scope`, `auth_style` ("basic" | "post_body" | "auto" | "private_key_jwt" |
+/// "client_secret_jwt" | "tls_client"), `params` (object of strings), `timeout_ms`,
+/// `connect_timeout_ms`, `user_agent`, `ca_file`, `proxy`, `expiry_leeway`, `max_retries`,
+/// `retry_max_wait_ms`, `cache_file`, `min_refresh_interval_ms`,
+/// `unauthorized_refresh_interval_ms`, `background_refresh`, `max_response_bytes`,
+/// `private_key_file`, `private_key_pem`, `private_key_id`, `jwt_algorithm`, `jwt_audience`,
+/// `client_certificate_file`, `client_certificate_key_file`, `issuer`, `shared_cache`;
+/// `client_secret` may be
+/// left out when a private key or a client certificate is given). An unknown key
 /// is an error naming it. Relative paths inside are relative to the file's folder.
 ///
 /// On success `*out` receives a new config (free with `oauth2cc_config_free`). Returns `OK`,
@@ -96,11 +115,15 @@ pub unsafe extern "C" fn oauth2cc_config_from_file(
     })
 }
 
-/// Builds a configuration from `OAUTH2CC_CLIENT_ID`, `OAUTH2CC_CLIENT_SECRET` (required),
-/// `OAUTH2CC_TOKEN_URL`, `OAUTH2CC_SCOPE` and `OAUTH2CC_SHARED_CACHE` (optional; without a
-/// token URL, a request is `CONFIG`). On success `*out` receives a new config (free with
-/// `oauth2cc_config_free`). Returns `OK`, `INVALID_ARGUMENT` (NULL `out`) or `CONFIG` (a
-/// variable missing, a bad URL).
+/// Builds a configuration from `OAUTH2CC_CLIENT_ID`, `OAUTH2CC_CLIENT_SECRET` (required
+/// unless a key or certificate file is set), `OAUTH2CC_TOKEN_URL` and `OAUTH2CC_SCOPE`
+/// (optional; without a token URL or an issuer, a request is `CONFIG`), and
+/// `OAUTH2CC_PRIVATE_KEY_FILE`, `OAUTH2CC_PRIVATE_KEY_ID`, `OAUTH2CC_JWT_ALGORITHM`,
+/// `OAUTH2CC_JWT_AUDIENCE`, `OAUTH2CC_CLIENT_CERTIFICATE_FILE`,
+/// `OAUTH2CC_CLIENT_CERTIFICATE_KEY_FILE`, `OAUTH2CC_ISSUER`, `OAUTH2CC_AUTH_STYLE` (a
+/// style's name), `OAUTH2CC_SHARED_CACHE`. On success `*out` receives a new
+/// config (free with `oauth2cc_config_free`). Returns `OK`, `INVALID_ARGUMENT` (NULL `out`)
+/// or `CONFIG` (a variable missing, a bad URL).
 ///
 /// # Safety
 /// `out` is NULL or writable.
@@ -407,6 +430,150 @@ pub unsafe extern "C" fn oauth2cc_config_set_max_response_bytes(
     max_bytes: usize,
 ) -> oauth2cc_status {
     ffi_export!({ arg_mut!(config)?.inner.set_max_response_bytes(max_bytes) })
+}
+
+/// Sets the private key that signs client assertions (`OAUTH2CC_AUTH_STYLE_PRIVATE_KEY_JWT`,
+/// RFC 7523 §2.2), read now from the PEM file `pem_path`: PKCS#8 (RSA, P-256, P-384,
+/// Ed25519), PKCS#1 RSA or SEC1 EC, not encrypted. The algorithm follows the key (RSA:
+/// RS256, P-256: ES256, P-384: ES384, Ed25519: EdDSA) unless `oauth2cc_config_set_jwt_algorithm`
+/// says otherwise. `key_id` (NULL: none) goes in the assertion's `kid` header; some servers
+/// (Authlib) refuse an assertion without one.
+///
+/// Without an explicit auth style, a config with a private key uses PRIVATE_KEY_JWT. The key
+/// is copied into memory that is wiped when the config is freed, and never appears in a
+/// message. Returns `OK`, `INVALID_ARGUMENT` (NULL or non-UTF-8 arguments, empty path) or
+/// `CONFIG` naming the file and the reason: unreadable, not a key, encrypted, an RSA key under
+/// 2048 bits, or a key that does not fit the algorithm set.
+///
+/// # Safety
+/// `config` is NULL or a live config not used by another thread; strings NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn oauth2cc_config_set_private_key_file(
+    config: *mut oauth2cc_config,
+    pem_path: *const c_char,
+    key_id: *const c_char,
+) -> oauth2cc_status {
+    ffi_export!({
+        arg_mut!(config)?
+            .inner
+            .set_private_key_file(arg_str!(pem_path)?, arg_opt_str!(key_id)?)
+    })
+}
+
+/// `oauth2cc_config_set_private_key_file` with the PEM text itself in `pem` (copied; wipe
+/// your own copy). Messages call it "the PEM private key".
+///
+/// # Safety
+/// `config` is NULL or a live config not used by another thread; strings NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn oauth2cc_config_set_private_key_pem(
+    config: *mut oauth2cc_config,
+    pem: *const c_char,
+    key_id: *const c_char,
+) -> oauth2cc_status {
+    ffi_export!({
+        arg_mut!(config)?
+            .inner
+            .set_private_key_pem(arg_str!(pem)?, arg_opt_str!(key_id)?)
+    })
+}
+
+/// Sets the client assertion's algorithm: `"RS256"`, `"RS384"`, `"RS512"`, `"PS256"`,
+/// `"PS384"`, `"PS512"`, `"ES256"`, `"ES384"`, `"EdDSA"` (or `"HS256"`, the only one
+/// CLIENT_SECRET_JWT uses). NULL or `""`: from the key. An unknown name is
+/// `INVALID_ARGUMENT`; a name that does not fit the private key is `CONFIG`.
+///
+/// # Safety
+/// `config` is NULL or a live config not used by another thread; `alg` NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn oauth2cc_config_set_jwt_algorithm(
+    config: *mut oauth2cc_config,
+    alg: *const c_char,
+) -> oauth2cc_status {
+    ffi_export!({
+        arg_mut!(config)?
+            .inner
+            .set_jwt_algorithm(arg_opt_str!(alg)?)
+    })
+}
+
+/// Sets the client assertion's audience (`aud`). NULL or `""` (the default): the URL the
+/// token request is sent to (the token endpoint, or its mutual-TLS alias from discovery),
+/// which is what most servers (Okta, Entra ID, Keycloak) expect. Set it for a server that
+/// wants its issuer identifier instead. Returns `OK` or `INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `config` is NULL or a live config not used by another thread; `audience` NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn oauth2cc_config_set_jwt_audience(
+    config: *mut oauth2cc_config,
+    audience: *const c_char,
+) -> oauth2cc_status {
+    ffi_export!({
+        arg_mut!(config)?
+            .inner
+            .set_jwt_audience(arg_opt_str!(audience)?)
+    })
+}
+
+/// Sets the TLS client certificate (RFC 8705 mutual TLS): `cert_chain_pem_path`, the PEM
+/// certificate chain (leaf first), and `key_pem_path`, its PEM private key (PKCS#8, PKCS#1 RSA
+/// or SEC1 EC, not encrypted), both read now. The certificate is presented on every TLS
+/// connection to the token endpoint and, through a client, the API.
+///
+/// Without an explicit auth style, a config with a certificate, no private key and no secret
+/// uses `OAUTH2CC_AUTH_STYLE_TLS_CLIENT` (`client_id` in the body, no secret). With
+/// PRIVATE_KEY_JWT, the certificate's SHA-256 and SHA-1 thumbprints go in the assertion
+/// header (`x5t#S256`, `x5t`, as Entra ID asks) and its key signs when no private key is set.
+/// A server that refuses the certificate during the handshake is `TLS`; one that answers 401
+/// is `UNAUTHORIZED`.
+///
+/// Returns `OK`, `INVALID_ARGUMENT` (NULL, non-UTF-8 or empty paths) or `CONFIG` naming the
+/// file: unreadable, no certificate, or a key that cannot be used (never the key itself).
+///
+/// # Safety
+/// `config` is NULL or a live config not used by another thread; strings NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn oauth2cc_config_set_client_certificate_file(
+    config: *mut oauth2cc_config,
+    cert_chain_pem_path: *const c_char,
+    key_pem_path: *const c_char,
+) -> oauth2cc_status {
+    ffi_export!({
+        arg_mut!(config)?
+            .inner
+            .set_client_certificate_file(arg_str!(cert_chain_pem_path)?, arg_str!(key_pem_path)?)
+    })
+}
+
+/// Finds the token endpoint from the authorization server's metadata instead of the token
+/// URL: `issuer_url` is its issuer identifier (`https://...`, or `http://` to loopback). A
+/// client fetches `{issuer}/.well-known/openid-configuration`, then
+/// `/.well-known/oauth-authorization-server` (RFC 8414, inserted before the issuer's path),
+/// at its first token request, and keeps the result for its life; after a token-endpoint
+/// failure that suggests it moved (404, a network failure) the next request fetches it again.
+/// The document's `issuer` must equal `issuer_url` exactly; its `token_endpoint` obeys the
+/// token URL rules; with a client certificate, `mtls_endpoint_aliases.token_endpoint` is used
+/// when present. With `OAUTH2CC_AUTH_STYLE_AUTO`, the methods tried are those of
+/// `token_endpoint_auth_methods_supported` this config can use.
+///
+/// NULL or `""` turns discovery off. Setting it makes no request. Returns `OK`,
+/// `INVALID_ARGUMENT` or `CONFIG` (a bad URL). A token request that cannot get the metadata
+/// fails with `CONFIG` (no document, a wrong issuer, a bad endpoint) or the network status
+/// (`NETWORK`, `TIMEOUT`, `TLS`, `SERVER_ERROR`), the metadata URL in the message.
+///
+/// # Safety
+/// `config` is NULL or a live config not used by another thread; `issuer_url` NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn oauth2cc_config_set_issuer(
+    config: *mut oauth2cc_config,
+    issuer_url: *const c_char,
+) -> oauth2cc_status {
+    ffi_export!({
+        arg_mut!(config)?
+            .inner
+            .set_issuer(arg_opt_str!(issuer_url)?)
+    })
 }
 
 /// Frees a config and wipes its secret. NULL is a no-op. Must not be called twice on the

@@ -34,6 +34,18 @@ fn auth_style_constants_are_the_cores_codes() {
         (config::oauth2cc_auth_style::BASIC, AuthStyle::Basic),
         (config::oauth2cc_auth_style::POST_BODY, AuthStyle::PostBody),
         (config::oauth2cc_auth_style::AUTO, AuthStyle::Auto),
+        (
+            config::oauth2cc_auth_style::PRIVATE_KEY_JWT,
+            AuthStyle::PrivateKeyJwt,
+        ),
+        (
+            config::oauth2cc_auth_style::CLIENT_SECRET_JWT,
+            AuthStyle::ClientSecretJwt,
+        ),
+        (
+            config::oauth2cc_auth_style::TLS_CLIENT,
+            AuthStyle::TlsClient,
+        ),
     ];
     assert_eq!(constants.len(), AuthStyle::ALL.len());
     for (constant, style) in constants {

@@ -20,7 +20,8 @@ fn the_key_changes_with_every_part_of_the_identity_and_holds_no_secret() {
         .set_token_url("https://auth.example/token")
         .unwrap();
     assert_eq!(key_for(&other_secret), base, "the secret is not part of it");
-    let variants: [fn(&mut Config); 5] = [
+    let variants: [fn(&mut Config); 6] = [
+        |c| c.set_issuer(Some("https://auth.example")).unwrap(),
         |c| c.set_token_url("https://auth.example/token2").unwrap(),
         |c| c.set_scope(Some("read")).unwrap(),
         |c| c.add_param("audience", "api").unwrap(),

@@ -4,6 +4,17 @@ use super::*;
 use crate::config::{AuthStyle, Config};
 use crate::ErrorKind;
 
+/// The token request of `style` for `config`, sent to a fixed URL at a fixed time.
+fn request_for(config: &Config, style: AuthStyle) -> TokenRequest {
+    build_token_request(
+        config,
+        style,
+        "https://as.example/token",
+        SystemTime::UNIX_EPOCH,
+    )
+    .unwrap()
+}
+
 fn config(id: &str, secret: &str) -> Config {
     Config::new(id, secret).unwrap()
 }
@@ -41,7 +52,7 @@ fn basic_request_with_scope_and_an_extra_param() {
     let mut c = config("CLIENT_ID", "CLIENT_SECRET");
     c.set_scope(Some("scope1 scope2")).unwrap();
     c.add_param("audience", "audience1").unwrap();
-    let req = build_token_request(&c, AuthStyle::Basic);
+    let req = request_for(&c, AuthStyle::Basic);
     assert_eq!(
         header(&req, "Authorization"),
         Some("Basic Q0xJRU5UX0lEOkNMSUVOVF9TRUNSRVQ=")
@@ -61,7 +72,7 @@ fn basic_request_with_scope_and_an_extra_param() {
 
 #[test]
 fn url_unsafe_credentials_are_percent_encoded_in_basic() {
-    let req = build_token_request(&config("CLIENT_ID??", "CLIENT_SECRET??"), AuthStyle::Basic);
+    let req = request_for(&config("CLIENT_ID??", "CLIENT_SECRET??"), AuthStyle::Basic);
     assert_eq!(
         header(&req, "Authorization"),
         Some("Basic Q0xJRU5UX0lEJTNGJTNGOkNMSUVOVF9TRUNSRVQlM0YlM0Y=")
@@ -70,7 +81,7 @@ fn url_unsafe_credentials_are_percent_encoded_in_basic() {
 
 #[test]
 fn basic_percent_encodes_reserved_characters() {
-    let req = build_token_request(&config("aaa/;&", "bbb/;&"), AuthStyle::Basic);
+    let req = request_for(&config("aaa/;&", "bbb/;&"), AuthStyle::Basic);
     assert_eq!(
         header(&req, "Authorization"),
         Some("Basic YWFhJTJGJTNCJTI2OmJiYiUyRiUzQiUyNg==")
@@ -82,7 +93,7 @@ fn basic_percent_encodes_reserved_characters() {
 fn post_body_style_sends_credentials_in_the_form_and_no_authorization() {
     let mut c = config("aaa", "bbb");
     c.set_scope(Some("read write")).unwrap();
-    let req = build_token_request(&c, AuthStyle::PostBody);
+    let req = request_for(&c, AuthStyle::PostBody);
     assert_eq!(
         req.body.as_str(),
         "grant_type=client_credentials&scope=read+write&client_id=aaa&client_secret=bbb"
@@ -96,7 +107,7 @@ fn post_body_style_sends_credentials_in_the_form_and_no_authorization() {
 
 #[test]
 fn basic_header_equals_plain_base64_for_hex_credentials() {
-    let req = build_token_request(&config("aaa", "bbb"), AuthStyle::Basic);
+    let req = request_for(&config("aaa", "bbb"), AuthStyle::Basic);
     assert_eq!(header(&req, "Authorization"), Some("Basic YWFhOmJiYg=="));
     // For Spotify's hex ids the header equals plain base64(id:secret): nothing to escape.
     let (id, secret) = (
@@ -112,7 +123,7 @@ fn basic_header_equals_plain_base64_for_hex_credentials() {
 
 #[test]
 fn basic_request_body_is_only_the_grant_type() {
-    let req = build_token_request(&config("id", "secret"), AuthStyle::Basic);
+    let req = request_for(&config("id", "secret"), AuthStyle::Basic);
     assert_eq!(req.body.as_str(), "grant_type=client_credentials");
     assert!(!req.body.contains("client_id"));
     assert!(header(&req, "Authorization").unwrap().starts_with("Basic "));
@@ -127,7 +138,7 @@ fn space_is_percent_20_in_basic_and_plus_in_the_body() {
             base64::engine::general_purpose::STANDARD.encode("a%20b:c%2Bd")
         )
     );
-    let req = build_token_request(&config("a b", "c+d"), AuthStyle::PostBody);
+    let req = request_for(&config("a b", "c+d"), AuthStyle::PostBody);
     assert_eq!(
         req.body.as_str(),
         "grant_type=client_credentials&client_id=a+b&client_secret=c%2Bd"
@@ -147,7 +158,7 @@ fn utf8_credentials_are_encoded_bytewise() {
 
 #[test]
 fn auto_builds_basic() {
-    let req = build_token_request(&config("aaa", "bbb"), AuthStyle::Auto);
+    let req = request_for(&config("aaa", "bbb"), AuthStyle::Auto);
     assert_eq!(header(&req, "Authorization"), Some("Basic YWFhOmJiYg=="));
 }
 
@@ -155,8 +166,8 @@ fn auto_builds_basic() {
 fn debug_of_requests_and_their_config_never_shows_the_secret() {
     let mut c = config("aaa", "topsecret");
     c.set_scope(Some("read")).unwrap();
-    let basic = build_token_request(&c, AuthStyle::Basic);
-    let post = build_token_request(&c, AuthStyle::PostBody);
+    let basic = request_for(&c, AuthStyle::Basic);
+    let post = request_for(&c, AuthStyle::PostBody);
     // Both requests carry the secret (base64 in the header, as is in the body), so a Debug
     // that printed their fields would show it.
     let encoded = base64::engine::general_purpose::STANDARD.encode("aaa:topsecret");

@@ -17,7 +17,7 @@ mod tls_error;
 mod trust;
 
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,6 +27,7 @@ use ureq::{Agent, AsSendBody};
 
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
+use crate::hooks::{Hooks, LogLevel};
 use crate::secret::WipedString;
 
 pub use proxy::PROXY_VARIABLES;
@@ -104,6 +105,10 @@ pub(crate) struct Transport {
     /// Whether any request got an answer, i.e. whether a kept-alive connection may be in
     /// the pool (a request can then fail only because the server closed it while idle).
     answered: AtomicBool,
+    /// Requests sent again after a pooled connection turned out closed.
+    stale_resends: AtomicU64,
+    /// Where resends are logged.
+    hooks: Hooks,
 }
 
 impl std::fmt::Debug for Transport {
@@ -120,7 +125,7 @@ impl Transport {
     /// A transport for `config`. Fails with CONFIG when the config's CA file or proxy URL is
     /// unusable; a bad `SSL_CERT_FILE` / `SSL_CERT_DIR` or proxy variable is reported by the
     /// first request that needs it.
-    pub fn new(config: &Config) -> Result<Transport> {
+    pub fn new(config: &Config, hooks: &Hooks) -> Result<Transport> {
         let proxies = ProxyPolicy::new(config.proxy.as_ref().map(|p| p.expose()), |name| {
             std::env::var(name).ok()
         })?;
@@ -141,7 +146,12 @@ impl Transport {
             .max_redirects(0)
             .https_only(false)
             .proxy(None)
-            .tls_config(TlsConfig::builder().root_certs(roots).build())
+            .tls_config(
+                TlsConfig::builder()
+                    .root_certs(roots)
+                    .client_cert(config.auth.certificate().map(|c| c.tls()))
+                    .build(),
+            )
             .user_agent(config.user_agent().unwrap_or(USER_AGENT))
             .timeout_global(Some(config.timeout()))
             .timeout_connect(Some(config.connect_timeout()))
@@ -160,6 +170,8 @@ impl Transport {
             trust_source,
             trust_error,
             answered: AtomicBool::new(false),
+            stale_resends: AtomicU64::new(0),
+            hooks: hooks.clone(),
         })
     }
 
@@ -179,7 +191,15 @@ impl Transport {
             trust_source: self.trust_source.clone(),
             trust_error: self.trust_error.clone(),
             answered: AtomicBool::new(false),
+            stale_resends: AtomicU64::new(0),
+            hooks: self.hooks.clone(),
         }
+    }
+
+    /// How many requests were sent again on a new connection after a pooled one turned
+    /// out closed.
+    pub fn stale_resends(&self) -> u64 {
+        self.stale_resends.load(Ordering::Relaxed)
     }
 
     /// Sends `request` and reads the whole response (any status), by its deadline.
@@ -257,6 +277,10 @@ impl Transport {
         // on a new connection (ureq does not return a failed connection to the pool), as
         // curl and hyper do. `Relaxed`: a hint about the pool, not a guard of other memory.
         if self.answered.load(Ordering::Relaxed) && matches!(&result, Err(e) if is_stale(e)) {
+            self.stale_resends.fetch_add(1, Ordering::Relaxed);
+            self.hooks.log(LogLevel::Debug, || {
+                format!("a kept-alive connection to {url} was closed by the server; sending again on a new one")
+            });
             result = self.agent.run(prepare()?);
         }
         let attempt = Attempt {
@@ -525,7 +549,7 @@ mod tests {
         let (url, connections) = closing_server();
         let mut config = Config::new("id", "secret").unwrap();
         config.set_timeout_ms(5000).unwrap();
-        let transport = Transport::new(&config).unwrap();
+        let transport = Transport::new(&config, &Hooks::default()).unwrap();
         for i in 0..6 {
             let request = Request {
                 method: if i % 2 == 0 { "GET" } else { "POST" },

@@ -97,6 +97,32 @@ impl Pki {
     }
 }
 
+impl Pki {
+    /// A client certificate for mutual TLS named `name`, its chain and key written as PEM to
+    /// `<name>.crt` and `<name>.key` in [`Pki::dir`]; returns (chain file, key file, DER).
+    pub fn client_files(&self, name: &str) -> (PathBuf, PathBuf, Vec<u8>) {
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("client params");
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let key = KeyPair::generate().expect("client key");
+        let cert = params
+            .signed_by(&key, &self.issuer)
+            .expect("client certificate");
+        let (chain, key_file) = (
+            self.dir.path().join(format!("{name}.crt")),
+            self.dir.path().join(format!("{name}.key")),
+        );
+        std::fs::write(&chain, cert.pem()).expect("write client certificate");
+        std::fs::write(&key_file, key.serialize_pem()).expect("write client key");
+        (chain, key_file, cert.der().to_vec())
+    }
+
+    /// This CA's certificate, DER.
+    pub fn ca_der(&self) -> CertificateDer<'static> {
+        self.issuer.der().clone()
+    }
+}
+
 /// A TLS listener on loopback that forwards each connection, decrypted, to `backend`.
 /// Stops accepting when dropped; open connections end within about 100 ms.
 pub struct TlsFront {
@@ -104,6 +130,7 @@ pub struct TlsFront {
     stop: Arc<AtomicBool>,
     handshakes: Arc<AtomicUsize>,
     peers: Arc<Mutex<Vec<SocketAddr>>>,
+    client_certs: Arc<Mutex<Vec<Vec<u8>>>>,
     accept_thread: Option<JoinHandle<()>>,
 }
 
@@ -115,11 +142,44 @@ impl TlsFront {
 
     /// A front on `bind` (a loopback address, e.g. `"[::1]:0"`).
     pub fn start_on(bind: &str, leaf: &Leaf, backend: SocketAddr) -> TlsFront {
+        TlsFront::start_with(bind, leaf, backend, None)
+    }
+
+    /// A front on `127.0.0.1` that requires a client certificate issued by `client_ca`
+    /// (mutual TLS): a connection without one, or with another, fails in the handshake.
+    pub fn start_requiring_client_cert(
+        leaf: &Leaf,
+        backend: SocketAddr,
+        client_ca: &Pki,
+    ) -> TlsFront {
+        TlsFront::start_with("127.0.0.1:0", leaf, backend, Some(client_ca))
+    }
+
+    fn start_with(
+        bind: &str,
+        leaf: &Leaf,
+        backend: SocketAddr,
+        client_ca: Option<&Pki>,
+    ) -> TlsFront {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ServerConfig::builder_with_provider(provider)
+        let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
-            .expect("TLS versions")
-            .with_no_client_auth()
+            .expect("TLS versions");
+        let builder = match client_ca {
+            None => builder.with_no_client_auth(),
+            Some(ca) => {
+                let mut roots = rustls::RootCertStore::empty();
+                roots.add(ca.ca_der()).expect("client CA");
+                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                    Arc::new(roots),
+                    provider,
+                )
+                .build()
+                .expect("client verifier");
+                builder.with_client_cert_verifier(verifier)
+            }
+        };
+        let config = builder
             .with_single_cert(
                 vec![leaf.cert.clone()],
                 PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf.key.clone())),
@@ -132,10 +192,12 @@ impl TlsFront {
         let stop = Arc::new(AtomicBool::new(false));
         let handshakes = Arc::new(AtomicUsize::new(0));
         let peers = Arc::new(Mutex::new(Vec::new()));
-        let (s, h, p) = (
+        let client_certs = Arc::new(Mutex::new(Vec::new()));
+        let (s, h, p, c) = (
             Arc::clone(&stop),
             Arc::clone(&handshakes),
             Arc::clone(&peers),
+            Arc::clone(&client_certs),
         );
         let accept_thread = thread::spawn(move || {
             for stream in listener.incoming() {
@@ -146,8 +208,13 @@ impl TlsFront {
                 if let Ok(peer) = stream.peer_addr() {
                     p.lock().unwrap_or_else(|e| e.into_inner()).push(peer);
                 }
-                let (config, s, h) = (Arc::clone(&config), Arc::clone(&s), Arc::clone(&h));
-                thread::spawn(move || forward(stream, config, backend, &s, &h));
+                let (config, s, h, c) = (
+                    Arc::clone(&config),
+                    Arc::clone(&s),
+                    Arc::clone(&h),
+                    Arc::clone(&c),
+                );
+                thread::spawn(move || forward(stream, config, backend, &s, &h, &c));
             }
         });
         TlsFront {
@@ -155,8 +222,17 @@ impl TlsFront {
             stop,
             handshakes,
             peers,
+            client_certs,
             accept_thread: Some(accept_thread),
         }
+    }
+
+    /// The leaf certificate (DER) each client presented, in order of completed handshakes.
+    pub fn client_certs(&self) -> Vec<Vec<u8>> {
+        self.client_certs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -208,18 +284,33 @@ fn forward(
     backend: SocketAddr,
     stop: &AtomicBool,
     handshakes: &AtomicUsize,
+    client_certs: &Mutex<Vec<Vec<u8>>>,
 ) {
     let Ok(mut conn) = rustls::ServerConnection::new(config) else {
         return;
     };
     let _ = tcp.set_read_timeout(Some(Duration::from_secs(10)));
     while conn.is_handshaking() {
-        // A client that rejects the certificate ends the handshake with an alert: done.
+        // A client that rejects the certificate ends the handshake with an alert: done. A
+        // client this front rejects (mutual TLS) gets the alert, then a lingering close as
+        // real servers do: what it still sends is read and dropped, so closing does not
+        // reset the connection before the client has read the alert.
         if conn.complete_io(&mut tcp).is_err() {
+            let _ = conn.write_tls(&mut tcp);
+            let _ = tcp.shutdown(std::net::Shutdown::Write);
+            let _ = tcp.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut sink = [0u8; 4096];
+            while matches!(tcp.read(&mut sink), Ok(n) if n > 0) {}
             return;
         }
     }
     handshakes.fetch_add(1, Ordering::SeqCst);
+    if let Some(leaf) = conn.peer_certificates().and_then(|c| c.first()) {
+        client_certs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(leaf.to_vec());
+    }
     let Ok(mut plain) = TcpStream::connect(backend) else {
         return;
     };

@@ -102,7 +102,11 @@ static void config_constructors(void) {
   oauth2cc_config *config = CONFIG_MARK;
 
   CHECK_INVALID(oauth2cc_config_new(NULL, "secret", &config), "client_id");
-  CHECK_INVALID(oauth2cc_config_new("id", NULL, &config), "client_secret");
+  /* A NULL secret is a client with a key or a certificate: a config, not an error. */
+  CHECK_STATUS(oauth2cc_config_new("id", NULL, &config), OAUTH2CC_STATUS_OK);
+  CHECK(config != CONFIG_MARK && config != NULL);
+  oauth2cc_config_free(config);
+  config = CONFIG_MARK;
   CHECK_INVALID(oauth2cc_config_new("id", "secret", NULL), "out");
   CHECK_INVALID(oauth2cc_config_new(NOT_UTF8, "secret", &config), "client_id");
   CHECK_CONTAINS(oauth2cc_last_error_message(), "UTF-8");
@@ -150,6 +154,12 @@ static void config_setters(const char *token_url) {
   CHECK_INVALID(oauth2cc_config_set_max_response_bytes(NULL, 1), "config");
   CHECK_INVALID(oauth2cc_config_set_min_refresh_interval_ms(NULL, 1), "config");
   CHECK_INVALID(oauth2cc_config_set_unauthorized_refresh_interval_ms(NULL, 1), "config");
+  CHECK_INVALID(oauth2cc_config_set_private_key_file(NULL, "key.pem", NULL), "config");
+  CHECK_INVALID(oauth2cc_config_set_private_key_pem(NULL, "-----BEGIN", NULL), "config");
+  CHECK_INVALID(oauth2cc_config_set_jwt_algorithm(NULL, NULL), "config");
+  CHECK_INVALID(oauth2cc_config_set_jwt_audience(NULL, NULL), "config");
+  CHECK_INVALID(oauth2cc_config_set_client_certificate_file(NULL, "c.pem", "k.pem"), "config");
+  CHECK_INVALID(oauth2cc_config_set_issuer(NULL, NULL), "config");
 
   /* NULL strings: refused where required, "clear" where documented. */
   CHECK_INVALID(oauth2cc_config_set_token_url(config, NULL), "url");
@@ -160,6 +170,15 @@ static void config_setters(const char *token_url) {
   CHECK_STATUS(oauth2cc_config_set_proxy(config, NULL), OAUTH2CC_STATUS_OK);
   CHECK_INVALID(oauth2cc_config_set_user_agent(config, NULL), "user_agent");
   CHECK_STATUS(oauth2cc_config_set_cache_file(config, NULL), OAUTH2CC_STATUS_OK);
+  CHECK_INVALID(oauth2cc_config_set_private_key_file(config, NULL, NULL), "pem_path");
+  CHECK_INVALID(oauth2cc_config_set_private_key_pem(config, NULL, "kid"), "pem");
+  CHECK_STATUS(oauth2cc_config_set_jwt_algorithm(config, NULL), OAUTH2CC_STATUS_OK);
+  CHECK_STATUS(oauth2cc_config_set_jwt_audience(config, NULL), OAUTH2CC_STATUS_OK);
+  CHECK_INVALID(oauth2cc_config_set_client_certificate_file(config, NULL, "k.pem"),
+                "cert_chain_pem_path");
+  CHECK_INVALID(oauth2cc_config_set_client_certificate_file(config, "c.pem", NULL),
+                "key_pem_path");
+  CHECK_STATUS(oauth2cc_config_set_issuer(config, NULL), OAUTH2CC_STATUS_OK);
   CHECK_STATUS(oauth2cc_config_set_shared_cache(config, NULL), OAUTH2CC_STATUS_OK);
 
   /* Not UTF-8. */
@@ -171,6 +190,17 @@ static void config_setters(const char *token_url) {
   CHECK_INVALID(oauth2cc_config_set_proxy(config, NOT_UTF8), "proxy_url");
   CHECK_INVALID(oauth2cc_config_set_user_agent(config, NOT_UTF8), "user_agent");
   CHECK_INVALID(oauth2cc_config_set_cache_file(config, NOT_UTF8), "path");
+  CHECK_INVALID(oauth2cc_config_set_private_key_file(config, NOT_UTF8, NULL), "pem_path");
+  CHECK_INVALID(oauth2cc_config_set_private_key_file(config, "key.pem", NOT_UTF8), "key_id");
+  CHECK_INVALID(oauth2cc_config_set_private_key_pem(config, NOT_UTF8, NULL), "pem");
+  CHECK_INVALID(oauth2cc_config_set_private_key_pem(config, "-----BEGIN", NOT_UTF8), "key_id");
+  CHECK_INVALID(oauth2cc_config_set_jwt_algorithm(config, NOT_UTF8), "alg");
+  CHECK_INVALID(oauth2cc_config_set_jwt_audience(config, NOT_UTF8), "audience");
+  CHECK_INVALID(oauth2cc_config_set_client_certificate_file(config, NOT_UTF8, "k.pem"),
+                "cert_chain_pem_path");
+  CHECK_INVALID(oauth2cc_config_set_client_certificate_file(config, "c.pem", NOT_UTF8),
+                "key_pem_path");
+  CHECK_INVALID(oauth2cc_config_set_issuer(config, NOT_UTF8), "issuer_url");
   CHECK_INVALID(oauth2cc_config_set_shared_cache(config, NOT_UTF8), "redis_url");
   /* Not a Redis URL: CONFIG, and the message never holds the password. */
   CHECK_STATUS(oauth2cc_config_set_shared_cache(config, "http://:hunter2@127.0.0.1"),
@@ -187,11 +217,25 @@ static void config_setters(const char *token_url) {
   CHECK(oauth2cc_config_set_ca_file(config, "") != OAUTH2CC_STATUS_OK);
   CHECK_STATUS(oauth2cc_config_set_proxy(config, ""), OAUTH2CC_STATUS_OK);
   CHECK_STATUS(oauth2cc_config_set_cache_file(config, ""), OAUTH2CC_STATUS_OK);
+  CHECK_STATUS(oauth2cc_config_set_private_key_file(config, "", NULL),
+               OAUTH2CC_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(oauth2cc_config_set_private_key_pem(config, "", NULL), OAUTH2CC_STATUS_CONFIG);
+  CHECK_STATUS(oauth2cc_config_set_jwt_algorithm(config, ""), OAUTH2CC_STATUS_OK);
+  CHECK_STATUS(oauth2cc_config_set_jwt_audience(config, ""), OAUTH2CC_STATUS_OK);
+  CHECK_STATUS(oauth2cc_config_set_client_certificate_file(config, "", ""),
+               OAUTH2CC_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(oauth2cc_config_set_issuer(config, ""), OAUTH2CC_STATUS_OK);
+  /* The issuer obeys the token URL rules. */
+  CHECK_STATUS(oauth2cc_config_set_issuer(config, "http://example.com"), OAUTH2CC_STATUS_CONFIG);
+  CHECK_STATUS(oauth2cc_config_set_issuer(config, "not a url"), OAUTH2CC_STATUS_CONFIG);
+  /* Names that are not algorithms. */
+  CHECK_INVALID(oauth2cc_config_set_jwt_algorithm(config, "none"), "none");
+  CHECK_INVALID(oauth2cc_config_set_jwt_algorithm(config, "rs256"), "rs256");
   CHECK_STATUS(oauth2cc_config_set_shared_cache(config, ""), OAUTH2CC_STATUS_OK);
 
   /* Integers out of range. */
   CHECK_INVALID(oauth2cc_config_set_auth_style(config, 99), "style");
-  CHECK_INVALID(oauth2cc_config_set_auth_style(config, 3), "style");
+  CHECK_INVALID(oauth2cc_config_set_auth_style(config, 6), "style");
   CHECK_INVALID(oauth2cc_config_set_auth_style(config, UINT32_MAX), "style");
   CHECK_STATUS(oauth2cc_config_set_auth_style(config, OAUTH2CC_AUTH_STYLE_AUTO),
                OAUTH2CC_STATUS_OK);
@@ -398,6 +442,15 @@ static void huge_strings(const char *token_url, const char *api_url, const char 
   CHECK_STATUS(oauth2cc_config_set_ca_file(config, big), OAUTH2CC_STATUS_CONFIG);
   CHECK(oauth2cc_config_set_proxy(config, big) != OAUTH2CC_STATUS_OK);
   CHECK_STATUS(oauth2cc_config_set_cache_file(config, big), OAUTH2CC_STATUS_OK);
+  CHECK_STATUS(oauth2cc_config_set_private_key_pem(config, big, NULL), OAUTH2CC_STATUS_CONFIG);
+  CHECK(strstr(oauth2cc_last_error_message(), "aaaaaaaaaaaaaaaa") == NULL);
+  CHECK_STATUS(oauth2cc_config_set_private_key_file(config, big, big), OAUTH2CC_STATUS_CONFIG);
+  CHECK_STATUS(oauth2cc_config_set_jwt_algorithm(config, big), OAUTH2CC_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(oauth2cc_config_set_jwt_audience(config, big), OAUTH2CC_STATUS_OK);
+  CHECK_STATUS(oauth2cc_config_set_client_certificate_file(config, big, big),
+               OAUTH2CC_STATUS_CONFIG);
+  CHECK_STATUS(oauth2cc_config_set_issuer(config, big_url), OAUTH2CC_STATUS_CONFIG);
+  CHECK_STATUS(oauth2cc_config_set_jwt_audience(config, NULL), OAUTH2CC_STATUS_OK);
   CHECK_STATUS(oauth2cc_config_set_cache_file(config, NULL), OAUTH2CC_STATUS_OK);
   CHECK_STATUS(oauth2cc_config_set_shared_cache(config, big), OAUTH2CC_STATUS_CONFIG);
   oauth2cc_config_free(config);

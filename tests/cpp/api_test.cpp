@@ -210,6 +210,22 @@ void check_config_errors() {  // token requests: 0
                caught);
   CHECK(caught->message().find("/nonexistent/oauth2cc.json") != std::string::npos);
 
+  // Key-based authentication: no secret, a key that is not one, an algorithm that is not one.
+  oauth2cc::Config keyed("cpp-client");
+  CHECK_THROWS(keyed.set_private_key_file("/nonexistent/key.pem", "kid"), oauth2cc::Status::Config,
+               caught);
+  CHECK(caught->message().find("/nonexistent/key.pem") != std::string::npos);
+  CHECK_THROWS(keyed.set_private_key_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n"),
+               oauth2cc::Status::Config, caught);
+  CHECK_THROWS(keyed.set_jwt_algorithm("none"), oauth2cc::Status::InvalidArgument, caught);
+  keyed.set_jwt_algorithm("ES256").set_jwt_audience("https://issuer.example").set_jwt_algorithm("");
+  keyed.set_auth_style(oauth2cc::AuthStyle::PrivateKeyJwt);
+  CHECK_THROWS(keyed.set_client_certificate_file("/nonexistent/c.pem", "/nonexistent/k.pem"),
+               oauth2cc::Status::Config, caught);
+  CHECK(caught->message().find("/nonexistent/c.pem") != std::string::npos);
+  CHECK_THROWS(keyed.set_issuer("http://example.com"), oauth2cc::Status::Config, caught);
+  keyed.set_issuer("https://login.example.com/tenant").set_issuer("");
+
   // A moved-from config holds nothing: using it throws instead of crashing.
   oauth2cc::Config moved = std::move(config);
   CHECK(config.native_handle() == nullptr);  // NOLINT(bugprone-use-after-move): on purpose

@@ -9,6 +9,7 @@
 
 #![allow(dead_code)]
 
+pub mod assertions;
 pub mod c_harness;
 pub mod env;
 

@@ -1,0 +1,505 @@
+//! Client assertions (RFC 7523 §2.2): the private keys that sign them, the algorithms, and
+//! the JWT itself. A leaf over `ring` (already in the tree through rustls) and the PEM parser
+//! of `rustls-pki-types`.
+//!
+//! * Keys: PEM PKCS#8 (RSA, P-256, P-384, Ed25519), PKCS#1 RSA and SEC1 EC, never encrypted.
+//!   A SEC1 key is wrapped into PKCS#8 (what ring reads) by [`sec1_to_pkcs8`].
+//! * Wiping: the key's DER is kept in a wiped buffer and parsed into a ring key pair only for
+//!   the signature (ring's key pairs are not wiped on drop; this keeps their life to one
+//!   signature, once per token request).
+//! * [`assertion`] is pure: the time and the `jti` bytes come from the caller, so tests pin
+//!   the exact header and claims.
+
+use std::fmt;
+
+use base64::Engine as _;
+use ring::rand::{SecureRandom, SystemRandom};
+#[cfg(test)]
+use ring::signature::KeyPair as _;
+use ring::signature::{self, EcdsaKeyPair, Ed25519KeyPair, RsaKeyPair};
+use rustls::pki_types::pem::{self, PemObject, SectionKind};
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+use crate::secret::{Text, WipedString};
+
+/// `client_assertion_type` of a JWT client assertion (RFC 7523 §2.2).
+pub(crate) const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// Lifetime of an assertion: `exp` = `iat` + this.
+pub(crate) const ASSERTION_LIFETIME_SECS: u64 = 60;
+/// Random bytes in a `jti` (128 bits).
+pub(crate) const JTI_BYTES: usize = 16;
+/// The shortest client secret HS256 accepts: RFC 7518 §3.2 wants a key as long as the hash.
+pub(crate) const MIN_HMAC_SECRET_BYTES: usize = 32;
+/// Largest key file read.
+const MAX_KEY_FILE_BYTES: u64 = 1024 * 1024;
+
+/// What kind of key a private key is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum KeyType {
+    Rsa,
+    P256,
+    P384,
+    Ed25519,
+}
+
+impl KeyType {
+    fn name(self) -> &'static str {
+        match self {
+            KeyType::Rsa => "an RSA key",
+            KeyType::P256 => "a P-256 key",
+            KeyType::P384 => "a P-384 key",
+            KeyType::Ed25519 => "an Ed25519 key",
+        }
+    }
+
+    /// The algorithm a key of this type signs with unless one is set.
+    fn default_algorithm(self) -> JwtAlgorithm {
+        match self {
+            KeyType::Rsa => JwtAlgorithm::RS256,
+            KeyType::P256 => JwtAlgorithm::ES256,
+            KeyType::P384 => JwtAlgorithm::ES384,
+            KeyType::Ed25519 => JwtAlgorithm::EdDSA,
+        }
+    }
+}
+
+/// A JWS algorithm (RFC 7518 §3.1, RFC 8037 for EdDSA).
+#[allow(clippy::upper_case_acronyms)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum JwtAlgorithm {
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    RS256,
+    /// RSASSA-PKCS1-v1_5 with SHA-384.
+    RS384,
+    /// RSASSA-PKCS1-v1_5 with SHA-512.
+    RS512,
+    /// RSASSA-PSS with SHA-256.
+    PS256,
+    /// RSASSA-PSS with SHA-384.
+    PS384,
+    /// RSASSA-PSS with SHA-512.
+    PS512,
+    /// ECDSA P-256 with SHA-256.
+    ES256,
+    /// ECDSA P-384 with SHA-384.
+    ES384,
+    /// Ed25519.
+    EdDSA,
+    /// HMAC with SHA-256, keyed with the client secret (client_secret_jwt only).
+    HS256,
+}
+
+impl JwtAlgorithm {
+    /// Every algorithm.
+    pub const ALL: [JwtAlgorithm; 10] = [
+        JwtAlgorithm::RS256,
+        JwtAlgorithm::RS384,
+        JwtAlgorithm::RS512,
+        JwtAlgorithm::PS256,
+        JwtAlgorithm::PS384,
+        JwtAlgorithm::PS512,
+        JwtAlgorithm::ES256,
+        JwtAlgorithm::ES384,
+        JwtAlgorithm::EdDSA,
+        JwtAlgorithm::HS256,
+    ];
+
+    /// The `alg` header value.
+    pub fn name(self) -> &'static str {
+        match self {
+            JwtAlgorithm::RS256 => "RS256",
+            JwtAlgorithm::RS384 => "RS384",
+            JwtAlgorithm::RS512 => "RS512",
+            JwtAlgorithm::PS256 => "PS256",
+            JwtAlgorithm::PS384 => "PS384",
+            JwtAlgorithm::PS512 => "PS512",
+            JwtAlgorithm::ES256 => "ES256",
+            JwtAlgorithm::ES384 => "ES384",
+            JwtAlgorithm::EdDSA => "EdDSA",
+            JwtAlgorithm::HS256 => "HS256",
+        }
+    }
+
+    /// The algorithm named `name` (exactly as in a JWT header).
+    pub fn from_name(name: &str) -> Option<JwtAlgorithm> {
+        JwtAlgorithm::ALL.into_iter().find(|a| a.name() == name)
+    }
+
+    /// The type of key this algorithm signs with (`None`: HS256, the client secret).
+    fn key_type(self) -> Option<KeyType> {
+        match self {
+            JwtAlgorithm::RS256
+            | JwtAlgorithm::RS384
+            | JwtAlgorithm::RS512
+            | JwtAlgorithm::PS256
+            | JwtAlgorithm::PS384
+            | JwtAlgorithm::PS512 => Some(KeyType::Rsa),
+            JwtAlgorithm::ES256 => Some(KeyType::P256),
+            JwtAlgorithm::ES384 => Some(KeyType::P384),
+            JwtAlgorithm::EdDSA => Some(KeyType::Ed25519),
+            JwtAlgorithm::HS256 => None,
+        }
+    }
+}
+
+/// The DER a private key came in, as ring reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Der {
+    Pkcs8,
+    /// RSA only (ring's `RsaKeyPair::from_der`).
+    Pkcs1,
+}
+
+/// A private key that signs client assertions. The DER is wiped on drop; `Debug` shows the
+/// key's type, its source and its id, never the key.
+pub(crate) struct PrivateKey {
+    der: Zeroizing<Vec<u8>>,
+    format: Der,
+    key_type: KeyType,
+    /// The file it came from, or "the PEM private key", for messages.
+    source: String,
+    key_id: Option<Text>,
+}
+
+impl fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PrivateKey")
+            .field("type", &self.key_type)
+            .field("source", &self.source)
+            .field("key_id", &self.key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PrivateKey {
+    /// Reads the PEM file `path`. Unreadable, not a key, encrypted, or a key ring refuses
+    /// (an RSA key under 2048 bits) is CONFIG naming the file and the reason.
+    pub fn from_file(path: &std::path::Path, key_id: Option<&str>) -> Result<PrivateKey> {
+        let source = format!("private key file {}", path.display());
+        let pem = crate::files::read_bounded(path, MAX_KEY_FILE_BYTES)
+            .map(Zeroizing::new)
+            .map_err(|e| Error::config(format!("cannot read {source}: {e}")))?;
+        PrivateKey::from_pem(&pem, source, key_id)
+    }
+
+    /// Parses the first private key in `pem`. `source` names it in messages.
+    pub fn from_pem(pem: &[u8], source: String, key_id: Option<&str>) -> Result<PrivateKey> {
+        let fail = |why: &str| Error::config(format!("{source}: {why}"));
+        let key_id = match key_id {
+            Some("") => return Err(fail("the key id is empty")),
+            Some(kid) => Some(Text::new(kid).ok_or_else(|| fail("the key id holds a NUL byte"))?),
+            None => None,
+        };
+        let mut found = None;
+        for section in <(SectionKind, Vec<u8>)>::pem_slice_iter(pem) {
+            let (kind, der) = section.map_err(|e| fail(&pem_error(&e)))?;
+            let der = Zeroizing::new(der);
+            let format = match kind {
+                SectionKind::PrivateKey => Some((Der::Pkcs8, der)),
+                SectionKind::RsaPrivateKey => Some((Der::Pkcs1, der)),
+                SectionKind::EcPrivateKey => Some((Der::Pkcs8, sec1_to_pkcs8(&der))),
+                _ => None,
+            };
+            if format.is_some() {
+                found = format;
+                break;
+            }
+        }
+        let Some((format, der)) = found else {
+            let text = String::from_utf8_lossy(pem);
+            let why = if text.contains("ENCRYPTED") {
+                "the key is encrypted; decrypt it first (openssl pkey -in key.pem -out plain.pem)"
+            } else {
+                "no PEM private key (PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY) found"
+            };
+            return Err(fail(why));
+        };
+        let key_type = identify(format, &der).map_err(|why| fail(&why))?;
+        Ok(PrivateKey {
+            der,
+            format,
+            key_type,
+            source,
+            key_id,
+        })
+    }
+
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    pub fn key_id(&self) -> Option<&str> {
+        self.key_id.as_ref().map(Text::as_str)
+    }
+
+    /// The algorithm to sign with: `chosen`, which must fit the key, or the key's default.
+    pub fn algorithm(&self, chosen: Option<JwtAlgorithm>) -> Result<JwtAlgorithm> {
+        match chosen {
+            None => Ok(self.key_type.default_algorithm()),
+            Some(alg) if alg.key_type() == Some(self.key_type) => Ok(alg),
+            Some(alg) => Err(Error::config(format!(
+                "{}: jwt algorithm {} does not fit {}",
+                self.source,
+                alg.name(),
+                self.key_type.name()
+            ))),
+        }
+    }
+
+    /// Signs `message` with `alg` (one that fits, from [`PrivateKey::algorithm`]).
+    fn sign(&self, alg: JwtAlgorithm, message: &[u8]) -> Result<Vec<u8>> {
+        let rng = SystemRandom::new();
+        let failed = || Error::config(format!("{}: signing failed", self.source));
+        let rsa_padding: Option<&'static dyn signature::RsaEncoding> = match alg {
+            JwtAlgorithm::RS256 => Some(&signature::RSA_PKCS1_SHA256),
+            JwtAlgorithm::RS384 => Some(&signature::RSA_PKCS1_SHA384),
+            JwtAlgorithm::RS512 => Some(&signature::RSA_PKCS1_SHA512),
+            JwtAlgorithm::PS256 => Some(&signature::RSA_PSS_SHA256),
+            JwtAlgorithm::PS384 => Some(&signature::RSA_PSS_SHA384),
+            JwtAlgorithm::PS512 => Some(&signature::RSA_PSS_SHA512),
+            _ => None,
+        };
+        if let Some(padding) = rsa_padding {
+            let pair = rsa_pair(self.format, &self.der).map_err(|_| failed())?;
+            let mut sig = vec![0u8; pair.public().modulus_len()];
+            pair.sign(padding, &rng, message, &mut sig)
+                .map_err(|_| failed())?;
+            return Ok(sig);
+        }
+        match alg {
+            JwtAlgorithm::ES256 | JwtAlgorithm::ES384 => {
+                let which = if alg == JwtAlgorithm::ES256 {
+                    &signature::ECDSA_P256_SHA256_FIXED_SIGNING
+                } else {
+                    &signature::ECDSA_P384_SHA384_FIXED_SIGNING
+                };
+                let pair =
+                    EcdsaKeyPair::from_pkcs8(which, &self.der, &rng).map_err(|_| failed())?;
+                Ok(pair
+                    .sign(&rng, message)
+                    .map_err(|_| failed())?
+                    .as_ref()
+                    .to_vec())
+            }
+            JwtAlgorithm::EdDSA => {
+                let pair =
+                    Ed25519KeyPair::from_pkcs8_maybe_unchecked(&self.der).map_err(|_| failed())?;
+                Ok(pair.sign(message).as_ref().to_vec())
+            }
+            _ => Err(failed()),
+        }
+    }
+
+    /// The public key as ring's verifiers read it (tests verify signatures with it).
+    #[cfg(test)]
+    pub fn public_key(&self) -> Vec<u8> {
+        let rng = SystemRandom::new();
+        match self.key_type {
+            KeyType::Rsa => rsa_pair(self.format, &self.der)
+                .unwrap()
+                .public()
+                .as_ref()
+                .to_vec(),
+            KeyType::P256 | KeyType::P384 => {
+                let which = if self.key_type == KeyType::P256 {
+                    &signature::ECDSA_P256_SHA256_FIXED_SIGNING
+                } else {
+                    &signature::ECDSA_P384_SHA384_FIXED_SIGNING
+                };
+                EcdsaKeyPair::from_pkcs8(which, &self.der, &rng)
+                    .unwrap()
+                    .public_key()
+                    .as_ref()
+                    .to_vec()
+            }
+            KeyType::Ed25519 => Ed25519KeyPair::from_pkcs8_maybe_unchecked(&self.der)
+                .unwrap()
+                .public_key()
+                .as_ref()
+                .to_vec(),
+        }
+    }
+}
+
+fn rsa_pair(format: Der, der: &[u8]) -> std::result::Result<RsaKeyPair, ring::error::KeyRejected> {
+    match format {
+        Der::Pkcs8 => RsaKeyPair::from_pkcs8(der),
+        Der::Pkcs1 => RsaKeyPair::from_der(der),
+    }
+}
+
+/// Which key `der` is, or why ring refuses it.
+fn identify(format: Der, der: &[u8]) -> std::result::Result<KeyType, String> {
+    let rsa_reason = |e: ring::error::KeyRejected| match e.to_string().as_str() {
+        "TooSmall" => "the RSA key is under 2048 bits".to_string(),
+        "TooLarge" => "the RSA key is over 4096 bits".to_string(),
+        other => format!("not a usable RSA private key ({other})"),
+    };
+    if format == Der::Pkcs1 {
+        return rsa_pair(format, der)
+            .map(|_| KeyType::Rsa)
+            .map_err(rsa_reason);
+    }
+    match RsaKeyPair::from_pkcs8(der) {
+        Ok(_) => return Ok(KeyType::Rsa),
+        Err(e) if matches!(e.to_string().as_str(), "TooSmall" | "TooLarge") => {
+            return Err(rsa_reason(e))
+        }
+        Err(_) => {}
+    }
+    let rng = SystemRandom::new();
+    for (alg, key_type) in [
+        (&signature::ECDSA_P256_SHA256_FIXED_SIGNING, KeyType::P256),
+        (&signature::ECDSA_P384_SHA384_FIXED_SIGNING, KeyType::P384),
+    ] {
+        if EcdsaKeyPair::from_pkcs8(alg, der, &rng).is_ok() {
+            return Ok(key_type);
+        }
+    }
+    Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)
+        .map(|_| KeyType::Ed25519)
+        .map_err(|e| format!("not an RSA, P-256, P-384 or Ed25519 private key ({e})"))
+}
+
+/// A PEM parse error, without the PEM's content.
+fn pem_error(e: &pem::Error) -> String {
+    match e {
+        pem::Error::MissingSectionEnd { .. } => "a PEM section has no END line".into(),
+        pem::Error::IllegalSectionStart { .. } => "a PEM BEGIN line is malformed".into(),
+        pem::Error::Base64Decode(_) => "a PEM section is not valid base64".into(),
+        _ => "not valid PEM".into(),
+    }
+}
+
+/// Wraps a SEC1 `ECPrivateKey` into a PKCS#8 `PrivateKeyInfo` (RFC 5208) for ring: version 0,
+/// algorithm id-ecPublicKey with the curve, the SEC1 DER as the octet string. The curve is
+/// read from the SEC1 key's parameters; without them P-256 is assumed (ring then refuses a
+/// key that does not fit).
+pub(crate) fn sec1_to_pkcs8(sec1: &[u8]) -> Zeroizing<Vec<u8>> {
+    const EC_PUBLIC_KEY: &[u8] = &[0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+    const P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+    const P384: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
+    let curve = if sec1.windows(P384.len()).any(|w| w == P384) {
+        P384
+    } else {
+        P256
+    };
+    let mut algorithm = vec![0x30];
+    der_length(&mut algorithm, EC_PUBLIC_KEY.len() + curve.len());
+    algorithm.extend_from_slice(EC_PUBLIC_KEY);
+    algorithm.extend_from_slice(curve);
+    let mut octets = Zeroizing::new(vec![0x04]);
+    der_length(&mut octets, sec1.len());
+    octets.extend_from_slice(sec1);
+    let version = [0x02, 0x01, 0x00];
+    let mut out = Zeroizing::new(vec![0x30]);
+    der_length(&mut out, version.len() + algorithm.len() + octets.len());
+    out.extend_from_slice(&version);
+    out.extend_from_slice(&algorithm);
+    out.extend_from_slice(&octets);
+    out
+}
+
+/// Appends a DER definite length.
+fn der_length(out: &mut Vec<u8>, len: usize) {
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes = len.to_be_bytes();
+        let skip = bytes.iter().take_while(|&&b| b == 0).count();
+        out.push(0x80 | (bytes.len() - skip) as u8);
+        out.extend_from_slice(&bytes[skip..]);
+    }
+}
+
+/// What signs an assertion.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Signer<'a> {
+    /// A private key (private_key_jwt) and the algorithm, already checked to fit it.
+    Key(&'a PrivateKey, JwtAlgorithm),
+    /// HS256 with the client secret (client_secret_jwt).
+    Hmac(&'a [u8]),
+}
+
+/// The `x5t#S256` and `x5t` header values of a DER certificate: base64url of its SHA-256 and
+/// SHA-1 digests (RFC 7515 §4.1.8, §4.1.7).
+pub(crate) fn thumbprints(cert_der: &[u8]) -> (String, String) {
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    (
+        b64.encode(ring::digest::digest(&ring::digest::SHA256, cert_der)),
+        b64.encode(ring::digest::digest(
+            &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
+            cert_der,
+        )),
+    )
+}
+
+/// The claims and header fields of one assertion.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Claims<'a> {
+    pub client_id: &'a str,
+    pub audience: &'a str,
+    /// Unix seconds.
+    pub issued_at: u64,
+    pub jti: &'a [u8; JTI_BYTES],
+    /// `x5t#S256` and `x5t`, when a certificate goes with the key.
+    pub thumbprints: Option<(&'a str, &'a str)>,
+}
+
+/// `jti` bytes from the OS's random source.
+pub(crate) fn random_jti() -> Result<[u8; JTI_BYTES]> {
+    let mut jti = [0u8; JTI_BYTES];
+    SystemRandom::new()
+        .fill(&mut jti)
+        .map_err(|_| Error::config("the system's random source failed"))?;
+    Ok(jti)
+}
+
+/// A compact JWS client assertion: header `alg`, `typ`, `kid` (a key's id), `x5t#S256` and
+/// `x5t`; claims `iss` = `sub` = client id, `aud`, `jti` (base64url), `iat`, `exp`.
+pub(crate) fn assertion(signer: Signer<'_>, claims: &Claims<'_>) -> Result<WipedString> {
+    let json = |s: &str| serde_json::Value::from(s).to_string();
+    let (alg, kid) = match signer {
+        Signer::Key(key, alg) => (alg, key.key_id()),
+        Signer::Hmac(_) => (JwtAlgorithm::HS256, None),
+    };
+    let mut header = format!("{{\"alg\":\"{}\",\"typ\":\"JWT\"", alg.name());
+    if let Some(kid) = kid {
+        header.push_str(&format!(",\"kid\":{}", json(kid)));
+    }
+    if let Some((s256, sha1)) = claims.thumbprints {
+        header.push_str(&format!(
+            ",\"x5t#S256\":{},\"x5t\":{}",
+            json(s256),
+            json(sha1)
+        ));
+    }
+    header.push('}');
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let payload = format!(
+        "{{\"iss\":{id},\"sub\":{id},\"aud\":{aud},\"jti\":\"{jti}\",\"iat\":{iat},\"exp\":{exp}}}",
+        id = json(claims.client_id),
+        aud = json(claims.audience),
+        jti = b64.encode(claims.jti),
+        iat = claims.issued_at,
+        exp = claims.issued_at + ASSERTION_LIFETIME_SECS,
+    );
+    let mut jwt = WipedString::new(String::with_capacity(1024));
+    b64.encode_string(header.as_bytes(), &mut jwt);
+    jwt.push('.');
+    b64.encode_string(payload.as_bytes(), &mut jwt);
+    let signature = match signer {
+        Signer::Key(key, alg) => key.sign(alg, jwt.as_bytes())?,
+        Signer::Hmac(secret) => {
+            let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
+            ring::hmac::sign(&key, jwt.as_bytes()).as_ref().to_vec()
+        }
+    };
+    jwt.push('.');
+    b64.encode_string(&signature, &mut jwt);
+    Ok(jwt)
+}
+
+#[cfg(test)]
+mod tests;
