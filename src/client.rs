@@ -329,7 +329,8 @@ impl Client {
     }
 
     /// Forgets the cached token (in memory and in the cache file), e.g. after the API
-    /// answered 401. The next [`Client::token`] fetches a new one.
+    /// answered 401. The next [`Client::token`] fetches a new one. With a shared cache, the
+    /// shared entry is deleted too if it still holds this token (compare-and-delete).
     pub fn invalidate(&self) {
         if let Some(token) = self.inner.state().current.get() {
             self.inner.forget_shared(&token);

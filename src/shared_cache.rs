@@ -26,7 +26,7 @@
 //! style): two configs that would get different tokens never share one. The entry holds the
 //! token, its type, scope and absolute expiry; never the client secret.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -66,8 +66,12 @@ pub(crate) struct SharedCache {
     target: RedisTarget,
     key: String,
     lock_key: String,
-    /// When Redis last failed for this client; it is skipped until [`BACKOFF`] later.
-    failed_at: Mutex<Option<Instant>>,
+    /// The client's creation, the origin of `failed_at_ms`.
+    created: Instant,
+    /// When Redis last failed for this client, in ms after `created` plus one (0: never); it
+    /// is skipped until [`BACKOFF`] later. An atomic, not a mutex: the client outlives
+    /// `fork()`, and a child must never find it locked. `Relaxed`: it orders nothing else.
+    failed_at_ms: AtomicU64,
 }
 
 /// What identifies the token a config gets.
@@ -171,7 +175,8 @@ impl SharedCache {
             target,
             lock_key: format!("{key}:lock"),
             key,
-            failed_at: Mutex::new(None),
+            created: Instant::now(),
+            failed_at_ms: AtomicU64::new(0),
         })
     }
 
@@ -340,21 +345,21 @@ impl SharedCache {
     }
 
     fn backing_off(&self) -> bool {
-        let failed_at = self
-            .failed_at
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        failed_at.is_some_and(|at| at.elapsed() < BACKOFF)
+        match self.failed_at_ms.load(Ordering::Relaxed) {
+            0 => false,
+            at => {
+                let since = Duration::from_millis(at - 1);
+                self.created.elapsed().saturating_sub(since) < BACKOFF
+            }
+        }
     }
 
     /// Records a failure: Redis is skipped for [`BACKOFF`]; a WARN says why. The error
     /// is an OS error, a TLS error or Redis's own error text (`WRONGPASS`, `OOM`...): none
     /// holds the password or a token.
     fn failed(&self, hooks: &Hooks, error: &std::io::Error) {
-        *self
-            .failed_at
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
+        let now_ms = self.created.elapsed().as_millis() as u64 + 1;
+        self.failed_at_ms.store(now_ms, Ordering::Relaxed);
         hooks.log(LogLevel::Warn, || {
             format!(
                 "shared cache {}: {error}; fetching directly, and not using Redis for {} s",

@@ -134,3 +134,31 @@ fn socket_operations_get_a_quarter_of_the_timeout_at_most_the_connect_timeout() 
     c.set_timeout_ms(1).unwrap();
     assert_eq!(op_timeout(&c), Duration::from_millis(1));
 }
+
+#[test]
+fn a_failure_skips_redis_for_the_backoff_then_tries_again() {
+    let mut c = config();
+    c.set_shared_cache(Some("redis://127.0.0.1:1")).unwrap();
+    let shared = SharedCache::new(&c).unwrap();
+    assert!(!shared.backing_off());
+    shared.failed(
+        &crate::hooks::Hooks::default(),
+        &std::io::Error::other("down"),
+    );
+    assert!(shared.backing_off());
+    // A failure at the client's creation, 31 s ago, no longer counts.
+    let old = SharedCache {
+        created: Instant::now()
+            .checked_sub(BACKOFF + Duration::from_secs(1))
+            .unwrap(),
+        ..SharedCache::new(&c).unwrap()
+    };
+    old.failed_at_ms
+        .store(1, std::sync::atomic::Ordering::Relaxed);
+    assert!(!old.backing_off());
+    old.failed_at_ms.store(
+        BACKOFF.as_millis() as u64,
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    assert!(old.backing_off(), "a failure 1 s ago");
+}
