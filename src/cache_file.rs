@@ -84,7 +84,7 @@ impl CacheFile {
             &entry.access_token,
             &entry.token_type,
             entry.scope.as_deref(),
-            entry.expires_at,
+            entry.expires_at.checked_mul(1000)?,
             now,
             now_mono,
         )

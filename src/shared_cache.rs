@@ -94,8 +94,29 @@ struct Entry {
     access_token: Zeroizing<String>,
     token_type: String,
     scope: Option<String>,
-    /// Unix seconds.
-    expires_at: i64,
+    /// Unix milliseconds: the writer's exact expiry (the token's `expires_at` is rounded
+    /// down to a second, which would cost short-lived tokens up to a second of life).
+    expires_at_ms: i64,
+    /// The lifetime the token endpoint gave it (`expires_in`, seconds): where its leeway
+    /// starts is reckoned from this, not from what is left when it is read.
+    lifetime: i64,
+}
+
+/// A token read from the shared cache, with its lifetime as issued.
+pub(crate) struct Stored {
+    pub token: Token,
+    pub lifetime: i64,
+}
+
+impl Stored {
+    /// Whether the fleet may keep using it at `now`: outside the leeway, capped at half the
+    /// lifetime as issued ([`Token::needs_refresh_at`]'s rule). Reckoned from what is left,
+    /// the cap would shrink as the token ages, and a token read late in its life would look
+    /// fresh until moments before it expires.
+    pub(crate) fn is_current(&self, now: Instant, leeway: Duration) -> bool {
+        let half_life = Duration::from_secs(self.lifetime.max(0) as u64) / 2;
+        !self.token.is_expired_at(now, leeway.min(half_life))
+    }
 }
 
 /// The Redis key of `config`'s token: `oauth2cc:token:<hex SHA-256 of the identity>`.
@@ -122,10 +143,14 @@ fn hex(bytes: &[u8]) -> String {
 
 /// The entry for `token` and how long Redis should keep it (its remaining life), or `None`
 /// for a token without a known expiry or already expired.
-pub(crate) fn encode(token: &Token, now: SystemTime) -> Option<(Zeroizing<Vec<u8>>, u64)> {
-    let expires_at = token.expires_at()?;
-    let now_ms = now.duration_since(UNIX_EPOCH).ok()?.as_millis() as i64;
-    let ttl_ms = expires_at.checked_mul(1000)?.checked_sub(now_ms)?;
+pub(crate) fn encode(
+    token: &Token,
+    now: SystemTime,
+    now_mono: Instant,
+) -> Option<(Zeroizing<Vec<u8>>, u64)> {
+    let left = token.deadline()?.checked_duration_since(now_mono)?;
+    let ttl_ms = i64::try_from(left.as_millis()).ok()?;
+    let now_ms = i64::try_from(now.duration_since(UNIX_EPOCH).ok()?.as_millis()).ok()?;
     if ttl_ms <= 0 {
         return None;
     }
@@ -134,26 +159,31 @@ pub(crate) fn encode(token: &Token, now: SystemTime) -> Option<(Zeroizing<Vec<u8
         access_token: Zeroizing::new(token.access_token().expose().to_string()),
         token_type: token.token_type().as_str().to_string(),
         scope: token.scope().map(|s| s.as_str().to_string()),
-        expires_at,
+        expires_at_ms: now_ms.checked_add(ttl_ms)?,
+        lifetime: token.expires_in()?,
     };
     let json = Zeroizing::new(serde_json::to_vec(&entry).ok()?);
     Some((json, ttl_ms as u64))
 }
 
 /// The token in an entry, when it is one of ours and not expired at `now`.
-pub(crate) fn decode(bytes: &[u8], now: SystemTime, now_mono: Instant) -> Option<Token> {
+pub(crate) fn decode(bytes: &[u8], now: SystemTime, now_mono: Instant) -> Option<Stored> {
     let entry: Entry = serde_json::from_slice(bytes).ok()?;
     if entry.v != FORMAT_VERSION {
         return None;
     }
-    Token::restored(
+    let token = Token::restored(
         &entry.access_token,
         &entry.token_type,
         entry.scope.as_deref(),
-        entry.expires_at,
+        entry.expires_at_ms,
         now,
         now_mono,
-    )
+    )?;
+    Some(Stored {
+        token,
+        lifetime: entry.lifetime,
+    })
 }
 
 /// How a conversation with Redis ended, when Redis did not fail.
@@ -232,10 +262,10 @@ impl SharedCache {
                 other => return Err(unexpected("GET", other)),
             };
             let entry = match entry {
-                Some(token) if !token.needs_refresh_at(now, leeway) => {
-                    return Ok(Outcome::Shared(token))
+                Some(stored) if stored.is_current(now, leeway) => {
+                    return Ok(Outcome::Shared(stored.token))
                 }
-                stale_or_none => stale_or_none,
+                stale_or_none => stale_or_none.map(|stored| stored.token),
             };
             let lock = [
                 &b"SET"[..],
@@ -280,7 +310,7 @@ impl SharedCache {
         owner: &str,
         clock: &dyn Clock,
     ) -> std::io::Result<()> {
-        let stored = match token.and_then(|t| encode(t, clock.system_now())) {
+        let stored = match token.and_then(|t| encode(t, clock.system_now(), clock.now())) {
             Some((entry, ttl_ms)) => {
                 let ttl = ttl_ms.to_string();
                 let set = [

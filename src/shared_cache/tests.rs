@@ -63,13 +63,17 @@ fn entries_round_trip_and_hold_no_secret() {
         mono,
     )
     .unwrap();
-    let (bytes, ttl_ms) = encode(&token, now).unwrap();
+    let (bytes, ttl_ms) = encode(&token, now, mono).unwrap();
     assert_eq!(ttl_ms, 300_000);
     let text = String::from_utf8(bytes.to_vec()).unwrap();
     assert!(!text.contains("the-client-secret"), "{text}");
     // 100 s later, 200 s are left.
     let later = at(1_000_100);
-    let back = decode(&bytes, later, mono).unwrap();
+    let Stored {
+        token: back,
+        lifetime,
+    } = decode(&bytes, later, mono).unwrap();
+    assert_eq!(lifetime, 300, "as issued");
     assert_eq!(back.access_token().expose(), "tok-abc");
     assert_eq!(back.token_type().as_str(), "Bearer");
     assert_eq!(back.scope().map(|s| s.as_str()), Some("s1 s2"));
@@ -78,7 +82,7 @@ fn entries_round_trip_and_hold_no_secret() {
     assert!(decode(&bytes, at(1_000_300), mono).is_none(), "expired");
     let almost = at(1_000_298) + Duration::from_millis(990);
     assert_eq!(
-        decode(&bytes, almost, mono).unwrap().expires_in(),
+        decode(&bytes, almost, mono).unwrap().token.expires_in(),
         Some(1),
         "rounded down"
     );
@@ -88,11 +92,11 @@ fn entries_round_trip_and_hold_no_secret() {
         "less than a second left"
     );
     assert!(
-        encode(&token, at(1_000_300)).is_none(),
+        encode(&token, at(1_000_300), mono + Duration::from_secs(300)).is_none(),
         "nothing left to share"
     );
     let no_expiry = Token::new("t", "bearer", None, None, None, now, mono).unwrap();
-    assert!(encode(&no_expiry, now).is_none());
+    assert!(encode(&no_expiry, now, mono).is_none());
 }
 
 #[test]
@@ -104,17 +108,55 @@ fn garbage_entries_are_misses() {
         b"garbage",
         b"{}",
         b"[1,2]",
-        br#"{"v":2,"access_token":"t","token_type":"Bearer","scope":null,"expires_at":1000100}"#,
-        br#"{"v":1,"access_token":"","token_type":"Bearer","scope":null,"expires_at":1000100}"#,
-        br#"{"v":1,"access_token":"a\r\nb","token_type":"Bearer","scope":null,"expires_at":1000100}"#,
-        br#"{"v":1,"access_token":"t","token_type":"Bearer","scope":null,"expires_at":"soon"}"#,
-        br#"{"v":1,"access_token":"t","token_type":"Bearer","scope":null,"expires_at":-9223372036854775808}"#,
+        br#"{"v":2,"access_token":"t","token_type":"Bearer","scope":null,"expires_at_ms":1000100000,"lifetime":300}"#,
+        br#"{"v":1,"access_token":"","token_type":"Bearer","scope":null,"expires_at_ms":1000100000,"lifetime":300}"#,
+        br#"{"v":1,"access_token":"a\r\nb","token_type":"Bearer","scope":null,"expires_at_ms":1000100000,"lifetime":300}"#,
+        br#"{"v":1,"access_token":"t","token_type":"Bearer","scope":null,"expires_at_ms":"soon","lifetime":300}"#,
+        br#"{"v":1,"access_token":"t","token_type":"Bearer","scope":null,"expires_at_ms":-9223372036854775808,"lifetime":300}"#,
+        br#"{"v":1,"access_token":"t","token_type":"Bearer","scope":null,"expires_at_ms":1000100000}"#,
     ] {
         assert!(decode(bad, now, mono).is_none(), "{:?}", String::from_utf8_lossy(bad));
     }
     let good =
-        br#"{"v":1,"access_token":"t","token_type":"Bearer","scope":null,"expires_at":1000100}"#;
+        br#"{"v":1,"access_token":"t","token_type":"Bearer","scope":null,"expires_at_ms":1000100000,"lifetime":300}"#;
     assert!(decode(good, now, mono).is_some());
+}
+
+#[test]
+fn the_leeway_of_a_stored_token_is_reckoned_from_its_lifetime_as_issued() {
+    let issued = at(1_000_000);
+    let mono = Instant::now();
+    let token = Token::new("t", "bearer", Some(3600), None, None, issued, mono).unwrap();
+    let (bytes, _) = encode(&token, issued, mono).unwrap();
+    let leeway = Duration::from_secs(60);
+    let read_at = |left: u64| {
+        let now = at(1_003_600 - left);
+        (decode(&bytes, now, mono).unwrap(), mono)
+    };
+    let (stored, now) = read_at(100);
+    assert!(
+        stored.is_current(now, leeway),
+        "100 s left of 3600: outside the 60 s leeway"
+    );
+    let (stored, now) = read_at(50);
+    // What is left (50 s) would cap the leeway at 25 s and call it fresh; the lifetime says
+    // the leeway is 60 s, so it is due.
+    assert!(!stored.token.needs_refresh_at(now, leeway));
+    assert!(!stored.is_current(now, leeway));
+    // A short-lived token: the leeway is half its life.
+    let short = Token::new("t", "bearer", Some(3), None, None, issued, mono).unwrap();
+    let (bytes, _) = encode(&short, issued, mono).unwrap();
+    let stored = decode(&bytes, at(1_000_001), mono).unwrap();
+    assert!(
+        stored.is_current(mono, leeway),
+        "2 s left of 3: outside the 1.5 s leeway"
+    );
+    let late = at(1_000_001) + Duration::from_millis(600);
+    let stored = decode(&bytes, late, mono).unwrap();
+    assert!(
+        !stored.is_current(mono, leeway),
+        "1 s left (rounded down) of 3"
+    );
 }
 
 #[test]
