@@ -605,11 +605,12 @@ impl Inner {
         Ok(fetched)
     }
 
-    /// How long a caller waits for another thread's refresh: the timeout, twice with a
-    /// shared cache (whose leader may wait its timeout for another process, then fetch).
+    /// How long a caller waits for another thread's refresh: the timeout; three times it
+    /// with a shared cache, whose leader may wait up to its timeout for another process,
+    /// then fetch (the timeout), then store the token (half of it).
     fn refresh_budget(&self) -> Duration {
         match self.shared_cache {
-            Some(_) => self.config.timeout() * 2,
+            Some(_) => self.config.timeout() * 3,
             None => self.config.timeout(),
         }
     }

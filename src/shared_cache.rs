@@ -281,6 +281,9 @@ impl SharedCache {
                         unreachable!("the lock is taken at most once")
                     };
                     let result = fetch();
+                    // The fetch had its own timeout; storing and unlocking get two more
+                    // socket operations' worth, whatever the fetch left.
+                    conn.set_deadline(Instant::now() + op_timeout(config) * 2);
                     if let Err(e) =
                         self.store_and_unlock(&mut conn, result.as_ref().ok(), &owner, clock)
                     {

@@ -201,6 +201,12 @@ impl RedisConnection {
         Ok(conn)
     }
 
+    /// Moves the deadline of the commands still to come (after a token request, which has
+    /// a timeout of its own).
+    pub fn set_deadline(&mut self, deadline: Instant) {
+        self.deadline = deadline;
+    }
+
     /// Sends one command and reads its reply. A Redis error reply is returned as a
     /// [`Reply::Error`], not as an `Err`.
     pub fn command(&mut self, args: &[&[u8]]) -> io::Result<Reply> {
