@@ -31,6 +31,26 @@
 
 
 /**
+ * Log levels for `oauth2cc_config_set_log`: a request failed (the caller gets an error).
+ */
+#define OAUTH2CC_LOG_ERROR 1
+
+/**
+ * Something went wrong and was worked around (a retry, a fallback).
+ */
+#define OAUTH2CC_LOG_WARN 2
+
+/**
+ * What the client does: token requests and their results, 401-driven refreshes.
+ */
+#define OAUTH2CC_LOG_INFO 3
+
+/**
+ * Every decision: cache-file reads, resends, waits.
+ */
+#define OAUTH2CC_LOG_DEBUG 4
+
+/**
  * Result of every fallible function. Values are fixed and never reused.
  */
 typedef enum oauth2cc_status {
@@ -133,7 +153,8 @@ typedef struct oauth2cc_authorization oauth2cc_authorization;
  * the child's state only. Other handles (config, authorization, response) are plain memory
  * and may be used on both sides.
  *
- * Methods: `oauth2cc_client_token`, `_invalidate`, `_get`, `_request`, `_free`.
+ * Methods: `oauth2cc_client_token`, `_authorization_header`, `_invalidate`, `_get`,
+ * `_request`, `_get_stats`, `_free`.
  */
 typedef struct oauth2cc_client oauth2cc_client;
 
@@ -149,8 +170,8 @@ typedef struct oauth2cc_client oauth2cc_client;
  * Methods: `oauth2cc_config_set_token_url`, `_set_scope`, `_set_auth_style`, `_add_param`,
  * `_set_timeout_ms`, `_set_connect_timeout_ms`, `_set_ca_file`, `_set_proxy`,
  * `_set_user_agent`, `_set_expiry_leeway`, `_set_retries`, `_set_cache_file`,
- * `_set_shared_cache`,
- * `_set_min_refresh_interval_ms`, `_set_unauthorized_refresh_interval_ms`,
+ * `_set_min_refresh_interval_ms`, `_set_unauthorized_refresh_interval_ms`, `_set_log`,
+ * `_set_background_refresh`, `_set_shared_cache`,
  * `_set_max_response_bytes`, `_set_private_key_file`, `_set_private_key_pem`,
  * `_set_jwt_algorithm`, `_set_jwt_audience`, `_set_client_certificate_file`, `_set_issuer`,
  * `oauth2cc_config_free`.
@@ -164,9 +185,54 @@ typedef struct oauth2cc_config oauth2cc_config;
  * `oauth2cc_client_get`, freed with `oauth2cc_response_free`. Pointers returned by the
  * accessors live as long as the response.
  *
- * Methods: `oauth2cc_response_status`, `_body`, `_header`, `_free`.
+ * Methods: `oauth2cc_response_status`, `_body`, `_header`, `_header_count`, `_header_at`,
+ * `_free`.
  */
 typedef struct oauth2cc_response oauth2cc_response;
+
+/**
+ * A client's counters at one moment. Set `struct_size` to `sizeof(oauth2cc_client_stats)`
+ * before passing it to `oauth2cc_client_get_stats`: the struct may grow at its end, and a
+ * program built with an older, smaller struct gets the fields that fit.
+ */
+typedef struct oauth2cc_client_stats {
+  /**
+   * Set by the caller to `sizeof(oauth2cc_client_stats)`.
+   */
+  uint32_t struct_size;
+  /**
+   * HTTP requests sent to the token endpoint (retries included).
+   */
+  uint64_t token_requests;
+  /**
+   * Successful token responses.
+   */
+  uint64_t tokens_issued;
+  /**
+   * Token requests that ended in an error.
+   */
+  uint64_t failures;
+  /**
+   * Tokens handed out without a request.
+   */
+  uint64_t cache_hits;
+  /**
+   * Unix seconds at which the current token expires; -1 when none or unknown.
+   */
+  int64_t token_expires_at;
+  /**
+   * The `oauth2cc_status` of the last failed refresh; 0 when none.
+   */
+  int32_t last_error_status;
+  /**
+   * Token refreshes an API's 401 caused (`oauth2cc_client_get` / `_request`).
+   */
+  uint64_t unauthorized_refreshes;
+  /**
+   * Requests sent again on a new connection after a kept-alive one turned out closed.
+   */
+  uint64_t stale_connection_resends;
+} oauth2cc_client_stats;
 
 /**
  * How the client authenticates to the token endpoint. Passed as an integer: any value
@@ -202,6 +268,13 @@ typedef uint32_t oauth2cc_auth_style;
  * RFC 8705); `client_id` in the body and no secret.
  */
 #define OAUTH2CC_AUTH_STYLE_TLS_CLIENT 5
+
+/**
+ * A log callback: `level` is one of `OAUTH2CC_LOG_*`, `message` a NUL-terminated line
+ * valid during the call only, never holding a secret; `userdata` is what was passed to
+ * `oauth2cc_config_set_log`.
+ */
+typedef void (*oauth2cc_log_fn)(void *userdata, int level, const char *message);
 
 
 
@@ -426,6 +499,38 @@ enum oauth2cc_status oauth2cc_client_request(struct oauth2cc_client *client,
                                              struct oauth2cc_response **out);
 
 /**
+ * Writes `"<token_type> <access_token>"` of a valid token (the `Authorization` header
+ * value) into `buf`, refreshing first when `oauth2cc_client_token` would. snprintf rules as
+ * `oauth2cc_authorization_header`: `*needed` (when not NULL) receives the length without the
+ * NUL; when `buf_len <= *needed` nothing is written to `buf` and the call returns
+ * `BUFFER_TOO_SMALL` (`buf` may be NULL with `buf_len` 0 to ask for the size).
+ *
+ * The hot path: on a cache hit it allocates nothing and writes no memory shared with other
+ * threads (each thread reads its own copy of the token), so it scales with cores. Returns
+ * `OK`, `INVALID_ARGUMENT`, `BUFFER_TOO_SMALL`, or a token status when a refresh fails.
+ *
+ * # Safety
+ * `client` NULL or a live client; `buf` NULL or writable for `buf_len` bytes; `needed` NULL
+ * or writable.
+ */
+enum oauth2cc_status oauth2cc_client_authorization_header(struct oauth2cc_client *client,
+                                                          char *buf,
+                                                          size_t buf_len,
+                                                          size_t *needed);
+
+/**
+ * Fills `*out` with the client's counters, as many fields as `out->struct_size` bytes hold
+ * (fields that do not fit whole are left alone). Counting costs a cache hit no shared
+ * write: hits are counted per thread stripe and summed here. Returns `OK`, or
+ * `INVALID_ARGUMENT` for a NULL `client` or `out` or a `struct_size` of 0.
+ *
+ * # Safety
+ * `client` NULL or a live client; `out` NULL or writable for `out->struct_size` bytes.
+ */
+enum oauth2cc_status oauth2cc_client_get_stats(const struct oauth2cc_client *client,
+                                               struct oauth2cc_client_stats *out);
+
+/**
  * Frees a client, its cached token (wiped) and its connections. Handles it handed out stay
  * valid. NULL is a no-op. No other call on this client may be running or follow.
  *
@@ -475,13 +580,13 @@ enum oauth2cc_status oauth2cc_config_new(const char *client_id,
 enum oauth2cc_status oauth2cc_config_from_file(const char *path, struct oauth2cc_config **out);
 
 /**
- * Builds a configuration from `OAUTH2CC_CLIENT_ID`, `OAUTH2CC_CLIENT_SECRET` (required
- * unless a key or certificate file is set), `OAUTH2CC_TOKEN_URL` and `OAUTH2CC_SCOPE`
- * (optional; without a token URL or an issuer, a request is `CONFIG`), and
- * `OAUTH2CC_PRIVATE_KEY_FILE`, `OAUTH2CC_PRIVATE_KEY_ID`, `OAUTH2CC_JWT_ALGORITHM`,
- * `OAUTH2CC_JWT_AUDIENCE`, `OAUTH2CC_CLIENT_CERTIFICATE_FILE`,
- * `OAUTH2CC_CLIENT_CERTIFICATE_KEY_FILE`, `OAUTH2CC_ISSUER`, `OAUTH2CC_AUTH_STYLE` (a
- * style's name), `OAUTH2CC_SHARED_CACHE`. On success `*out` receives a new
+ * Builds a configuration from the environment: one variable per key of the JSON file
+ * (`oauth2cc_config_from_file`), named `OAUTH2CC_` and the key in capitals:
+ * `OAUTH2CC_CLIENT_ID`, `OAUTH2CC_CLIENT_SECRET` (required unless a private key or client
+ * certificate file is set), `OAUTH2CC_TOKEN_URL` (without it or `OAUTH2CC_ISSUER` a request
+ * is `CONFIG`), `OAUTH2CC_TIMEOUT_MS`, `OAUTH2CC_AUTH_STYLE` (a style's name),
+ * `OAUTH2CC_BACKGROUND_REFRESH` (`true`/`false`), `OAUTH2CC_PARAMS` (form-encoded), and so
+ * on; an empty variable is unset. On success `*out` receives a new
  * config (free with `oauth2cc_config_free`). Returns `OK`, `INVALID_ARGUMENT` (NULL `out`)
  * or `CONFIG` (a variable missing, a bad URL).
  *
@@ -688,6 +793,46 @@ enum oauth2cc_status oauth2cc_config_set_unauthorized_refresh_interval_ms(struct
                                                                           uint32_t interval_ms);
 
 /**
+ * Sends the library's log lines to `callback` for clients and requests made with this
+ * config (copied into them): token requests and their outcome, retries and waits, refresh
+ * failures, cache-file decisions, 401-driven refreshes, resends after a closed connection.
+ * Levels up to `max_level` (`OAUTH2CC_LOG_ERROR` 1 ... `OAUTH2CC_LOG_DEBUG` 4) are sent;
+ * another `max_level` is `INVALID_ARGUMENT`. NULL `callback` turns logging off (then
+ * `OAUTH2CC_LOG=error|warn|info|debug` in the environment logs to stderr instead).
+ *
+ * The callback runs synchronously on the thread doing the work, with no lock of the library
+ * held: it may call back into the library (e.g. `oauth2cc_client_token`), though a callback
+ * that makes a token request from inside a refresh's log line waits for that refresh. No
+ * line ever holds a secret, a token, a key, a Basic header or a proxy password.
+ *
+ * # Safety
+ * `config` is NULL or a live config not used by another thread; `callback` (when not NULL)
+ * may be called from any thread with `userdata`, for as long as any config or client made
+ * with this config lives.
+ */
+enum oauth2cc_status oauth2cc_config_set_log(struct oauth2cc_config *config,
+                                             oauth2cc_log_fn callback,
+                                             void *userdata,
+                                             int max_level);
+
+/**
+ * Makes clients refresh their token in a thread of their own before it is due, so callers
+ * of `oauth2cc_client_token` and `_authorization_header` never wait after the first token
+ * (unless it really expired, e.g. the endpoint was down). The refresh happens at the
+ * token's refresh point minus a random 5-10 % of its lifetime (at most 60 s): before any
+ * caller would refresh, and spread over that window across a fleet. Off by default: a library does not start
+ * threads unasked. The thread ends in `oauth2cc_client_free`, which then waits for it (at
+ * most the request timeout, when a refresh is running). A `fork()` child has no such thread
+ * (its callers refresh as usual) and never waits for the parent's. Returns `OK` or
+ * `INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `config` is NULL or a live config not used by another thread.
+ */
+enum oauth2cc_status oauth2cc_config_set_background_refresh(struct oauth2cc_config *config,
+                                                            bool enabled);
+
+/**
  * The largest API response body `oauth2cc_client_get` reads (default 16 MiB; 0 is
  * `INVALID_ARGUMENT`). A larger body is `INVALID_RESPONSE`.
  *
@@ -879,6 +1024,29 @@ const uint8_t *oauth2cc_response_body(const struct oauth2cc_response *response, 
  * `response` NULL or a live response; `name` NULL or NUL-terminated.
  */
 const char *oauth2cc_response_header(const struct oauth2cc_response *response, const char *name);
+
+/**
+ * How many headers the response has (a header sent twice counts twice); 0 when
+ * `response` is NULL.
+ *
+ * # Safety
+ * `response` NULL or a live response.
+ */
+size_t oauth2cc_response_header_count(const struct oauth2cc_response *response);
+
+/**
+ * The header at `index` (0 to `oauth2cc_response_header_count() - 1`, in the order they
+ * came): `*name` (lower-case) and `*value` receive strings that live as long as the
+ * response. Every value of a repeated header is there, each at its own index. Returns `OK`,
+ * or `INVALID_ARGUMENT` for a NULL argument or an index out of range (outputs untouched).
+ *
+ * # Safety
+ * `response` NULL or a live response; `name` and `value` NULL or writable.
+ */
+enum oauth2cc_status oauth2cc_response_header_at(const struct oauth2cc_response *response,
+                                                 size_t index,
+                                                 const char **name,
+                                                 const char **value);
 
 /**
  * Frees a response. NULL is a no-op. Must not be called twice on the same pointer.

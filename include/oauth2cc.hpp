@@ -46,6 +46,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "oauth2cc.h"
 
@@ -293,6 +294,18 @@ class Config {
   Config &set_unauthorized_refresh_interval(std::chrono::milliseconds interval) {
     return call(oauth2cc_config_set_unauthorized_refresh_interval_ms, to_ms(interval));
   }
+  /**
+   * Log lines of clients made from this config go to `callback` (NULL: off) up to
+   * `max_level` (OAUTH2CC_LOG_ERROR ... OAUTH2CC_LOG_DEBUG). The callback may be called from
+   * any thread with `userdata`, as long as a client made from this config lives.
+   */
+  Config &set_log(oauth2cc_log_fn callback, void *userdata, int max_level) {
+    return call(oauth2cc_config_set_log, callback, userdata, max_level);
+  }
+  /** Clients refresh their token in a thread of their own before it is due. */
+  Config &set_background_refresh(bool enabled) {
+    return call(oauth2cc_config_set_background_refresh, enabled);
+  }
   /** Largest API response body Client::get reads (default 16 MiB). */
   Config &set_max_response_bytes(std::size_t max_bytes) {
     return call(oauth2cc_config_set_max_response_bytes, max_bytes);
@@ -459,6 +472,19 @@ class Response {
     const std::string n = detail::c_str(name, "name");
     return detail::opt_view(oauth2cc_response_header(native_handle(), n.c_str()));
   }
+  /** Every header as (lower-case name, value), in order; a repeated header once per value. */
+  std::vector<std::pair<std::string_view, std::string_view>> headers() const {
+    std::vector<std::pair<std::string_view, std::string_view>> all;
+    const std::size_t count = oauth2cc_response_header_count(native_handle());
+    all.reserve(count);
+    for (std::size_t i = 0; i < count; ++i) {
+      const char *name = nullptr;
+      const char *value = nullptr;
+      detail::check(oauth2cc_response_header_at(native_handle(), i, &name, &value));
+      all.emplace_back(name, value);
+    }
+    return all;
+  }
 
   oauth2cc_response *native_handle() const noexcept { return handle_.get(); }
   oauth2cc_response *release() noexcept { return handle_.release(); }
@@ -494,6 +520,55 @@ class Client {
     oauth2cc_response *raw = nullptr;
     detail::check(oauth2cc_client_get(native_handle(), u.c_str(), &raw));
     return Response(raw);
+  }
+  /**
+   * Sends `method` to `url` with the token, `headers` ("Name: value" each; not
+   * Authorization, Content-Length, Transfer-Encoding or Host) and `body` as it is; on a 401
+   * refreshes and sends once more, body included. Any HTTP status is returned.
+   */
+  Response request(std::string_view method, std::string_view url,
+                   const std::vector<std::string> &headers = {}, std::string_view body = {}) {
+    const std::string m = detail::c_str(method, "method");
+    const std::string u = detail::c_str(url, "url");
+    std::vector<const char *> lines;
+    lines.reserve(headers.size() + 1);
+    for (const std::string &h : headers) {
+      if (h.find('\0') != std::string::npos)
+        throw Error(Status::InvalidArgument, "a header holds a NUL byte");
+      lines.push_back(h.c_str());
+    }
+    lines.push_back(nullptr);
+    oauth2cc_response *raw = nullptr;
+    detail::check(oauth2cc_client_request(native_handle(), m.c_str(), u.c_str(), lines.data(),
+                                          reinterpret_cast<const std::uint8_t *>(body.data()),
+                                          body.size(), &raw));
+    return Response(raw);
+  }
+  /** "<type> <token>" of a valid token, for an Authorization header (no allocation inside
+      the library on a cache hit; this overload allocates the std::string). */
+  std::string authorization_header() {
+    char stack[512];
+    std::size_t needed = 0;
+    const oauth2cc_status first =
+        oauth2cc_client_authorization_header(native_handle(), stack, sizeof stack, &needed);
+    if (first == OAUTH2CC_STATUS_OK) return std::string(stack, needed);
+    if (first != OAUTH2CC_STATUS_BUFFER_TOO_SMALL) detail::check(first);
+    std::string value(needed + 1, '\0');
+    detail::check(
+        oauth2cc_client_authorization_header(native_handle(), value.data(), value.size(), &needed));
+    value.resize(needed);
+    return value;
+  }
+  /** The same into the caller's buffer (snprintf rules): the hot path, no allocation. */
+  oauth2cc_status authorization_header(char *buf, std::size_t buf_len, std::size_t *needed) noexcept {
+    return oauth2cc_client_authorization_header(native_handle(), buf, buf_len, needed);
+  }
+  /** The client's counters now. */
+  oauth2cc_client_stats stats() const {
+    oauth2cc_client_stats s{};
+    s.struct_size = sizeof s;
+    detail::check(oauth2cc_client_get_stats(native_handle(), &s));
+    return s;
   }
 
   oauth2cc_client *native_handle() const noexcept { return handle_.get(); }

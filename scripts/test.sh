@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 
 # Programs the consumer tests call: a C/C++ compiler, pkg-config and CMake (installed
 # layout), tinyproxy and microsocks (HTTP and SOCKS5 proxy tests), readelf (SONAME),
-# make (examples), python3 (ctypes binding), redis-server and redis-cli (tests/shared_cache.rs).
+# make (examples), python3 (ctypes binding) with pip and venv (its wheel), redis-server and
+# redis-cli (tests/shared_cache.rs). Node and Go
+# (tests/ffi_languages.rs) are optional here: without them those examples are not run.
 need=()
 command -v cc >/dev/null || need+=(gcc)
 command -v c++ >/dev/null || need+=(g++)
@@ -20,6 +22,13 @@ command -v make >/dev/null || need+=(make)
 command -v python3 >/dev/null || need+=(python3)
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v redis-cli >/dev/null || need+=(redis-tools)
+# The Python wheel test (tests/python_binding.rs): pip to build it, venv to install it.
+if command -v python3 >/dev/null; then
+  python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
+  python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
+else
+  need+=(python3-pip python3-venv)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
     echo "scripts/test.sh: installing ${need[*]}"

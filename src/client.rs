@@ -39,10 +39,14 @@ use crate::transport::{HttpResponse, Request, Transport};
 use crate::url_rules::check_url;
 
 mod api_request;
+mod background;
+mod seq_header;
 mod striped;
 
 use api_request::ApiRequest;
 pub(crate) use api_request::{is_token_rejected, split_header_line};
+use background::Background;
+pub(crate) use seq_header::HeaderHit;
 use striped::StripedToken;
 
 /// Requests one token with `config`, on a fresh connection. Blocks up to the config's timeout
@@ -83,6 +87,16 @@ struct Inner {
     state: State,
     /// The issuer's metadata, fetched at the first token request when the config names one.
     discovery: Discovery,
+    /// The background refresher, when the config asks for one.
+    background: OnceLock<Arc<Background>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(background) = self.background.get() {
+            background.stop();
+        }
+    }
 }
 
 /// What belongs to one process: see the module's "fork()" section.
@@ -241,6 +255,7 @@ impl Client {
             shared_cache: SharedCache::new(config),
             state: State::new(crate::fork::generation(), transport),
             discovery: Discovery::default(),
+            background: OnceLock::new(),
         };
         if let Some(token) = inner.load_cache_file() {
             inner
@@ -248,9 +263,14 @@ impl Client {
                 .current
                 .set(Some(&token), inner.fresh_until_ns(&token));
         }
-        Ok(Client {
-            inner: Arc::new(inner),
-        })
+        let inner = Arc::new(inner);
+        if config.background_refresh() {
+            let background = Background::start(&inner).map_err(|e| {
+                Error::config(format!("cannot start the background refresh thread: {e}"))
+            })?;
+            let _ = inner.background.set(background);
+        }
+        Ok(Client { inner })
     }
 
     /// The configuration this client was made with.
@@ -280,6 +300,7 @@ impl Client {
     /// refreshing as [`Client::token`] does. On a cache hit nothing is allocated and nothing
     /// shared with other threads is written: `f` runs under the calling thread's stripe's
     /// read lock (keep it short: copy the text out).
+    #[inline]
     pub fn with_authorization_header<R>(&self, f: impl FnOnce(&str) -> R) -> Result<R> {
         let inner = &*self.inner;
         let state = inner.state();
@@ -297,6 +318,41 @@ impl Client {
                 "the authorization header callback ran without a result",
             )),
         }
+    }
+
+    /// The header hot path: `"<type> <token>"` of a valid token and a NUL into `dst`, or
+    /// [`HeaderHit::TooSmall`] with the length when `dst` cannot hold them (then `dst` is
+    /// left as it was unless the token was being replaced at that moment). On a cache hit
+    /// nothing is allocated and nothing shared between threads is written. Refreshes as
+    /// [`Client::token`] does.
+    #[inline]
+    pub(crate) fn authorization_header_into(&self, dst: &mut [u8]) -> Result<HeaderHit> {
+        if let Some(hit) = self.authorization_header_hit(dst) {
+            return Ok(hit);
+        }
+        self.with_authorization_header(|header| {
+            let bytes = header.as_bytes();
+            match dst.get_mut(..=bytes.len()) {
+                Some(room) => {
+                    room[..bytes.len()].copy_from_slice(bytes);
+                    room[bytes.len()] = 0;
+                    HeaderHit::Copied(bytes.len())
+                }
+                None => HeaderHit::TooSmall(bytes.len()),
+            }
+        })
+    }
+
+    /// The cache-hit part of [`Client::authorization_header_into`]: `None` when the locked
+    /// path must answer (no fresh header inline, a test clock, a writer at work).
+    #[inline]
+    pub(crate) fn authorization_header_hit(&self, dst: &mut [u8]) -> Option<HeaderHit> {
+        let inner = &*self.inner;
+        if !inner.hooks.clock.is_system() {
+            return None;
+        }
+        let now = coarse_now_ns().saturating_add(COARSE_SLACK_NS);
+        inner.state().current.copy_fresh_header(now, dst)
     }
 
     /// The client's counters now. Reading them takes no lock that a cache hit takes.
@@ -404,6 +460,7 @@ impl Client {
 impl Inner {
     /// This process's state: the first one, or in a fork child the child's own (made on
     /// first use there). The check is one relaxed load and a compare.
+    #[inline]
     fn state(&self) -> &State {
         let now = crate::fork::generation();
         let mut state = &self.state;
@@ -425,6 +482,7 @@ impl Inner {
 
     /// The cache-hit path: `f` on this thread's stripe's token when it is fresh by the
     /// coarse clock (with the real clock only; a test clock always takes the slow path).
+    #[inline]
     fn fast_hit<R>(&self, state: &State, f: impl FnOnce(&Arc<Token>) -> R) -> Option<R> {
         if !self.hooks.clock.is_system() {
             return None;
@@ -528,10 +586,49 @@ impl Inner {
         if !leader {
             // A refresh is running: keep using the old token if it still works, else wait.
             return match still_valid {
-                Some(old) => Ok(old),
+                Some(old) => {
+                    Counters::add(&self.hooks.counters.slow_hits);
+                    Ok(old)
+                }
                 None => flight.wait(self.refresh_budget()),
             };
         }
+        self.lead_refresh(state, flight, still_valid)
+    }
+
+    /// A refresh now, whether or not the token is due (the background refresher): leads
+    /// one if none is running, else waits for the running one. Callers keep getting the
+    /// current token meanwhile.
+    fn refresh_now(&self) -> Result<Arc<Token>> {
+        let state = self.state();
+        let flight = {
+            let mut slot = state.flight.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(running) = slot.as_ref() {
+                let running = Arc::clone(running);
+                drop(slot);
+                return running.wait(self.config.timeout());
+            }
+            let f = Arc::new(Flight::default());
+            *slot = Some(Arc::clone(&f));
+            f
+        };
+        let clock = &*self.hooks.clock;
+        let still_valid = state
+            .current
+            .get()
+            .filter(|t| !t.is_expired_at(clock.now(), Duration::ZERO));
+        self.lead_refresh(state, flight, still_valid)
+    }
+
+    /// The leader's part of a refresh: fetch, store, share the result with the flight's
+    /// waiters; a failure falls back on `still_valid` if it still is.
+    fn lead_refresh(
+        &self,
+        state: &State,
+        flight: Arc<Flight>,
+        still_valid: Option<Arc<Token>>,
+    ) -> Result<Arc<Token>> {
+        let clock = &*self.hooks.clock;
         let guard = FlightGuard { state, flight };
         let result = self.fetch_and_store(state);
         // A failed refresh falls back on the old token only if it is still valid now (the

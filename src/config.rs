@@ -43,11 +43,62 @@ const MANAGED_PARAMS: [&str; 6] = [
     "client_assertion_type",
 ];
 
-/// Environment variables that give a client a key or a certificate instead of a secret.
-const KEY_VARS: [&str; 2] = [
-    "OAUTH2CC_PRIVATE_KEY_FILE",
-    "OAUTH2CC_CLIENT_CERTIFICATE_FILE",
+/// How an environment variable's text becomes the value of its JSON key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum VarKind {
+    /// As it is (strings and paths).
+    Text,
+    /// A whole number.
+    Number,
+    /// `true`/`1`/`yes`/`on` or `false`/`0`/`no`/`off`.
+    Bool,
+    /// Form-encoded pairs, `audience=x&resource=y`.
+    Params,
+}
+
+/// Every key of the JSON configuration file, and how its environment variable,
+/// `OAUTH2CC_<KEY>` (upper case), is read: one table for both, checked against the file's
+/// keys by a test.
+const ENV_KEYS: &[(&str, VarKind)] = &[
+    ("client_id", VarKind::Text),
+    ("client_secret", VarKind::Text),
+    ("token_url", VarKind::Text),
+    ("scope", VarKind::Text),
+    ("auth_style", VarKind::Text),
+    ("params", VarKind::Params),
+    ("timeout_ms", VarKind::Number),
+    ("connect_timeout_ms", VarKind::Number),
+    ("user_agent", VarKind::Text),
+    ("ca_file", VarKind::Text),
+    ("proxy", VarKind::Text),
+    ("expiry_leeway", VarKind::Number),
+    ("max_retries", VarKind::Number),
+    ("retry_max_wait_ms", VarKind::Number),
+    ("cache_file", VarKind::Text),
+    ("shared_cache", VarKind::Text),
+    ("min_refresh_interval_ms", VarKind::Number),
+    ("unauthorized_refresh_interval_ms", VarKind::Number),
+    ("background_refresh", VarKind::Bool),
+    ("max_response_bytes", VarKind::Number),
+    ("private_key_file", VarKind::Text),
+    ("private_key_pem", VarKind::Text),
+    ("private_key_id", VarKind::Text),
+    ("jwt_algorithm", VarKind::Text),
+    ("jwt_audience", VarKind::Text),
+    ("client_certificate_file", VarKind::Text),
+    ("client_certificate_key_file", VarKind::Text),
+    ("issuer", VarKind::Text),
 ];
+
+/// The environment variable of a JSON key: `timeout_ms` -> `OAUTH2CC_TIMEOUT_MS`.
+pub fn env_var_name(key: &str) -> String {
+    format!("OAUTH2CC_{}", key.to_ascii_uppercase())
+}
+
+/// Every environment variable [`Config::from_env`] reads, in the file's key order.
+pub fn env_var_names() -> Vec<String> {
+    ENV_KEYS.iter().map(|(key, _)| env_var_name(key)).collect()
+}
 
 /// Retry policy for the token request: on 429, 5xx, network errors and timeouts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -226,12 +277,12 @@ impl Config {
         file.into_config(base)
     }
 
-    /// Reads `OAUTH2CC_CLIENT_ID`, `OAUTH2CC_CLIENT_SECRET` (required unless a key is
-    /// named), `OAUTH2CC_TOKEN_URL` and `OAUTH2CC_SCOPE` (optional) from the environment,
-    /// and for key-based authentication `OAUTH2CC_PRIVATE_KEY_FILE`,
-    /// `OAUTH2CC_PRIVATE_KEY_ID`, `OAUTH2CC_JWT_ALGORITHM`, `OAUTH2CC_JWT_AUDIENCE` and
-    /// `OAUTH2CC_AUTH_STYLE` (a style's name, as in the JSON file), and
-    /// `OAUTH2CC_SHARED_CACHE`.
+    /// Reads the configuration from the environment: one `OAUTH2CC_<KEY>` variable per key
+    /// of the JSON file ([`env_var_names`]), read as that key: `OAUTH2CC_CLIENT_ID`,
+    /// `OAUTH2CC_CLIENT_SECRET` (required unless a private key or client certificate is
+    /// named), `OAUTH2CC_TOKEN_URL`, `OAUTH2CC_TIMEOUT_MS`, `OAUTH2CC_BACKGROUND_REFRESH`
+    /// (`true`/`false`), `OAUTH2CC_PARAMS` (form-encoded, `audience=x&resource=y`), and so on.
+    /// An empty variable counts as unset; relative paths are relative to the working folder.
     pub fn from_env() -> Result<Config> {
         Config::from_vars(|name| std::env::var(name).ok())
     }
@@ -239,33 +290,44 @@ impl Config {
     /// [`Config::from_env`] over any source of variables (testable without touching the
     /// process environment).
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Config> {
-        let required = |name: &str| {
-            let value = var(name).map(zeroize::Zeroizing::new);
-            match value {
-                Some(v) if !v.is_empty() => Ok(v),
-                _ => Err(Error::config(format!(
-                    "environment variable {name} is not set"
-                ))),
+        let mut fields = serde_json::Map::new();
+        for (key, kind) in ENV_KEYS {
+            let name = env_var_name(key);
+            let Some(raw) = var(&name).map(zeroize::Zeroizing::new) else {
+                continue;
+            };
+            if raw.is_empty() {
+                continue;
             }
-        };
-        let id = required("OAUTH2CC_CLIENT_ID")?;
-        let secret = match var("OAUTH2CC_CLIENT_SECRET").map(zeroize::Zeroizing::new) {
-            Some(s) if !s.is_empty() => Some(s),
-            _ if Config::key_vars_set(&var) => None,
-            _ => Some(required("OAUTH2CC_CLIENT_SECRET")?),
-        };
-        let mut config = Config::with_optional_secret(&id, secret.as_ref().map(|s| s.as_str()))?;
-        config.read_key_vars(&var)?;
-        if let Some(url) = var("OAUTH2CC_TOKEN_URL").filter(|v| !v.is_empty()) {
-            config.set_token_url(&url)?;
+            fields.insert((*key).to_string(), env_value(&name, *kind, raw)?);
         }
-        if let Some(scope) = var("OAUTH2CC_SCOPE").filter(|v| !v.is_empty()) {
-            config.set_scope(Some(&scope))?;
+        if !fields.contains_key("client_id") {
+            return Err(Error::config(
+                "environment variable OAUTH2CC_CLIENT_ID is not set",
+            ));
         }
-        if let Some(url) = var("OAUTH2CC_SHARED_CACHE").map(zeroize::Zeroizing::new) {
-            config.set_shared_cache(Some(&url))?;
+        let keyed = [
+            "private_key_file",
+            "private_key_pem",
+            "client_certificate_file",
+        ]
+        .iter()
+        .any(|k| fields.contains_key(*k));
+        if !fields.contains_key("client_secret") && !keyed {
+            return Err(Error::config(
+                "environment variable OAUTH2CC_CLIENT_SECRET is not set (nor a private key \
+                 or client certificate file)",
+            ));
         }
-        Ok(config)
+        // A failure names the variables that were read (the values may be secrets), and
+        // speaks of variables where the file's messages speak of keys.
+        let read: Vec<String> = fields.keys().map(|k| env_var_name(k)).collect();
+        let context = format!("from the environment ({}): ", read.join(", "));
+        let in_env = |e: Error| e.map_message(keys_as_variables).context(&context);
+        // Moved, not copied, into the file's fields (the secrets into wiped strings).
+        let file: ConfigFile = serde_json::from_value(serde_json::Value::Object(fields))
+            .map_err(|e| in_env(Error::config(json_error_message(&e))))?;
+        file.into_config(Path::new("")).map_err(in_env)
     }
 
     /// The token endpoint. `https://`, or `http://` to a loopback host only.
@@ -570,50 +632,6 @@ impl Config {
         self.auth.jwt_audience()
     }
 
-    /// Whether the environment names a key or a certificate (then no secret is required).
-    fn key_vars_set(var: &impl Fn(&str) -> Option<String>) -> bool {
-        KEY_VARS
-            .iter()
-            .any(|name| var(name).is_some_and(|v| !v.is_empty()))
-    }
-
-    /// Reads the key-based authentication variables (see [`Config::from_env`]).
-    fn read_key_vars(&mut self, var: &impl Fn(&str) -> Option<String>) -> Result<()> {
-        let get = |name: &str| var(name).filter(|v| !v.is_empty());
-        let in_var = |name: &'static str| move |e: Error| e.context(&format!("{name}: "));
-        if let Some(path) = get("OAUTH2CC_PRIVATE_KEY_FILE") {
-            let kid = get("OAUTH2CC_PRIVATE_KEY_ID");
-            self.set_private_key_file(&path, kid.as_deref())
-                .map_err(in_var("OAUTH2CC_PRIVATE_KEY_FILE"))?;
-        }
-        if let Some(alg) = get("OAUTH2CC_JWT_ALGORITHM") {
-            self.set_jwt_algorithm(Some(&alg))
-                .map_err(in_var("OAUTH2CC_JWT_ALGORITHM"))?;
-        }
-        if let Some(aud) = get("OAUTH2CC_JWT_AUDIENCE") {
-            self.set_jwt_audience(Some(&aud))
-                .map_err(in_var("OAUTH2CC_JWT_AUDIENCE"))?;
-        }
-        if let Some(chain) = get("OAUTH2CC_CLIENT_CERTIFICATE_FILE") {
-            let key = get("OAUTH2CC_CLIENT_CERTIFICATE_KEY_FILE").ok_or_else(|| {
-                Error::config(
-                    "OAUTH2CC_CLIENT_CERTIFICATE_FILE is set but \
-                     OAUTH2CC_CLIENT_CERTIFICATE_KEY_FILE is not",
-                )
-            })?;
-            self.set_client_certificate_file(&chain, &key)
-                .map_err(in_var("OAUTH2CC_CLIENT_CERTIFICATE_FILE"))?;
-        }
-        if let Some(issuer) = get("OAUTH2CC_ISSUER") {
-            self.set_issuer(Some(&issuer))
-                .map_err(in_var("OAUTH2CC_ISSUER"))?;
-        }
-        if let Some(style) = get("OAUTH2CC_AUTH_STYLE") {
-            self.set_auth_style(style_named(&style).map_err(in_var("OAUTH2CC_AUTH_STYLE"))?);
-        }
-        Ok(())
-    }
-
     /// The client id.
     pub fn client_id(&self) -> &str {
         self.client_id.expose()
@@ -718,6 +736,77 @@ fn style_named(name: &str) -> Result<AuthStyle> {
             "auth_style {name:?} is not one of {}",
             AuthStyle::names()
         ))
+    })
+}
+
+/// `message` with each JSON key that stands as a word replaced by its environment variable
+/// (`token_url has no host` -> `OAUTH2CC_TOKEN_URL has no host`).
+fn keys_as_variables(message: &str) -> String {
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut out = String::with_capacity(message.len() + 32);
+    let mut rest = message;
+    while let Some(start) = rest.find(|c: char| is_word(c)) {
+        out.push_str(&rest[..start]);
+        let word_len = rest[start..]
+            .find(|c: char| !is_word(c))
+            .unwrap_or(rest.len() - start);
+        let word = &rest[start..start + word_len];
+        match ENV_KEYS.iter().find(|(key, _)| *key == word) {
+            Some((key, _)) => out.push_str(&env_var_name(key)),
+            None => out.push_str(word),
+        }
+        rest = &rest[start + word_len..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The JSON value of environment variable `name` read as `kind`. Numbers and booleans that
+/// do not parse are CONFIG naming the variable and the value (neither is a secret).
+fn env_value(
+    name: &str,
+    kind: VarKind,
+    mut raw: zeroize::Zeroizing<String>,
+) -> Result<serde_json::Value> {
+    use serde_json::Value;
+    if kind == VarKind::Text {
+        // The string itself moves on (no copy of a secret is left behind).
+        return Ok(Value::String(std::mem::take(&mut *raw)));
+    }
+    let text = raw.trim();
+    Ok(match kind {
+        VarKind::Text => unreachable!("handled above"),
+        VarKind::Number => Value::Number(
+            text.parse::<u64>()
+                .map_err(|_| {
+                    Error::config(format!(
+                        "environment variable {name} is not a whole number: {text:?}"
+                    ))
+                })?
+                .into(),
+        ),
+        VarKind::Bool => Value::Bool(match text.to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => true,
+            "0" | "false" | "no" | "off" => false,
+            _ => {
+                return Err(Error::config(format!(
+                    "environment variable {name} is not true or false: {text:?}"
+                )))
+            }
+        }),
+        VarKind::Params => {
+            let mut pairs = serde_json::Map::new();
+            for pair in text.split('&').filter(|p| !p.is_empty()) {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                let decode = |s: &str| {
+                    crate::form::form_decode(s).ok_or_else(|| {
+                        Error::config(format!("environment variable {name} is not form-encoded"))
+                    })
+                };
+                pairs.insert(decode(k)?, Value::String(decode(v)?));
+            }
+            Value::Object(pairs)
+        }
     })
 }
 
@@ -980,6 +1069,102 @@ mod tests {
         let e = Config::from_vars(|_| None).unwrap_err();
         assert_eq!(e.kind(), crate::ErrorKind::Config);
         assert!(e.message().contains("OAUTH2CC_CLIENT_ID"));
+    }
+
+    /// The environment and the JSON file know the same settings: every key of the file has
+    /// its variable, and no variable is read that the file does not know. The file's keys
+    /// come from serde's own list (the message for an unknown key).
+    #[test]
+    fn every_json_key_has_an_environment_variable() {
+        let Err(e) = serde_json::from_str::<ConfigFile>(r#"{"no_such_key": 1}"#) else {
+            panic!("an unknown key was accepted");
+        };
+        let message = e.to_string();
+        let listed = message
+            .split("expected one of ")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{message}"));
+        let mut file_keys: Vec<String> = listed
+            .split(", ")
+            .map(|k| k.split('`').nth(1).unwrap().to_string())
+            .collect();
+        let mut env_keys: Vec<String> = ENV_KEYS.iter().map(|(k, _)| k.to_string()).collect();
+        file_keys.sort();
+        env_keys.sort();
+        assert_eq!(file_keys, env_keys);
+        assert!(env_var_names().contains(&"OAUTH2CC_UNAUTHORIZED_REFRESH_INTERVAL_MS".into()));
+    }
+
+    #[test]
+    fn every_setting_from_the_environment() {
+        let vars = |name: &str| {
+            let value = match name {
+                "OAUTH2CC_CLIENT_ID" => "env-id",
+                "OAUTH2CC_CLIENT_SECRET" => "env-secret",
+                "OAUTH2CC_TOKEN_URL" => "http://127.0.0.1:9/token",
+                "OAUTH2CC_AUTH_STYLE" => "post_body",
+                "OAUTH2CC_PARAMS" => "audience=https%3A%2F%2Fapi&resource=r+1",
+                "OAUTH2CC_TIMEOUT_MS" => "1500",
+                "OAUTH2CC_CONNECT_TIMEOUT_MS" => " 700 ",
+                "OAUTH2CC_USER_AGENT" => "env-agent/1",
+                "OAUTH2CC_EXPIRY_LEEWAY" => "7",
+                "OAUTH2CC_MAX_RETRIES" => "2",
+                "OAUTH2CC_RETRY_MAX_WAIT_MS" => "300",
+                "OAUTH2CC_CACHE_FILE" => "tok.json",
+                "OAUTH2CC_MIN_REFRESH_INTERVAL_MS" => "0",
+                "OAUTH2CC_UNAUTHORIZED_REFRESH_INTERVAL_MS" => "9000",
+                "OAUTH2CC_BACKGROUND_REFRESH" => "yes",
+                "OAUTH2CC_MAX_RESPONSE_BYTES" => "4096",
+                "OAUTH2CC_SCOPE" => "",
+                _ => return None,
+            };
+            Some(value.to_string())
+        };
+        let c = Config::from_vars(vars).unwrap();
+        assert_eq!(c.auth_style(), AuthStyle::PostBody);
+        assert_eq!(
+            c.params().collect::<Vec<_>>(),
+            vec![("audience", "https://api"), ("resource", "r 1")]
+        );
+        assert_eq!(c.timeout(), Duration::from_millis(1500));
+        assert_eq!(c.connect_timeout(), Duration::from_millis(700));
+        assert_eq!(c.user_agent(), Some("env-agent/1"));
+        assert_eq!(c.expiry_leeway(), 7);
+        assert_eq!(c.retry().max_retries, 2);
+        assert_eq!(c.cache_file(), Some(Path::new("tok.json")));
+        assert_eq!(c.min_refresh_interval(), Duration::ZERO);
+        assert_eq!(c.unauthorized_refresh_interval(), Duration::from_secs(9));
+        assert!(c.background_refresh());
+        assert_eq!(c.max_response_bytes(), 4096);
+        assert_eq!(c.scope(), None, "an empty variable is unset");
+
+        let bad = |name: &'static str, value: &'static str| {
+            move |n: &str| match n {
+                "OAUTH2CC_CLIENT_ID" => Some("id".to_string()),
+                "OAUTH2CC_CLIENT_SECRET" => Some("secret".to_string()),
+                n if n == name => Some(value.to_string()),
+                _ => None,
+            }
+        };
+        let e = Config::from_vars(bad("OAUTH2CC_TIMEOUT_MS", "soon")).unwrap_err();
+        assert!(
+            e.message().contains("OAUTH2CC_TIMEOUT_MS") && e.message().contains("soon"),
+            "{}",
+            e.message()
+        );
+        let e = Config::from_vars(bad("OAUTH2CC_BACKGROUND_REFRESH", "maybe")).unwrap_err();
+        assert!(
+            e.message().contains("OAUTH2CC_BACKGROUND_REFRESH"),
+            "{}",
+            e.message()
+        );
+        let e = Config::from_vars(|n| (n == "OAUTH2CC_CLIENT_ID").then(|| "id".to_string()))
+            .unwrap_err();
+        assert!(
+            e.message().contains("OAUTH2CC_CLIENT_SECRET"),
+            "{}",
+            e.message()
+        );
     }
 
     fn write_temp(name: &str, content: &str) -> PathBuf {

@@ -137,6 +137,12 @@ impl Error {
         self
     }
 
+    /// The same error with its message rewritten by `f`.
+    pub(crate) fn map_message(mut self, f: impl FnOnce(&str) -> String) -> Error {
+        self.message = f(&self.message);
+        self
+    }
+
     /// Prefixes the message with context, e.g. "auth style post_body: ".
     pub(crate) fn context(mut self, prefix: &str) -> Error {
         self.message = format!("{prefix}{}", self.message);

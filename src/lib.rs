@@ -73,6 +73,7 @@ mod url_rules;
 pub use client::{request_token, Client};
 pub use config::{AuthStyle, Config, RetryPolicy, SPOTIFY_TOKEN_URL};
 pub use error::{Error, ErrorKind, OAuthError, Result};
+pub use hooks::{ClientStats, LogLevel, LogSink, Logger};
 pub use token::Token;
 pub use transport::HttpResponse;
 

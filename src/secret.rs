@@ -10,8 +10,9 @@ use zeroize::Zeroize;
 /// An owned string with a trailing NUL, wiped on drop. Content is UTF-8 without interior NUL.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Text {
-    /// UTF-8 bytes followed by exactly one NUL.
-    bytes: Box<[u8]>,
+    /// The text followed by exactly one NUL (a valid UTF-8 character): `as_str` is a slice,
+    /// with no UTF-8 check on the hot path.
+    text: Box<str>,
 }
 
 impl Text {
@@ -20,34 +21,36 @@ impl Text {
         if s.as_bytes().contains(&0) {
             return None;
         }
-        let mut v = Vec::with_capacity(s.len() + 1);
-        v.extend_from_slice(s.as_bytes());
-        v.push(0);
+        let mut owned = String::with_capacity(s.len() + 1);
+        owned.push_str(s);
+        owned.push('\0');
         Some(Text {
-            bytes: v.into_boxed_slice(),
+            text: owned.into_boxed_str(),
         })
     }
 
     /// The text, without the trailing NUL.
+    #[inline]
     pub fn as_str(&self) -> &str {
-        // Constructed only from &str plus one NUL.
-        std::str::from_utf8(&self.bytes[..self.bytes.len() - 1]).unwrap_or_default()
+        // The last byte is the one-byte NUL character: a char boundary.
+        &self.text[..self.text.len() - 1]
     }
 
     /// The same bytes, NUL-terminated.
     pub fn as_c_str(&self) -> &CStr {
-        CStr::from_bytes_with_nul(&self.bytes).unwrap_or_default()
+        CStr::from_bytes_with_nul(self.text.as_bytes()).unwrap_or_default()
     }
 
     /// True for the empty string.
     pub fn is_empty(&self) -> bool {
-        self.bytes.len() == 1
+        self.text.len() == 1
     }
 }
 
 impl Drop for Text {
     fn drop(&mut self) {
-        self.bytes.zeroize();
+        let mut bytes = std::mem::take(&mut self.text).into_boxed_bytes();
+        bytes.zeroize();
     }
 }
 
@@ -75,6 +78,7 @@ impl Secret {
     }
 
     /// The secret itself. Callers must not put it in a message or a log.
+    #[inline]
     pub fn expose(&self) -> &str {
         self.0.as_str()
     }

@@ -287,6 +287,7 @@ impl Token {
     }
 
     /// `"<type> <token>"`, borrowed: no allocation. A secret: never log it.
+    #[inline]
     pub fn authorization(&self) -> &str {
         self.authorization.expose()
     }

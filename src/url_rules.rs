@@ -11,6 +11,8 @@ use crate::error::{Error, Result};
 /// host (127.0.0.0/8, `::1`, `localhost`) for tests and local development. No user-info, a
 /// port (when given) from 1 to 65535. `what` names the URL in messages.
 pub fn check_url(url: &str, what: &str) -> Result<()> {
+    // Messages show the URL, so the user can see the typo, but never a password in it.
+    let what = format!("{what} {}", shown(url));
     let uri: Uri = url
         .parse()
         .map_err(|_| Error::config(format!("{what} is not a valid absolute URL")))?;
@@ -33,10 +35,45 @@ pub fn check_url(url: &str, what: &str) -> Result<()> {
         Some("https") => Ok(()),
         Some("http") if is_loopback_host(host) => Ok(()),
         Some("http") => Err(Error::config(format!(
-            "{what} {url} uses plain http to a non-loopback host; use https"
+            "{what} uses plain http to a non-loopback host; use https"
         ))),
         _ => Err(Error::config(format!("{what} must start with https://"))),
     }
+}
+
+/// A URL as messages show it, so a typo can be seen but no secret: quoted, at most 200
+/// characters, `user:password@` as `***@`, a port that is not a number as `***` (it may be
+/// a password that lost its `user@`); text without `scheme://` is not shown at all (it may
+/// be a secret pasted into the wrong place).
+pub fn shown(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return format!(
+            "(a value without scheme://, {} characters, not shown)",
+            url.chars().count()
+        );
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(end);
+    let host_port = match authority.rfind('@') {
+        Some(at) => &authority[at + 1..],
+        None => authority,
+    };
+    let userinfo = if host_port.len() < authority.len() {
+        "***@"
+    } else {
+        ""
+    };
+    let after_host = host_port.rsplit_once(']').map_or(host_port, |(_, r)| r);
+    let host_port = match after_host.rsplit_once(':') {
+        Some((_, port)) if !port.is_empty() && port.parse::<u16>().is_err() => {
+            format!("{}:***", &host_port[..host_port.len() - port.len() - 1])
+        }
+        _ => host_port.to_string(),
+    };
+    let masked = format!("{scheme}://{userinfo}{host_port}{path}");
+    let cut: String = masked.chars().take(200).collect();
+    let ellipsis = if cut.len() < masked.len() { "..." } else { "" };
+    format!("{cut:?}{ellipsis}")
 }
 
 /// True for `localhost`, 127.0.0.0/8 and `::1` (with or without brackets).
@@ -85,7 +122,8 @@ pub fn parse_proxy_url(url: &str, what: &str) -> Result<ureq::Proxy> {
     let invalid = || {
         Error::config(format!(
             "{what} is not a valid proxy URL (http://, https://, socks5:// or socks5h://, \
-             with an optional user:password@)"
+             with an optional user:password@): {}",
+            shown(url)
         ))
     };
     let url = url.trim();
@@ -146,6 +184,47 @@ mod tests {
             assert_eq!(e.kind(), crate::ErrorKind::Config, "{bad}");
             assert!(!e.message().contains("pw"), "{}", e.message());
         }
+    }
+
+    #[test]
+    fn messages_show_the_url_but_never_a_password() {
+        let e = check_url("https://user:hunter2@host/token", "token_url").unwrap_err();
+        assert!(
+            e.message().contains("\"https://***@host/token\""),
+            "{}",
+            e.message()
+        );
+        assert!(
+            !e.message().contains("hunter2") && !e.message().contains("user:"),
+            "{}",
+            e.message()
+        );
+        let e = check_url("http://exmaple.com/token", "token_url").unwrap_err();
+        assert!(
+            e.message().contains("\"http://exmaple.com/token\""),
+            "{}",
+            e.message()
+        );
+        let e = parse_proxy_url("ftp://bob:s3cret@proxy:21", "proxy").unwrap_err();
+        assert!(
+            e.message().ends_with("\"ftp://***@proxy:21\""),
+            "{}",
+            e.message()
+        );
+        assert!(!e.message().contains("s3cret"), "{}", e.message());
+        let e = parse_proxy_url("bob:s3cret@proxy:99999", "proxy").unwrap_err();
+        assert!(!e.message().contains("s3cret"), "{}", e.message());
+        let e = check_url("https://auth.example:s3cret-pw/token", "token_url").unwrap_err();
+        assert!(
+            e.message().contains("\"https://auth.example:***/token\""),
+            "{}",
+            e.message()
+        );
+        let e = check_url("s3cret-pasted-here", "token_url").unwrap_err();
+        assert!(!e.message().contains("s3cret"), "{}", e.message());
+        assert_eq!(shown("http://[::1]:80/x"), "\"http://[::1]:80/x\"");
+        let long = format!("https://{}/", "a".repeat(500));
+        assert!(shown(&long).ends_with("\"..."), "{}", shown(&long));
     }
 
     #[test]

@@ -1002,6 +1002,13 @@ fn key_based_client_authentication() {
 /// certificate; the endpoint checks what each client sent, the front which certificate.
 #[test]
 fn mutual_tls_clients() {
+    if !support::c_harness::wrapper().is_empty() && support::c_harness::windows_package().is_none()
+    {
+        // memcheck reports the TLS records ring's assembly encrypts as uninitialised bytes
+        // handed to send(2) (as for trust.c); the program runs under ASan/UBSan instead.
+        eprintln!("mtls.c is not run under OAUTH2CC_C_TEST_WRAPPER (valgrind and ring's TLS)");
+        return;
+    }
     use support::assertions::{public_key_of_file, AssertionChecker};
     let server_pki = tls::Pki::new("mtls server CA");
     let client_pki = tls::Pki::new("mtls client CA");
@@ -1156,6 +1163,86 @@ fn discovery_finds_the_token_endpoint() {
             "/token-new",
         ],
         "{}",
+        outcome.report()
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// tests/c/requests.c
+// ---------------------------------------------------------------------------------------
+
+/// What `/echo` answers: the request as the API saw it.
+fn echo(request: &Request) -> Action {
+    let body = serde_json::json!({
+        "method": request.method,
+        "type": request.header("content-type").unwrap_or(""),
+        "x_trace": request.header("x-trace").unwrap_or(""),
+        "body": String::from_utf8_lossy(&request.body),
+        "auth": request.header("authorization").unwrap_or(""),
+    });
+    Action::Respond(Response::json(200, &body.to_string()))
+}
+
+#[test]
+fn any_method_log_lines_counters_and_the_header_hot_path() {
+    let counters: Arc<[AtomicUsize; 6]> = Arc::new(Default::default());
+    let short = counters.clone();
+    let server = TestServer::start(move |request| {
+        let token_request = request.method == "POST" && request.path().ends_with("token");
+        if token_request
+            && credentials(request)
+                != Some(("req-client".to_owned(), "req-secret-0123456789".to_owned()))
+        {
+            return oauth_error(401, "invalid_client", "Invalid client");
+        }
+        let c = &counters;
+        match request.path() {
+            "/token" => counted_token(&c[0], "tok", 3600),
+            "/rf/token" => counted_token(&c[1], "rf", 3600),
+            "/hp/token" => counted_token(&c[2], "hp", 3600),
+            "/flaky/token" => {
+                if c[3].fetch_add(1, Ordering::SeqCst) % 2 == 0 {
+                    Action::Respond(Response::json(
+                        503,
+                        r#"{"error":"temporarily_unavailable"}"#,
+                    ))
+                } else {
+                    counted_token(&c[4], "flaky", 3600)
+                }
+            }
+            "/short/token" => counted_token(&c[5], "short", 3),
+            "/echo" => echo(request),
+            "/refuses-first" => match request.header("authorization") {
+                Some(first) if first.ends_with("-1") => Action::Respond(
+                    Response::json(401, r#"{"error":"invalid_token"}"#)
+                        .with_header("WWW-Authenticate", r#"Bearer error="invalid_token""#),
+                ),
+                _ => echo(request),
+            },
+            "/twice" => Action::Respond(
+                Response::json(200, "{}")
+                    .with_header("Set-Cookie", "a=1")
+                    .with_header("Set-Cookie", "b=2"),
+            ),
+            "/big" => Action::Respond(Response::text(200, "text/plain", vec![b'x'; 4096])),
+            _ => Action::Respond(Response::new(404)),
+        }
+    });
+    let outcome = run_c_test(
+        "requests",
+        &[("OAUTH2CC_TEST_BASE", format!("http://{}", server.addr()))],
+    );
+    // The resend after the 401 carried the body again.
+    let resent: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path() == "/refuses-first" && r.method == "POST")
+        .collect();
+    assert_eq!(resent.len(), 2, "{}", outcome.report());
+    assert!(resent.iter().all(|r| r.body == b"a=1&b=2"), "{resent:?}");
+    assert!(
+        short[5].load(Ordering::SeqCst) >= 2,
+        "the background refresher renewed the 3-second token\n{}",
         outcome.report()
     );
 }

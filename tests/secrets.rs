@@ -25,8 +25,8 @@ use oauth2cc::ffi::client::{
 };
 use oauth2cc::ffi::config::{
     oauth2cc_config, oauth2cc_config_add_param, oauth2cc_config_free, oauth2cc_config_from_file,
-    oauth2cc_config_new, oauth2cc_config_set_proxy, oauth2cc_config_set_token_url,
-    oauth2cc_config_set_user_agent,
+    oauth2cc_config_new, oauth2cc_config_set_log, oauth2cc_config_set_proxy,
+    oauth2cc_config_set_token_url, oauth2cc_config_set_user_agent, OAUTH2CC_LOG_DEBUG,
 };
 use oauth2cc::ffi::error::{
     oauth2cc_last_error_description, oauth2cc_last_error_message, oauth2cc_last_error_oauth_error,
@@ -34,7 +34,7 @@ use oauth2cc::ffi::error::{
 };
 use oauth2cc::ffi::oauth2cc_status;
 use oauth2cc::ffi::response::oauth2cc_response_free;
-use oauth2cc::{request_token, Client, Config, Error, ErrorKind};
+use oauth2cc::{request_token, Client, Config, Error, ErrorKind, LogLevel, LogSink, Logger};
 use support::http_server::{percent_decode, Action, Request, Response, TestServer};
 use support::TempFile;
 
@@ -145,6 +145,43 @@ fn assert_error_clean(context: &str, err: &Error) {
     ] {
         assert_clean(context, what, field.as_deref().unwrap_or(""));
     }
+}
+
+// ----- every log line at DEBUG ------------------------------------------------------------
+
+/// Every log line of every client and request these tests make (Rust and C), at DEBUG.
+static LOG_LINES: Mutex<String> = Mutex::new(String::new());
+
+struct Collect;
+
+impl LogSink for Collect {
+    fn log(&self, _level: LogLevel, message: &str) {
+        let mut lines = LOG_LINES.lock().unwrap_or_else(|e| e.into_inner());
+        lines.push_str(message);
+        lines.push('\n');
+    }
+}
+
+/// Logs everything `config` makes to [`LOG_LINES`].
+fn log_everything(config: &mut Config) {
+    config.set_log(Some(Logger::new(Arc::new(Collect), LogLevel::Debug)));
+}
+
+/// The C log callback: to [`LOG_LINES`] as well.
+unsafe extern "C" fn c_collect(
+    _: *mut std::ffi::c_void,
+    _: std::ffi::c_int,
+    message: *const c_char,
+) {
+    // SAFETY: the library passes a NUL-terminated line, valid during the call.
+    let line = unsafe { CStr::from_ptr(message) }.to_string_lossy();
+    Collect.log(LogLevel::Debug, &line);
+}
+
+/// No secret in any log line so far.
+fn assert_log_clean(context: &str) {
+    let lines = LOG_LINES.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    assert_clean(context, "log lines", &lines);
 }
 
 fn c_text(p: *const c_char) -> String {
@@ -269,7 +306,8 @@ fn cstring(s: &str) -> CString {
 /// `Client`) and from C (`oauth2cc_config_from_file` + `oauth2cc_request_token` and a client).
 /// Checks every error string for secrets; returns the Rust error.
 fn drive(context: &str, path: &Path) -> Error {
-    let config = Config::from_file(path).unwrap_or_else(|e| panic!("{context}: {e:?}"));
+    let mut config = Config::from_file(path).unwrap_or_else(|e| panic!("{context}: {e:?}"));
+    log_everything(&mut config);
     assert_clean(context, "Config Debug", &format!("{config:?}"));
     let err = request_token(&config).expect_err(context);
     assert_error_clean(context, &err);
@@ -301,6 +339,7 @@ fn drive(context: &str, path: &Path) -> Error {
         oauth2cc_client_free(client);
         oauth2cc_config_free(config);
     }
+    assert_log_clean(context);
     err
 }
 
@@ -320,6 +359,11 @@ fn c_config(path: &Path) -> *mut oauth2cc_config {
         "{}",
         c_text(oauth2cc_last_error_message())
     );
+    // SAFETY: a live config; the callback lives for the whole program and takes no userdata.
+    let status = unsafe {
+        oauth2cc_config_set_log(config, Some(c_collect), ptr::null_mut(), OAUTH2CC_LOG_DEBUG)
+    };
+    assert_eq!(status, oauth2cc_status::Ok);
     config
 }
 
@@ -637,6 +681,7 @@ fn drive_get(context: &str, later: Answer, api: Answer, kind: ErrorKind) {
     config.set_token_url(&server.url("/token")).unwrap();
     config.set_timeout_ms(800).unwrap();
     config.set_max_response_bytes(4096).unwrap();
+    log_everything(&mut config);
     let client = Client::new(&config).unwrap();
     let err = client.get(&server.url("/api")).expect_err(context);
     assert_eq!(err.kind(), kind, "{context}: {err:?}");
@@ -665,6 +710,43 @@ fn drive_get(context: &str, later: Answer, api: Answer, kind: ErrorKind) {
         assert_c_last_error_clean(&format!("{context} (C client_get)"));
         oauth2cc_client_free(client);
         oauth2cc_config_free(config);
+    }
+    assert_log_clean(context);
+}
+
+/// The log lines checked above are real: a refresh that fails against an echoing server
+/// logs at DEBUG (the request), WARN (each retry, with the echoed error) and ERROR.
+#[test]
+fn log_lines_at_every_level_hold_no_secret() {
+    let server = echo_server(503, "0");
+    let path = config_file(serde_json::json!({
+        "token_url": server.url("/token"),
+        "max_retries": 1,
+        "retry_max_wait_ms": 1000,
+    }));
+    let lines = Arc::new(Mutex::new(Vec::<(LogLevel, String)>::new()));
+    struct Into(Arc<Mutex<Vec<(LogLevel, String)>>>);
+    impl LogSink for Into {
+        fn log(&self, level: LogLevel, message: &str) {
+            self.0.lock().unwrap().push((level, message.to_string()));
+        }
+    }
+    let mut config = Config::from_file(path.path()).unwrap();
+    config.set_log(Some(Logger::new(
+        Arc::new(Into(lines.clone())),
+        LogLevel::Debug,
+    )));
+    let client = Client::new(&config).unwrap();
+    client.token().unwrap_err();
+    let lines = lines.lock().unwrap().clone();
+    for level in [LogLevel::Debug, LogLevel::Warn, LogLevel::Error] {
+        assert!(
+            lines.iter().any(|(l, _)| *l == level),
+            "no {level:?} line: {lines:#?}"
+        );
+    }
+    for (_, line) in &lines {
+        assert_clean("log lines of a failing refresh", "a log line", line);
     }
 }
 

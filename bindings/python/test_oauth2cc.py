@@ -4,15 +4,17 @@ Run from this folder with the system python3 (nothing to install):
 
     python3 -m unittest -v test_oauth2cc
 
-The library is found as oauth2cc.py says (OAUTH2CC_LIBRARY, else this checkout's
+The library is found as the oauth2cc package says (OAUTH2CC_LIBRARY, else this checkout's
 target/release or target/debug); `cargo test --test python_binding` runs this file with
 OAUTH2CC_LIBRARY set to the library cargo just built.
 """
 
 import base64
+import contextlib
 import ctypes
 import gc
 import http.server
+import io
 import json
 import os
 import re
@@ -43,7 +45,10 @@ class Endpoint(http.server.ThreadingHTTPServer):
     POST /unauthorized 401 invalid_client     POST /limited 429, Retry-After: 7
     POST /unavailable  503, empty body        POST /teapot  418
     POST /garbage      200, not JSON          POST /stall   answers after 3 s
-    GET  /api/me       200 {"id": "me"} for a token it issued, 401 otherwise
+    GET  /api/me       200 {"id": "me"} for a token it issued and did not revoke, 401 otherwise
+    GET  /api/multi    the same check; 200 with repeated headers (X-Dup twice, Set-Cookie twice)
+    GET  /api/never    401 whatever the token
+    POST /api/upload   the /api/me check; 200 {"received": <the body>}
     """
 
     daemon_threads = True
@@ -55,6 +60,7 @@ class Endpoint(http.server.ThreadingHTTPServer):
         self.issued = 0
         self.gate = threading.Event()
         self.arrived = threading.Event()
+        self.revoked = set()  # "Bearer tok-<n>" values /api/me and /api/multi refuse
 
     def url(self, path):
         return f"http://127.0.0.1:{self.server_address[1]}{path}"
@@ -117,6 +123,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 error = {"error": "invalid_client", "error_description": "Invalid client"}
                 return self.send(400, {}, json.dumps(error).encode())
             return self.send(*self.server.issue(request["form"].get("scope")))
+        if path == "/api/upload":  # like GET /api/me; answers with the body it received
+            with self.server.lock:
+                known = {f"Bearer tok-{n}" for n in range(1, self.server.issued + 1)}
+                known -= self.server.revoked
+            if request["headers"].get("authorization") not in known:
+                return self.send(401, {}, b'{"error":"invalid_token"}')
+            return self.send(200, {}, json.dumps({"received": body.decode()}).encode())
         if path == "/unauthorized":
             return self.send(401, {}, b'{"error":"invalid_client"}')
         if path == "/limited":
@@ -134,12 +147,26 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         request = self.record(b"")
-        if self.path == "/api/me":
+        auth = request["headers"].get("authorization")
+        if self.path in ("/api/me", "/api/multi"):
             with self.server.lock:
                 known = {f"Bearer tok-{n}" for n in range(1, self.server.issued + 1)}
-            auth = request["headers"].get("authorization")
-            if auth in known:
+                known -= self.server.revoked
+            if auth not in known:
+                return self.send(401, {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+                                 b'{"error":"invalid_token"}')
+            if self.path == "/api/me":
                 return self.send(200, {"X-Echo-Authorization": auth}, b'{"id": "me"}')
+            body = json.dumps({"id": "me", "n": [1, 2]}).encode()
+            self.send_response(200)
+            for name, value in (("Content-Type", "application/json"), ("X-Dup", "one"),
+                                ("Set-Cookie", "a=1"), ("x-dup", "two"),
+                                ("Set-Cookie", "b=2; Path=/"),
+                                ("Content-Length", str(len(body)))):
+                self.send_header(name, value)
+            self.end_headers()
+            return self.wfile.write(body)
+        if self.path == "/api/never":
             return self.send(401, {}, b'{"error":"invalid_token"}')
         return self.send(404, {}, b"")
 
@@ -169,7 +196,8 @@ class EndpointTestCase(unittest.TestCase):
 
 class VersionTest(unittest.TestCase):
     def test_version_matches_cargo_toml(self):
-        with open(os.path.join(HERE, "..", "..", "Cargo.toml"), encoding="utf-8") as f:
+        source = os.environ.get("OAUTH2CC_SOURCE_DIR") or os.path.join(HERE, "..", "..")
+        with open(os.path.join(source, "Cargo.toml"), encoding="utf-8") as f:
             cargo_version = re.search(r'^version\s*=\s*"([^"]+)"', f.read(), re.M).group(1)
         self.assertEqual(oauth2cc.version(), cargo_version)
 
@@ -443,6 +471,45 @@ class ClientTest(EndpointTestCase):
         with self.assertRaises(oauth2cc.InvalidArgumentError):
             client.token()
 
+    def test_request_header_hot_path_stats_and_log(self):
+        lines = []
+        with self.config() as config:
+            config.set_log(lambda level, message: lines.append((level, message)), oauth2cc.LOG_DEBUG)
+            client = oauth2cc.Client(config)
+        with client:
+            header = client.authorization_header()
+            self.assertTrue(header.startswith("Bearer tok-"), header)
+            self.assertEqual(client.authorization_header(), header)
+            response = client.request("GET", self.server.url("/api/me"),
+                                      headers={"Accept": "application/json"})
+            self.assertEqual(response.status, 200)
+            self.assertEqual(response.header("x-echo-authorization"), header)
+            with self.assertRaises(oauth2cc.InvalidArgumentError):
+                client.request("GET", self.server.url("/api/me"),
+                               headers=["Authorization: Bearer mine"])
+            with self.assertRaises(oauth2cc.InvalidArgumentError):
+                client.request("GE T", self.server.url("/api/me"))
+            with self.assertRaises(TypeError):
+                client.request("POST", self.server.url("/api/me"), body=12)
+            stats = client.stats()
+            self.assertEqual(stats["token_requests"], 1)
+            self.assertEqual(stats["tokens_issued"], 1)
+            self.assertGreaterEqual(stats["cache_hits"], 2)
+            self.assertEqual(stats["last_error_status"], 0)
+            self.assertGreater(stats["token_expires_at"], time.time())
+        levels = {level for level, _ in lines}
+        self.assertIn(oauth2cc.LOG_DEBUG, levels)
+        self.assertIn(oauth2cc.LOG_INFO, levels)
+        for _, message in lines:
+            self.assertNotIn(CLIENT_SECRET, message)
+            self.assertNotIn(header.split(" ", 1)[1], message)
+        with self.config() as config:
+            with self.assertRaises(TypeError):
+                config.set_background_refresh(1)
+            config.set_background_refresh(True).set_background_refresh(False)
+            with self.assertRaises(oauth2cc.InvalidArgumentError):
+                config.set_log(print, 9)
+
     def test_threads_share_one_refresh(self):
         before = len(self.server.token_requests())
         with self.config("/slow-token") as config, oauth2cc.Client(config) as client:
@@ -463,6 +530,248 @@ class ClientTest(EndpointTestCase):
         self.assertEqual(len(tokens), 16)
         self.assertEqual(len(set(tokens)), 1, tokens)
         self.assertEqual(len(self.server.token_requests()), before + 1)
+
+
+class ResponseTest(EndpointTestCase):
+    def get(self, path):
+        with self.config() as config, oauth2cc.Client(config) as client:
+            return client.get(self.server.url(path))
+
+    def test_json(self):
+        with self.get("/api/multi") as response:
+            self.assertEqual(response.json(), {"id": "me", "n": [1, 2]})
+            self.assertEqual(response.json(parse_int=str), {"id": "me", "n": ["1", "2"]})
+        with self.get("/api/nothing-here") as response:
+            self.assertEqual((response.status, response.body), (404, b""))
+            with self.assertRaises(json.JSONDecodeError):
+                response.json()
+
+    def test_headers(self):
+        self.assertEqual(oauth2cc.HEADERS_LISTABLE,
+                         hasattr(oauth2cc._lib, "oauth2cc_response_header_at"))
+        with self.get("/api/multi") as response:
+            headers = response.headers
+            self.assertIsInstance(headers, oauth2cc.Headers)
+            self.assertEqual(headers["content-type"], "application/json")
+            self.assertEqual(headers["X-DUP"], "one")
+            self.assertEqual(headers.get("x-dup"), response.header("x-dup"))
+            self.assertIn("Set-Cookie", headers)
+            self.assertNotIn("x-missing", headers)
+            self.assertNotIn(42, headers)
+            self.assertIsNone(headers.get("x-missing"))
+            self.assertEqual(headers.get_all("x-missing"), [])
+            with self.assertRaises(KeyError):
+                headers["x-missing"]
+            if oauth2cc.HEADERS_LISTABLE:
+                self.assertEqual(headers.get_all("x-dup"), ["one", "two"])
+                self.assertEqual(headers.get_all("set-cookie"), ["a=1", "b=2; Path=/"])
+                pairs = [(name.lower(), value) for name, value in headers.multi_items()]
+                self.assertEqual([p for p in pairs if p[0] in ("x-dup", "set-cookie")],
+                                 [("x-dup", "one"), ("set-cookie", "a=1"), ("x-dup", "two"),
+                                  ("set-cookie", "b=2; Path=/")])
+                names = [name.lower() for name in headers]
+                self.assertEqual(len(names), len(set(names)))
+                self.assertEqual(len(headers), len(names))
+                self.assertTrue({"content-type", "x-dup", "set-cookie",
+                                 "content-length"} <= set(names), names)
+                self.assertEqual(dict(headers)["Content-Length"], "24")
+            else:
+                # This library answers lookups by name only: the first value of each.
+                self.assertEqual(headers.get_all("x-dup"), ["one"])
+                self.assertEqual(headers.get_all("SET-COOKIE"), ["a=1"])
+                for listing in (list, len, dict, lambda h: h.multi_items()):
+                    with self.assertRaisesRegex(oauth2cc.HeadersNotListableError,
+                                                "oauth2cc_response_header_at"):
+                        listing(headers)
+                self.assertEqual(repr(headers), "Headers(<look up by name>)")
+
+
+class HeaderListingTest(EndpointTestCase):
+    """Response.headers over oauth2cc_response_header_count/_at, played by Python callbacks
+    with those C signatures (libraries without the exports cannot list; the listing code is
+    checked here whatever the loaded library has)."""
+
+    PAIRS = [(b"Content-Type", b"application/json"), (b"X-Dup", b"one"),
+             (b"Set-Cookie", b"a=1"), (b"x-dup", b"two"), (b"Caf\xc3\xa9", b"cr\xc3\xa8me")]
+
+    @contextlib.contextmanager
+    def listing_exports(self, count, at):
+        """The two exports, as ``count(response)`` and ``at(response, i, &name, &value)``."""
+        saved = {name: getattr(oauth2cc._lib, name, None)
+                 for name in oauth2cc._OPTIONAL_SIGNATURES}
+        listable = oauth2cc.HEADERS_LISTABLE
+        try:
+            for name, function in zip(saved, (count, at)):
+                restype, argtypes = oauth2cc._OPTIONAL_SIGNATURES[name]
+                setattr(oauth2cc._lib, name, ctypes.CFUNCTYPE(restype, *argtypes)(function))
+            oauth2cc.HEADERS_LISTABLE = True
+            yield
+        finally:
+            oauth2cc.HEADERS_LISTABLE = listable
+            for name, original in saved.items():
+                if original is None:
+                    delattr(oauth2cc._lib, name)
+                else:
+                    setattr(oauth2cc._lib, name, original)
+
+    def response(self):
+        with self.config() as config, oauth2cc.Client(config) as client:
+            return client.get(self.server.url("/api/me"))
+
+    def test_listing_keeps_every_value_in_order(self):
+        calls = []
+
+        def count(response):
+            calls.append("count")
+            return len(self.PAIRS)
+
+        def at(response, index, name, value):
+            calls.append(index)
+            name[0], value[0] = self.PAIRS[index]  # the bytes stay alive in PAIRS
+            return 0
+
+        response = self.response()
+        with self.listing_exports(count, at):
+            headers = response.headers
+        self.assertEqual(calls, ["count", 0, 1, 2, 3, 4])  # read once, when made
+        response.close()  # the mapping is a copy: it outlives the response
+        self.assertEqual(headers.multi_items(),
+                         [("Content-Type", "application/json"), ("X-Dup", "one"),
+                          ("Set-Cookie", "a=1"), ("x-dup", "two"), ("Café", "crème")])
+        self.assertEqual(list(headers), ["Content-Type", "X-Dup", "Set-Cookie", "Café"])
+        self.assertEqual(len(headers), 4)
+        self.assertEqual(headers["x-DUP"], "one")
+        self.assertEqual(headers.get_all("X-Dup"), ["one", "two"])
+        self.assertEqual(headers.get_all("café"), ["crème"])
+        self.assertEqual(dict(headers), {"Content-Type": "application/json", "X-Dup": "one",
+                                         "Set-Cookie": "a=1", "Café": "crème"})
+        self.assertNotIn("x-missing", headers)
+        self.assertTrue(repr(headers).startswith("Headers([('Content-Type', "), repr(headers))
+
+    def test_a_failing_export_raises_its_status(self):
+        with self.response() as response:
+            with self.listing_exports(lambda r: 2, lambda r, i, name, value: 1):
+                with self.assertRaises(oauth2cc.InvalidArgumentError):
+                    response.headers
+
+
+try:
+    import requests
+except ImportError:
+    requests = None
+
+
+class BearerAuthTest(EndpointTestCase):
+    """oauth2cc.requests.BearerAuth, with the requests library when it is installed."""
+
+    if requests is None:
+        def test_needs_requests(self):
+            with self.assertRaisesRegex(ImportError, "requests"):
+                import oauth2cc.requests  # noqa: F401
+    else:
+        def setUp(self):
+            from oauth2cc.requests import BearerAuth
+            self.config_ = self.config()
+            self.client = oauth2cc.Client(self.config_)
+            self.session = requests.Session()
+            self.session.trust_env = False  # loopback only: no proxy from the environment
+            self.session.auth = BearerAuth(self.client)
+            self.addCleanup(self.session.close)
+            self.addCleanup(self.client.close)
+            self.addCleanup(self.config_.close)
+
+        def revoke(self, header):
+            with self.server.lock:
+                self.server.revoked.add(header)
+
+        def api_requests(self, path):
+            with self.server.lock:
+                return [r for r in self.server.requests if r["path"] == path]
+
+        def test_attaches_the_clients_token(self):
+            before = len(self.server.token_requests())
+            response = self.session.get(self.server.url("/api/me"), timeout=10)
+            self.assertEqual((response.status_code, response.json()), (200, {"id": "me"}))
+            sent = self.api_requests("/api/me")[-1]["headers"]["authorization"]
+            self.assertEqual(sent, self.client.token().header())
+            self.assertEqual(response.headers["X-Echo-Authorization"], sent)
+            self.assertEqual(response.history, [])
+            self.session.get(self.server.url("/api/me"), timeout=10)
+            self.assertEqual(len(self.server.token_requests()), before + 1)  # cached
+
+        def test_a_401_refreshes_and_resends_once(self):
+            first = self.client.token().header()
+            with self.server.lock:
+                self.server.revoked.add(first)
+            seen = []
+            before_tokens = len(self.server.token_requests())
+            before_api = len(self.api_requests("/api/multi"))
+            response = self.session.get(self.server.url("/api/multi"), timeout=10,
+                                        hooks={"response": lambda r, **kw: seen.append(r)})
+            self.assertEqual(response.status_code, 200)
+            self.assertEqual(response.json(), {"id": "me", "n": [1, 2]})
+            self.assertEqual([r.status_code for r in response.history], [401])
+            self.assertEqual(seen, [response])  # the caller's hook saw the final answer once
+            sent = [r["headers"]["authorization"] for r in self.api_requests("/api/multi")]
+            self.assertEqual(len(sent), before_api + 2)
+            second = self.client.token().header()
+            self.assertEqual(sent[-2:], [first, second])
+            self.assertNotEqual(first, second)
+            self.assertEqual(len(self.server.token_requests()), before_tokens + 1)
+            self.assertEqual(response.request.headers["Authorization"], second)
+
+        def test_a_second_401_is_returned(self):
+            before_tokens = len(self.server.token_requests())
+            before_api = len(self.api_requests("/api/never"))
+            response = self.session.get(self.server.url("/api/never"), timeout=10)
+            self.assertEqual(response.status_code, 401)
+            self.assertEqual([r.status_code for r in response.history], [401])
+            self.assertEqual(len(self.api_requests("/api/never")), before_api + 2)
+            # One token for the first try, one refresh for the resend; no more.
+            self.assertEqual(len(self.server.token_requests()), before_tokens + 2)
+
+        def test_a_token_already_replaced_is_not_invalidated_again(self):
+            old = self.client.token().header()
+            with self.server.lock:
+                self.server.revoked.add(old)
+            request = requests.Request("GET", self.server.url("/api/me")).prepare()
+            request = self.session.auth(request)  # carries the old token
+            self.client.invalidate()
+            current = self.client.token().header()  # another thread's refresh, say
+            before_tokens = len(self.server.token_requests())
+            response = self.session.send(request, timeout=10)
+            self.assertEqual(response.status_code, 200)
+            self.assertEqual([r.status_code for r in response.history], [401])
+            self.assertEqual(response.request.headers["Authorization"], current)
+            self.assertEqual(len(self.server.token_requests()), before_tokens)
+
+        def test_a_stream_body_is_rewound_and_an_iterator_is_not_resent(self):
+            url = self.server.url("/api/upload")
+            stream = io.BytesIO(b"skip:payload")
+            stream.seek(5)
+            self.revoke(self.client.token().header())
+            response = self.session.post(url, data=stream, timeout=10)
+            self.assertEqual(response.status_code, 200)
+            self.assertEqual(response.json(), {"received": "payload"})
+            self.assertEqual([r.status_code for r in response.history], [401])
+            self.assertEqual([r["form"] for r in self.api_requests("/api/upload")[-2:]],
+                             [{"payload": ""}, {"payload": ""}])  # sent whole, twice
+
+            self.revoke(self.client.token().header())
+            before_tokens = len(self.server.token_requests())
+            before_api = len(self.api_requests("/api/upload"))
+            chunks = (part for part in (b"pay", b"load"))
+            response = self.session.post(url, data=chunks, timeout=10)
+            self.assertEqual((response.status_code, response.history), (401, []))
+            self.assertEqual(len(self.api_requests("/api/upload")), before_api + 1)
+            self.assertEqual(len(self.server.token_requests()), before_tokens)
+
+        def test_a_token_failure_raises_the_oauth2cc_exception(self):
+            from oauth2cc.requests import BearerAuth
+            with self.config(secret="wrong") as config, oauth2cc.Client(config) as client:
+                with self.assertRaises(oauth2cc.BadRequestError):
+                    requests.get(self.server.url("/api/me"), auth=BearerAuth(client),
+                                 timeout=10)
 
 
 class CloseTest(EndpointTestCase):
@@ -682,7 +991,7 @@ class LibraryLookupTest(unittest.TestCase):
 
     def test_lookup_order(self):
         with tempfile.TemporaryDirectory() as repo:
-            module_dir = os.path.join(repo, "bindings", "python")
+            module_dir = os.path.join(repo, "bindings", "python", "oauth2cc")
             os.makedirs(module_dir)
             system = []
 
@@ -708,7 +1017,7 @@ class LibraryLookupTest(unittest.TestCase):
             release = touch("target", "release", "oauth2cc.dll")
             os.utime(debug, (1, 1))
             self.assertEqual(find("win32"), release)  # the newer build
-            beside = touch("bindings", "python", "oauth2cc.dll")
+            beside = touch("bindings", "python", "oauth2cc", "oauth2cc.dll")
             self.assertEqual(find("win32"), beside)
             self.assertEqual(find("win32", {"OAUTH2CC_LIBRARY": "/x/oauth2cc.dll"}),
                              "/x/oauth2cc.dll")
@@ -721,13 +1030,18 @@ class WordingTest(unittest.TestCase):
         # Docs, messages and test names say "the Python pytify client", not the design
         # notes' word for it (spelt in pieces below so that this file passes).
         forbidden = re.compile(r"\bthe[\s_]+" + "seed" + r"|\b" + "seed" + r"'?s\b", re.I)
-        for name in sorted(os.listdir(HERE)):
-            if name.endswith(".py"):
-                with open(os.path.join(HERE, name), encoding="utf-8") as f:
-                    text = f.read()
-                for found in forbidden.finditer(text):
-                    line = text.count("\n", 0, found.start()) + 1
-                    self.fail(f"{name}:{line}: {found.group(0)!r}")
+        # This folder's files and the package's, wherever it was imported from.
+        package = os.path.dirname(os.path.abspath(oauth2cc.__file__))
+        files = [os.path.join(folder, name)
+                 for folder in sorted({HERE, package}) for name in sorted(os.listdir(folder))
+                 if name.endswith((".py", ".pyi", ".toml", ".md"))]
+        self.assertIn(os.path.join(package, "__init__.py"), files)
+        for path in files:
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+            for found in forbidden.finditer(text):
+                line = text.count("\n", 0, found.start()) + 1
+                self.fail(f"{path}:{line}: {found.group(0)!r}")
 
 
 class ExampleTest(EndpointTestCase):

@@ -9,6 +9,7 @@
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
+use super::seq_header::{HeaderHit, SeqHeader};
 use crate::token::Token;
 
 /// A token and the time until which it is fresh (ns, monotonic; `u64::MAX`: no expiry).
@@ -22,8 +23,10 @@ const MAX_STRIPES: usize = 16;
 #[derive(Default)]
 struct Stripe {
     slot: RwLock<Slot>,
-    /// Tokens handed out from this stripe by the cache-hit path.
+    /// Tokens handed out from this stripe by the cache-hit paths.
     hits: AtomicU64,
+    /// The token's `Authorization` value for the header hot path.
+    header: SeqHeader,
 }
 
 pub(super) struct StripedToken {
@@ -45,6 +48,7 @@ impl Default for StripedToken {
 }
 
 /// A number fixed per thread, spreading threads over the stripes round-robin.
+#[inline]
 fn thread_number() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
@@ -54,6 +58,7 @@ fn thread_number() -> usize {
 }
 
 impl StripedToken {
+    #[inline]
     fn stripe(&self) -> &Stripe {
         &self.stripes[thread_number() % self.stripes.len()]
     }
@@ -70,6 +75,7 @@ impl StripedToken {
 
     /// The cache-hit path: `f` on the current token when it is fresh at `now_ns` (counted as
     /// a hit), run under the stripe's read lock; `None` otherwise.
+    #[inline]
     pub(super) fn with_fresh<R>(&self, now_ns: u64, f: impl FnOnce(&Arc<Token>) -> R) -> Option<R> {
         let stripe = self.stripe();
         let slot = stripe.slot.read().unwrap_or_else(PoisonError::into_inner);
@@ -81,6 +87,19 @@ impl StripedToken {
             }
             _ => None,
         }
+    }
+
+    /// The header hot path: the current token's `Authorization` value and a NUL into `dst`
+    /// when it is fresh at `now_ns`, with plain loads only (see `seq_header`). The hit is
+    /// counted with a relaxed load and store, not an atomic add: exact while each thread has
+    /// a stripe of its own; threads sharing a stripe may lose a count, never a header.
+    #[inline]
+    pub(super) fn copy_fresh_header(&self, now_ns: u64, dst: &mut [u8]) -> Option<HeaderHit> {
+        let stripe = self.stripe();
+        let hit = stripe.header.copy_fresh(now_ns, dst)?;
+        let hits = stripe.hits.load(Ordering::Relaxed);
+        stripe.hits.store(hits + 1, Ordering::Relaxed);
+        Some(hit)
     }
 
     /// Hits counted by [`StripedToken::with_fresh`], over every stripe.
@@ -124,6 +143,9 @@ impl StripedToken {
         for stripe in self.stripes.iter() {
             let copy = token.map(|t| (Arc::new(t.clone()), fresh_until_ns));
             *stripe.slot.write().unwrap_or_else(PoisonError::into_inner) = copy;
+            // Under `write`: one writer at a time, as the sequence lock needs.
+            let header = token.map(|t| t.authorization().as_bytes());
+            stripe.header.store(header, fresh_until_ns);
         }
     }
 }

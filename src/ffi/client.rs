@@ -6,9 +6,12 @@ use std::sync::Arc;
 use super::authorization::{into_handle, oauth2cc_authorization};
 use super::config::oauth2cc_config;
 use super::response::{into_response_handle, oauth2cc_response};
-use super::{arg_bytes, arg_out, arg_ref, arg_str, arg_str_array, ffi_export, oauth2cc_status};
-use crate::client::split_header_line;
+use super::{
+    arg_buf_mut, arg_bytes, arg_out, arg_ref, arg_str, arg_str_array, ffi_export, oauth2cc_status,
+    CBuf,
+};
 use crate::client::Client;
+use crate::client::{split_header_line, HeaderHit};
 
 /// A token source for one configuration, shared by all threads of a process.
 ///
@@ -31,7 +34,8 @@ use crate::client::Client;
 /// the child's state only. Other handles (config, authorization, response) are plain memory
 /// and may be used on both sides.
 ///
-/// Methods: `oauth2cc_client_token`, `_invalidate`, `_get`, `_request`, `_free`.
+/// Methods: `oauth2cc_client_token`, `_authorization_header`, `_invalidate`, `_get`,
+/// `_request`, `_get_stats`, `_free`.
 #[derive(Debug)]
 pub struct oauth2cc_client {
     inner: Client,
@@ -166,6 +170,177 @@ pub unsafe extern "C" fn oauth2cc_client_request(
         out.set(into_response_handle(response));
         Ok(())
     })
+}
+
+/// Writes `"<token_type> <access_token>"` of a valid token (the `Authorization` header
+/// value) into `buf`, refreshing first when `oauth2cc_client_token` would. snprintf rules as
+/// `oauth2cc_authorization_header`: `*needed` (when not NULL) receives the length without the
+/// NUL; when `buf_len <= *needed` nothing is written to `buf` and the call returns
+/// `BUFFER_TOO_SMALL` (`buf` may be NULL with `buf_len` 0 to ask for the size).
+///
+/// The hot path: on a cache hit it allocates nothing and writes no memory shared with other
+/// threads (each thread reads its own copy of the token), so it scales with cores. Returns
+/// `OK`, `INVALID_ARGUMENT`, `BUFFER_TOO_SMALL`, or a token status when a refresh fails.
+///
+/// # Safety
+/// `client` NULL or a live client; `buf` NULL or writable for `buf_len` bytes; `needed` NULL
+/// or writable.
+#[no_mangle]
+pub unsafe extern "C" fn oauth2cc_client_authorization_header(
+    client: *mut oauth2cc_client,
+    buf: *mut c_char,
+    buf_len: usize,
+    needed: *mut usize,
+) -> oauth2cc_status {
+    ffi_export!({
+        let client = arg_ref!(client)?;
+        let dst = arg_buf_mut!(buf, buf_len)?;
+        let (len, outcome) = match client.inner.authorization_header_into(dst)? {
+            HeaderHit::Copied(len) => (len, CBuf::Written),
+            HeaderHit::TooSmall(len) => (len, CBuf::TooSmall(len)),
+        };
+        if let Some(needed) = std::ptr::NonNull::new(needed) {
+            // SAFETY: non-NULL and writable per this function's contract.
+            unsafe { needed.write(len) };
+        }
+        outcome.into_result("the header", buf_len)
+    })
+}
+
+/// A client's counters at one moment. Set `struct_size` to `sizeof(oauth2cc_client_stats)`
+/// before passing it to `oauth2cc_client_get_stats`: the struct may grow at its end, and a
+/// program built with an older, smaller struct gets the fields that fit.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct oauth2cc_client_stats {
+    /// Set by the caller to `sizeof(oauth2cc_client_stats)`.
+    pub struct_size: u32,
+    /// HTTP requests sent to the token endpoint (retries included).
+    pub token_requests: u64,
+    /// Successful token responses.
+    pub tokens_issued: u64,
+    /// Token requests that ended in an error.
+    pub failures: u64,
+    /// Tokens handed out without a request.
+    pub cache_hits: u64,
+    /// Unix seconds at which the current token expires; -1 when none or unknown.
+    pub token_expires_at: i64,
+    /// The `oauth2cc_status` of the last failed refresh; 0 when none.
+    pub last_error_status: i32,
+    /// Token refreshes an API's 401 caused (`oauth2cc_client_get` / `_request`).
+    pub unauthorized_refreshes: u64,
+    /// Requests sent again on a new connection after a kept-alive one turned out closed.
+    pub stale_connection_resends: u64,
+}
+
+/// Fills `*out` with the client's counters, as many fields as `out->struct_size` bytes hold
+/// (fields that do not fit whole are left alone). Counting costs a cache hit no shared
+/// write: hits are counted per thread stripe and summed here. Returns `OK`, or
+/// `INVALID_ARGUMENT` for a NULL `client` or `out` or a `struct_size` of 0.
+///
+/// # Safety
+/// `client` NULL or a live client; `out` NULL or writable for `out->struct_size` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn oauth2cc_client_get_stats(
+    client: *const oauth2cc_client,
+    out: *mut oauth2cc_client_stats,
+) -> oauth2cc_status {
+    ffi_export!({
+        let client = arg_ref!(client)?;
+        let size = stats_size_arg!(out)?;
+        let stats = client.inner.stats();
+        let full = oauth2cc_client_stats {
+            struct_size: size as u32,
+            token_requests: stats.token_requests,
+            tokens_issued: stats.tokens_issued,
+            failures: stats.failures,
+            cache_hits: stats.cache_hits,
+            token_expires_at: stats.token_expires_at.unwrap_or(-1),
+            last_error_status: stats
+                .last_error
+                .map_or(0, |kind| oauth2cc_status::from(kind) as i32),
+            unauthorized_refreshes: stats.unauthorized_refreshes,
+            stale_connection_resends: stats.stale_connection_resends,
+        };
+        // SAFETY: `out` is writable for `size` bytes (checked non-NULL by stats_size_arg!).
+        unsafe { write_prefix(&full, out, size) };
+        Ok(())
+    })
+}
+
+/// The caller's `out->struct_size`, read before anything is written: `Err` for NULL or 0.
+macro_rules! stats_size_arg {
+    ($name:ident) => {
+        // SAFETY: the export's contract: NULL, or a struct whose `struct_size` is readable.
+        unsafe { read_struct_size($name, stringify!($name)) }
+    };
+}
+use stats_size_arg;
+
+/// # Safety
+/// `out` is NULL or points to a readable `u32` (the struct's first field).
+unsafe fn read_struct_size(out: *const oauth2cc_client_stats, name: &str) -> crate::Result<usize> {
+    if out.is_null() {
+        return Err(crate::Error::invalid_argument(format!("{name} is NULL")));
+    }
+    // SAFETY: non-NULL; `struct_size` is the first field, readable per the contract.
+    let size = unsafe { std::ptr::addr_of!((*out).struct_size).read_unaligned() };
+    if size == 0 {
+        return Err(crate::Error::invalid_argument(format!(
+            "{name}->struct_size is 0: set it to sizeof(oauth2cc_client_stats)"
+        )));
+    }
+    Ok(size as usize)
+}
+
+/// Copies the whole fields of `full` that fit in `size` bytes to `out`.
+///
+/// # Safety
+/// `out` is writable for `size` bytes.
+unsafe fn write_prefix(full: &oauth2cc_client_stats, out: *mut oauth2cc_client_stats, size: usize) {
+    use std::mem::{offset_of, size_of_val};
+    let fields: [(usize, usize); 8] = [
+        (
+            offset_of!(oauth2cc_client_stats, token_requests),
+            size_of_val(&full.token_requests),
+        ),
+        (
+            offset_of!(oauth2cc_client_stats, tokens_issued),
+            size_of_val(&full.tokens_issued),
+        ),
+        (
+            offset_of!(oauth2cc_client_stats, failures),
+            size_of_val(&full.failures),
+        ),
+        (
+            offset_of!(oauth2cc_client_stats, cache_hits),
+            size_of_val(&full.cache_hits),
+        ),
+        (
+            offset_of!(oauth2cc_client_stats, token_expires_at),
+            size_of_val(&full.token_expires_at),
+        ),
+        (
+            offset_of!(oauth2cc_client_stats, last_error_status),
+            size_of_val(&full.last_error_status),
+        ),
+        (
+            offset_of!(oauth2cc_client_stats, unauthorized_refreshes),
+            size_of_val(&full.unauthorized_refreshes),
+        ),
+        (
+            offset_of!(oauth2cc_client_stats, stale_connection_resends),
+            size_of_val(&full.stale_connection_resends),
+        ),
+    ];
+    let source = (full as *const oauth2cc_client_stats).cast::<u8>();
+    for (offset, len) in fields.into_iter().filter(|(o, l)| o + l <= size) {
+        // SAFETY: `offset + len <= size`: inside both the caller's `size` writable bytes and
+        // our whole struct; the two never overlap.
+        unsafe {
+            std::ptr::copy_nonoverlapping(source.add(offset), out.cast::<u8>().add(offset), len)
+        };
+    }
 }
 
 /// Frees a client, its cached token (wiped) and its connections. Handles it handed out stay

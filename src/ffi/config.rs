@@ -1,10 +1,11 @@
 //! `oauth2cc_config`: building a configuration from C.
 
-use std::ffi::c_char;
+use std::ffi::{c_char, c_int, c_void};
 
 use super::{arg_mut, arg_opt_str, arg_out, arg_str, ffi_export, oauth2cc_status};
 use crate::config::{AuthStyle, Config};
 use crate::error::Error;
+use crate::hooks::{LogLevel, LogSink, Logger};
 
 /// A configuration: credentials, token URL, scope, auth style, timeouts, TLS, proxy, retries.
 ///
@@ -17,8 +18,8 @@ use crate::error::Error;
 /// Methods: `oauth2cc_config_set_token_url`, `_set_scope`, `_set_auth_style`, `_add_param`,
 /// `_set_timeout_ms`, `_set_connect_timeout_ms`, `_set_ca_file`, `_set_proxy`,
 /// `_set_user_agent`, `_set_expiry_leeway`, `_set_retries`, `_set_cache_file`,
-/// `_set_shared_cache`,
-/// `_set_min_refresh_interval_ms`, `_set_unauthorized_refresh_interval_ms`,
+/// `_set_min_refresh_interval_ms`, `_set_unauthorized_refresh_interval_ms`, `_set_log`,
+/// `_set_background_refresh`, `_set_shared_cache`,
 /// `_set_max_response_bytes`, `_set_private_key_file`, `_set_private_key_pem`,
 /// `_set_jwt_algorithm`, `_set_jwt_audience`, `_set_client_certificate_file`, `_set_issuer`,
 /// `oauth2cc_config_free`.
@@ -115,13 +116,13 @@ pub unsafe extern "C" fn oauth2cc_config_from_file(
     })
 }
 
-/// Builds a configuration from `OAUTH2CC_CLIENT_ID`, `OAUTH2CC_CLIENT_SECRET` (required
-/// unless a key or certificate file is set), `OAUTH2CC_TOKEN_URL` and `OAUTH2CC_SCOPE`
-/// (optional; without a token URL or an issuer, a request is `CONFIG`), and
-/// `OAUTH2CC_PRIVATE_KEY_FILE`, `OAUTH2CC_PRIVATE_KEY_ID`, `OAUTH2CC_JWT_ALGORITHM`,
-/// `OAUTH2CC_JWT_AUDIENCE`, `OAUTH2CC_CLIENT_CERTIFICATE_FILE`,
-/// `OAUTH2CC_CLIENT_CERTIFICATE_KEY_FILE`, `OAUTH2CC_ISSUER`, `OAUTH2CC_AUTH_STYLE` (a
-/// style's name), `OAUTH2CC_SHARED_CACHE`. On success `*out` receives a new
+/// Builds a configuration from the environment: one variable per key of the JSON file
+/// (`oauth2cc_config_from_file`), named `OAUTH2CC_` and the key in capitals:
+/// `OAUTH2CC_CLIENT_ID`, `OAUTH2CC_CLIENT_SECRET` (required unless a private key or client
+/// certificate file is set), `OAUTH2CC_TOKEN_URL` (without it or `OAUTH2CC_ISSUER` a request
+/// is `CONFIG`), `OAUTH2CC_TIMEOUT_MS`, `OAUTH2CC_AUTH_STYLE` (a style's name),
+/// `OAUTH2CC_BACKGROUND_REFRESH` (`true`/`false`), `OAUTH2CC_PARAMS` (form-encoded), and so
+/// on; an empty variable is unset. On success `*out` receives a new
 /// config (free with `oauth2cc_config_free`). Returns `OK`, `INVALID_ARGUMENT` (NULL `out`)
 /// or `CONFIG` (a variable missing, a bad URL).
 ///
@@ -415,6 +416,105 @@ pub unsafe extern "C" fn oauth2cc_config_set_unauthorized_refresh_interval_ms(
         arg_mut!(config)?
             .inner
             .set_unauthorized_refresh_interval_ms(interval_ms);
+        Ok(())
+    })
+}
+
+/// Log levels for `oauth2cc_config_set_log`: a request failed (the caller gets an error).
+pub const OAUTH2CC_LOG_ERROR: c_int = 1;
+/// Something went wrong and was worked around (a retry, a fallback).
+pub const OAUTH2CC_LOG_WARN: c_int = 2;
+/// What the client does: token requests and their results, 401-driven refreshes.
+pub const OAUTH2CC_LOG_INFO: c_int = 3;
+/// Every decision: cache-file reads, resends, waits.
+pub const OAUTH2CC_LOG_DEBUG: c_int = 4;
+
+/// A log callback: `level` is one of `OAUTH2CC_LOG_*`, `message` a NUL-terminated line
+/// valid during the call only, never holding a secret; `userdata` is what was passed to
+/// `oauth2cc_config_set_log`.
+pub type oauth2cc_log_fn =
+    Option<unsafe extern "C" fn(userdata: *mut c_void, level: c_int, message: *const c_char)>;
+
+/// A C callback as the core's log sink. The C caller promised (see `oauth2cc_config_set_log`)
+/// that the callback may be called from any thread with this userdata.
+struct CLogSink {
+    callback: unsafe extern "C" fn(*mut c_void, c_int, *const c_char),
+    userdata: *mut c_void,
+}
+
+// SAFETY: the userdata pointer is only passed back to the caller's callback, which the caller
+// documented as callable from any thread (oauth2cc_config_set_log's contract).
+unsafe impl Send for CLogSink {}
+// SAFETY: as for Send: shared use only passes the pointer back to the caller's callback.
+unsafe impl Sync for CLogSink {}
+
+impl LogSink for CLogSink {
+    fn log(&self, level: LogLevel, message: &str) {
+        let line = super::c_string(message);
+        // SAFETY: the callback and userdata are the caller's, valid for the life of every
+        // config and client made with them (the contract); `line` outlives the call.
+        unsafe { (self.callback)(self.userdata, level as c_int, line.as_ptr()) }
+    }
+}
+
+/// Sends the library's log lines to `callback` for clients and requests made with this
+/// config (copied into them): token requests and their outcome, retries and waits, refresh
+/// failures, cache-file decisions, 401-driven refreshes, resends after a closed connection.
+/// Levels up to `max_level` (`OAUTH2CC_LOG_ERROR` 1 ... `OAUTH2CC_LOG_DEBUG` 4) are sent;
+/// another `max_level` is `INVALID_ARGUMENT`. NULL `callback` turns logging off (then
+/// `OAUTH2CC_LOG=error|warn|info|debug` in the environment logs to stderr instead).
+///
+/// The callback runs synchronously on the thread doing the work, with no lock of the library
+/// held: it may call back into the library (e.g. `oauth2cc_client_token`), though a callback
+/// that makes a token request from inside a refresh's log line waits for that refresh. No
+/// line ever holds a secret, a token, a key, a Basic header or a proxy password.
+///
+/// # Safety
+/// `config` is NULL or a live config not used by another thread; `callback` (when not NULL)
+/// may be called from any thread with `userdata`, for as long as any config or client made
+/// with this config lives.
+#[no_mangle]
+pub unsafe extern "C" fn oauth2cc_config_set_log(
+    config: *mut oauth2cc_config,
+    callback: oauth2cc_log_fn,
+    userdata: *mut c_void,
+    max_level: c_int,
+) -> oauth2cc_status {
+    ffi_export!({
+        let config = arg_mut!(config)?;
+        let level = LogLevel::from_code(max_level).ok_or_else(|| {
+            Error::invalid_argument(format!(
+                "max_level {max_level} is not an OAUTH2CC_LOG_* level (1 to 4)"
+            ))
+        })?;
+        let logger = callback.map(|callback| {
+            let sink = CLogSink { callback, userdata };
+            Logger::new(std::sync::Arc::new(sink), level)
+        });
+        config.inner.set_log(logger);
+        Ok(())
+    })
+}
+
+/// Makes clients refresh their token in a thread of their own before it is due, so callers
+/// of `oauth2cc_client_token` and `_authorization_header` never wait after the first token
+/// (unless it really expired, e.g. the endpoint was down). The refresh happens at the
+/// token's refresh point minus a random 5-10 % of its lifetime (at most 60 s): before any
+/// caller would refresh, and spread over that window across a fleet. Off by default: a library does not start
+/// threads unasked. The thread ends in `oauth2cc_client_free`, which then waits for it (at
+/// most the request timeout, when a refresh is running). A `fork()` child has no such thread
+/// (its callers refresh as usual) and never waits for the parent's. Returns `OK` or
+/// `INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `config` is NULL or a live config not used by another thread.
+#[no_mangle]
+pub unsafe extern "C" fn oauth2cc_config_set_background_refresh(
+    config: *mut oauth2cc_config,
+    enabled: bool,
+) -> oauth2cc_status {
+    ffi_export!({
+        arg_mut!(config)?.inner.set_background_refresh(enabled);
         Ok(())
     })
 }

@@ -309,6 +309,16 @@ macro_rules! arg_bytes {
 }
 pub(crate) use arg_bytes;
 
+/// A `(char *buf, size_t buf_len)` output buffer as `&mut [u8]`: NULL with 0 is empty; NULL
+/// with a length is `Err`.
+macro_rules! arg_buf_mut {
+    ($ptr:ident, $len:ident) => {
+        // SAFETY: the export's contract: NULL, or writable for `len` bytes during the call.
+        unsafe { $crate::ffi::buf_mut_arg($ptr, $len) }
+    };
+}
+pub(crate) use arg_buf_mut;
+
 /// A `const char *const *` argument, NULL-terminated, as strings: NULL is empty; an entry
 /// that is not UTF-8 is `Err` naming its index.
 macro_rules! arg_str_array {
@@ -394,6 +404,24 @@ pub(crate) unsafe fn bytes_arg<'a>(ptr: *const u8, len: usize, name: &str) -> Re
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
 }
 
+/// Borrows an output buffer.
+///
+/// # Safety
+/// `ptr` is NULL or writable for `len` bytes that outlive `'a`, not aliased during `'a`.
+pub(crate) unsafe fn buf_mut_arg<'a>(ptr: *mut c_char, len: usize) -> Result<&'a mut [u8]> {
+    if ptr.is_null() {
+        return match len {
+            0 => Ok(&mut []),
+            _ => Err(Error::invalid_argument("buf is NULL but buf_len is not 0")),
+        };
+    }
+    if len > isize::MAX as usize {
+        return Err(Error::invalid_argument("buf_len is too large"));
+    }
+    // SAFETY: non-NULL, writable for `len` bytes per the caller's contract, len <= isize::MAX.
+    Ok(unsafe { std::slice::from_raw_parts_mut(ptr.cast::<u8>(), len) })
+}
+
 /// Borrows a NULL-terminated array of C strings.
 ///
 /// # Safety
@@ -422,15 +450,16 @@ pub(crate) unsafe fn str_array_arg<'a>(
     )))
 }
 
-/// A checked out-parameter: writing through it is safe, and happens only on success.
-pub(crate) struct Out<T>(*mut *mut T);
+/// A checked out-parameter (`T **out`, `const char **out`): writing through it is safe, and
+/// happens only on success.
+pub(crate) struct Out<P>(*mut P);
 
-impl<T> Out<T> {
+impl<P> Out<P> {
     /// Checks `ptr` before any work is done: NULL is `Err`.
     ///
     /// # Safety
-    /// `ptr` is NULL or writable for one pointer until [`Out::set`] is called.
-    pub(crate) unsafe fn new(ptr: *mut *mut T, name: &str) -> Result<Out<T>> {
+    /// `ptr` is NULL or writable for one `P` until [`Out::set`] is called.
+    pub(crate) unsafe fn new(ptr: *mut P, name: &str) -> Result<Out<P>> {
         if ptr.is_null() {
             Err(null_error(name))
         } else {
@@ -439,19 +468,74 @@ impl<T> Out<T> {
     }
 
     /// Hands `value` to the caller.
-    pub(crate) fn set(self, value: *mut T) {
+    pub(crate) fn set(self, value: P) {
         // SAFETY: non-NULL (checked in `new`) and writable per `new`'s contract.
         unsafe { self.0.write(value) }
     }
 }
 
+/// What [`copy_c_buf`] did: small, so the hot path moves no error values around.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CBuf {
+    /// The text and its NUL are in the buffer.
+    Written,
+    /// The buffer holds fewer than `.0 + 1` bytes: nothing was written.
+    TooSmall(usize),
+    /// `buf` is NULL but `buf_len` is not 0.
+    NullWithLength,
+}
+
+impl CBuf {
+    /// `Written` as `Ok`, the others as the errors they are; `what` names the text.
+    pub(crate) fn into_result(self, what: &str, buf_len: usize) -> Result<()> {
+        match self {
+            CBuf::Written => Ok(()),
+            CBuf::NullWithLength => {
+                Err(Error::invalid_argument("buf is NULL but buf_len is not 0"))
+            }
+            CBuf::TooSmall(len) => Err(Error::new(
+                ErrorKind::BufferTooSmall,
+                format!("{what} needs {len} bytes plus the NUL; buf_len is {buf_len}"),
+            )),
+        }
+    }
+}
+
 /// Writes `text` and a NUL into `buf` the way snprintf reports sizes: `*needed` (when
 /// `needed` is not NULL) receives `text.len()`; when `buf_len <= text.len()` nothing is
-/// written and the result is `BUFFER_TOO_SMALL`; a NULL `buf` with a non-zero `buf_len` is
-/// INVALID_ARGUMENT. `what` names the text in messages.
+/// written ([`CBuf::TooSmall`]); a NULL `buf` with a non-zero `buf_len` is refused first.
 ///
 /// # Safety
 /// `buf` is NULL or writable for `buf_len` bytes; `needed` is NULL or writable.
+#[inline]
+pub(crate) unsafe fn copy_c_buf(
+    text: &[u8],
+    buf: *mut c_char,
+    buf_len: usize,
+    needed: *mut usize,
+) -> CBuf {
+    if buf.is_null() && buf_len != 0 {
+        return CBuf::NullWithLength;
+    }
+    if let Some(needed) = std::ptr::NonNull::new(needed) {
+        // SAFETY: non-NULL and writable per the caller's contract.
+        unsafe { needed.write(text.len()) };
+    }
+    if buf_len <= text.len() {
+        return CBuf::TooSmall(text.len());
+    }
+    // SAFETY: `buf` is non-NULL (buf_len > 0) and writable for buf_len > text.len() bytes,
+    // so for text.len() + 1; a caller's buffer cannot overlap our `text`.
+    let out = unsafe { std::slice::from_raw_parts_mut(buf.cast::<u8>(), text.len() + 1) };
+    out[..text.len()].copy_from_slice(text);
+    out[text.len()] = 0;
+    CBuf::Written
+}
+
+/// [`copy_c_buf`] with its outcome as a `Result`; `what` names the text in messages.
+///
+/// # Safety
+/// As [`copy_c_buf`].
 pub(crate) unsafe fn write_c_buf(
     text: &[u8],
     buf: *mut c_char,
@@ -459,28 +543,8 @@ pub(crate) unsafe fn write_c_buf(
     needed: *mut usize,
     what: &str,
 ) -> Result<()> {
-    if buf.is_null() && buf_len != 0 {
-        return Err(Error::invalid_argument("buf is NULL but buf_len is not 0"));
-    }
-    if let Some(needed) = std::ptr::NonNull::new(needed) {
-        // SAFETY: non-NULL and writable per the caller's contract.
-        unsafe { needed.write(text.len()) };
-    }
-    if buf_len <= text.len() {
-        return Err(Error::new(
-            ErrorKind::BufferTooSmall,
-            format!(
-                "{what} needs {} bytes plus the NUL; buf_len is {buf_len}",
-                text.len()
-            ),
-        ));
-    }
-    // SAFETY: `buf` is non-NULL (buf_len > 0) and writable for buf_len > text.len() bytes,
-    // so for text.len() + 1; a caller's buffer cannot overlap our `text`.
-    let out = unsafe { std::slice::from_raw_parts_mut(buf.cast::<u8>(), text.len() + 1) };
-    out[..text.len()].copy_from_slice(text);
-    out[text.len()] = 0;
-    Ok(())
+    // SAFETY: forwarded contract.
+    unsafe { copy_c_buf(text, buf, buf_len, needed) }.into_result(what, buf_len)
 }
 
 /// A `const char *` for an optional string, NULL for `None`.

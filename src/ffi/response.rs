@@ -2,7 +2,8 @@
 
 use std::ffi::{c_char, CString};
 
-use super::{arg_opt_str, c_string, ffi_export};
+use super::{arg_opt_str, arg_out, arg_ref, c_string, ffi_export, oauth2cc_status};
+use crate::error::Error;
 use crate::transport::HttpResponse;
 
 /// An HTTP response: status, headers and the whole body.
@@ -11,12 +12,14 @@ use crate::transport::HttpResponse;
 /// `oauth2cc_client_get`, freed with `oauth2cc_response_free`. Pointers returned by the
 /// accessors live as long as the response.
 ///
-/// Methods: `oauth2cc_response_status`, `_body`, `_header`, `_free`.
+/// Methods: `oauth2cc_response_status`, `_body`, `_header`, `_header_count`, `_header_at`,
+/// `_free`.
 #[derive(Debug)]
 pub struct oauth2cc_response {
     /// The response, its body followed by one NUL (not counted by `body_len`).
     response: HttpResponse,
-    /// Each header's value as a C string, at the header's index.
+    /// Each header's name and value as C strings, at the header's index.
+    c_names: Vec<CString>,
     c_values: Vec<CString>,
 }
 
@@ -29,8 +32,13 @@ impl oauth2cc_response {
 /// Hands a response to C; freed by `oauth2cc_response_free`.
 pub(crate) fn into_response_handle(mut response: HttpResponse) -> *mut oauth2cc_response {
     response.body.push(0);
+    let c_names = response.headers.iter().map(|(k, _)| c_string(k)).collect();
     let c_values = response.headers.iter().map(|(_, v)| c_string(v)).collect();
-    Box::into_raw(Box::new(oauth2cc_response { response, c_values }))
+    Box::into_raw(Box::new(oauth2cc_response {
+        response,
+        c_names,
+        c_values,
+    }))
 }
 
 /// The HTTP status code; 0 when `response` is NULL.
@@ -85,6 +93,50 @@ pub unsafe extern "C" fn oauth2cc_response_header(
         r.response
             .header_index(name)
             .map_or(std::ptr::null(), |i| r.c_values[i].as_ptr())
+    })
+}
+
+/// How many headers the response has (a header sent twice counts twice); 0 when
+/// `response` is NULL.
+///
+/// # Safety
+/// `response` NULL or a live response.
+#[no_mangle]
+pub unsafe extern "C" fn oauth2cc_response_header_count(
+    response: *const oauth2cc_response,
+) -> usize {
+    ffi_export!({
+        // SAFETY: per this function's contract.
+        unsafe { response.as_ref() }.map_or(0, |r| r.c_names.len())
+    })
+}
+
+/// The header at `index` (0 to `oauth2cc_response_header_count() - 1`, in the order they
+/// came): `*name` (lower-case) and `*value` receive strings that live as long as the
+/// response. Every value of a repeated header is there, each at its own index. Returns `OK`,
+/// or `INVALID_ARGUMENT` for a NULL argument or an index out of range (outputs untouched).
+///
+/// # Safety
+/// `response` NULL or a live response; `name` and `value` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn oauth2cc_response_header_at(
+    response: *const oauth2cc_response,
+    index: usize,
+    name: *mut *const c_char,
+    value: *mut *const c_char,
+) -> oauth2cc_status {
+    ffi_export!({
+        let response = arg_ref!(response)?;
+        let (name, value) = (arg_out!(name)?, arg_out!(value)?);
+        let (Some(n), Some(v)) = (response.c_names.get(index), response.c_values.get(index)) else {
+            return Err(Error::invalid_argument(format!(
+                "index {index} is past the last header (count {})",
+                response.c_names.len()
+            )));
+        };
+        name.set(n.as_ptr());
+        value.set(v.as_ptr());
+        Ok(())
     })
 }
 

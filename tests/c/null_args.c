@@ -153,6 +153,8 @@ static void config_setters(const char *token_url) {
   CHECK_INVALID(oauth2cc_config_set_shared_cache(NULL, "redis://127.0.0.1:6379"), "config");
   CHECK_INVALID(oauth2cc_config_set_max_response_bytes(NULL, 1), "config");
   CHECK_INVALID(oauth2cc_config_set_min_refresh_interval_ms(NULL, 1), "config");
+  CHECK_INVALID(oauth2cc_config_set_log(NULL, NULL, NULL, OAUTH2CC_LOG_DEBUG), "config");
+  CHECK_INVALID(oauth2cc_config_set_background_refresh(NULL, true), "config");
   CHECK_INVALID(oauth2cc_config_set_unauthorized_refresh_interval_ms(NULL, 1), "config");
   CHECK_INVALID(oauth2cc_config_set_private_key_file(NULL, "key.pem", NULL), "config");
   CHECK_INVALID(oauth2cc_config_set_private_key_pem(NULL, "-----BEGIN", NULL), "config");
@@ -338,6 +340,18 @@ static void clients_and_responses(const char *token_url, const char *api_url) {
   CHECK_INVALID(oauth2cc_client_token(client, NULL), "out");
   CHECK(auth == AUTH_MARK);
   oauth2cc_client_invalidate(NULL);
+  {
+    char header[64];
+    size_t needed = 0;
+    oauth2cc_client_stats stats = {0};
+    stats.struct_size = sizeof stats;
+    CHECK_INVALID(oauth2cc_client_authorization_header(NULL, header, sizeof header, &needed),
+                  "client");
+    CHECK_INVALID(oauth2cc_client_get_stats(NULL, &stats), "client");
+    CHECK_INVALID(oauth2cc_client_get_stats(client, NULL), "out");
+    stats.struct_size = 0;
+    CHECK_INVALID(oauth2cc_client_get_stats(client, &stats), "struct_size");
+  }
 
   CHECK_INVALID(oauth2cc_client_get(NULL, api_url, &response), "client");
   CHECK_INVALID(oauth2cc_client_get(client, NULL, &response), "url");
@@ -395,6 +409,12 @@ static void clients_and_responses(const char *token_url, const char *api_url) {
   CHECK_INT(len, 0);
   CHECK(oauth2cc_response_body(NULL, NULL) == NULL);
   CHECK(oauth2cc_response_header(NULL, "content-type") == NULL);
+  CHECK_INT(oauth2cc_response_header_count(NULL), 0);
+  {
+    const char *name = "untouched", *value = "untouched";
+    CHECK_INVALID(oauth2cc_response_header_at(NULL, 0, &name, &value), "response");
+    CHECK(name[0] == 'u' && value[0] == 'u');
+  }
   oauth2cc_response_free(NULL);
 
   /* A real response, asked odd questions. */
@@ -406,6 +426,14 @@ static void clients_and_responses(const char *token_url, const char *api_url) {
   CHECK(oauth2cc_response_header(response, NOT_UTF8) == NULL);
   CHECK(oauth2cc_response_header(response, "") == NULL);
   CHECK(oauth2cc_response_header(response, "X-Missing") == NULL);
+  {
+    const char *name = NULL, *value = NULL;
+    CHECK(oauth2cc_response_header_count(response) >= 1);
+    CHECK_INVALID(oauth2cc_response_header_at(response, 0, NULL, &value), "name");
+    CHECK_INVALID(oauth2cc_response_header_at(response, 0, &name, NULL), "value");
+    CHECK_INVALID(oauth2cc_response_header_at(response, SIZE_MAX, &name, &value), "index");
+    CHECK(name == NULL && value == NULL);
+  }
   oauth2cc_response_free(response);
 
   oauth2cc_client_free(client);

@@ -237,7 +237,7 @@ void check_config_errors() {  // token requests: 0
 void check_server_errors() {  // token requests: 6 (one of them a 401)
   std::optional<oauth2cc::Error> caught;
 
-  // The seed's BadRequestError, with everything the server said.
+  // The Python pytify client's BadRequestError, with everything the server said.
   CHECK_THROWS(oauth2cc::request_token(config_for("/bad")), oauth2cc::Status::BadRequest, caught);
   CHECK_EQ(caught->http_status(), 400);
   CHECK_EQ(caught->oauth_error(), std::optional<std::string>("invalid_request"));
@@ -281,6 +281,7 @@ void check_server_errors() {  // token requests: 6 (one of them a 401)
 }
 
 void check_client() {  // token requests: 2
+  std::optional<oauth2cc::Error> caught_early;
   // A shared cache nobody listens on (loopback port 1) costs nothing: the client fetches itself.
   oauth2cc::Config shared = config_for("/token");
   shared.set_shared_cache("redis://127.0.0.1:1");
@@ -297,6 +298,27 @@ void check_client() {  // token requests: 2
   const std::string first_header = first.header();
   CHECK_EQ(me.header("X-ECHO-AUTHORIZATION"), std::optional<std::string_view>(first_header));
   CHECK(!me.header("x-not-there").has_value());
+
+  // Every header, and the same GET through request() with a caller's header.
+  bool saw_echo = false;
+  for (const auto &[name, value] : me.headers()) {
+    if (name == "x-echo-authorization") saw_echo = value == first_header;
+  }
+  CHECK(saw_echo);
+  oauth2cc::Response again = client.request("GET", base + "/api/me", {"Accept: application/json"});
+  CHECK_EQ(again.status(), 200);
+  CHECK_THROWS(client.request("GET", base + "/api/me", {"Authorization: Bearer mine"}),
+               oauth2cc::Status::InvalidArgument, caught_early);
+  CHECK(caught_early->message().find("Authorization") != std::string::npos);
+  // The header hot path, both overloads, and the counters.
+  CHECK_EQ(client.authorization_header(), first_header);
+  char buf[8];
+  std::size_t needed = 0;
+  CHECK_EQ(client.authorization_header(buf, sizeof buf, &needed), OAUTH2CC_STATUS_BUFFER_TOO_SMALL);
+  CHECK_EQ(needed, first_header.size());
+  const oauth2cc_client_stats stats = client.stats();
+  CHECK_EQ(stats.token_requests, 1u);
+  CHECK(stats.cache_hits >= 3u);
 
   // A Response moves like the others.
   oauth2cc::Response kept = std::move(me);

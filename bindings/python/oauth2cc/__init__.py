@@ -1,6 +1,7 @@
 """oauth2cc for Python: OAuth 2.0 client-credentials tokens through the C library, by ctypes.
 
-Nothing to compile: this one file loads ``liboauth2cc`` and wraps its C API.
+Nothing to compile: this package loads ``liboauth2cc`` and wraps its C API. The wheel
+(``scripts/python-wheel.sh``) carries the library inside the package.
 
     import oauth2cc
 
@@ -11,6 +12,10 @@ Nothing to compile: this one file loads ``liboauth2cc`` and wraps its C API.
                              token_url="https://login.example.com/oauth2/token", scope="read")
     with oauth2cc.Client(config) as client:                       # share one per process
         headers = {"Authorization": client.token().header()}
+        response = client.get("https://api.example.com/v1/me")    # 401: refresh, resend once
+        print(response.status, response.json(), response.headers.get_all("set-cookie"))
+
+With ``requests``, ``oauth2cc.requests.BearerAuth(client)`` does the same for a session.
 
 Failures raise :class:`OAuth2ccError` subclasses named after the C statuses; an HTTP 400
 from the token endpoint raises :class:`BadRequestError`, as the Python pytify client did, with
@@ -21,7 +26,7 @@ Which library is loaded, first match wins. Its file name is the platform's:
 (Windows).
 
 1. the path in the environment variable ``OAUTH2CC_LIBRARY``;
-2. the library next to this file (a copy shipped with the module);
+2. the library next to this file, inside the package (where the wheel puts it);
 3. the library in this repository's ``target/release`` or ``target/debug`` (the newer of the
    two), when this file is used from a checkout;
 4. ``ctypes.util.find_library("oauth2cc")``: an installed library (``scripts/install.sh``);
@@ -40,13 +45,20 @@ Integer arguments are ints within the C parameter's range: a float, str or bool 
 TypeError, a negative or too large value InvalidArgumentError, each naming the parameter.
 """
 
+from __future__ import annotations
+
 import contextlib
 import ctypes
 import ctypes.util
+import json
 import operator
 import os
 import sys
 import threading
+from typing import Any, Iterator, List, Mapping, Optional, Tuple, TypeVar, Union
+
+#: What a text argument may be: str, bytes (UTF-8) or a path.
+Text = Union[str, bytes, "os.PathLike[str]"]
 
 __all__ = [
     "AuthStyle",
@@ -55,7 +67,10 @@ __all__ = [
     "Client",
     "Config",
     "ConfigError",
+    "HEADERS_LISTABLE",
     "HTTPStatusError",
+    "Headers",
+    "HeadersNotListableError",
     "InternalError",
     "InvalidArgumentError",
     "InvalidResponseError",
@@ -91,8 +106,10 @@ class OAuth2ccError(Exception):
     (seconds from Retry-After, or None).
     """
 
-    def __init__(self, message, status=None, oauth_error=None, description=None,
-                 error_uri=None, http_status=0, retry_after=None):
+    def __init__(self, message: str, status: Optional[int] = None,
+                 oauth_error: Optional[str] = None, description: Optional[str] = None,
+                 error_uri: Optional[str] = None, http_status: int = 0,
+                 retry_after: Optional[int] = None) -> None:
         super().__init__(message)
         self.status = status if status is not None else _STATUS_OF.get(type(self), 0)
         self.status_name = _status_name(self.status)
@@ -191,7 +208,7 @@ class AuthStyle:
 _MODULE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
-def _library_file_name(platform=None):
+def _library_file_name(platform: Optional[str] = None) -> str:
     """The file name cargo gives the cdylib on ``platform`` (a ``sys.platform`` value;
     default: this one)."""
     platform = sys.platform if platform is None else platform
@@ -213,7 +230,7 @@ def _find_library(platform=None, environ=None, module_dir=_MODULE_DIR,
     beside = os.path.join(module_dir, name)
     if os.path.isfile(beside):
         return beside
-    repo = os.path.dirname(os.path.dirname(module_dir))
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(module_dir)))  # bindings/python/oauth2cc
     built = [os.path.join(repo, "target", profile, name) for profile in ("release", "debug")]
     built = [path for path in built if os.path.isfile(path)]
     if built:
@@ -222,9 +239,9 @@ def _find_library(platform=None, environ=None, module_dir=_MODULE_DIR,
     if found:
         return found
     raise OSError(
-        f"{name} not found: set OAUTH2CC_LIBRARY to its path, put it next to oauth2cc.py, "
-        "build it with `cargo build --release` in the oauth2cc checkout, or install it with "
-        "scripts/install.sh"
+        f"{name} not found: set OAUTH2CC_LIBRARY to its path, put it in the oauth2cc package "
+        "folder, build it with `cargo build --release` in the oauth2cc checkout, install the wheel that "
+        "carries it (scripts/python-wheel.sh), or install it with scripts/install.sh"
     )
 
 
@@ -236,6 +253,28 @@ _P = ctypes.POINTER(_Opaque)
 _PP = ctypes.POINTER(_P)
 _char_p = ctypes.c_char_p
 _status = ctypes.c_int
+
+# The log callback type: void (*)(void *userdata, int level, const char *message).
+_LOG_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p)
+
+#: Log levels for ``Config.set_log``.
+LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG = 1, 2, 3, 4
+
+
+class _ClientStats(ctypes.Structure):
+    """``oauth2cc_client_stats``, field for field."""
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("token_requests", ctypes.c_uint64),
+        ("tokens_issued", ctypes.c_uint64),
+        ("failures", ctypes.c_uint64),
+        ("cache_hits", ctypes.c_uint64),
+        ("token_expires_at", ctypes.c_int64),
+        ("last_error_status", ctypes.c_int32),
+        ("unauthorized_refreshes", ctypes.c_uint64),
+        ("stale_connection_resends", ctypes.c_uint64),
+    ]
+
 
 # name: (restype, argtypes)
 _SIGNATURES = {
@@ -266,6 +305,8 @@ _SIGNATURES = {
     "oauth2cc_config_set_min_refresh_interval_ms": (_status, [_P, ctypes.c_uint32]),
     "oauth2cc_config_set_unauthorized_refresh_interval_ms": (_status, [_P, ctypes.c_uint32]),
     "oauth2cc_config_set_max_response_bytes": (_status, [_P, ctypes.c_size_t]),
+    "oauth2cc_config_set_log": (_status, [_P, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]),
+    "oauth2cc_config_set_background_refresh": (_status, [_P, ctypes.c_bool]),
     "oauth2cc_config_set_private_key_file": (_status, [_P, _char_p, _char_p]),
     "oauth2cc_config_set_private_key_pem": (_status, [_P, _char_p, _char_p]),
     "oauth2cc_config_set_jwt_algorithm": (_status, [_P, _char_p]),
@@ -290,12 +331,30 @@ _SIGNATURES = {
     "oauth2cc_client_token": (_status, [_P, _PP]),
     "oauth2cc_client_invalidate": (None, [_P]),
     "oauth2cc_client_get": (_status, [_P, _char_p, _PP]),
+    "oauth2cc_client_request": (_status, [
+        _P, _char_p, _char_p, ctypes.POINTER(_char_p), ctypes.c_char_p, ctypes.c_size_t, _PP]),
+    "oauth2cc_client_authorization_header": (
+        _status, [_P, ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)]),
+    "oauth2cc_client_get_stats": (_status, [_P, ctypes.c_void_p]),
     "oauth2cc_client_free": (None, [_P]),
     "oauth2cc_response_status": (ctypes.c_int32, [_P]),
     "oauth2cc_response_body": (
         ctypes.POINTER(ctypes.c_uint8), [_P, ctypes.POINTER(ctypes.c_size_t)]),
     "oauth2cc_response_header": (_char_p, [_P, _char_p]),
+    "oauth2cc_response_header_count": (ctypes.c_size_t, [_P]),
+    "oauth2cc_response_header_at": (
+        _status, [_P, ctypes.c_size_t, ctypes.POINTER(_char_p), ctypes.POINTER(_char_p)]),
     "oauth2cc_response_free": (None, [_P]),
+}
+
+# Exports a library may lack: bound when present. Listing a response's headers (Headers):
+# size_t oauth2cc_response_header_count(const oauth2cc_response *response);
+# oauth2cc_status oauth2cc_response_header_at(const oauth2cc_response *response, size_t index,
+#                                             const char **name, const char **value);
+_OPTIONAL_SIGNATURES = {
+    "oauth2cc_response_header_count": (ctypes.c_size_t, [_P]),
+    "oauth2cc_response_header_at": (
+        _status, [_P, ctypes.c_size_t, ctypes.POINTER(_char_p), ctypes.POINTER(_char_p)]),
 }
 
 
@@ -306,18 +365,27 @@ def _load():
         function = getattr(lib, name)
         function.restype = restype
         function.argtypes = argtypes
+    for name, (restype, argtypes) in _OPTIONAL_SIGNATURES.items():
+        function = getattr(lib, name, None)
+        if function is not None:
+            function.restype = restype
+            function.argtypes = argtypes
     return path, lib
 
 
 _LIBRARY_PATH, _lib = _load()
 
+#: Whether the loaded library can list a response's headers (``Response.headers`` then
+#: iterates; otherwise it answers lookups by name only, see :class:`Headers`).
+HEADERS_LISTABLE = all(hasattr(_lib, name) for name in _OPTIONAL_SIGNATURES)
 
-def library_path():
+
+def library_path() -> str:
     """The path of the C library this module loaded."""
     return _LIBRARY_PATH
 
 
-def version():
+def version() -> str:
     """The C library's version, e.g. ``"0.1.0"``."""
     return _lib.oauth2cc_version().decode()
 
@@ -452,7 +520,7 @@ class _Handle:
     """Owns one C handle through a :class:`_HandleGuard`; ``_free`` names the C function
     that frees it, ``_kind`` the class in messages."""
 
-    _free = None
+    _free: Optional[str] = None
     _kind = "object"
     _handle = None
 
@@ -474,19 +542,20 @@ class _Handle:
             return _new_handle(function, ptr, *args)
 
     @property
-    def closed(self):
+    def closed(self) -> bool:
+        """Whether ``close()`` has been called (or the handle never existed)."""
         return self._handle is None or self._handle.closed
 
-    def close(self):
+    def close(self) -> None:
         """Frees the C handle (idempotent). Waits for calls other threads are making with it
         to return; calls made after close() raise InvalidArgumentError "<kind> is closed"."""
         if self._handle is not None:
             self._handle.close()
 
-    def __enter__(self):
+    def __enter__(self: _H) -> _H:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def __del__(self):
@@ -500,6 +569,9 @@ class _Handle:
 
     def _open_repr(self):
         return f"{self._kind}(...)"
+
+
+_H = TypeVar("_H", bound=_Handle)
 
 
 def _new_handle(call, *args):
@@ -537,7 +609,7 @@ class Config(_Handle):
     _free = "oauth2cc_config_free"
     _kind = "Config"
 
-    def __init__(self, client_id, client_secret, **settings):
+    def __init__(self, client_id: Text, client_secret: Text, **settings: Any) -> None:
         super().__init__(_new_handle(
             _lib.oauth2cc_config_new,
             _c_text(client_id, "client_id"),
@@ -552,12 +624,12 @@ class Config(_Handle):
         return config
 
     @classmethod
-    def from_file(cls, path):
+    def from_file(cls, path: Text) -> Config:
         """Reads a JSON configuration file (the keys of ``oauth2cc_config_from_file``)."""
         return cls._wrap(_new_handle(_lib.oauth2cc_config_from_file, _c_text(path, "path")))
 
     @classmethod
-    def from_env(cls):
+    def from_env(cls) -> Config:
         """Reads OAUTH2CC_CLIENT_ID, OAUTH2CC_CLIENT_SECRET, OAUTH2CC_TOKEN_URL, OAUTH2CC_SCOPE."""
         return cls._wrap(_new_handle(_lib.oauth2cc_config_from_env))
 
@@ -580,75 +652,102 @@ class Config(_Handle):
             _check(function(ptr, *args))
         return self
 
+    def set_log(self, callback, max_level=LOG_INFO):
+        """Log lines of clients made from this config go to ``callback(level, message)`` (an
+        int from LOG_ERROR 1 to LOG_DEBUG 4 and a str that never holds a secret) up to
+        ``max_level``; None turns logging off. Called on the thread doing the work. An
+        exception in the callback is printed by ctypes and otherwise ignored."""
+        level = _c_int(max_level, "max_level", ctypes.c_int)
+        if callback is None:
+            c_callback = None
+        else:
+            def trampoline(_userdata, level, message):
+                callback(level, message.decode("utf-8", "replace"))
+            c_callback = _LOG_FN(trampoline)
+        self._set(_lib.oauth2cc_config_set_log,
+                  ctypes.cast(c_callback, ctypes.c_void_p) if c_callback else None, None, level)
+        # The C side keeps the pointer: keep the Python function alive as long as this config
+        # and every client made from it (Client keeps a reference too).
+        self._log_callback = c_callback
+        return self
+
+    def set_background_refresh(self, enabled):
+        """Clients refresh their token in a thread of their own before it is due."""
+        if not isinstance(enabled, bool):
+            raise TypeError(f"enabled must be a bool, not {type(enabled).__name__}")
+        return self._set(_lib.oauth2cc_config_set_background_refresh, enabled)
+
     def _set_text(self, function, value, name):
         return self._set(function, None if value is None else _c_text(value, name))
 
-    def set_token_url(self, url):
+    def set_token_url(self, url: Text) -> Config:
         """``https://...``, or ``http://`` to a loopback host."""
         return self._set_text(_lib.oauth2cc_config_set_token_url, url, "token_url")
 
-    def set_scope(self, scope):
+    def set_scope(self, scope: Optional[Text]) -> Config:
         """Space-separated scope; None or "" clears it."""
         return self._set_text(_lib.oauth2cc_config_set_scope, scope, "scope")
 
-    def set_auth_style(self, style):
+    def set_auth_style(self, style: int) -> Config:
         """``AuthStyle.BASIC`` (default), ``POST_BODY`` or ``AUTO``."""
         return self._set(_lib.oauth2cc_config_set_auth_style, _u32(style, "auth_style"))
 
-    def add_param(self, name, value):
+    def add_param(self, name: Text, value: Text) -> Config:
         """An extra form parameter for every token request (audience, resource...)."""
         return self._set(_lib.oauth2cc_config_add_param,
                          _c_text(name, "name"), _c_text(value, "value"))
 
-    def set_timeout_ms(self, timeout_ms):
+    def set_timeout_ms(self, timeout_ms: int) -> Config:
         """Whole-request timeout in milliseconds (default 30000)."""
         return self._set(_lib.oauth2cc_config_set_timeout_ms, _u32(timeout_ms, "timeout_ms"))
 
-    def set_connect_timeout_ms(self, timeout_ms):
+    def set_connect_timeout_ms(self, timeout_ms: int) -> Config:
         """Connection set-up timeout in milliseconds (default 10000)."""
         return self._set(_lib.oauth2cc_config_set_connect_timeout_ms,
                          _u32(timeout_ms, "connect_timeout_ms"))
 
-    def set_ca_file(self, pem_path):
+    def set_ca_file(self, pem_path: Optional[Text]) -> Config:
         """Trust the CA certificates in this PEM file."""
         return self._set_text(_lib.oauth2cc_config_set_ca_file, pem_path, "ca_file")
 
-    def set_proxy(self, proxy_url):
+    def set_proxy(self, proxy_url: Optional[Text]) -> Config:
         """``http://``, ``https://`` or ``socks5://`` proxy; None goes back to the environment's."""
         return self._set_text(_lib.oauth2cc_config_set_proxy, proxy_url, "proxy")
 
-    def set_user_agent(self, user_agent):
+    def set_user_agent(self, user_agent: Optional[Text]) -> Config:
+        """The ``User-Agent`` header (default ``oauth2cc/<version>``)."""
         return self._set_text(_lib.oauth2cc_config_set_user_agent, user_agent, "user_agent")
 
-    def set_expiry_leeway(self, seconds):
+    def set_expiry_leeway(self, seconds: int) -> Config:
         """A client refreshes its token this many seconds before it expires (default 60)."""
         return self._set(_lib.oauth2cc_config_set_expiry_leeway, _u32(seconds, "expiry_leeway"))
 
-    def set_retries(self, max_retries, max_wait_ms):
+    def set_retries(self, max_retries: int, max_wait_ms: int) -> Config:
         """Retries on 429, 5xx, network errors and timeouts (default none)."""
         return self._set(_lib.oauth2cc_config_set_retries,
                          _u32(max_retries, "max_retries"), _u32(max_wait_ms, "max_wait_ms"))
 
-    def set_cache_file(self, path):
+    def set_cache_file(self, path: Optional[Text]) -> Config:
         """Keep the token in this file so short-lived processes reuse it; None turns it off."""
         return self._set_text(_lib.oauth2cc_config_set_cache_file, path, "cache_file")
 
-    def set_shared_cache(self, redis_url):
-        """Share the token with every process through Redis (``redis://[user:password@]host:port[/db]``
-        or ``rediss://...``); one process in the fleet refreshes. None turns it off."""
+    def set_shared_cache(self, redis_url: Optional[Text]) -> Config:
+        """Share the token with every process through Redis
+        (``redis://[user:password@]host:port[/db]`` or ``rediss://...``); one process in the
+        fleet refreshes. None turns it off."""
         return self._set_text(_lib.oauth2cc_config_set_shared_cache, redis_url, "redis_url")
 
-    def set_min_refresh_interval_ms(self, interval_ms):
+    def set_min_refresh_interval_ms(self, interval_ms: int) -> Config:
         """Shortest time a client keeps a token before asking for another (default 1000; 0 off)."""
         return self._set(_lib.oauth2cc_config_set_min_refresh_interval_ms,
                          _u32(interval_ms, "min_refresh_interval_ms"))
 
-    def set_unauthorized_refresh_interval_ms(self, interval_ms):
+    def set_unauthorized_refresh_interval_ms(self, interval_ms: int) -> Config:
         """Shortest time between two refreshes an API's 401 causes (default 5000; 0: every 401)."""
         return self._set(_lib.oauth2cc_config_set_unauthorized_refresh_interval_ms,
                          _u32(interval_ms, "unauthorized_refresh_interval_ms"))
 
-    def set_max_response_bytes(self, max_bytes):
+    def set_max_response_bytes(self, max_bytes: int) -> Config:
         """Largest API response body ``Client.get`` reads (default 16 MiB; at least 1)."""
         return self._set(_lib.oauth2cc_config_set_max_response_bytes,
                          _size(max_bytes, "max_response_bytes"))
@@ -708,38 +807,40 @@ class Authorization(_Handle):
         return None if seconds < 0 else seconds
 
     @property
-    def access_token(self):
+    def access_token(self) -> str:
+        """The token itself (a secret)."""
         return _text(self._call(_lib.oauth2cc_authorization_access_token))
 
     @property
-    def token_type(self):
+    def token_type(self) -> str:
         """``"Bearer"`` for any casing the server sent."""
         return _text(self._call(_lib.oauth2cc_authorization_token_type))
 
     @property
-    def expires_in(self):
+    def expires_in(self) -> Optional[int]:
         """Lifetime in seconds as the server sent it; None when it did not say."""
         return self._seconds(_lib.oauth2cc_authorization_expires_in)
 
     @property
-    def expires_at(self):
+    def expires_at(self) -> Optional[int]:
         """Unix time at which the token expires, computed on receipt; None when unknown."""
         return self._seconds(_lib.oauth2cc_authorization_expires_at)
 
     @property
-    def scope(self):
+    def scope(self) -> Optional[str]:
+        """The granted scope, or None when the server did not say."""
         return _text(self._call(_lib.oauth2cc_authorization_scope))
 
     @property
-    def refresh_token(self):
+    def refresh_token(self) -> Optional[str]:
         """Always None for the client credentials grant; kept for the pytify tuple."""
         return _text(self._call(_lib.oauth2cc_authorization_refresh_token))
 
-    def is_expired(self, leeway=0):
+    def is_expired(self, leeway: int = 0) -> bool:
         """Whether it has expired or will within ``leeway`` seconds (an int)."""
         return bool(self._call(_lib.oauth2cc_authorization_is_expired, _u32(leeway, "leeway")))
 
-    def header(self):
+    def header(self) -> str:
         """The Authorization header value, ``"Bearer <token>"``."""
         needed = ctypes.c_size_t(0)
         with self._use() as ptr:
@@ -750,11 +851,11 @@ class Authorization(_Handle):
             _check(_lib.oauth2cc_authorization_header(ptr, buf, len(buf), ctypes.byref(needed)))
         return buf.value.decode()
 
-    def clone(self):
+    def clone(self) -> Authorization:
         """Another owner of the same token, closed separately."""
         return Authorization(self._call(_lib.oauth2cc_authorization_clone))
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         """The pytify tuple's fields, in order: ``access_token, token_type, ... = auth``."""
         return iter(tuple(getattr(self, field) for field in self._fields))
 
@@ -764,32 +865,135 @@ class Authorization(_Handle):
                 f"refresh_token={'<hidden>' if self.refresh_token else None})")
 
 
+class Headers(Mapping[str, str]):
+    """A response's headers: a read-only mapping whose names are case-insensitive.
+
+    ``headers["content-type"]`` and ``headers.get(name)`` give the first value of that
+    header, as :meth:`Response.header` does; ``get_all(name)`` gives every value of a
+    repeated header, in the order the server sent them (``Set-Cookie`` and the like, which
+    cannot be joined with commas); ``multi_items()`` gives every ``(name, value)`` pair in
+    order, names as the server spelt them. Iterating yields each name once, first spelling.
+
+    Listing the headers needs the C exports ``oauth2cc_response_header_count`` and
+    ``oauth2cc_response_header_at``. With a library that lacks them (see
+    :data:`HEADERS_LISTABLE`) the mapping answers lookups by name only: ``headers[name]``,
+    ``get``, ``in`` work (first value), ``get_all`` gives that first value alone, and
+    iterating, ``len()``, ``keys()``, ``items()`` and ``multi_items()`` raise
+    :class:`HeadersNotListableError` (a TypeError).
+    """
+
+    def __init__(self, response: "Response") -> None:
+        self._response = response
+        self._pairs: Optional[List[Tuple[str, str]]] = None
+        if HEADERS_LISTABLE:
+            self._pairs = response._header_pairs()
+
+    def _listed(self) -> List[Tuple[str, str]]:
+        if self._pairs is None:
+            raise HeadersNotListableError(
+                f"{_LIBRARY_PATH} cannot list a response's headers (it lacks "
+                "oauth2cc_response_header_at); look them up by name instead")
+        return self._pairs
+
+    def get_all(self, name: str) -> List[str]:
+        """Every value of the header ``name`` (case-insensitive), in order; [] when absent."""
+        if self._pairs is None:
+            first = self._response.header(name)
+            return [] if first is None else [first]
+        wanted = name.lower()
+        return [value for key, value in self._pairs if key.lower() == wanted]
+
+    def multi_items(self) -> List[Tuple[str, str]]:
+        """Every ``(name, value)`` pair in the order the server sent them."""
+        return list(self._listed())
+
+    def __getitem__(self, name: str) -> str:
+        if not isinstance(name, str):
+            raise KeyError(name)
+        values = self.get_all(name)
+        if not values:
+            raise KeyError(name)
+        return values[0]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and bool(self.get_all(name))
+
+    def __iter__(self) -> Iterator[str]:
+        seen = set()
+        names = []
+        for name, _ in self._listed():
+            if name.lower() not in seen:
+                seen.add(name.lower())
+                names.append(name)
+        return iter(names)
+
+    def __len__(self) -> int:
+        return len({name.lower() for name, _ in self._listed()})
+
+    def __repr__(self) -> str:
+        if self._pairs is None:
+            return "Headers(<look up by name>)"
+        return f"Headers({self._pairs!r})"
+
+
+class HeadersNotListableError(TypeError):
+    """The loaded library cannot list a response's headers (see :class:`Headers`)."""
+
+
 class Response(_Handle):
-    """An API response from ``Client.get``: ``status``, ``body`` (bytes), ``header(name)``.
-    Immutable: any number of threads may read it."""
+    """An API response from ``Client.get``: ``status``, ``body`` (bytes), ``text()``,
+    ``json()``, ``header(name)`` and ``headers``. Immutable: any number of threads may read
+    it."""
 
     _free = "oauth2cc_response_free"
     _kind = "Response"
 
     @property
-    def status(self):
+    def status(self) -> int:
+        """The HTTP status code."""
         return self._call(_lib.oauth2cc_response_status)
 
     @property
-    def body(self):
+    def body(self) -> bytes:
+        """The whole body (read up to the config's ``max_response_bytes``)."""
         length = ctypes.c_size_t(0)
         with self._use() as ptr:  # the bytes live as long as the handle: copy them inside
             data = _lib.oauth2cc_response_body(ptr, ctypes.byref(length))
             return ctypes.string_at(data, length.value) if data else b""
 
-    def text(self, encoding="utf-8"):
+    def text(self, encoding: str = "utf-8") -> str:
+        """The body decoded with ``encoding``; undecodable bytes become U+FFFD."""
         return self.body.decode(encoding, "replace")
 
-    def header(self, name):
+    def json(self, **kwargs: Any) -> Any:
+        """The body parsed as JSON (UTF-8, -16 or -32, as :func:`json.loads` detects);
+        ``kwargs`` go to :func:`json.loads`. Raises :class:`json.JSONDecodeError` (a
+        ValueError) when the body is not JSON, whatever the status."""
+        return json.loads(self.body, **kwargs)
+
+    def header(self, name: str) -> Optional[str]:
         """The first header called ``name`` (case-insensitive), or None."""
         return _text(self._call(_lib.oauth2cc_response_header, _c_text(name, "name")))
 
-    def _open_repr(self):
+    @property
+    def headers(self) -> Headers:
+        """All headers, as a case-insensitive :class:`Headers` mapping (a new one per read,
+        independent of the response once made; with a library that cannot list headers, it
+        looks them up in this response, so it must stay open)."""
+        return Headers(self)
+
+    def _header_pairs(self) -> List[Tuple[str, str]]:
+        name, value = ctypes.c_char_p(), ctypes.c_char_p()
+        with self._use() as ptr:
+            count = _lib.oauth2cc_response_header_count(ptr)
+            pairs = []
+            for index in range(count):
+                _check(_lib.oauth2cc_response_header_at(
+                    ptr, index, ctypes.byref(name), ctypes.byref(value)))
+                pairs.append((_text(name.value) or "", _text(value.value) or ""))
+        return pairs
+
+    def _open_repr(self) -> str:
         return f"Response(status={self.status})"
 
 
@@ -806,23 +1010,68 @@ class Client(_Handle):
     _free = "oauth2cc_client_free"
     _kind = "Client"
 
-    def __init__(self, config):
+    def __init__(self, config: Config) -> None:
         super().__init__(config._new(_lib.oauth2cc_client_new))
+        # The log callback the client copied from the config must outlive the client.
+        self._log_callback = getattr(config, "_log_callback", None)
 
-    def token(self):
+    def token(self) -> Authorization:
         """A valid token: the cached one, or a freshly fetched one."""
         return Authorization(self._new(_lib.oauth2cc_client_token))
 
-    def invalidate(self):
+    def invalidate(self) -> None:
         """Forgets the cached token, e.g. after an API answered 401."""
         self._call(_lib.oauth2cc_client_invalidate)
 
-    def get(self, url):
+    def get(self, url: Text) -> Response:
         """GETs ``url`` with the token; on a 401 refreshes and retries once."""
         return Response(self._new(_lib.oauth2cc_client_get, _c_text(url, "url")))
 
+    def request(self, method, url, headers=None, body=None):
+        """Sends ``method`` to ``url`` with the token. ``headers``: a dict or a list of
+        ``"Name: value"`` strings (not Authorization, Content-Length, Transfer-Encoding or
+        Host); ``body``: bytes or str (UTF-8), sent as it is. On a 401 the token is refreshed
+        and the request, body included, sent once more. Any HTTP status is returned."""
+        if isinstance(headers, dict):
+            lines = [f"{name}: {value}" for name, value in headers.items()]
+        else:
+            lines = list(headers or [])
+        array = (_char_p * (len(lines) + 1))(*[_c_text(l, "header") for l in lines], None)
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        elif body is not None and not isinstance(body, (bytes, bytearray)):
+            raise TypeError(f"body must be bytes or str, not {type(body).__name__}")
+        data = bytes(body) if body is not None else None
+        return Response(self._new(
+            _lib.oauth2cc_client_request, _c_text(method, "method"), _c_text(url, "url"),
+            array, data, len(data) if data is not None else 0))
 
-def authenticate(client_id, client_secret):
+    def authorization_header(self):
+        """``"<type> <token>"`` of a valid token (refreshed when due), for an Authorization
+        header. On a cache hit the library allocates nothing."""
+        needed = ctypes.c_size_t(0)
+        buf = ctypes.create_string_buffer(256)
+        with self._use() as ptr:
+            status = _lib.oauth2cc_client_authorization_header(
+                ptr, buf, len(buf), ctypes.byref(needed))
+            if status == 12:  # BUFFER_TOO_SMALL: a longer token
+                buf = ctypes.create_string_buffer(needed.value + 1)
+                status = _lib.oauth2cc_client_authorization_header(
+                    ptr, buf, len(buf), ctypes.byref(needed))
+            _check(status)
+        return buf.value.decode()
+
+    def stats(self):
+        """The client's counters: a dict with token_requests, tokens_issued, failures,
+        cache_hits, token_expires_at (-1: none), last_error_status (0: none),
+        unauthorized_refreshes, stale_connection_resends."""
+        stats = _ClientStats(struct_size=ctypes.sizeof(_ClientStats))
+        with self._use() as ptr:
+            _check(_lib.oauth2cc_client_get_stats(ptr, ctypes.byref(stats)))
+        return {name: getattr(stats, name) for name, _ in _ClientStats._fields_[1:]}
+
+
+def authenticate(client_id: Text, client_secret: Text) -> Authorization:
     """One token from Spotify's accounts service with every default, as the Python pytify
     client's ``authenticate`` got it."""
     return Authorization(_new_handle(
@@ -832,6 +1081,6 @@ def authenticate(client_id, client_secret):
     ))
 
 
-def request_token(config):
+def request_token(config: Config) -> Authorization:
     """One token with ``config``, on a fresh connection (a ``Client`` caches and reuses)."""
     return Authorization(config._new(_lib.oauth2cc_request_token))

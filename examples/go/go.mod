@@ -1,0 +1,3 @@
+module oauth2cc.example/gettoken
+
+go 1.19

@@ -1,0 +1,166 @@
+//! The `Authorization` header value of the current token, kept per stripe behind a sequence
+//! lock so the header hot path reads it with plain loads: no atomic read-modify-write, no
+//! lock word written, nothing written that another thread reads (`oauth2cc_client_
+//! authorization_header` scales with cores).
+//!
+//! Protocol (the seqlock of Boehm, "Can seqlocks get along with programming language memory
+//! models?", with Rust atomics, so there is no data race and no `unsafe`): the writer (one at
+//! a time: `StripedToken::write`) makes the sequence odd, publishes with a release fence,
+//! stores the words, then makes the sequence even with a release store. A reader loads the
+//! sequence (acquire), the length, the deadline and the words (relaxed), fences (acquire)
+//! and loads the sequence again: when the two match and are even, what it read is one
+//! writer's complete value; otherwise it takes the locked path.
+
+use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
+
+/// Header values up to this many bytes live inline (JWT access tokens are 0.8-2 KiB);
+/// longer ones take the locked path.
+pub(super) const INLINE_BYTES: usize = 2048;
+const WORDS: usize = INLINE_BYTES / 8;
+
+/// What a reader found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum HeaderHit {
+    /// The header (`.0` bytes) and a NUL are in the destination.
+    Copied(usize),
+    /// The destination holds fewer than `.0 + 1` bytes: only the length is known.
+    TooSmall(usize),
+}
+
+pub(super) struct SeqHeader {
+    seq: AtomicU64,
+    /// The header's length; `usize::MAX` when there is none inline.
+    len: AtomicUsize,
+    /// Until when (ns, monotonic) the header may be handed out.
+    fresh_until: AtomicU64,
+    words: Box<[AtomicU64]>,
+}
+
+impl Default for SeqHeader {
+    fn default() -> SeqHeader {
+        SeqHeader {
+            seq: AtomicU64::new(0),
+            len: AtomicUsize::new(usize::MAX),
+            fresh_until: AtomicU64::new(0),
+            words: (0..WORDS).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+}
+
+impl SeqHeader {
+    /// Publishes `header` fresh until `fresh_until` (`None`, or a header too long to keep
+    /// inline, leaves none). Writers must be serialised by the caller.
+    pub(super) fn store(&self, header: Option<&[u8]>, fresh_until: u64) {
+        let seq = self.seq.load(Ordering::Relaxed);
+        self.seq.store(seq.wrapping_add(1), Ordering::Relaxed);
+        fence(Ordering::Release);
+        match header.filter(|h| h.len() <= INLINE_BYTES) {
+            Some(bytes) => {
+                for (word, chunk) in self.words.iter().zip(bytes.chunks(8)) {
+                    let mut padded = [0u8; 8];
+                    padded[..chunk.len()].copy_from_slice(chunk);
+                    word.store(u64::from_ne_bytes(padded), Ordering::Relaxed);
+                }
+                self.len.store(bytes.len(), Ordering::Relaxed);
+                self.fresh_until.store(fresh_until, Ordering::Relaxed);
+            }
+            None => {
+                self.len.store(usize::MAX, Ordering::Relaxed);
+                self.fresh_until.store(0, Ordering::Relaxed);
+            }
+        }
+        self.seq.store(seq.wrapping_add(2), Ordering::Release);
+    }
+
+    /// Copies the header and a NUL into `dst` when one is published and fresh at `now_ns`;
+    /// `None` sends the caller to the locked path (none inline, stale, or a writer at work).
+    /// A `None` may leave bytes in `dst`: the locked path then writes it in full.
+    #[inline]
+    pub(super) fn copy_fresh(&self, now_ns: u64, dst: &mut [u8]) -> Option<HeaderHit> {
+        let before = self.seq.load(Ordering::Acquire);
+        if before & 1 == 1 {
+            return None;
+        }
+        let len = self.len.load(Ordering::Relaxed);
+        if len > INLINE_BYTES || now_ns >= self.fresh_until.load(Ordering::Relaxed) {
+            return None;
+        }
+        let hit = if dst.len() <= len {
+            HeaderHit::TooSmall(len)
+        } else {
+            for (chunk, word) in dst[..len].chunks_mut(8).zip(self.words.iter()) {
+                let bytes = word.load(Ordering::Relaxed).to_ne_bytes();
+                chunk.copy_from_slice(&bytes[..chunk.len()]);
+            }
+            dst[len] = 0;
+            HeaderHit::Copied(len)
+        };
+        fence(Ordering::Acquire);
+        (self.seq.load(Ordering::Relaxed) == before).then_some(hit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_refuses_what_it_cannot_vouch_for() {
+        let cell = SeqHeader::default();
+        let mut dst = [0xAAu8; 64];
+        assert_eq!(cell.copy_fresh(0, &mut dst), None, "nothing published");
+        cell.store(Some(b"Bearer abcdefghijk"), 100);
+        assert_eq!(cell.copy_fresh(99, &mut dst), Some(HeaderHit::Copied(18)));
+        assert_eq!(&dst[..19], b"Bearer abcdefghijk\0");
+        assert_eq!(
+            cell.copy_fresh(100, &mut dst),
+            None,
+            "stale at its deadline"
+        );
+        let mut small = [0u8; 18];
+        assert_eq!(
+            cell.copy_fresh(0, &mut small),
+            Some(HeaderHit::TooSmall(18))
+        );
+        cell.store(Some(&[b'x'; INLINE_BYTES + 1]), u64::MAX);
+        assert_eq!(
+            cell.copy_fresh(0, &mut dst),
+            None,
+            "too long to keep inline"
+        );
+        cell.store(None, u64::MAX);
+        assert_eq!(cell.copy_fresh(0, &mut dst), None);
+    }
+
+    #[test]
+    fn a_reader_never_sees_a_torn_value() {
+        use std::sync::Arc;
+        let cell = Arc::new(SeqHeader::default());
+        let a = vec![b'a'; 1000];
+        let b = vec![b'b'; 700];
+        cell.store(Some(&a), u64::MAX);
+        let writer = {
+            let cell = cell.clone();
+            let (a, b) = (a.clone(), b.clone());
+            std::thread::spawn(move || {
+                for i in 0..20_000 {
+                    cell.store(Some(if i % 2 == 0 { &b } else { &a }), u64::MAX);
+                }
+            })
+        };
+        let mut dst = vec![0u8; 1200];
+        let mut seen = 0;
+        while !writer.is_finished() {
+            if let Some(HeaderHit::Copied(len)) = cell.copy_fresh(0, &mut dst) {
+                let value = &dst[..len];
+                assert!(
+                    value == &a[..] || value == &b[..],
+                    "torn read of {len} bytes"
+                );
+                seen += 1;
+            }
+        }
+        writer.join().unwrap();
+        assert!(seen > 0);
+    }
+}
