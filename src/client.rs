@@ -672,11 +672,13 @@ impl Inner {
             Some(from_file) => from_file,
             None => {
                 let fetched = match &self.shared_cache {
-                    Some(shared) => {
-                        shared.get_or_refresh(&self.config, &self.hooks, self.leeway(), || {
-                            self.fetch(state)
-                        })?
-                    }
+                    Some(shared) => shared.get_or_refresh(
+                        &self.config,
+                        &self.hooks,
+                        self.leeway(),
+                        state.current.get().as_deref(),
+                        || self.fetch(state),
+                    )?,
                     None => self.fetch(state)?,
                 };
                 if let Some(file) = &self.cache_file {

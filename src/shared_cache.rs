@@ -210,19 +210,23 @@ impl SharedCache {
         })
     }
 
-    /// A token: from Redis when another process refreshed it, else from `fetch` (called at
-    /// most once), stored for the others. Redis failing only means `fetch` is called
+    /// A token to replace `replacing` (the caller's current one, if any): from Redis when
+    /// another process refreshed it, else from `fetch` (called at most once), stored for the
+    /// others. The entry is taken only if it is outside the leeway and is not `replacing`
+    /// itself (a background refresh comes before the leeway: handing it its own token back
+    /// would make it ask again and again). Redis failing only means `fetch` is called
     /// directly. See the module's documentation.
     pub(crate) fn get_or_refresh(
         &self,
         config: &Config,
         hooks: &Hooks,
         leeway: Duration,
+        replacing: Option<&Token>,
         fetch: impl FnOnce() -> Result<Token>,
     ) -> Result<Token> {
         let mut fetch = Some(fetch);
         if !self.backing_off() {
-            match self.through_redis(config, hooks, leeway, &mut fetch) {
+            match self.through_redis(config, hooks, leeway, replacing, &mut fetch) {
                 Ok(Outcome::Shared(token)) => return Ok(token),
                 Ok(Outcome::Fetched(result)) => return result,
                 Ok(Outcome::GaveUp) => hooks.log(LogLevel::Warn, || {
@@ -246,6 +250,7 @@ impl SharedCache {
         config: &Config,
         hooks: &Hooks,
         leeway: Duration,
+        replacing: Option<&Token>,
         fetch: &mut Option<impl FnOnce() -> Result<Token>>,
     ) -> std::io::Result<Outcome> {
         let deadline = Instant::now() + config.timeout();
@@ -262,7 +267,12 @@ impl SharedCache {
                 other => return Err(unexpected("GET", other)),
             };
             let entry = match entry {
-                Some(stored) if stored.is_current(now, leeway) => {
+                Some(stored)
+                    if stored.is_current(now, leeway)
+                        && replacing.is_none_or(|old| {
+                            old.access_token() != stored.token.access_token()
+                        }) =>
+                {
                     return Ok(Outcome::Shared(stored.token))
                 }
                 stale_or_none => stale_or_none.map(|stored| stored.token),

@@ -586,3 +586,26 @@ fn a_redis_failure_is_logged_as_a_warning_without_the_password() {
     assert!(stderr.contains("not using Redis for 30 s"), "{stderr}");
     assert!(!stderr.contains("wrong-password"), "{stderr}");
 }
+
+#[test]
+fn a_background_refresh_before_the_leeway_replaces_the_fleets_token() {
+    let redis = Redis::start(&[]);
+    // 10 s tokens, a 5 s leeway: background refreshes come 0.5-1 s before the leeway, when
+    // Redis still holds a token that is not due.
+    let endpoint = Endpoint::start(10, |_| Some(Duration::ZERO));
+    let mut config = shared_config(&endpoint, &redis.url(), 2000);
+    config.set_expiry_leeway(5);
+    config.set_background_refresh(true);
+    let started = Instant::now();
+    let a = Client::new(&config).unwrap();
+    let b = Client::new(&config).unwrap();
+    assert_eq!(a.token().unwrap().access_token().expose(), "tok-1");
+    assert_eq!(b.token().unwrap().access_token().expose(), "tok-1");
+    assert_eq!(endpoint.token_requests(), 1);
+    // Before tok-1 enters its leeway (5 s): the first background refresh fetched tok-2
+    // rather than taking tok-1 back from Redis, and the other client took tok-2 from Redis.
+    std::thread::sleep(Duration::from_millis(4800).saturating_sub(started.elapsed()));
+    assert_eq!(endpoint.token_requests(), 2);
+    assert_eq!(a.token().unwrap().access_token().expose(), "tok-2");
+    assert_eq!(b.token().unwrap().access_token().expose(), "tok-2");
+}
