@@ -6,16 +6,22 @@
 #
 # With SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET set, the token comes from Spotify's
 # accounts service. Without them, from the bundled local stand-in for it
-# (examples/token_endpoint.rs), started on a free loopback port and stopped at the end.
+# (token-endpoint/, a crate with no dependency beyond std, base64 and serde_json), started on a free loopback port and stopped at the end.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 target_dir="${CARGO_TARGET_DIR:-target}"
 
-echo "==> cargo build --release (library and the local token endpoint)" >&2
-cargo build --release --lib --example token_endpoint
+# The `demo` profile (Cargo.toml): unoptimised, for a quick cold build. Only what
+# runs is compiled: the shared library (no static archive, no rlib) and the token endpoint,
+# which has no dependency the library does not already build; no dev-dependency.
+echo "==> cargo build --profile demo (the local token endpoint, then the shared library)" >&2
+cargo build --profile demo -p oauth2cc-token-endpoint --bin token_endpoint
+cargo rustc --profile demo -p oauth2cc --lib --crate-type cdylib
 echo "==> make -C examples" >&2
-make -s -C examples LIBDIR="$(cd "$target_dir/release" && pwd)"
+# Relinked every time: the program's rpath names the library folder, which may have changed.
+rm -f examples/client_credentials
+make -s -C examples LIBDIR="$(cd "$target_dir/demo" && pwd)"
 
 if [[ -n "${SPOTIFY_CLIENT_ID:-}" && -n "${SPOTIFY_CLIENT_SECRET:-}" ]]; then
     echo "==> examples/client_credentials (Spotify, with SPOTIFY_CLIENT_ID)" >&2
@@ -35,7 +41,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "==> starting the local token endpoint (SPOTIFY_CLIENT_ID/SECRET are not set)" >&2
-"$target_dir/release/examples/token_endpoint" --addr 127.0.0.1:0 --port-file "$workdir/port" \
+"$target_dir/demo/token_endpoint" --addr 127.0.0.1:0 --port-file "$workdir/port" \
     --client-id oauth2cc-demo-client --client-secret oauth2cc-demo-secret \
     >"$workdir/endpoint.log" 2>&1 &
 endpoint_pid=$!

@@ -3,40 +3,49 @@
 # `cargo cinstall` produces, plus a CMake package (see README "Installing" for why this script
 # and not cargo-c):
 #
-#   PREFIX/lib/liboauth2cc.so.X.Y.Z               the shared library (SONAME liboauth2cc.so.SOVERSION)
+#   PREFIX/bin/oauth2cc                           the command-line tool (README "Command line")
+#   PREFIX/lib/liboauth2cc.so.X.Y.Z               the shared library (SONAME liboauth2cc.so.SOVERSION),
+#                                                 stripped like the tool (--strip-unneeded)
 #   PREFIX/lib/liboauth2cc.so.SOVERSION -> liboauth2cc.so.X.Y.Z   what the loader looks for
 #   PREFIX/lib/liboauth2cc.so -> liboauth2cc.so.SOVERSION         what `-loauth2cc` finds
 #   PREFIX/lib/liboauth2cc.a                      the static library
 #   PREFIX/include/oauth2cc.h, oauth2cc.hpp       the C header and the C++17 header
+#   PREFIX/include/oauth2cc_curl.h                the header-only libcurl glue
 #   PREFIX/lib/pkgconfig/oauth2cc.pc              pkg-config (Libs.private for --static)
+#   PREFIX/lib/pkgconfig/oauth2cc-static.pc       pkg-config for a static link: the archive
+#                                                 by its path (when the archive is installed)
 #   PREFIX/lib/cmake/oauth2cc/oauth2ccConfig.cmake, oauth2ccConfigVersion.cmake
 #                                                 find_package(oauth2cc): oauth2cc::oauth2cc
 #
 # SOVERSION is 0.MINOR while the version is 0.x and MAJOR from 1.0 on (see README "ABI policy").
 #
 # Usage: scripts/install.sh [--prefix DIR] [--destdir DIR] [--libdir DIR] [--includedir DIR]
-#                           [--library-type cdylib|staticlib]... [--target TRIPLE] [--dry-run]
+#                           [--bindir DIR] [--library-type cdylib|staticlib]... [--without-cli]
+#                           [--no-strip] [--target TRIPLE] [--dry-run]
 #   --prefix DIR        where the files go and what the .pc file says (default /usr/local)
 #   --destdir DIR       stage the files under DIR (DIR/PREFIX/...) for packaging; the .pc file
 #                       still names PREFIX (the CMake package is relocatable). Default: $DESTDIR.
 #   --libdir DIR        library folder, relative to PREFIX (default lib; e.g. lib64,
 #                       lib/x86_64-linux-gnu)
 #   --includedir DIR    header folder, relative to PREFIX (default include)
+#   --bindir DIR        folder of the oauth2cc tool, relative to PREFIX (default bin)
 #   --library-type T    install only this kind of library (repeatable; default both), as
 #                       cargo-c's option of that name: with only `staticlib`, `-loauth2cc`
 #                       finds the archive and pkg-config's Libs lists the system libraries too
+#   --without-cli       do not build or install the oauth2cc tool
+#   --no-strip          install the library and the tool with their symbol tables
 #   --target TRIPLE     build for this Linux target (default: the host's, from rustc -vV)
 #   --dry-run           build and print what would be installed, install nothing
-# Environment: CARGO (the cargo to run), CARGO_TARGET_DIR, DESTDIR.
+# Environment: CARGO (the cargo to run), CARGO_TARGET_DIR, DESTDIR, STRIP (the strip to run;
+# default strip for the host's target, else <arch>-linux-gnu-strip when installed).
 #
 # Linux only (ELF shared libraries with a SONAME). For Windows, see README "Windows".
 
 set -euo pipefail
 
-die() {
-  echo "install.sh: $*" >&2
-  exit 1
-}
+script=install.sh
+# shellcheck source=scripts/lib/cli.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/cli.sh"
 
 usage() {
   sed -n '2,/^$/{s/^# \{0,1\}//;p}' "$0"
@@ -47,6 +56,9 @@ prefix=/usr/local
 destdir=${DESTDIR:-}
 libdir=lib
 includedir=include
+bindir=bin
+want_cli=yes
+strip_files=yes
 want_cdylib=yes
 want_staticlib=yes
 library_types=()
@@ -63,6 +75,10 @@ while [ $# -gt 0 ]; do
     --libdir=*) libdir=${1#*=}; shift ;;
     --includedir) [ $# -ge 2 ] || die "--includedir needs a value"; includedir=$2; shift 2 ;;
     --includedir=*) includedir=${1#*=}; shift ;;
+    --bindir) [ $# -ge 2 ] || die "--bindir needs a value"; bindir=$2; shift 2 ;;
+    --bindir=*) bindir=${1#*=}; shift ;;
+    --without-cli) want_cli=no; shift ;;
+    --no-strip) strip_files=no; shift ;;
     --library-type) [ $# -ge 2 ] || die "--library-type needs a value"; library_types+=("$2"); shift 2 ;;
     --library-type=*) library_types+=("${1#*=}"); shift ;;
     --target) [ $# -ge 2 ] || die "--target needs a value"; target=$2; shift 2 ;;
@@ -91,15 +107,16 @@ case "$prefix" in
 esac
 prefix=${prefix%/}
 [ -n "$prefix" ] || prefix=/
-for rel in "$libdir" "$includedir"; do
+for rel in "$libdir" "$includedir" "$bindir"; do
   case "$rel" in
-    /* | "" | *..*) die "--libdir and --includedir are relative to the prefix and stay inside it: '$rel'" ;;
+    /* | "" | *..*) die "--libdir, --includedir and --bindir are relative to the prefix and stay inside it: '$rel'" ;;
   esac
 done
 libdir=${libdir%/}
 includedir=${includedir%/}
-case "$prefix$libdir$includedir" in
-  *[\|\&\\]*) die "paths with '|', '&' or a backslash are not supported: $prefix $libdir $includedir" ;;
+bindir=${bindir%/}
+case "$prefix$libdir$includedir$bindir" in
+  *[\|\&\\]*) die "paths with '|', '&' or a backslash are not supported: $prefix $libdir $includedir $bindir" ;;
 esac
 [ "$(uname -s)" = Linux ] || die "this script installs ELF shared libraries on Linux; see README \"Windows\" for other systems"
 
@@ -132,6 +149,13 @@ real_name=liboauth2cc.so.${version%%[-+]*}
 soname=liboauth2cc.so.$soversion
 
 # --- Build, and ask rustc which system libraries a static link needs ------------------------
+# The tool first, in a target folder of its own: as a dependency of the tool the library is
+# built without the SONAME flag, and sharing target/<triple>/release with build_libraries
+# would make the two builds redo each other's work on every run.
+if [ "$want_cli" = yes ]; then
+  built_cli=$(build_cli "$target" "${CARGO_TARGET_DIR:-$root/target}/install-cli")
+  [ -f "$built_cli" ] || die "cargo built no oauth2cc tool"
+fi
 build_libraries "$target" -C "link-arg=-Wl,-soname,$soname"
 built_so=$(built_file /liboauth2cc.so)
 built_a=$(built_file /liboauth2cc.a)
@@ -165,6 +189,21 @@ inc=$stage/$includedir
 run() {
   if [ "$dry_run" = yes ]; then echo "$*"; else "$@"; fi
 }
+# The strip for the target: $STRIP, strip for the host's own target, else the cross binutils'.
+strip_tool=${STRIP:-}
+if [ -z "$strip_tool" ] && [ "$strip_files" = yes ]; then
+  if [ "$target" = "$(rustc -vV | sed -n 's/^host: //p')" ]; then
+    strip_tool=strip
+  elif command -v "${target%%-*}-linux-gnu-strip" >/dev/null 2>&1; then
+    strip_tool=${target%%-*}-linux-gnu-strip
+  else
+    echo "$script: no strip for $target (set STRIP=): installing unstripped files" >&2
+    strip_files=no
+  fi
+fi
+strip_installed() { # strip_installed FILE: drops the symbol table and debug sections
+  if [ "$strip_files" = yes ]; then run "$strip_tool" --strip-unneeded "$1"; fi
+}
 write() { # write TEMPLATE DEST
   if [ "$dry_run" = yes ]; then
     echo "generate $2 from $1"
@@ -176,15 +215,22 @@ write() { # write TEMPLATE DEST
 }
 
 run install -d "$lib" "$inc" "$lib/pkgconfig" "$lib/cmake/oauth2cc"
+if [ "$want_cli" = yes ]; then
+  run install -d "$stage/$bindir"
+  run install -m 0755 "$built_cli" "$stage/$bindir/oauth2cc"
+  strip_installed "$stage/$bindir/oauth2cc"
+fi
 if [ "$want_cdylib" = yes ]; then
   run install -m 0755 "$built_so" "$lib/$real_name"
+  strip_installed "$lib/$real_name"
   [ "$soname" = "$real_name" ] || run ln -sfn "$real_name" "$lib/$soname"
   run ln -sfn "$soname" "$lib/liboauth2cc.so"
 fi
 if [ "$want_staticlib" = yes ]; then
   run install -m 0644 "$built_a" "$lib/liboauth2cc.a"
+  write oauth2cc-static.pc.in "$lib/pkgconfig/oauth2cc-static.pc"
 fi
-run install -m 0644 include/oauth2cc.h include/oauth2cc.hpp "$inc/"
+run install -m 0644 include/oauth2cc.h include/oauth2cc.hpp include/oauth2cc_curl.h "$inc/"
 write oauth2cc.pc.in "$lib/pkgconfig/oauth2cc.pc"
 write cmake/oauth2ccConfig.cmake.in "$lib/cmake/oauth2cc/oauth2ccConfig.cmake"
 write cmake/oauth2ccConfigVersion.cmake.in "$lib/cmake/oauth2cc/oauth2ccConfigVersion.cmake"

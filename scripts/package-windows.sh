@@ -4,6 +4,7 @@
 #
 #   bin/oauth2cc.dll                      the DLL: exports the oauth2cc_* functions only, and
 #                                         carries a version resource (file version = VERSION)
+#   bin/oauth2cc.exe                      the command-line tool (README "Command line"), stripped
 #   lib/oauth2cc.lib                      import library for MSVC's link.exe (made by dlltool
 #                                         from lib/oauth2cc.def, the DLL's export table)
 #   lib/oauth2cc.def                      that export table
@@ -12,6 +13,7 @@
 #                                         are in lib/liboauth2cc.a.txt, the .pc and the CMake
 #                                         package
 #   include/oauth2cc.h, oauth2cc.hpp      the C header and the C++17 header
+#   include/oauth2cc_curl.h               the header-only libcurl glue
 #   lib/cmake/oauth2cc/                   relocatable CMake package: oauth2cc::oauth2cc
 #   lib/pkgconfig/oauth2cc.pc             pkg-config, relocatable (${pcfiledir})
 #   README-windows.txt                    how to link from MSVC, MinGW and CMake
@@ -25,16 +27,9 @@
 set -euo pipefail
 
 script=package-windows.sh
-die() {
-  echo "$script: $*" >&2
-  exit 1
-}
-
-case "${1:-}" in
-  "") ;;
-  -h | --help) sed -n '2,/^$/{s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
-  *) die "unknown argument: $1 (see --help)" ;;
-esac
+# shellcheck source=scripts/lib/cli.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/cli.sh"
+no_arguments "$@"
 
 target=x86_64-pc-windows-gnu
 tools=x86_64-w64-mingw32
@@ -61,6 +56,9 @@ read_version
 # build.rs compiles the version resource with windres; without one it only warns, which a
 # package must not ship: make that an error here.
 export WINDRES=${WINDRES:-$tools-windres}
+# The tool first, in its own target folder (see scripts/install.sh).
+built_exe=$(build_cli "$target" "${CARGO_TARGET_DIR:-$root/target}/install-cli")
+[ -f "$built_exe" ] || die "cargo built no oauth2cc.exe"
 build_libraries "$target"
 built_dll=$(built_file /oauth2cc.dll)
 built_a=$(built_file /liboauth2cc.a)
@@ -76,6 +74,7 @@ mkdir -p "$stage/bin" "$stage/include" "$stage/lib/cmake/oauth2cc" "$stage/lib/p
 
 # --- The DLL, checked ---------------------------------------------------------------------
 "$tools-strip" -s -o "$stage/bin/oauth2cc.dll" "$built_dll"
+"$tools-strip" -s -o "$stage/bin/oauth2cc.exe" "$built_exe"
 dump=$("$tools-objdump" -p "$stage/bin/oauth2cc.dll")
 exports=$(printf '%s\n' "$dump" | sed -n '/^\[Ordinal\/Name Pointer\] Table/,/^$/p' |
   sed -n 's/^[[:space:]]*\[[[:space:]]*[0-9]*\][[:space:]]*\([^[:space:]]*\)$/\1/p')
@@ -104,7 +103,7 @@ $native_static_libs
 TXT
 
 # --- Headers, pkg-config, CMake, README -----------------------------------------------------
-cp include/oauth2cc.h include/oauth2cc.hpp "$stage/include/"
+cp include/oauth2cc.h include/oauth2cc.hpp include/oauth2cc_curl.h "$stage/include/"
 prefix='${pcfiledir}/../..'
 libdir=lib
 includedir=include

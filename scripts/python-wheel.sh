@@ -22,16 +22,9 @@
 set -euo pipefail
 
 script=python-wheel.sh
-die() {
-  echo "$script: $*" >&2
-  exit 1
-}
-
-case "${1:-}" in
-  "") ;;
-  -h | --help) sed -n '2,/^$/{s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
-  *) die "unknown argument: $1 (see --help)" ;;
-esac
+# shellcheck source=scripts/lib/cli.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/cli.sh"
+no_arguments "$@"
 
 cd "$(dirname "$0")/.."
 root=$PWD

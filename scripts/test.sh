@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # The README's test command: installs what the tests need (Debian/Ubuntu, when missing and
 # when we may), then runs every test with `cargo test`: Rust unit and integration tests, the
-# C, C++ and Python consumer tests, the header checks and the install-layout test.
+# C, C++ and Python consumer tests, the header checks, the install-layout test and the
+# command-line tool's tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Programs the consumer tests call: a C/C++ compiler, pkg-config and CMake (installed
 # layout), tinyproxy and microsocks (HTTP and SOCKS5 proxy tests), readelf (SONAME),
-# make (examples), python3 (ctypes binding) with pip and venv (its wheel), redis-server and
-# redis-cli (tests/shared_cache.rs). Node and Go
+# make (examples), python3 (ctypes binding) with pip and venv (its wheel), curl (the
+# command-line tool's test) and libcurl's development files (include/oauth2cc_curl.h's C
+# test), redis-server and redis-cli (tests/shared_cache.rs). Node and Go
 # (tests/ffi_languages.rs) are optional here: without them those examples are not run.
 need=()
 command -v cc >/dev/null || need+=(gcc)
@@ -29,6 +31,9 @@ if command -v python3 >/dev/null; then
 else
   need+=(python3-pip python3-venv)
 fi
+command -v curl >/dev/null || need+=(curl)
+[ -f /usr/include/curl/curl.h ] || [ -n "$(ls /usr/include/*/curl/curl.h 2>/dev/null)" ] ||
+  need+=(libcurl4-openssl-dev)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
     echo "scripts/test.sh: installing ${need[*]}"
@@ -40,4 +45,6 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
-cargo test "$@"
+# --workspace: the library's package and the command-line tool's (cli/), the test kit and the
+# demo's token endpoint.
+cargo test --workspace "$@"

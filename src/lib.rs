@@ -23,23 +23,26 @@
 //! ## Layout
 //! Each module depends only on those below it (a DAG; `ffi` is the C shell over the rest):
 //! ```text
-//! ffi ───────────────► client ──► fetch ──► token ──► config ──► auth ──► form
-//!  (C handles, the      │  │        │                  │  │
-//!   last error)         │  │        └──► transport ────┘  └──► files, url_rules
-//!                       │  ├──► cache_file ──► token        (transport also uses
-//!                       │  └──► shared_cache ─► token,        files, url_rules, secret)
-//!                       │                       transport (redis)
-//!                       └──► hooks (clock)
-//! leaves: error, secret, form, files, url_rules, redis_url, hooks, jwt
-//! auth ──► jwt (keys, assertions), client_cert ──► jwt, files (transport presents it)
+//! ffi ──► client ──► fetch ──► discovery ──► transport ──► config, files, url_rules, hooks
+//!          │  │        │  └──► token ──► config ──► auth ──► jwt, client_cert, form
+//!          │  │        └──► transport
+//!          │  ├──► cache_file ──► token, files
+//!          │  ├──► shared_cache ──► token, transport (redis), redis_url
+//!          │  └──► fork, hooks
+//!          └──► client/{api_request, background, seq_header, striped}
+//! leaves: error, secret, form, files, url_rules, redis_url, hooks (clock, log sink,
+//!         counters), fork
 //! ```
 //! * `url_rules`: where requests may go (URL, host, port, proxy-URL rules). `files`: bounded
 //!   reads and PEM loading. `form`: form encoding. `auth`: client authentication methods.
 //!   `jwt`: private keys and client assertions (ring). `client_cert`: the mutual-TLS
-//!   certificate and its key.
+//!   certificate and its key. `discovery`: issuer metadata (RFC 8414).
 //! * `token`: pure; builds the token request, parses the answer. `transport`: the only I/O, a
-//!   byte-level request. `fetch`: one token request (auth fallback, retries, redaction).
-//! * `client`: the cache, single flight, the 401 rule; `hooks`: what it observes (clock).
+//!   byte-level request. `fetch`: one token request (auth fallback, retries, redaction, logs
+//!   and counts).
+//! * `client`: the cache (per-thread stripes, a seqlocked header copy), single flight, the
+//!   401 rule, the background refresher; `hooks`: what it observes and reports (clock, log
+//!   sink, counters); `fork`: noticing a `fork()` child.
 //! * `cache_file`: the token on disk; `shared_cache`: the token in Redis for a fleet, over
 //!   `transport::redis` (RESP2), at a URL parsed by `redis_url`.
 

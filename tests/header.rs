@@ -45,7 +45,15 @@ fn define<'a>(header: &'a str, name: &str) -> &'a str {
 
 /// What cbindgen's build needs, plus the folders that may hold targets the manifest names.
 const CRATE_FILES: &[&str] = &["Cargo.toml", "Cargo.lock", "build.rs", "cbindgen.toml"];
-const CRATE_DIRS: &[&str] = &["src", "examples", "benches", "tests", "testkit"];
+const CRATE_DIRS: &[&str] = &[
+    "src",
+    "examples",
+    "benches",
+    "tests",
+    "testkit",
+    "token-endpoint",
+    "cli",
+];
 
 /// Makes `to` hold what `from` holds: files written only when their content differs (so
 /// cargo's fingerprints see no change where there is none), files `from` lacks removed.
@@ -255,19 +263,15 @@ fn header_compiles_as_c99_and_cpp17_and_links_every_function() {
     let program = everything_program(&header);
     let c_source = TempFile::new("header_everything", "c", &program);
     let cpp_source = TempFile::new("header_everything", "cpp", &program);
-    let common = [
-        "-Wall",
-        "-Wextra",
-        "-Werror",
-        "-pedantic",
-        "-Wshadow",
-        "-Wundef",
-    ];
+    let common = c_harness::STRICT_FLAGS.iter().copied();
     let c_flags: Vec<&str> = ["-std=c99", "-Wstrict-prototypes", "-Wmissing-prototypes"]
         .into_iter()
         .chain(common)
         .collect();
-    let cpp_flags: Vec<&str> = ["-std=c++17"].into_iter().chain(common).collect();
+    let cpp_flags: Vec<&str> = ["-std=c++17"]
+        .into_iter()
+        .chain(c_harness::STRICT_FLAGS.iter().copied())
+        .collect();
     compile_and_run(
         &c_harness::cc(),
         &c_flags,

@@ -90,6 +90,7 @@ fn installs() -> &'static Installs {
                 "--libdir",
                 "lib/x86_64-linux-gnu",
                 "--library-type=cdylib",
+                "--without-cli",
             ],
             &[],
         );
@@ -189,10 +190,14 @@ fn assert_gets_token(exe: &Path, library_path: &str) -> Outcome {
 }
 
 fn pkg_config(prefix: &Path, args: &[&str]) -> Vec<String> {
+    pkg_config_of(prefix, "oauth2cc", args)
+}
+
+fn pkg_config_of(prefix: &Path, package: &str, args: &[&str]) -> Vec<String> {
     let out = run_tool(
         Command::new("pkg-config")
             .args(args)
-            .arg("oauth2cc")
+            .arg(package)
             .env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig"))
             .env_remove("PKG_CONFIG_SYSROOT_DIR"),
     );
@@ -201,11 +206,20 @@ fn pkg_config(prefix: &Path, args: &[&str]) -> Vec<String> {
 
 /// Builds `examples/client_credentials.c` with the flags pkg-config gives.
 fn build_with_pkg_config(prefix: &Path, static_link: bool, name: &str) -> PathBuf {
+    build_with_pkg_config_of(prefix, "oauth2cc", static_link, name)
+}
+
+fn build_with_pkg_config_of(
+    prefix: &Path,
+    package: &str,
+    static_link: bool,
+    name: &str,
+) -> PathBuf {
     let mut query = vec!["--cflags", "--libs"];
     if static_link {
         query.push("--static");
     }
-    let flags = pkg_config(prefix, &query);
+    let flags = pkg_config_of(prefix, package, &query);
     let exe = installs().root.join(name);
     run_tool(
         Command::new(cc())
@@ -254,7 +268,20 @@ fn install_puts_every_file_where_c_users_look() {
         .collect();
     assert!(foreign.is_empty(), "exported beyond the C API: {foreign:?}");
 
-    for header in ["oauth2cc.h", "oauth2cc.hpp"] {
+    // Installed stripped: no symbol table (the dynamic one stays).
+    let sections = run_tool(Command::new("readelf").arg("-S").arg(lib.join(&real)));
+    assert!(!sections.contains(".symtab"), "{sections}");
+
+    // The tool: stripped, runnable, this version.
+    let tool = installs.full.join("bin/oauth2cc");
+    let sections = run_tool(Command::new("readelf").arg("-S").arg(&tool));
+    assert!(!sections.contains(".symtab"), "{sections}");
+    assert_eq!(
+        run_tool(Command::new(&tool).arg("--version")),
+        format!("oauth2cc {VERSION}\n")
+    );
+
+    for header in ["oauth2cc.h", "oauth2cc.hpp", "oauth2cc_curl.h"] {
         assert_eq!(
             read(&installs.full.join("include").join(header)),
             read(&manifest_dir().join("include").join(header)),
@@ -291,6 +318,7 @@ fn install_puts_every_file_where_c_users_look() {
     // Every placeholder was filled in.
     for file in [
         lib.join("pkgconfig/oauth2cc.pc"),
+        lib.join("pkgconfig/oauth2cc-static.pc"),
         cmake.join("oauth2ccConfig.cmake"),
         cmake.join("oauth2ccConfigVersion.cmake"),
     ] {
@@ -344,6 +372,43 @@ fn pkg_config_static_consumer_gets_a_token() {
         "{needed:?}"
     );
     assert_gets_token(&exe, "");
+}
+
+/// With the shared library installed beside the archive, `oauth2cc-static` still links the
+/// archive: the program needs no liboauth2cc.so.
+#[test]
+fn pkg_config_static_package_links_the_archive_beside_the_shared_library() {
+    let installs = installs();
+    let lib = installs.full.join("lib");
+    assert!(lib.join("liboauth2cc.so").exists() && lib.join("liboauth2cc.a").exists());
+    let prefix = path_str(&installs.full);
+    let libs = pkg_config_of(&installs.full, "oauth2cc-static", &["--libs", "--static"]);
+    assert_eq!(libs[0], format!("{prefix}/lib/liboauth2cc.a"), "{libs:?}");
+    assert!(!libs.iter().any(|f| f == "-loauth2cc"), "{libs:?}");
+    let exe = build_with_pkg_config_of(
+        &installs.full,
+        "oauth2cc-static",
+        true,
+        "pkg_config_static_pc",
+    );
+    let (needed, _) = dynamic_section(&exe);
+    assert!(
+        !needed.iter().any(|n| n.starts_with("liboauth2cc")),
+        "{needed:?}"
+    );
+    assert_gets_token(&exe, "");
+    // Without --static too: the file names the archive.
+    assert_eq!(
+        pkg_config_of(&installs.full, "oauth2cc-static", &["--libs"]),
+        libs
+    );
+    // The shared-only install has no archive and so no oauth2cc-static.pc; without the tool
+    // (--without-cli), no bin/.
+    assert!(!installs
+        .multiarch
+        .join("lib/x86_64-linux-gnu/pkgconfig/oauth2cc-static.pc")
+        .exists());
+    assert!(!installs.multiarch.join("bin").exists());
 }
 
 #[test]
@@ -455,6 +520,10 @@ fn install_script_refuses_bad_arguments_before_building() {
         ),
         (
             &["--prefix", "/tmp/x", "--libdir", "../out"][..],
+            "relative to the prefix",
+        ),
+        (
+            &["--prefix", "/tmp/x", "--bindir", "../bin"][..],
             "relative to the prefix",
         ),
         (

@@ -49,6 +49,7 @@ fn run_unittest(command: &mut Command, module: &str, min_tests: usize) -> String
     command
         .args(["-m", "unittest", "-v", module])
         .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env("OAUTH2CC_TEST_KEYS", manifest_dir().join("tests/data/keys"))
         .env_remove("OAUTH2CC_CLIENT_ID")
         .env_remove("OAUTH2CC_CLIENT_SECRET")
         .env_remove("OAUTH2CC_TOKEN_URL")

@@ -10,12 +10,81 @@ use support::c_harness::{build_c, manifest_dir, run_program};
 use support::TempFile;
 use support::{token_server, CLIENT_ID, CLIENT_SECRET};
 
+/// Every ```c block of README.md, in order.
+fn readme_c_blocks() -> Vec<String> {
+    let readme = std::fs::read_to_string(manifest_dir().join("README.md")).expect("read README.md");
+    readme
+        .split("```c\n")
+        .skip(1)
+        .map(|block| {
+            block
+                .split("```")
+                .next()
+                .expect("the ```c block ends")
+                .to_string()
+        })
+        .collect()
+}
+
 /// The first ```c block of README.md.
 fn readme_c_example() -> String {
-    let readme = std::fs::read_to_string(manifest_dir().join("README.md")).expect("read README.md");
-    let start = readme.find("```c\n").expect("README.md has a ```c block") + "```c\n".len();
-    let len = readme[start..].find("```").expect("the ```c block ends");
-    readme[start..start + len].to_string()
+    readme_c_blocks().remove(0)
+}
+
+/// The ```c block of README.md that holds `marker`.
+fn readme_c_block_with(marker: &str) -> String {
+    readme_c_blocks()
+        .into_iter()
+        .find(|block| block.contains(marker))
+        .unwrap_or_else(|| panic!("README.md has no ```c block with {marker}"))
+}
+
+#[test]
+fn the_readme_post_example_sends_json_and_reports_a_failure() {
+    let source = TempFile::new("readme_post", "c", readme_c_block_with("post_json.c"));
+    let exe = build_c(source.path(), "readme_post");
+    let server = token_server("readme-post-token");
+    let env = |secret: &str| {
+        vec![
+            ("OAUTH2CC_CLIENT_ID", CLIENT_ID.to_string()),
+            ("OAUTH2CC_CLIENT_SECRET", secret.to_string()),
+            ("OAUTH2CC_TOKEN_URL", server.url("/api/token")),
+        ]
+    };
+    let api = server.url("/v1/things");
+    let ok = run_program(&exe, &[api.as_str()], &env(CLIENT_SECRET));
+    assert!(ok.status.success(), "{}", ok.report());
+    assert_eq!(ok.stdout.trim(), r#"200 {"api":true}"#, "{}", ok.report());
+    let post = server
+        .requests()
+        .into_iter()
+        .find(|r| r.path() == "/v1/things")
+        .expect("the API got the POST");
+    assert_eq!(post.method, "POST");
+    assert_eq!(post.body, br#"{"name":"example","size":3}"#);
+    assert_eq!(post.header("content-type"), Some("application/json"));
+    assert_eq!(
+        post.header("authorization"),
+        Some("Bearer readme-post-token")
+    );
+
+    let refused = run_program(&exe, &[api.as_str()], &env("not-the-secret"));
+    assert_eq!(refused.status.code(), Some(1), "{}", refused.report());
+    assert!(
+        refused.stderr.contains("OAUTH2CC_STATUS_BAD_REQUEST: "),
+        "{}",
+        refused.report()
+    );
+    assert!(
+        refused.stderr.contains("oauth2cc: token refresh failed"),
+        "{}",
+        refused.report()
+    );
+    assert!(
+        !refused.stderr.contains("not-the-secret"),
+        "{}",
+        refused.report()
+    );
 }
 
 #[test]

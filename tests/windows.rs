@@ -38,8 +38,10 @@ const MAX_DLL_BYTES: u64 = 3_500_000;
 const PACKAGE_FILES: &[&str] = &[
     "README-windows.txt",
     "bin/oauth2cc.dll",
+    "bin/oauth2cc.exe",
     "include/oauth2cc.h",
     "include/oauth2cc.hpp",
+    "include/oauth2cc_curl.h",
     "lib/cmake/oauth2cc/oauth2ccConfig.cmake",
     "lib/cmake/oauth2cc/oauth2ccConfigVersion.cmake",
     "lib/liboauth2cc.a",
@@ -224,11 +226,8 @@ fn endpoint() -> TestServer {
     })
 }
 
-/// Runs a consumer (examples/client_credentials.c or .cpp) under Wine and checks it printed
-/// the token; the JSON config file it reads is named by a Windows path.
-fn assert_gets_a_token(exe: &Path) -> Outcome {
-    let server = endpoint();
-    let dir = exe.parent().expect("the program's folder");
+/// `dir/config.json`: the credentials [`endpoint`] accepts and its token URL.
+fn write_config(dir: &Path, server: &TestServer) -> PathBuf {
     let config = dir.join("config.json");
     let json = serde_json::json!({
         "client_id": CLIENT_ID,
@@ -236,6 +235,15 @@ fn assert_gets_a_token(exe: &Path) -> Outcome {
         "token_url": server.url("/api/token"),
     });
     std::fs::write(&config, json.to_string()).expect("write the config");
+    config
+}
+
+/// Runs a consumer (examples/client_credentials.c or .cpp) under Wine and checks it printed
+/// the token; the JSON config file it reads is named by a Windows path.
+fn assert_gets_a_token(exe: &Path) -> Outcome {
+    let server = endpoint();
+    let dir = exe.parent().expect("the program's folder");
+    let config = write_config(dir, &server);
     add_stand_in(dir);
     let outcome = run_program(exe, &[&wine_path(&config)], &[]);
     assert!(outcome.status.success(), "{}", outcome.report());
@@ -343,11 +351,9 @@ fn dll_carries_a_version_resource_of_the_crate_version() {
     );
 }
 
-#[test]
-fn dll_needs_only_what_windows_ships_and_stays_small() {
-    let Some(package) = package() else { return };
-    let dll = package.join("bin/oauth2cc.dll");
-    let imports: BTreeSet<String> = objdump(&dll)
+/// The DLLs `file` imports (lower case), after checking that Windows ships each of them.
+fn assert_imports_only_system_dlls(file: &Path) -> BTreeSet<String> {
+    let imports: BTreeSet<String> = objdump(file)
         .lines()
         .filter_map(|l| l.trim().strip_prefix("DLL Name: "))
         .map(str::to_ascii_lowercase)
@@ -356,7 +362,15 @@ fn dll_needs_only_what_windows_ships_and_stays_small() {
         .iter()
         .filter(|d| !SYSTEM_DLLS.contains(&d.as_str()))
         .collect();
-    assert!(foreign.is_empty(), "oauth2cc.dll imports {foreign:?}");
+    assert!(foreign.is_empty(), "{} imports {foreign:?}", file.display());
+    imports
+}
+
+#[test]
+fn dll_needs_only_what_windows_ships_and_stays_small() {
+    let Some(package) = package() else { return };
+    let dll = package.join("bin/oauth2cc.dll");
+    let imports = assert_imports_only_system_dlls(&dll);
     let size = std::fs::metadata(&dll).expect("stat the DLL").len();
     eprintln!("oauth2cc.dll: {size} bytes stripped; imports {imports:?}");
     assert!(size < MAX_DLL_BYTES, "oauth2cc.dll is {size} bytes");
@@ -451,4 +465,31 @@ fn cmake_package_builds_c_and_static_cpp_consumers() {
     let consumer_cpp = build.join("consumer_cpp_static.exe");
     assert!(!objdump(&consumer_cpp).contains("DLL Name: oauth2cc.dll"));
     assert_gets_a_token(&consumer_cpp);
+}
+
+#[test]
+fn command_line_tool_runs_under_wine_and_needs_only_system_dlls() {
+    let Some(package) = package() else { return };
+    let exe = package.join("bin/oauth2cc.exe");
+    assert_imports_only_system_dlls(&exe);
+
+    let dir = work_dir("cli");
+    let copy = dir.join("oauth2cc.exe");
+    std::fs::copy(&exe, &copy).expect("copy the tool");
+    add_stand_in(&dir);
+    let server = endpoint();
+    let config = write_config(&dir, &server);
+    let outcome = run_program(
+        &copy,
+        &["--config", &wine_path(&config), "--no-cache", "header"],
+        &[],
+    );
+    assert!(outcome.status.success(), "{}", outcome.report());
+    assert_eq!(
+        outcome.stdout,
+        "Authorization: Bearer tok-windows\n",
+        "{}",
+        outcome.report()
+    );
+    assert_eq!(server.requests().len(), 1);
 }

@@ -50,6 +50,24 @@ build_libraries() {
   [ -n "$artifact" ] || die "cargo reported no oauth2cc library artifact"
 }
 
+# build_cli TARGET TARGET_DIR: builds the oauth2cc tool (cli/) for TARGET in release mode in
+# TARGET_DIR and prints the executable's path.
+build_cli() {
+  local target=$1 dir=$2 json log
+  echo "$script: building with: $cargo build --release -p oauth2cc-cli --bin oauth2cc" \
+    "--target $1 --target-dir $dir" >&2
+  log=$(mktemp)
+  if ! json=$("$cargo" build --release -p oauth2cc-cli --bin oauth2cc --target "$target" \
+    --target-dir "$dir" --message-format=json-render-diagnostics 2>"$log"); then
+    cat "$log" >&2
+    rm -f "$log"
+    die "the build of the tool failed"
+  fi
+  rm -f "$log"
+  printf '%s\n' "$json" | grep '"reason":"compiler-artifact"' | grep '"executable":"' |
+    grep -o '"executable":"[^"]*"' | sed 's/^"executable":"//; s/"$//' | tail -n 1
+}
+
 # built_file SUFFIX: the path of the file build_libraries built whose name ends with SUFFIX.
 built_file() {
   printf '%s' "$artifact" | grep -o '"filenames":\[[^]]*\]' | grep -o '"[^"]*'"$1"'"' |

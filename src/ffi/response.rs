@@ -111,9 +111,10 @@ pub unsafe extern "C" fn oauth2cc_response_header_count(
     })
 }
 
-/// The header at `index` (0 to `oauth2cc_response_header_count() - 1`, in the order they
-/// came): `*name` (lower-case) and `*value` receive strings that live as long as the
-/// response. Every value of a repeated header is there, each at its own index. Returns `OK`,
+/// The header at `index` (0 to `oauth2cc_response_header_count() - 1`): `*name`
+/// (lower-case) and `*value` receive strings that live as long as the response. Headers are
+/// grouped by name, names in the order they first came, and every value of a repeated header
+/// is there, each at its own index, in the order the values came. Returns `OK`,
 /// or `INVALID_ARGUMENT` for a NULL argument or an index out of range (outputs untouched).
 ///
 /// # Safety

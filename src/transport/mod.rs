@@ -36,8 +36,9 @@ use proxy::{ProxyPolicy, Route};
 /// The library's default `User-Agent`.
 pub const USER_AGENT: &str = concat!("oauth2cc/", env!("CARGO_PKG_VERSION"));
 
-/// A response, read in full (up to a cap). Header names are lower-case, in the order they
-/// came; a repeated header appears once per value.
+/// A response, read in full (up to a cap). Header names are lower-case; headers are grouped
+/// by name (names in the order they first came, as ureq's header map keeps them) and a
+/// repeated header appears once per value, in the order the values came.
 #[derive(Clone, Debug)]
 pub struct HttpResponse {
     /// The HTTP status code.

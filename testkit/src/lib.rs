@@ -2,8 +2,8 @@
 //! HTTP/1.1 server on loopback ([`http_server`]), test certificates and a TLS front for it
 //! ([`tls`]), and self-cleaning temporary folders and files ([`temp`]).
 //!
-//! A dev-dependency of the `oauth2cc` package (its tests, unit tests and the `token_endpoint`
-//! example); the library and its cdylib never link it.
+//! A dev-dependency of the `oauth2cc` package (its tests and unit tests) and of the
+//! command-line tool's tests; the library, its cdylib and the tool never link it.
 
 pub mod http_server;
 pub mod temp;

@@ -46,6 +46,17 @@ use std::time::{Duration, Instant};
 /// The flags every C test program is compiled with.
 pub const C_FLAGS: &[&str] = &["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"];
 
+/// The warnings the header checks (tests/header.rs, tests/curl_glue.rs) turn into errors, for
+/// C and C++ alike; the language standard comes on top.
+pub const STRICT_FLAGS: &[&str] = &[
+    "-Wall",
+    "-Wextra",
+    "-Werror",
+    "-pedantic",
+    "-Wshadow",
+    "-Wundef",
+];
+
 /// How long a program may run before it is killed (much longer under a wrapper).
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 const WRAPPED_RUN_TIMEOUT: Duration = Duration::from_secs(900);

@@ -341,13 +341,11 @@ _SIGNATURES = {
     "oauth2cc_response_body": (
         ctypes.POINTER(ctypes.c_uint8), [_P, ctypes.POINTER(ctypes.c_size_t)]),
     "oauth2cc_response_header": (_char_p, [_P, _char_p]),
-    "oauth2cc_response_header_count": (ctypes.c_size_t, [_P]),
-    "oauth2cc_response_header_at": (
-        _status, [_P, ctypes.c_size_t, ctypes.POINTER(_char_p), ctypes.POINTER(_char_p)]),
     "oauth2cc_response_free": (None, [_P]),
 }
 
-# Exports a library may lack: bound when present. Listing a response's headers (Headers):
+# Exports an older library (before 0.2) lacks: bound when present. Listing a response's
+# headers (Headers):
 # size_t oauth2cc_response_header_count(const oauth2cc_response *response);
 # oauth2cc_status oauth2cc_response_header_at(const oauth2cc_response *response, size_t index,
 #                                             const char **name, const char **value);

@@ -2,7 +2,7 @@
 //! for offline development and for scripts that test programs using oauth2cc.
 //!
 //! ```text
-//! cargo run --example token_endpoint -- [--addr 127.0.0.1:8787]
+//! cargo run --release -p oauth2cc-token-endpoint -- [--addr 127.0.0.1:8787]
 //!     [--client-id ID --client-secret SECRET] [--expires-in 3600] [--port-file PATH]
 //! ```
 //!
@@ -18,6 +18,11 @@
 //! `--addr 127.0.0.1:0` and `--port-file PATH` a script gets a free port and reads it from
 //! PATH (written before the "listening" line is printed). One line per request goes to
 //! stderr; it never contains the secret or a token.
+//!
+//! A workspace crate of its own with no dependency beyond std, `base64` and `serde_json`
+//! (which the library already builds), so `examples/run_demo.sh` compiles nothing else.
+
+mod http;
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -26,7 +31,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
-use oauth2cc_testkit::http_server::{Action, Request, Response, TestServer};
+use http::{Request, Response, Server};
 
 const USAGE: &str = "\
 usage: token_endpoint [--addr HOST:PORT] [--client-id ID] [--client-secret SECRET]
@@ -112,7 +117,7 @@ struct Endpoint {
 }
 
 impl Endpoint {
-    fn handle(&self, request: &Request) -> Action {
+    fn handle(&self, request: &Request) -> Response {
         let response = self.answer(request);
         // Method and path only: the query, the headers and the body may hold secrets.
         // Ignore failures: a closed stderr must not make the handler panic.
@@ -124,7 +129,7 @@ impl Endpoint {
             request.path().escape_debug(),
             response.status
         );
-        Action::Respond(response)
+        response
     }
 
     fn answer(&self, request: &Request) -> Response {
@@ -287,8 +292,7 @@ fn main() -> ExitCode {
         issued: AtomicU64::new(0),
         run_key: mix64(nanos_since_epoch() ^ u64::from(std::process::id()) << 32),
     };
-    let server = match TestServer::start_on(&settings.addr, move |request| endpoint.handle(request))
-    {
+    let server = match Server::bind(&settings.addr) {
         Ok(server) => server,
         Err(e) => {
             eprintln!("token_endpoint: cannot listen on {}: {e}", settings.addr);
@@ -310,5 +314,102 @@ fn main() -> ExitCode {
         server.url("/api/token")
     );
     let _ = stdout.flush();
-    server.run_forever()
+    server.run(move |request| endpoint.handle(request))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint() -> Endpoint {
+        Endpoint {
+            client_id: "id".into(),
+            client_secret: "secret".into(),
+            expires_in: 60,
+            issued: AtomicU64::new(0),
+            run_key: 7,
+        }
+    }
+
+    fn post(body: &str, authorization: Option<&str>) -> Request {
+        let mut headers = vec![(
+            "content-type".to_owned(),
+            "application/x-www-form-urlencoded".to_owned(),
+        )];
+        if let Some(value) = authorization {
+            headers.push(("authorization".to_owned(), value.to_owned()));
+        }
+        Request {
+            peer: "127.0.0.1:1".parse().unwrap(),
+            method: "POST".into(),
+            target: "/api/token".into(),
+            headers,
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    fn basic(id: &str, secret: &str) -> String {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+        )
+    }
+
+    #[test]
+    fn answers_as_spotify_does() {
+        let e = endpoint();
+        let ok = e.answer(&post(
+            "grant_type=client_credentials&scope=a+b",
+            Some(&basic("id", "secret")),
+        ));
+        assert_eq!(ok.status, 200);
+        let ok = e.answer(&post(
+            "grant_type=client_credentials&client_id=id&client_secret=secret",
+            None,
+        ));
+        assert_eq!(ok.status, 200);
+        let wrong = e.answer(&post(
+            "grant_type=client_credentials",
+            Some(&basic("id", "nope")),
+        ));
+        assert_eq!(wrong.status, 400);
+        let no_grant = e.answer(&post("scope=x", Some(&basic("id", "secret"))));
+        assert_eq!(no_grant.status, 400);
+        let mut get = post("", None);
+        get.method = "GET".into();
+        assert_eq!(e.answer(&get).status, 405);
+        let mut elsewhere = post("", None);
+        elsewhere.target = "/other".into();
+        assert_eq!(e.answer(&elsewhere).status, 404);
+    }
+
+    #[test]
+    fn tokens_never_repeat() {
+        let e = endpoint();
+        let a = e.new_token();
+        let b = e.new_token();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 64);
+    }
+
+    #[test]
+    fn command_line() {
+        let args = |a: &[&str]| parse_args(a.iter().map(|s| s.to_string()));
+        let s = args(&[
+            "--addr=127.0.0.1:0",
+            "--expires-in",
+            "5",
+            "--client-id",
+            "c",
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            (s.addr.as_str(), s.expires_in, s.client_id.as_str()),
+            ("127.0.0.1:0", 5, "c")
+        );
+        assert!(args(&["--help"]).unwrap().is_none());
+        assert!(args(&["--expires-in", "x"]).is_err());
+        assert!(args(&["--bogus"]).is_err());
+    }
 }
