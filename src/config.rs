@@ -34,7 +34,7 @@ pub const DEFAULT_UNAUTHORIZED_REFRESH_INTERVAL: Duration = Duration::from_secs(
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 
 /// Parameter names the library manages itself; `add_param` refuses them.
-const MANAGED_PARAMS: [&str; 6] = [
+pub const MANAGED_PARAMS: [&str; 6] = [
     "grant_type",
     "client_id",
     "client_secret",

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use support::c_harness::{self, cc, manifest_dir, profile_dir, run_program, run_tool, Outcome};
+use support::c_harness::{self, cc, manifest_dir, run_folder, run_program, run_tool, Outcome};
 use support::{token_server, CLIENT_ID, CLIENT_SECRET};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -55,14 +55,7 @@ struct Installs {
 fn installs() -> &'static Installs {
     static INSTALLS: OnceLock<Installs> = OnceLock::new();
     INSTALLS.get_or_init(|| {
-        let base = profile_dir()
-            .parent()
-            .expect("the target folder")
-            .join("install-test");
-        remove_stale_runs(&base);
-        let root = base.join(format!("run-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
-        std::fs::create_dir_all(&root).expect("create the install test folder");
+        let root = run_folder("install-test");
 
         let full = root.join("usr");
         install(&["--prefix", path_str(&full)], &[]);
@@ -102,22 +95,6 @@ fn installs() -> &'static Installs {
             root,
         }
     })
-}
-
-/// Removes the folders of earlier runs whose process is gone (each holds ~100 MB).
-fn remove_stale_runs(base: &Path) {
-    let Ok(entries) = std::fs::read_dir(base) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name.strip_prefix("run-") else {
-            continue;
-        };
-        if !Path::new("/proc").join(pid).exists() {
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
-    }
 }
 
 fn path_str(path: &Path) -> &str {

@@ -284,16 +284,7 @@ proptest! {
             expected.push(("scope".into(), s.into()));
         }
         for (name, value) in &params {
-            if [
-                "grant_type",
-                "client_id",
-                "client_secret",
-                "scope",
-                "client_assertion",
-                "client_assertion_type",
-            ]
-            .contains(&name.as_str())
-            {
+            if oauth2cc::config::MANAGED_PARAMS.contains(&name.as_str()) {
                 prop_assert!(config.add_param(name, value).is_err());
             } else {
                 config.add_param(name, value).unwrap();

@@ -20,7 +20,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use harness::{declared_functions, manifest_dir, profile_dir, run_program, wine_path, Outcome};
+use harness::{
+    declared_functions, manifest_dir, run_folder, run_program, run_tool, wine_path, Outcome,
+};
 use support::c_harness as harness;
 use support::http_server::{Action, Response, TestServer};
 
@@ -131,58 +133,27 @@ fn package() -> Option<&'static Path> {
                 zip.file_name().and_then(|n| n.to_str()),
                 Some(format!("oauth2cc-{VERSION}-{TARGET}.zip").as_str())
             );
-            let base = profile_dir()
-                .parent()
-                .expect("the target folder")
-                .join("windows-test");
-            remove_stale_runs(&base);
-            let root = base.join(format!("run-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&root);
+            let root = run_folder("windows-test");
             let unzipped = root.join("package");
             std::fs::create_dir_all(&unzipped).expect("create the test folder");
-            run(Command::new("unzip")
-                .arg("-q")
-                .arg(&zip)
-                .arg("-d")
-                .arg(&unzipped));
+            run_tool(
+                Command::new("unzip")
+                    .arg("-q")
+                    .arg(&zip)
+                    .arg("-d")
+                    .arg(&unzipped),
+            );
             Some(unzipped)
         })
         .as_deref()
 }
 
-/// Removes the `run-<pid>` folders of test processes that are gone.
-fn remove_stale_runs(base: &Path) {
-    let Ok(entries) = std::fs::read_dir(base) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if let Some(pid) = name.strip_prefix("run-") {
-            if !Path::new("/proc").join(pid).exists() {
-                let _ = std::fs::remove_dir_all(entry.path());
-            }
-        }
-    }
-}
-
-/// Runs a command that must succeed; returns its stdout.
-fn run(command: &mut Command) -> String {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("run {command:?}: {e}"));
-    assert!(
-        output.status.success(),
-        "{command:?} failed:\n{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
 fn objdump(dll: &Path) -> String {
-    run(Command::new("x86_64-w64-mingw32-objdump")
-        .arg("-p")
-        .arg(dll))
+    run_tool(
+        Command::new("x86_64-w64-mingw32-objdump")
+            .arg("-p")
+            .arg(dll),
+    )
 }
 
 /// The names in the export table of `objdump -p`.
@@ -265,6 +236,19 @@ fn mingw_gcc() -> Command {
     command
 }
 
+/// `examples/client_credentials.c` compiled to `exe` against the package's header; the
+/// caller adds what it links with.
+fn mingw_example(package: &Path, exe: &Path) -> Command {
+    let mut command = mingw_gcc();
+    command
+        .arg("-I")
+        .arg(package.join("include"))
+        .arg("-o")
+        .arg(exe)
+        .arg(example("client_credentials.c"));
+    command
+}
+
 fn example(name: &str) -> PathBuf {
     manifest_dir().join("examples").join(name)
 }
@@ -278,7 +262,7 @@ fn zip_holds_the_listed_files_and_no_test_stand_in() {
         .and_then(Path::parent)
         .expect("target/")
         .join(format!("dist/oauth2cc-{VERSION}-{TARGET}.zip"));
-    let listing = run(Command::new("unzip").arg("-Z1").arg(&zip));
+    let listing = run_tool(Command::new("unzip").arg("-Z1").arg(&zip));
     let files: BTreeSet<&str> = listing.lines().filter(|l| !l.ends_with('/')).collect();
     let expected: BTreeSet<&str> = PACKAGE_FILES.iter().copied().collect();
     assert_eq!(files, expected);
@@ -330,9 +314,11 @@ fn dll_exports_exactly_the_header_functions() {
 #[test]
 fn dll_carries_a_version_resource_of_the_crate_version() {
     let Some(package) = package() else { return };
-    let rc = run(Command::new("x86_64-w64-mingw32-windres")
-        .args(["--input-format=coff", "--output-format=rc", "-i"])
-        .arg(package.join("bin/oauth2cc.dll")));
+    let rc = run_tool(
+        Command::new("x86_64-w64-mingw32-windres")
+            .args(["--input-format=coff", "--output-format=rc", "-i"])
+            .arg(package.join("bin/oauth2cc.dll")),
+    );
     // windres writes "FILEVERSION 0, 1, 0, 0".
     let numbers = format!("{}, 0", VERSION.replace('.', ", "));
     for field in ["FILEVERSION", "PRODUCTVERSION"] {
@@ -375,9 +361,11 @@ fn dll_needs_only_what_windows_ships_and_stays_small() {
     eprintln!("oauth2cc.dll: {size} bytes stripped; imports {imports:?}");
     assert!(size < MAX_DLL_BYTES, "oauth2cc.dll is {size} bytes");
     // Stripped: no symbol table, no debug sections.
-    let headers = run(Command::new("x86_64-w64-mingw32-objdump")
-        .arg("-h")
-        .arg(&dll));
+    let headers = run_tool(
+        Command::new("x86_64-w64-mingw32-objdump")
+            .arg("-h")
+            .arg(&dll),
+    );
     assert!(!headers.contains(".debug_"), "{headers}");
 }
 
@@ -386,13 +374,7 @@ fn c_consumer_linked_with_the_msvc_import_library_gets_a_token() {
     let Some(package) = package() else { return };
     let dir = work_dir("msvc-implib");
     let exe = dir.join("client_credentials.exe");
-    run(mingw_gcc()
-        .arg("-I")
-        .arg(package.join("include"))
-        .arg("-o")
-        .arg(&exe)
-        .arg(example("client_credentials.c"))
-        .arg(package.join("lib/oauth2cc.lib")));
+    run_tool(mingw_example(package, &exe).arg(package.join("lib/oauth2cc.lib")));
     assert_gets_a_token_beside_the_dll(package, &exe);
 }
 
@@ -400,18 +382,22 @@ fn c_consumer_linked_with_the_msvc_import_library_gets_a_token() {
 fn c_consumer_built_with_pkg_config_gets_a_token() {
     let Some(package) = package() else { return };
     let dir = work_dir("pkg-config");
-    let flags = run(Command::new("pkg-config")
-        .args(["--cflags", "--libs", "oauth2cc"])
-        .env("PKG_CONFIG_PATH", package.join("lib/pkgconfig"))
-        .env_remove("PKG_CONFIG_LIBDIR")
-        .env_remove("PKG_CONFIG_SYSROOT_DIR"));
+    let flags = run_tool(
+        Command::new("pkg-config")
+            .args(["--cflags", "--libs", "oauth2cc"])
+            .env("PKG_CONFIG_PATH", package.join("lib/pkgconfig"))
+            .env_remove("PKG_CONFIG_LIBDIR")
+            .env_remove("PKG_CONFIG_SYSROOT_DIR"),
+    );
     assert!(flags.contains("-loauth2cc"), "{flags}");
     let exe = dir.join("client_credentials.exe");
-    run(mingw_gcc()
-        .arg("-o")
-        .arg(&exe)
-        .arg(example("client_credentials.c"))
-        .args(flags.split_whitespace()));
+    run_tool(
+        mingw_gcc()
+            .arg("-o")
+            .arg(&exe)
+            .arg(example("client_credentials.c"))
+            .args(flags.split_whitespace()),
+    );
     assert_gets_a_token_beside_the_dll(package, &exe);
 }
 
@@ -423,14 +409,11 @@ fn c_consumer_linked_statically_gets_a_token_without_the_dll() {
     let libs = notes.lines().last().expect("the libraries line");
     assert!(libs.contains("-lws2_32"), "{notes}");
     let exe = dir.join("client_credentials.exe");
-    run(mingw_gcc()
-        .arg("-I")
-        .arg(package.join("include"))
-        .arg("-o")
-        .arg(&exe)
-        .arg(example("client_credentials.c"))
-        .arg(package.join("lib/liboauth2cc.a"))
-        .args(libs.split_whitespace()));
+    run_tool(
+        mingw_example(package, &exe)
+            .arg(package.join("lib/liboauth2cc.a"))
+            .args(libs.split_whitespace()),
+    );
     assert!(!dir.join("oauth2cc.dll").exists());
     assert_gets_a_token(&exe);
 }
@@ -440,21 +423,23 @@ fn cmake_package_builds_c_and_static_cpp_consumers() {
     let Some(package) = package() else { return };
     let dir = work_dir("cmake");
     let build = dir.join("build");
-    run(Command::new("cmake")
-        .arg("-S")
-        .arg(manifest_dir().join("tests/install"))
-        .arg("-B")
-        .arg(&build)
-        .args([
-            "-DCMAKE_SYSTEM_NAME=Windows",
-            "-DCMAKE_C_COMPILER=x86_64-w64-mingw32-gcc",
-            "-DCMAKE_CXX_COMPILER=x86_64-w64-mingw32-g++",
-            "-DCMAKE_RC_COMPILER=x86_64-w64-mingw32-windres",
-            "-DCMAKE_EXE_LINKER_FLAGS=-static",
-            "-DCMAKE_BUILD_TYPE=Release",
-        ])
-        .arg(format!("-DCMAKE_PREFIX_PATH={}", package.display())));
-    run(Command::new("cmake").arg("--build").arg(&build));
+    run_tool(
+        Command::new("cmake")
+            .arg("-S")
+            .arg(manifest_dir().join("tests/install"))
+            .arg("-B")
+            .arg(&build)
+            .args([
+                "-DCMAKE_SYSTEM_NAME=Windows",
+                "-DCMAKE_C_COMPILER=x86_64-w64-mingw32-gcc",
+                "-DCMAKE_CXX_COMPILER=x86_64-w64-mingw32-g++",
+                "-DCMAKE_RC_COMPILER=x86_64-w64-mingw32-windres",
+                "-DCMAKE_EXE_LINKER_FLAGS=-static",
+                "-DCMAKE_BUILD_TYPE=Release",
+            ])
+            .arg(format!("-DCMAKE_PREFIX_PATH={}", package.display())),
+    );
+    run_tool(Command::new("cmake").arg("--build").arg(&build));
     // The shared target's IMPORTED_IMPLIB: consumer_c imports oauth2cc.dll.
     let consumer_c = build.join("consumer_c.exe");
     assert!(

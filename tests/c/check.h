@@ -130,6 +130,28 @@ static inline const char *required_env(const char *name) {
   return value;
 }
 
+/* A config for `id`/`secret`, the token endpoint `base` + `token_path` and `timeout_ms`; the
+ * caller adds settings and hands it to client_from (or frees it). */
+static inline oauth2cc_config *test_config(const char *id, const char *secret, const char *base,
+                                           const char *token_path, uint32_t timeout_ms) {
+  char url[512];
+  oauth2cc_config *config = NULL;
+  int n = snprintf(url, sizeof url, "%s%s", base, token_path);
+  CHECK(n > 0 && (size_t)n < sizeof url);
+  CHECK_STATUS(oauth2cc_config_new(id, secret, &config), OAUTH2CC_STATUS_OK);
+  CHECK_STATUS(oauth2cc_config_set_token_url(config, url), OAUTH2CC_STATUS_OK);
+  CHECK_STATUS(oauth2cc_config_set_timeout_ms(config, timeout_ms), OAUTH2CC_STATUS_OK);
+  return config;
+}
+
+/* A client made from `config`, which is then freed. */
+static inline oauth2cc_client *client_from(oauth2cc_config *config) {
+  oauth2cc_client *client = NULL;
+  CHECK_STATUS(oauth2cc_client_new(config, &client), OAUTH2CC_STATUS_OK);
+  oauth2cc_config_free(config);
+  return client;
+}
+
 static inline int checks_passed(const char *program) {
   printf("%s: all %lu checks passed\n", program, checks_run);
   return 0;

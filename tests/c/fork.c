@@ -35,16 +35,7 @@
 static const char *base;
 
 static oauth2cc_client *client_for(const char *token_path) {
-  char url[256];
-  oauth2cc_config *config = NULL;
-  oauth2cc_client *client = NULL;
-  snprintf(url, sizeof url, "%s%s", base, token_path);
-  CHECK_STATUS(oauth2cc_config_new("fork-client", "fork-secret", &config), OAUTH2CC_STATUS_OK);
-  CHECK_STATUS(oauth2cc_config_set_token_url(config, url), OAUTH2CC_STATUS_OK);
-  CHECK_STATUS(oauth2cc_config_set_timeout_ms(config, 5000), OAUTH2CC_STATUS_OK);
-  CHECK_STATUS(oauth2cc_client_new(config, &client), OAUTH2CC_STATUS_OK);
-  oauth2cc_config_free(config);
-  return client;
+  return client_from(test_config("fork-client", "fork-secret", base, token_path, 5000));
 }
 
 /* GETs /echo?who=WHO&i=N GETS times; returns how many answers were not this request's. */

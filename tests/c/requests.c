@@ -46,21 +46,12 @@
 
 static const char *base;
 
-static oauth2cc_client *client_for(const char *token_path, oauth2cc_config **keep) {
-  char url[256];
-  oauth2cc_config *config = NULL;
-  oauth2cc_client *client = NULL;
-  snprintf(url, sizeof url, "%s%s", base, token_path);
-  CHECK_STATUS(oauth2cc_config_new("req-client", SECRET, &config), OAUTH2CC_STATUS_OK);
-  CHECK_STATUS(oauth2cc_config_set_token_url(config, url), OAUTH2CC_STATUS_OK);
-  CHECK_STATUS(oauth2cc_config_set_timeout_ms(config, 5000), OAUTH2CC_STATUS_OK);
-  if (keep != NULL) {
-    *keep = config; /* the caller adds settings, then makes the client */
-    return NULL;
-  }
-  CHECK_STATUS(oauth2cc_client_new(config, &client), OAUTH2CC_STATUS_OK);
-  oauth2cc_config_free(config);
-  return client;
+static oauth2cc_config *config_for(const char *token_path) {
+  return test_config("req-client", SECRET, base, token_path, 5000);
+}
+
+static oauth2cc_client *client_for(const char *token_path) {
+  return client_from(config_for(token_path));
 }
 
 static const char *url_of(const char *path) {
@@ -70,7 +61,7 @@ static const char *url_of(const char *path) {
 }
 
 static void methods_headers_bodies(void) {
-  oauth2cc_client *client = client_for("/token", NULL);
+  oauth2cc_client *client = client_for("/token");
   oauth2cc_response *response = NULL;
   const char *headers[] = {"Content-Type: application/json", "X-Trace:  abc-123 ", NULL};
   static const char json[] = "{\"name\":\"x\",\"n\":1}";
@@ -105,7 +96,7 @@ static void methods_headers_bodies(void) {
 }
 
 static void resend_after_401_with_body(void) {
-  oauth2cc_client *client = client_for("/rf/token", NULL);
+  oauth2cc_client *client = client_for("/rf/token");
   oauth2cc_response *response = NULL;
   static const char form[] = "a=1&b=2";
   const char *headers[] = {"Content-Type: application/x-www-form-urlencoded", NULL};
@@ -130,10 +121,9 @@ static void repeated_headers_and_the_cap(void) {
   oauth2cc_config *config = NULL;
   oauth2cc_client *client = NULL;
   oauth2cc_response *response = NULL;
-  client_for("/token", &config);
+  config = config_for("/token");
   CHECK_STATUS(oauth2cc_config_set_max_response_bytes(config, 1000), OAUTH2CC_STATUS_OK);
-  CHECK_STATUS(oauth2cc_client_new(config, &client), OAUTH2CC_STATUS_OK);
-  oauth2cc_config_free(config);
+  client = client_from(config);
 
   CHECK_STATUS(oauth2cc_client_get(client, url_of("/twice"), &response), OAUTH2CC_STATUS_OK);
   size_t count = oauth2cc_response_header_count(response);
@@ -184,7 +174,7 @@ static void logging_and_counters(void) {
   oauth2cc_config *config = NULL;
   oauth2cc_client *client = NULL;
   oauth2cc_authorization *auth = NULL;
-  client_for("/flaky/token", &config);
+  config = config_for("/flaky/token");
 
   CHECK_STATUS(oauth2cc_config_set_log(config, collect, log_text, 0),
                OAUTH2CC_STATUS_INVALID_ARGUMENT);
@@ -193,8 +183,7 @@ static void logging_and_counters(void) {
   CHECK_STATUS(oauth2cc_config_set_log(config, collect, log_text, OAUTH2CC_LOG_DEBUG),
                OAUTH2CC_STATUS_OK);
   CHECK_STATUS(oauth2cc_config_set_retries(config, 2, 200), OAUTH2CC_STATUS_OK);
-  CHECK_STATUS(oauth2cc_client_new(config, &client), OAUTH2CC_STATUS_OK);
-  oauth2cc_config_free(config);
+  client = client_from(config);
 
   /* A 503, a retry, a token. Then 10 hits. */
   CHECK_STATUS(oauth2cc_client_token(client, &auth), OAUTH2CC_STATUS_OK);
@@ -255,7 +244,7 @@ static void logging_and_counters(void) {
 }
 
 static void header_hot_path(void) {
-  oauth2cc_client *client = client_for("/hp/token", NULL);
+  oauth2cc_client *client = client_for("/hp/token");
   char buf[128];
   size_t needed = 0;
   CHECK_STATUS(oauth2cc_client_authorization_header(client, NULL, 0, &needed),
@@ -285,10 +274,9 @@ static void header_hot_path(void) {
 static void background_refresh(void) {
   oauth2cc_config *config = NULL;
   oauth2cc_client *client = NULL;
-  client_for("/short/token", &config);
+  config = config_for("/short/token");
   CHECK_STATUS(oauth2cc_config_set_background_refresh(config, true), OAUTH2CC_STATUS_OK);
-  CHECK_STATUS(oauth2cc_client_new(config, &client), OAUTH2CC_STATUS_OK);
-  oauth2cc_config_free(config);
+  client = client_from(config);
   /* Calls during 4 s of 3-second tokens: the refresher renews them; callers only hit. */
   struct timespec pause = {0, 50 * 1000 * 1000};
   char buf[128];

@@ -47,16 +47,10 @@ static char *url_for(const char *path) {
 }
 
 static oauth2cc_client *new_client(const char *token_path, uint32_t leeway) {
-  oauth2cc_config *config = NULL;
-  oauth2cc_client *client = NULL;
-  CHECK_STATUS(oauth2cc_config_new("threads-client", "threads-secret", &config),
-               OAUTH2CC_STATUS_OK);
-  CHECK_STATUS(oauth2cc_config_set_token_url(config, url_for(token_path)), OAUTH2CC_STATUS_OK);
+  oauth2cc_config *config =
+      test_config("threads-client", "threads-secret", base, token_path, 20000);
   CHECK_STATUS(oauth2cc_config_set_expiry_leeway(config, leeway), OAUTH2CC_STATUS_OK);
-  CHECK_STATUS(oauth2cc_config_set_timeout_ms(config, 20000), OAUTH2CC_STATUS_OK);
-  CHECK_STATUS(oauth2cc_client_new(config, &client), OAUTH2CC_STATUS_OK);
-  oauth2cc_config_free(config);
-  return client;
+  return client_from(config);
 }
 
 /* How many token requests the server has seen at `path`, asked through the API. */

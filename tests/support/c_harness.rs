@@ -411,6 +411,30 @@ fn build_windows(package: &Path, flags: &[&str], source: &Path, name: &str) -> P
     exe
 }
 
+/// A fresh folder `target/<name>/run-<pid>` for one test process's big outputs (installs,
+/// unzipped packages), after removing the folders of earlier runs whose process is gone
+/// (each may hold ~100 MB).
+pub fn run_folder(name: &str) -> PathBuf {
+    let base = profile_dir()
+        .parent()
+        .expect("the target folder")
+        .join(name);
+    if let Ok(entries) = std::fs::read_dir(&base) {
+        for entry in entries.flatten() {
+            let file_name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(pid) = file_name.strip_prefix("run-") {
+                if !Path::new("/proc").join(pid).exists() {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        }
+    }
+    let root = base.join(format!("run-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).unwrap_or_else(|e| panic!("create {}: {e}", root.display()));
+    root
+}
+
 /// Runs a tool (a compiler, `readelf`, `cmake`...) and returns its stdout; panics with the
 /// command, its status, stdout and stderr when it cannot be run or fails.
 pub fn run_tool(command: &mut Command) -> String {
