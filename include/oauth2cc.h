@@ -171,7 +171,7 @@ typedef struct oauth2cc_client oauth2cc_client;
  * `_set_timeout_ms`, `_set_connect_timeout_ms`, `_set_ca_file`, `_set_proxy`,
  * `_set_user_agent`, `_set_expiry_leeway`, `_set_retries`, `_set_cache_file`,
  * `_set_min_refresh_interval_ms`, `_set_unauthorized_refresh_interval_ms`, `_set_log`,
- * `_set_background_refresh`,
+ * `_set_background_refresh`, `_set_shared_cache`,
  * `_set_max_response_bytes`, `_set_private_key_file`, `_set_private_key_pem`,
  * `_set_jwt_algorithm`, `_set_jwt_audience`, `_set_client_certificate_file`, `_set_issuer`,
  * `oauth2cc_config_free`.
@@ -436,8 +436,10 @@ enum oauth2cc_status oauth2cc_client_token(struct oauth2cc_client *client,
 
 /**
  * Forgets the cached token (in memory and in the cache file), e.g. after an API answered
- * 401; the next `oauth2cc_client_token` fetches a new one. Handles already handed out stay
- * valid. NULL is a no-op.
+ * 401; the next `oauth2cc_client_token` fetches a new one. With a shared cache, the shared
+ * entry is deleted too if it still holds this client's token (one Redis round trip,
+ * bounded by the timeout; a newer token another process stored is kept). Handles already
+ * handed out stay valid. NULL is a no-op.
  *
  * # Safety
  * `client` NULL or a live client.
@@ -563,7 +565,8 @@ enum oauth2cc_status oauth2cc_config_new(const char *client_id,
  * `retry_max_wait_ms`, `cache_file`, `min_refresh_interval_ms`,
  * `unauthorized_refresh_interval_ms`, `background_refresh`, `max_response_bytes`,
  * `private_key_file`, `private_key_pem`, `private_key_id`, `jwt_algorithm`, `jwt_audience`,
- * `client_certificate_file`, `client_certificate_key_file`, `issuer`; `client_secret` may be
+ * `client_certificate_file`, `client_certificate_key_file`, `issuer`, `shared_cache`;
+ * `client_secret` may be
  * left out when a private key or a client certificate is given). An unknown key
  * is an error naming it. Relative paths inside are relative to the file's folder.
  *
@@ -740,6 +743,27 @@ enum oauth2cc_status oauth2cc_config_set_retries(struct oauth2cc_config *config,
  */
 enum oauth2cc_status oauth2cc_config_set_cache_file(struct oauth2cc_config *config,
                                                     const char *path);
+
+/**
+ * Shares the token of every client with this configuration, in every process on every
+ * machine, through Redis (or Valkey) at `redis_url`:
+ * `redis://[user:password@]host[:port][/db]`, or `rediss://...` for TLS, checked against
+ * the same roots as the token endpoint (`oauth2cc_config_set_ca_file`, else the system's).
+ * One process in the fleet refreshes (a lock with a deadline of the timeout) while the others
+ * keep their still-valid token or wait for the new one. The entry holds the token, its type,
+ * scope and expiry, never the secret, and is keyed by a hash of token URL, client id, scope,
+ * params and auth style. Redis is read only when the in-memory token needs a refresh.
+ * Redis unreachable, slow or refusing: the client fetches directly and leaves Redis alone
+ * for 30 s; a call never fails because of the cache. NULL or `""` turns it off. Set it
+ * before `oauth2cc_client_new`. Returns `OK`, `INVALID_ARGUMENT` (NULL config, not UTF-8)
+ * or `CONFIG` (not a Redis URL; the message never holds the password).
+ *
+ * # Safety
+ * `config` is NULL or a live config not used by another thread; `redis_url` NULL or
+ * NUL-terminated.
+ */
+enum oauth2cc_status oauth2cc_config_set_shared_cache(struct oauth2cc_config *config,
+                                                      const char *redis_url);
 
 /**
  * The shortest time a client keeps a token before asking for another, in milliseconds

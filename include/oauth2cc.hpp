@@ -281,6 +281,11 @@ class Config {
   Config &set_cache_file(std::string_view path) {
     return set_text(oauth2cc_config_set_cache_file, path, "path");
   }
+  /** Share the token with every process through Redis: "redis://[user:password@]host:port[/db]"
+      or "rediss://..."; one process in the fleet refreshes. Empty turns it off. */
+  Config &set_shared_cache(std::string_view redis_url) {
+    return set_text(oauth2cc_config_set_shared_cache, redis_url, "redis_url");
+  }
   /** Shortest time a client keeps a token before asking for another (default 1 s; 0 off). */
   Config &set_min_refresh_interval(std::chrono::milliseconds interval) {
     return call(oauth2cc_config_set_min_refresh_interval_ms, to_ms(interval));

@@ -10,8 +10,8 @@ cd "$(dirname "$0")/.."
 # layout), tinyproxy and microsocks (HTTP and SOCKS5 proxy tests), readelf (SONAME),
 # make (examples), python3 (ctypes binding) with pip and venv (its wheel), curl (the
 # command-line tool's test) and libcurl's development files (include/oauth2cc_curl.h's C
-# test). Node and Go (tests/ffi_languages.rs) are optional here: without them those examples
-# are not run.
+# test), redis-server and redis-cli (tests/shared_cache.rs). Node and Go
+# (tests/ffi_languages.rs) are optional here: without them those examples are not run.
 need=()
 command -v cc >/dev/null || need+=(gcc)
 command -v c++ >/dev/null || need+=(g++)
@@ -22,6 +22,8 @@ command -v microsocks >/dev/null || [ -x /usr/bin/microsocks ] || need+=(microso
 command -v readelf >/dev/null || need+=(binutils)
 command -v make >/dev/null || need+=(make)
 command -v python3 >/dev/null || need+=(python3)
+command -v redis-server >/dev/null || need+=(redis-server)
+command -v redis-cli >/dev/null || need+=(redis-tools)
 # The Python wheel test (tests/python_binding.rs): pip to build it, venv to install it.
 if command -v python3 >/dev/null; then
   python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)

@@ -80,21 +80,14 @@ impl CacheFile {
         if entry.version != FORMAT_VERSION || entry.key != self.key {
             return None;
         }
-        let unix_now = now.duration_since(UNIX_EPOCH).ok()?.as_secs() as i64;
-        let expires_in = entry.expires_at.checked_sub(unix_now)?;
-        if expires_in <= 0 {
-            return None;
-        }
-        Token::new(
+        Token::restored(
             &entry.access_token,
             &entry.token_type,
-            Some(expires_in),
             entry.scope.as_deref(),
-            None,
+            entry.expires_at.checked_mul(1000)?,
             now,
             now_mono,
         )
-        .ok()
     }
 
     /// Writes `token` (best effort: a failure leaves the old file or none).

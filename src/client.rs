@@ -34,6 +34,7 @@ use crate::fetch::TokenEndpoint;
 use crate::hooks::{
     coarse_now_ns, instant_to_ns, ClientStats, Counters, Hooks, LogLevel, COARSE_SLACK_NS,
 };
+use crate::shared_cache::SharedCache;
 use crate::token::Token;
 use crate::transport::{HttpResponse, Request, Transport};
 use crate::url_rules::check_url;
@@ -82,6 +83,7 @@ struct Inner {
     config: Config,
     hooks: Hooks,
     cache_file: Option<CacheFile>,
+    shared_cache: Option<SharedCache>,
     /// This process's connections, token and locks; a fork child chains its own.
     state: State,
     /// The issuer's metadata, fetched at the first token request when the config names one.
@@ -148,12 +150,21 @@ impl State {
     }
 }
 
+/// A fork child's copies of its parents' transports, kept for the rest of the process:
+/// never closed (see `State`'s `Drop`), and still reachable, so a leak checker does not
+/// count them as lost.
+static PARENTS_TRANSPORTS: Mutex<Vec<Arc<Transport>>> = Mutex::new(Vec::new());
+
 impl Drop for State {
     fn drop(&mut self) {
         // In a fork child, a parent's connections are the parent's: closing a TLS
         // connection would send its close_notify on the parent's socket. Leave them be.
         if self.generation != crate::fork::generation() {
-            std::mem::forget(Arc::clone(&self.transport));
+            match PARENTS_TRANSPORTS.try_lock() {
+                Ok(mut kept) => kept.push(Arc::clone(&self.transport)),
+                // Held by a thread that does not exist in this process: leak it instead.
+                Err(_) => std::mem::forget(Arc::clone(&self.transport)),
+            }
         }
     }
 }
@@ -265,6 +276,7 @@ impl Client {
             config: config.clone(),
             hooks,
             cache_file,
+            shared_cache: SharedCache::new(config),
             state: State::new(crate::fork::generation(), transport),
             discovery: Discovery::default(),
             background: OnceLock::new(),
@@ -397,8 +409,12 @@ impl Client {
     }
 
     /// Forgets the cached token (in memory and in the cache file), e.g. after the API
-    /// answered 401. The next [`Client::token`] fetches a new one.
+    /// answered 401. The next [`Client::token`] fetches a new one. With a shared cache, the
+    /// shared entry is deleted too if it still holds this token (compare-and-delete).
     pub fn invalidate(&self) {
+        if let Some(token) = self.inner.state().current.get() {
+            self.inner.forget_shared(&token);
+        }
         self.inner.state().current.set(None, 0);
         if let Some(file) = &self.inner.cache_file {
             file.remove();
@@ -459,6 +475,7 @@ impl Client {
         });
         self.inner
             .invalidate_if(|current| current.access_token() == token.access_token());
+        self.inner.forget_shared(&token);
         let token = self.token()?;
         self.inner.send_authorized(&request, &token)
     }
@@ -597,7 +614,7 @@ impl Inner {
                     Counters::add(&self.hooks.counters.slow_hits);
                     Ok(old)
                 }
-                None => flight.wait(self.config.timeout()),
+                None => flight.wait(self.refresh_budget()),
             };
         }
         self.lead_refresh(state, flight, still_valid)
@@ -678,11 +695,16 @@ impl Inner {
         let fresh = match self.load_cache_file() {
             Some(from_file) => from_file,
             None => {
-                let (fetched, used) = self.endpoint().fetch(self.auth_style(state))?;
-                if self.config.auth_style() == AuthStyle::Auto {
-                    // Losing this race to another thread's identical answer is fine.
-                    let _ = state.learned_style.set(used);
-                }
+                let fetched = match &self.shared_cache {
+                    Some(shared) => shared.get_or_refresh(
+                        &self.config,
+                        &self.hooks,
+                        self.leeway(),
+                        state.current.get().as_deref(),
+                        || self.fetch(state),
+                    )?,
+                    None => self.fetch(state)?,
+                };
                 if let Some(file) = &self.cache_file {
                     file.store(&fetched);
                     self.hooks.log(LogLevel::Debug, || {
@@ -694,6 +716,33 @@ impl Inner {
         };
         state.current.set(Some(&fresh), self.fresh_until_ns(&fresh));
         Ok(fresh)
+    }
+
+    /// One request to the token endpoint, learning Auto's style.
+    fn fetch(&self, state: &State) -> Result<Token> {
+        let (fetched, used) = self.endpoint().fetch(self.auth_style(state))?;
+        if self.config.auth_style() == AuthStyle::Auto {
+            // Losing this race to another thread's identical answer is fine.
+            let _ = state.learned_style.set(used);
+        }
+        Ok(fetched)
+    }
+
+    /// How long a caller waits for another thread's refresh: the timeout; three times it
+    /// with a shared cache, whose leader may wait up to its timeout for another process,
+    /// then fetch (the timeout), then store the token (half of it).
+    fn refresh_budget(&self) -> Duration {
+        match self.shared_cache {
+            Some(_) => self.config.timeout() * 3,
+            None => self.config.timeout(),
+        }
+    }
+
+    /// Deletes the shared cache's entry if it still holds `token` (the API rejected it).
+    fn forget_shared(&self, token: &Token) {
+        if let Some(shared) = &self.shared_cache {
+            shared.forget(&self.config, &self.hooks, token);
+        }
     }
 
     /// The style to use now: the configured one, or for Auto the one that worked.

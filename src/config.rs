@@ -13,6 +13,7 @@ use crate::auth::ClientAuth;
 use crate::error::{Error, Result};
 use crate::files::{read_bounded, MAX_CONFIG_FILE_BYTES};
 use crate::hooks::Logger;
+use crate::redis_url::RedisTarget;
 use crate::secret::{Secret, Text};
 use crate::url_rules::{check_url, parse_proxy_url};
 
@@ -74,6 +75,7 @@ const ENV_KEYS: &[(&str, VarKind)] = &[
     ("max_retries", VarKind::Number),
     ("retry_max_wait_ms", VarKind::Number),
     ("cache_file", VarKind::Text),
+    ("shared_cache", VarKind::Text),
     ("min_refresh_interval_ms", VarKind::Number),
     ("unauthorized_refresh_interval_ms", VarKind::Number),
     ("background_refresh", VarKind::Bool),
@@ -129,6 +131,7 @@ pub struct Config {
     pub(crate) proxy: Option<Secret>,
     pub(crate) retry: RetryPolicy,
     pub(crate) cache_file: Option<PathBuf>,
+    pub(crate) shared_cache: Option<RedisTarget>,
     pub(crate) min_refresh_interval: Duration,
     pub(crate) unauthorized_refresh_interval: Duration,
     pub(crate) log: Option<Logger>,
@@ -153,6 +156,10 @@ impl fmt::Debug for Config {
             .field("proxy", &self.proxy.as_ref().map(|_| "[redacted]"))
             .field("retry", &self.retry)
             .field("cache_file", &self.cache_file)
+            .field(
+                "shared_cache",
+                &self.shared_cache.as_ref().map(RedisTarget::describe),
+            )
             .field("min_refresh_interval", &self.min_refresh_interval)
             .field(
                 "unauthorized_refresh_interval",
@@ -233,6 +240,7 @@ impl Config {
             proxy: None,
             retry: RetryPolicy::default(),
             cache_file: None,
+            shared_cache: None,
             min_refresh_interval: DEFAULT_MIN_REFRESH_INTERVAL,
             unauthorized_refresh_interval: DEFAULT_UNAUTHORIZED_REFRESH_INTERVAL,
             log: None,
@@ -248,8 +256,8 @@ impl Config {
     /// (object of strings), `timeout_ms`, `connect_timeout_ms`, `user_agent`, `ca_file`,
     /// `proxy`, `expiry_leeway`, `max_retries`, `retry_max_wait_ms`, `cache_file`,
     /// `max_response_bytes`, `private_key_file`, `private_key_pem`, `private_key_id`,
-    /// `jwt_algorithm`, `jwt_audience`. `client_secret` may be left out when a private key
-    /// is given. An unknown key is an error naming it. A relative `ca_file` or
+    /// `jwt_algorithm`, `jwt_audience`, `shared_cache`. `client_secret` may be left out when
+    /// a private key is given. An unknown key is an error naming it. A relative `ca_file` or
     /// `cache_file` is taken relative to the configuration file's folder.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Config> {
         let path = path.as_ref();
@@ -446,6 +454,20 @@ impl Config {
     /// A file in which a [`crate::Client`] keeps its token between processes.
     pub fn set_cache_file(&mut self, path: Option<&str>) -> Result<()> {
         self.cache_file = path.filter(|p| !p.is_empty()).map(PathBuf::from);
+        Ok(())
+    }
+
+    /// A Redis (or Valkey) server that the clients of every process share their token
+    /// through, with one refresher in the fleet: `redis://[user:password@]host[:port][/db]`,
+    /// or `rediss://...` for TLS (checked against the token endpoint's trust: the CA file,
+    /// else the system's). `None` or `""` turns it off. A bad URL is CONFIG; Redis being
+    /// unreachable later never fails a request (the client then fetches directly). See
+    /// README "Running many processes".
+    pub fn set_shared_cache(&mut self, url: Option<&str>) -> Result<()> {
+        self.shared_cache = match url.filter(|u| !u.is_empty()) {
+            Some(url) => Some(RedisTarget::parse(url)?),
+            None => None,
+        };
         Ok(())
     }
 
@@ -681,6 +703,11 @@ impl Config {
         self.cache_file.as_deref()
     }
 
+    /// The shared cache's server, if any.
+    pub(crate) fn shared_cache(&self) -> Option<&RedisTarget> {
+        self.shared_cache.as_ref()
+    }
+
     /// The shortest time a client keeps a token before asking for another.
     pub fn min_refresh_interval(&self) -> Duration {
         self.min_refresh_interval
@@ -824,6 +851,7 @@ struct ConfigFile {
     max_retries: Option<u32>,
     retry_max_wait_ms: Option<u32>,
     cache_file: Option<PathBuf>,
+    shared_cache: Option<zeroize::Zeroizing<String>>,
     min_refresh_interval_ms: Option<u32>,
     unauthorized_refresh_interval_ms: Option<u32>,
     background_refresh: Option<bool>,
@@ -877,6 +905,7 @@ impl ConfigFile {
         if let Some(cache) = &self.cache_file {
             c.set_cache_file(Some(&base.join(cache).to_string_lossy()))?;
         }
+        c.set_shared_cache(self.shared_cache.as_deref().map(String::as_str))?;
         if let Some(ms) = self.min_refresh_interval_ms {
             c.set_min_refresh_interval_ms(ms);
         }
@@ -1025,12 +1054,18 @@ mod tests {
             "OAUTH2CC_CLIENT_SECRET" => Some("secret".to_string()),
             "OAUTH2CC_TOKEN_URL" => Some("http://127.0.0.1:9/token".to_string()),
             "OAUTH2CC_SCOPE" => Some("a b".to_string()),
+            "OAUTH2CC_SHARED_CACHE" => Some("redis://:pw@127.0.0.1:6390/3".to_string()),
             _ => None,
         };
         let c = Config::from_vars(vars).unwrap();
         assert_eq!(c.client_id(), "id");
         assert_eq!(c.token_url(), Some("http://127.0.0.1:9/token"));
         assert_eq!(c.scope(), Some("a b"));
+        assert_eq!(
+            c.shared_cache().map(RedisTarget::describe).as_deref(),
+            Some("redis://127.0.0.1:6390/3")
+        );
+        assert!(!format!("{c:?}").contains("pw@"), "{c:?}");
         let e = Config::from_vars(|_| None).unwrap_err();
         assert_eq!(e.kind(), crate::ErrorKind::Config);
         assert!(e.message().contains("OAUTH2CC_CLIENT_ID"));
@@ -1147,7 +1182,8 @@ mod tests {
             r#"{"client_id":"id","client_secret":"secret","token_url":"http://127.0.0.1:1/t",
                 "scope":"s1 s2","auth_style":"post_body","params":{"audience":"aud"},
                 "timeout_ms":1500,"connect_timeout_ms":500,"user_agent":"ua/1","expiry_leeway":5,
-                "max_retries":2,"retry_max_wait_ms":100,"cache_file":"tok.json","max_response_bytes":1000}"#,
+                "max_retries":2,"retry_max_wait_ms":100,"cache_file":"tok.json","max_response_bytes":1000,
+                "shared_cache":"rediss://u:p@cache.internal:6380"}"#,
         );
         let c = Config::from_file(&path).unwrap();
         assert_eq!(c.token_url(), Some("http://127.0.0.1:1/t"));
@@ -1170,6 +1206,25 @@ mod tests {
             Some(path.parent().unwrap().join("tok.json").as_path())
         );
         assert_eq!(c.max_response_bytes(), 1000);
+        assert_eq!(
+            c.shared_cache().map(RedisTarget::describe).as_deref(),
+            Some("rediss://cache.internal:6380/0")
+        );
+    }
+
+    #[test]
+    fn shared_cache_urls_are_checked_when_set() {
+        let mut c = Config::new("id", "secret").unwrap();
+        let e = c.set_shared_cache(Some("http://:hunter2@h")).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Config);
+        assert!(!e.message().contains("hunter2"), "{}", e.message());
+        c.set_shared_cache(Some("redis://127.0.0.1:1")).unwrap();
+        assert!(c.shared_cache().is_some());
+        c.set_shared_cache(Some("")).unwrap();
+        assert!(c.shared_cache().is_none());
+        c.set_shared_cache(Some("redis://h")).unwrap();
+        c.set_shared_cache(None).unwrap();
+        assert!(c.shared_cache().is_none());
     }
 
     #[test]

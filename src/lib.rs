@@ -27,9 +27,11 @@
 //!          │  │        │  └──► token ──► config ──► auth ──► jwt, client_cert, form
 //!          │  │        └──► transport
 //!          │  ├──► cache_file ──► token, files
+//!          │  ├──► shared_cache ──► token, transport (redis), redis_url
 //!          │  └──► fork, hooks
 //!          └──► client/{api_request, background, seq_header, striped}
-//! leaves: error, secret, form, files, url_rules, hooks (clock, log sink, counters), fork
+//! leaves: error, secret, form, files, url_rules, redis_url, hooks (clock, log sink,
+//!         counters), fork
 //! ```
 //! * `url_rules`: where requests may go (URL, host, port, proxy-URL rules). `files`: bounded
 //!   reads and PEM loading. `form`: form encoding. `auth`: client authentication methods.
@@ -41,6 +43,8 @@
 //! * `client`: the cache (per-thread stripes, a seqlocked header copy), single flight, the
 //!   401 rule, the background refresher; `hooks`: what it observes and reports (clock, log
 //!   sink, counters); `fork`: noticing a `fork()` child.
+//! * `cache_file`: the token on disk; `shared_cache`: the token in Redis for a fleet, over
+//!   `transport::redis` (RESP2), at a URL parsed by `redis_url`.
 
 #![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -62,7 +66,9 @@ mod fork;
 mod form;
 mod hooks;
 mod jwt;
+mod redis_url;
 pub mod secret;
+mod shared_cache;
 pub mod token;
 mod transport;
 mod url_rules;

@@ -173,6 +173,35 @@ impl Token {
         })
     }
 
+    /// A token kept by a cache (the cache file, the shared cache) that expires at
+    /// `expires_at_ms` (unix milliseconds): its lifetime is the whole seconds left at `now`,
+    /// rounded down so it is never later than the writer's. `None` when less than a second is
+    /// left, or a field is unusable.
+    pub(crate) fn restored(
+        access_token: &str,
+        token_type: &str,
+        scope: Option<&str>,
+        expires_at_ms: i64,
+        now: SystemTime,
+        now_mono: Instant,
+    ) -> Option<Token> {
+        let now_ms = i64::try_from(now.duration_since(UNIX_EPOCH).ok()?.as_millis()).ok()?;
+        let expires_in = expires_at_ms.checked_sub(now_ms)?.div_euclid(1000);
+        if expires_in <= 0 {
+            return None;
+        }
+        Token::new(
+            access_token,
+            token_type,
+            Some(expires_in),
+            scope,
+            None,
+            now,
+            now_mono,
+        )
+        .ok()
+    }
+
     /// The access token. Never put it in a message or a log.
     pub fn access_token(&self) -> &Secret {
         &self.access_token

@@ -247,6 +247,16 @@ class RequestTokenTest(EndpointTestCase):
         self.assertNotIn("authorization", request["headers"])
         self.assertEqual(request["headers"]["user-agent"], "pytify/1.0")
 
+    def test_an_unreachable_shared_cache_is_no_failure(self):
+        # Loopback port 1: nobody listens; the client fetches directly.
+        with self.config(shared_cache="redis://127.0.0.1:1") as config:
+            with oauth2cc.Client(config) as client:
+                self.assertTrue(client.token().access_token.startswith("tok-"))
+            config.set_shared_cache(None)
+            with self.assertRaises(oauth2cc.ConfigError) as caught:
+                config.set_shared_cache("http://:py-pw@127.0.0.1")
+        self.assertNotIn("py-pw", str(caught.exception))
+
     def test_clone_outlives_the_original(self):
         with self.config() as config:
             auth = oauth2cc.request_token(config)

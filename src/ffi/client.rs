@@ -80,8 +80,10 @@ pub unsafe extern "C" fn oauth2cc_client_token(
 }
 
 /// Forgets the cached token (in memory and in the cache file), e.g. after an API answered
-/// 401; the next `oauth2cc_client_token` fetches a new one. Handles already handed out stay
-/// valid. NULL is a no-op.
+/// 401; the next `oauth2cc_client_token` fetches a new one. With a shared cache, the shared
+/// entry is deleted too if it still holds this client's token (one Redis round trip,
+/// bounded by the timeout; a newer token another process stored is kept). Handles already
+/// handed out stay valid. NULL is a no-op.
 ///
 /// # Safety
 /// `client` NULL or a live client.

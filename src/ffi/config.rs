@@ -19,7 +19,7 @@ use crate::hooks::{LogLevel, LogSink, Logger};
 /// `_set_timeout_ms`, `_set_connect_timeout_ms`, `_set_ca_file`, `_set_proxy`,
 /// `_set_user_agent`, `_set_expiry_leeway`, `_set_retries`, `_set_cache_file`,
 /// `_set_min_refresh_interval_ms`, `_set_unauthorized_refresh_interval_ms`, `_set_log`,
-/// `_set_background_refresh`,
+/// `_set_background_refresh`, `_set_shared_cache`,
 /// `_set_max_response_bytes`, `_set_private_key_file`, `_set_private_key_pem`,
 /// `_set_jwt_algorithm`, `_set_jwt_audience`, `_set_client_certificate_file`, `_set_issuer`,
 /// `oauth2cc_config_free`.
@@ -93,7 +93,8 @@ pub unsafe extern "C" fn oauth2cc_config_new(
 /// `retry_max_wait_ms`, `cache_file`, `min_refresh_interval_ms`,
 /// `unauthorized_refresh_interval_ms`, `background_refresh`, `max_response_bytes`,
 /// `private_key_file`, `private_key_pem`, `private_key_id`, `jwt_algorithm`, `jwt_audience`,
-/// `client_certificate_file`, `client_certificate_key_file`, `issuer`; `client_secret` may be
+/// `client_certificate_file`, `client_certificate_key_file`, `issuer`, `shared_cache`;
+/// `client_secret` may be
 /// left out when a private key or a client certificate is given). An unknown key
 /// is an error naming it. Relative paths inside are relative to the file's folder.
 ///
@@ -346,6 +347,34 @@ pub unsafe extern "C" fn oauth2cc_config_set_cache_file(
     path: *const c_char,
 ) -> oauth2cc_status {
     ffi_export!({ arg_mut!(config)?.inner.set_cache_file(arg_opt_str!(path)?) })
+}
+
+/// Shares the token of every client with this configuration, in every process on every
+/// machine, through Redis (or Valkey) at `redis_url`:
+/// `redis://[user:password@]host[:port][/db]`, or `rediss://...` for TLS, checked against
+/// the same roots as the token endpoint (`oauth2cc_config_set_ca_file`, else the system's).
+/// One process in the fleet refreshes (a lock with a deadline of the timeout) while the others
+/// keep their still-valid token or wait for the new one. The entry holds the token, its type,
+/// scope and expiry, never the secret, and is keyed by a hash of token URL, client id, scope,
+/// params and auth style. Redis is read only when the in-memory token needs a refresh.
+/// Redis unreachable, slow or refusing: the client fetches directly and leaves Redis alone
+/// for 30 s; a call never fails because of the cache. NULL or `""` turns it off. Set it
+/// before `oauth2cc_client_new`. Returns `OK`, `INVALID_ARGUMENT` (NULL config, not UTF-8)
+/// or `CONFIG` (not a Redis URL; the message never holds the password).
+///
+/// # Safety
+/// `config` is NULL or a live config not used by another thread; `redis_url` NULL or
+/// NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn oauth2cc_config_set_shared_cache(
+    config: *mut oauth2cc_config,
+    redis_url: *const c_char,
+) -> oauth2cc_status {
+    ffi_export!({
+        arg_mut!(config)?
+            .inner
+            .set_shared_cache(arg_opt_str!(redis_url)?)
+    })
 }
 
 /// The shortest time a client keeps a token before asking for another, in milliseconds

@@ -11,6 +11,7 @@
 //!   by the connect timeout.
 
 mod proxy;
+pub(crate) mod redis;
 mod resolver;
 mod tcp;
 mod tls_error;

@@ -36,6 +36,26 @@ pub(crate) fn ca_file_trust(path: &Path) -> Result<Trust> {
     })
 }
 
+/// The roots `config` trusts (its CA file, else the system's), as a rustls store: what a
+/// `rediss://` shared cache is checked against, the same as the token endpoint.
+pub(crate) fn rustls_roots(config: &crate::Config) -> Result<rustls::RootCertStore> {
+    let trust = match config.ca_file() {
+        Some(path) => ca_file_trust(path)?,
+        None => system_trust()?,
+    };
+    let mut store = rustls::RootCertStore::empty();
+    match &trust.roots {
+        RootCerts::Specific(certs) => {
+            let ders = certs
+                .iter()
+                .map(|c| rustls::pki_types::CertificateDer::from(c.der().to_vec()));
+            store.add_parsable_certificates(ders);
+        }
+        _ => store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
+    Ok(store)
+}
+
 /// The values of the variables the system store depends on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct EnvKey {

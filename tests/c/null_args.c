@@ -150,6 +150,7 @@ static void config_setters(const char *token_url) {
   CHECK_INVALID(oauth2cc_config_set_expiry_leeway(NULL, 1), "config");
   CHECK_INVALID(oauth2cc_config_set_retries(NULL, 1, 1), "config");
   CHECK_INVALID(oauth2cc_config_set_cache_file(NULL, NULL), "config");
+  CHECK_INVALID(oauth2cc_config_set_shared_cache(NULL, "redis://127.0.0.1:6379"), "config");
   CHECK_INVALID(oauth2cc_config_set_max_response_bytes(NULL, 1), "config");
   CHECK_INVALID(oauth2cc_config_set_min_refresh_interval_ms(NULL, 1), "config");
   CHECK_INVALID(oauth2cc_config_set_log(NULL, NULL, NULL, OAUTH2CC_LOG_DEBUG), "config");
@@ -180,6 +181,7 @@ static void config_setters(const char *token_url) {
   CHECK_INVALID(oauth2cc_config_set_client_certificate_file(config, "c.pem", NULL),
                 "key_pem_path");
   CHECK_STATUS(oauth2cc_config_set_issuer(config, NULL), OAUTH2CC_STATUS_OK);
+  CHECK_STATUS(oauth2cc_config_set_shared_cache(config, NULL), OAUTH2CC_STATUS_OK);
 
   /* Not UTF-8. */
   CHECK_INVALID(oauth2cc_config_set_token_url(config, NOT_UTF8), "url");
@@ -201,6 +203,13 @@ static void config_setters(const char *token_url) {
   CHECK_INVALID(oauth2cc_config_set_client_certificate_file(config, "c.pem", NOT_UTF8),
                 "key_pem_path");
   CHECK_INVALID(oauth2cc_config_set_issuer(config, NOT_UTF8), "issuer_url");
+  CHECK_INVALID(oauth2cc_config_set_shared_cache(config, NOT_UTF8), "redis_url");
+  /* Not a Redis URL: CONFIG, and the message never holds the password. */
+  CHECK_STATUS(oauth2cc_config_set_shared_cache(config, "http://:hunter2@127.0.0.1"),
+               OAUTH2CC_STATUS_CONFIG);
+  CHECK(strstr(oauth2cc_last_error_message(), "hunter2") == NULL);
+  CHECK_STATUS(oauth2cc_config_set_shared_cache(config, "redis://127.0.0.1:6379/x"),
+               OAUTH2CC_STATUS_CONFIG);
 
   /* Empty strings. */
   CHECK_STATUS(oauth2cc_config_set_token_url(config, ""), OAUTH2CC_STATUS_CONFIG);
@@ -224,6 +233,7 @@ static void config_setters(const char *token_url) {
   /* Names that are not algorithms. */
   CHECK_INVALID(oauth2cc_config_set_jwt_algorithm(config, "none"), "none");
   CHECK_INVALID(oauth2cc_config_set_jwt_algorithm(config, "rs256"), "rs256");
+  CHECK_STATUS(oauth2cc_config_set_shared_cache(config, ""), OAUTH2CC_STATUS_OK);
 
   /* Integers out of range. */
   CHECK_INVALID(oauth2cc_config_set_auth_style(config, 99), "style");
@@ -470,6 +480,7 @@ static void huge_strings(const char *token_url, const char *api_url, const char 
   CHECK_STATUS(oauth2cc_config_set_issuer(config, big_url), OAUTH2CC_STATUS_CONFIG);
   CHECK_STATUS(oauth2cc_config_set_jwt_audience(config, NULL), OAUTH2CC_STATUS_OK);
   CHECK_STATUS(oauth2cc_config_set_cache_file(config, NULL), OAUTH2CC_STATUS_OK);
+  CHECK_STATUS(oauth2cc_config_set_shared_cache(config, big), OAUTH2CC_STATUS_CONFIG);
   oauth2cc_config_free(config);
 
   CHECK_STATUS(oauth2cc_config_from_file(big, &config), OAUTH2CC_STATUS_CONFIG);

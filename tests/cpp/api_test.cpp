@@ -201,6 +201,8 @@ void check_config_errors() {  // token requests: 0
   CHECK_THROWS(config.set_token_url("ftp://example.com/token"), oauth2cc::Status::Config, caught);
   CHECK_THROWS(config.set_token_url("http://example.com/token"), oauth2cc::Status::Config, caught);
   CHECK_THROWS(config.set_timeout(0ms), oauth2cc::Status::InvalidArgument, caught);
+  CHECK_THROWS(config.set_shared_cache("http://:cpp-pw@127.0.0.1"), oauth2cc::Status::Config, caught);
+  CHECK(caught->message().find("cpp-pw") == std::string::npos);
   CHECK_THROWS(config.add_param("grant_type", "password"), oauth2cc::Status::InvalidArgument, caught);
   CHECK_THROWS(config.set_auth_style(static_cast<oauth2cc::AuthStyle>(99)),
                oauth2cc::Status::InvalidArgument, caught);
@@ -280,7 +282,10 @@ void check_server_errors() {  // token requests: 6 (one of them a 401)
 
 void check_client() {  // token requests: 2
   std::optional<oauth2cc::Error> caught_early;
-  oauth2cc::Client client(config_for("/token"));
+  // A shared cache nobody listens on (loopback port 1) costs nothing: the client fetches itself.
+  oauth2cc::Config shared = config_for("/token");
+  shared.set_shared_cache("redis://127.0.0.1:1");
+  oauth2cc::Client client(shared);
   const oauth2cc::Authorization first = client.token();
   check_fresh(first, std::nullopt);
   // Cached: the same token, no request.

@@ -301,6 +301,7 @@ _SIGNATURES = {
     "oauth2cc_config_set_expiry_leeway": (_status, [_P, ctypes.c_uint32]),
     "oauth2cc_config_set_retries": (_status, [_P, ctypes.c_uint32, ctypes.c_uint32]),
     "oauth2cc_config_set_cache_file": (_status, [_P, _char_p]),
+    "oauth2cc_config_set_shared_cache": (_status, [_P, _char_p]),
     "oauth2cc_config_set_min_refresh_interval_ms": (_status, [_P, ctypes.c_uint32]),
     "oauth2cc_config_set_unauthorized_refresh_interval_ms": (_status, [_P, ctypes.c_uint32]),
     "oauth2cc_config_set_max_response_bytes": (_status, [_P, ctypes.c_size_t]),
@@ -591,7 +592,7 @@ class Config(_Handle):
     ``Config(client_id, client_secret, **settings)`` where each keyword is the name of a
     ``set_*`` method (``token_url``, ``scope``, ``auth_style``, ``timeout_ms``,
     ``connect_timeout_ms``, ``ca_file``, ``proxy``, ``user_agent``, ``expiry_leeway``,
-    ``cache_file``, ``max_response_bytes``) or ``params`` (a dict of extra form parameters)
+    ``cache_file``, ``shared_cache``, ``max_response_bytes``) or ``params`` (a dict of extra form parameters)
     or ``retries`` (a ``(max_retries, max_wait_ms)`` pair). Integer settings take ints
     only, within the C parameter's range (TypeError / ValueError naming the setting). The
     secret may be None for a client that authenticates with a private key
@@ -727,6 +728,12 @@ class Config(_Handle):
     def set_cache_file(self, path: Optional[Text]) -> Config:
         """Keep the token in this file so short-lived processes reuse it; None turns it off."""
         return self._set_text(_lib.oauth2cc_config_set_cache_file, path, "cache_file")
+
+    def set_shared_cache(self, redis_url: Optional[Text]) -> Config:
+        """Share the token with every process through Redis
+        (``redis://[user:password@]host:port[/db]`` or ``rediss://...``); one process in the
+        fleet refreshes. None turns it off."""
+        return self._set_text(_lib.oauth2cc_config_set_shared_cache, redis_url, "redis_url")
 
     def set_min_refresh_interval_ms(self, interval_ms: int) -> Config:
         """Shortest time a client keeps a token before asking for another (default 1000; 0 off)."""

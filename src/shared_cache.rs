@@ -1,0 +1,448 @@
+//! The shared token cache: one token per client identity for every process on every machine,
+//! kept in Redis (or Valkey), and one refresher in the fleet.
+//!
+//! # Who refreshes
+//! Only a process's flight leader (see `client`) comes here, and only when its in-memory
+//! token is missing or within the leeway; the cache hit path never touches Redis. It then:
+//! 1. `GET`s the entry. A token outside the leeway is taken as it is: no request.
+//! 2. Otherwise it tries to become the fleet's refresher: `SET <lock> <random id> NX PX
+//!    <timeout>`. The winner fetches from the token endpoint, `SET`s the entry with `PX` =
+//!    the token's remaining life (Redis drops it when the token expires), and releases the
+//!    lock only if it still holds it (compare-and-delete in Lua, [`RELEASE_LOCK`]).
+//! 3. A loser keeps a still-valid old entry if there is one; else it polls (every
+//!    [`POLL`]) for the new entry, trying the lock again each time, so a refresher that died
+//!    frees the others when its lock's `PX` runs out. Its wait ends at its own timeout; then
+//!    it fetches by itself.
+//!
+//! # Redis is never a new way to fail
+//! Every socket operation is bounded (connect and each command by a quarter of the timeout,
+//! all of them by the timeout). Any failure (unreachable, slow, wrong password, `OOM`,
+//! `READONLY`, a reply we do not understand) makes the leader fetch directly, and the client
+//! leaves Redis alone for [`BACKOFF`], so an outage does not become a stampede on a sick
+//! Redis. A corrupted entry is a miss, overwritten by the next refresh.
+//!
+//! # What is stored
+//! The key is a SHA-256 of (format version, issuer, token URL, client id, scope, params, auth
+//! style): two configs that would get different tokens never share one. The entry holds the
+//! token, its type, scope and absolute expiry; never the client secret.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::config::Config;
+use crate::error::Result;
+use crate::hooks::{Clock, Hooks, LogLevel};
+use crate::redis_url::RedisTarget;
+use crate::token::Token;
+use crate::transport::redis::{RedisConnection, Reply};
+
+const FORMAT_VERSION: u32 = 1;
+/// How long a client leaves Redis alone after a failure.
+pub(crate) const BACKOFF: Duration = Duration::from_secs(30);
+/// How often a process waiting for another's refresh looks again.
+pub(crate) const POLL: Duration = Duration::from_millis(50);
+
+/// Deletes the lock (KEYS[1]) only if it still holds our id (ARGV[1]).
+pub(crate) const RELEASE_LOCK: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
+     return redis.call('DEL', KEYS[1]) else return 0 end";
+
+/// Deletes the entry (KEYS[1]) only if it still holds the token whose SHA-1 is ARGV[1]: a
+/// process whose token got a 401 cannot flush a newer, good one. The token itself is never
+/// sent; a garbage entry is left for the next refresh to overwrite.
+pub(crate) const FORGET_TOKEN: &str = "local v = redis.call('GET', KEYS[1]) \
+     if not v then return 0 end \
+     local ok, e = pcall(cjson.decode, v) \
+     if ok and type(e) == 'table' and type(e.access_token) == 'string' \
+        and redis.sha1hex(e.access_token) == ARGV[1] then \
+       return redis.call('DEL', KEYS[1]) end \
+     return 0";
+
+/// A client's view of the shared cache: where, under which key, and when it last failed.
+#[derive(Debug)]
+pub(crate) struct SharedCache {
+    target: RedisTarget,
+    key: String,
+    lock_key: String,
+    /// The client's creation, the origin of `failed_at_ms`.
+    created: Instant,
+    /// When Redis last failed for this client, in ms after `created` plus one (0: never); it
+    /// is skipped until [`BACKOFF`] later. An atomic, not a mutex: the client outlives
+    /// `fork()`, and a child must never find it locked. `Relaxed`: it orders nothing else.
+    failed_at_ms: AtomicU64,
+}
+
+/// What identifies the token a config gets.
+#[derive(Serialize)]
+struct KeyParts<'a> {
+    version: u32,
+    /// With discovery the token URL comes from the issuer: the issuer identifies it.
+    issuer: Option<&'a str>,
+    token_url: &'a str,
+    client_id: &'a str,
+    scope: Option<&'a str>,
+    params: Vec<(&'a str, &'a str)>,
+    auth_style: String,
+}
+
+/// The stored entry.
+#[derive(Serialize, Deserialize)]
+struct Entry {
+    v: u32,
+    access_token: Zeroizing<String>,
+    token_type: String,
+    scope: Option<String>,
+    /// Unix milliseconds: the writer's exact expiry (the token's `expires_at` is rounded
+    /// down to a second, which would cost short-lived tokens up to a second of life).
+    expires_at_ms: i64,
+    /// The lifetime the token endpoint gave it (`expires_in`, seconds): where its leeway
+    /// starts is reckoned from this, not from what is left when it is read.
+    lifetime: i64,
+}
+
+/// A token read from the shared cache, with its lifetime as issued.
+pub(crate) struct Stored {
+    pub token: Token,
+    pub lifetime: i64,
+}
+
+impl Stored {
+    /// Whether the fleet may keep using it at `now`: outside the leeway, capped at half the
+    /// lifetime as issued ([`Token::needs_refresh_at`]'s rule). Reckoned from what is left,
+    /// the cap would shrink as the token ages, and a token read late in its life would look
+    /// fresh until moments before it expires.
+    pub(crate) fn is_current(&self, now: Instant, leeway: Duration) -> bool {
+        let half_life = Duration::from_secs(self.lifetime.max(0) as u64) / 2;
+        !self.token.is_expired_at(now, leeway.min(half_life))
+    }
+}
+
+/// The Redis key of `config`'s token: `oauth2cc:token:<hex SHA-256 of the identity>`.
+pub(crate) fn key_for(config: &Config) -> String {
+    let parts = KeyParts {
+        version: FORMAT_VERSION,
+        issuer: config.issuer(),
+        token_url: config.token_url().unwrap_or_default(),
+        client_id: config.client_id(),
+        scope: config.scope(),
+        params: config.params().collect(),
+        auth_style: format!("{:?}", config.auth_style()),
+    };
+    let json = serde_json::to_vec(&parts).unwrap_or_default();
+    format!(
+        "oauth2cc:token:{}",
+        hex(ring::digest::digest(&ring::digest::SHA256, &json).as_ref())
+    )
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The entry for `token` and how long Redis should keep it (its remaining life), or `None`
+/// for a token without a known expiry or already expired.
+pub(crate) fn encode(
+    token: &Token,
+    now: SystemTime,
+    now_mono: Instant,
+) -> Option<(Zeroizing<Vec<u8>>, u64)> {
+    let left = token.deadline()?.checked_duration_since(now_mono)?;
+    let ttl_ms = i64::try_from(left.as_millis()).ok()?;
+    let now_ms = i64::try_from(now.duration_since(UNIX_EPOCH).ok()?.as_millis()).ok()?;
+    if ttl_ms <= 0 {
+        return None;
+    }
+    let entry = Entry {
+        v: FORMAT_VERSION,
+        access_token: Zeroizing::new(token.access_token().expose().to_string()),
+        token_type: token.token_type().as_str().to_string(),
+        scope: token.scope().map(|s| s.as_str().to_string()),
+        expires_at_ms: now_ms.checked_add(ttl_ms)?,
+        lifetime: token.expires_in()?,
+    };
+    let json = Zeroizing::new(serde_json::to_vec(&entry).ok()?);
+    Some((json, ttl_ms as u64))
+}
+
+/// The token in an entry, when it is one of ours and not expired at `now`.
+pub(crate) fn decode(bytes: &[u8], now: SystemTime, now_mono: Instant) -> Option<Stored> {
+    let entry: Entry = serde_json::from_slice(bytes).ok()?;
+    if entry.v != FORMAT_VERSION {
+        return None;
+    }
+    let token = Token::restored(
+        &entry.access_token,
+        &entry.token_type,
+        entry.scope.as_deref(),
+        entry.expires_at_ms,
+        now,
+        now_mono,
+    )?;
+    Some(Stored {
+        token,
+        lifetime: entry.lifetime,
+    })
+}
+
+/// How a conversation with Redis ended, when Redis did not fail.
+enum Outcome {
+    /// A token from the entry: no request was made.
+    Shared(Token),
+    /// We held the lock and fetched: the fetch's result.
+    Fetched(Result<Token>),
+    /// Another process held the lock past our timeout: fetch by ourselves.
+    GaveUp,
+}
+
+impl SharedCache {
+    /// The shared cache `config` names, if any.
+    pub(crate) fn new(config: &Config) -> Option<SharedCache> {
+        let target = config.shared_cache()?.clone();
+        let key = key_for(config);
+        Some(SharedCache {
+            target,
+            lock_key: format!("{key}:lock"),
+            key,
+            created: Instant::now(),
+            failed_at_ms: AtomicU64::new(0),
+        })
+    }
+
+    /// A token to replace `replacing` (the caller's current one, if any): from Redis when
+    /// another process refreshed it, else from `fetch` (called at most once), stored for the
+    /// others. The entry is taken only if it is outside the leeway and is not `replacing`
+    /// itself (a background refresh comes before the leeway: handing it its own token back
+    /// would make it ask again and again). Redis failing only means `fetch` is called
+    /// directly. See the module's documentation.
+    pub(crate) fn get_or_refresh(
+        &self,
+        config: &Config,
+        hooks: &Hooks,
+        leeway: Duration,
+        replacing: Option<&Token>,
+        fetch: impl FnOnce() -> Result<Token>,
+    ) -> Result<Token> {
+        let mut fetch = Some(fetch);
+        if !self.backing_off() {
+            match self.through_redis(config, hooks, leeway, replacing, &mut fetch) {
+                Ok(Outcome::Shared(token)) => return Ok(token),
+                Ok(Outcome::Fetched(result)) => return result,
+                Ok(Outcome::GaveUp) => hooks.log(LogLevel::Warn, || {
+                    format!(
+                        "shared cache {}: another process held the refresh lock past the \
+                         timeout; fetching directly",
+                        self.target.describe()
+                    )
+                }),
+                Err(e) => self.failed(hooks, &e),
+            }
+        }
+        match fetch.take() {
+            Some(fetch) => fetch(),
+            None => unreachable!("through_redis returns Fetched once it has fetched"),
+        }
+    }
+
+    fn through_redis(
+        &self,
+        config: &Config,
+        hooks: &Hooks,
+        leeway: Duration,
+        replacing: Option<&Token>,
+        fetch: &mut Option<impl FnOnce() -> Result<Token>>,
+    ) -> std::io::Result<Outcome> {
+        let deadline = Instant::now() + config.timeout();
+        let mut conn =
+            RedisConnection::connect(&self.target, config, deadline, op_timeout(config))?;
+        let owner = random_id();
+        let lock_ms = config.timeout().as_millis().max(1).to_string();
+        let clock = &*hooks.clock;
+        loop {
+            let (now, system_now) = (clock.now(), clock.system_now());
+            let entry = match conn.command(&[b"GET", self.key.as_bytes()])? {
+                Reply::Bulk(Some(bytes)) => decode(&Zeroizing::new(bytes), system_now, now),
+                Reply::Bulk(None) => None,
+                other => return Err(unexpected("GET", other)),
+            };
+            let entry = match entry {
+                Some(stored)
+                    if stored.is_current(now, leeway)
+                        && replacing.is_none_or(|old| {
+                            old.access_token() != stored.token.access_token()
+                        }) =>
+                {
+                    return Ok(Outcome::Shared(stored.token))
+                }
+                stale_or_none => stale_or_none.map(|stored| stored.token),
+            };
+            let lock = [
+                &b"SET"[..],
+                self.lock_key.as_bytes(),
+                owner.as_bytes(),
+                b"NX",
+                b"PX",
+                lock_ms.as_bytes(),
+            ];
+            match conn.command(&lock)? {
+                Reply::Status(ok) if ok == "OK" => {
+                    let Some(fetch) = fetch.take() else {
+                        unreachable!("the lock is taken at most once")
+                    };
+                    let result = fetch();
+                    // The fetch had its own timeout; storing and unlocking get two more
+                    // socket operations' worth, whatever the fetch left.
+                    conn.set_deadline(Instant::now() + op_timeout(config) * 2);
+                    if let Err(e) =
+                        self.store_and_unlock(&mut conn, result.as_ref().ok(), &owner, clock)
+                    {
+                        self.failed(hooks, &e);
+                    }
+                    return Ok(Outcome::Fetched(result));
+                }
+                Reply::Bulk(None) => {
+                    // Another process refreshes: keep the old token while it is valid.
+                    if let Some(old) = entry.filter(|t| !t.is_expired_at(now, Duration::ZERO)) {
+                        return Ok(Outcome::Shared(old));
+                    }
+                    if Instant::now() + POLL >= deadline {
+                        return Ok(Outcome::GaveUp);
+                    }
+                    std::thread::sleep(POLL);
+                }
+                other => return Err(unexpected("SET NX", other)),
+            }
+        }
+    }
+
+    fn store_and_unlock(
+        &self,
+        conn: &mut RedisConnection,
+        token: Option<&Token>,
+        owner: &str,
+        clock: &dyn Clock,
+    ) -> std::io::Result<()> {
+        let stored = match token.and_then(|t| encode(t, clock.system_now(), clock.now())) {
+            Some((entry, ttl_ms)) => {
+                let ttl = ttl_ms.to_string();
+                let set = [
+                    &b"SET"[..],
+                    self.key.as_bytes(),
+                    &entry,
+                    b"PX",
+                    ttl.as_bytes(),
+                ];
+                match conn.command(&set)? {
+                    Reply::Status(ok) if ok == "OK" => Ok(()),
+                    other => Err(unexpected("SET", other)),
+                }
+            }
+            None => Ok(()),
+        };
+        // Unlock even when the entry could not be written: the others then fetch themselves.
+        let release = [
+            &b"EVAL"[..],
+            RELEASE_LOCK.as_bytes(),
+            b"1",
+            self.lock_key.as_bytes(),
+            owner.as_bytes(),
+        ];
+        let released = match conn.command(&release)? {
+            Reply::Int(_) => Ok(()),
+            other => Err(unexpected("EVAL (unlock)", other)),
+        };
+        stored.and(released)
+    }
+
+    /// Deletes the shared entry if it still holds `token` (the API rejected it). Best effort;
+    /// skipped while backing off.
+    pub(crate) fn forget(&self, config: &Config, hooks: &Hooks, token: &Token) {
+        if self.backing_off() {
+            return;
+        }
+        let sha1 = ring::digest::digest(
+            &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
+            token.access_token().expose().as_bytes(),
+        );
+        let sha1 = hex(sha1.as_ref());
+        let result = (|| {
+            let deadline = Instant::now() + config.timeout();
+            let mut conn =
+                RedisConnection::connect(&self.target, config, deadline, op_timeout(config))?;
+            let forget = [
+                &b"EVAL"[..],
+                FORGET_TOKEN.as_bytes(),
+                b"1",
+                self.key.as_bytes(),
+                sha1.as_bytes(),
+            ];
+            match conn.command(&forget)? {
+                Reply::Int(_) => Ok(()),
+                other => Err(unexpected("EVAL (forget)", other)),
+            }
+        })();
+        if let Err(e) = result {
+            self.failed(hooks, &e);
+        }
+    }
+
+    fn backing_off(&self) -> bool {
+        match self.failed_at_ms.load(Ordering::Relaxed) {
+            0 => false,
+            at => {
+                let since = Duration::from_millis(at - 1);
+                self.created.elapsed().saturating_sub(since) < BACKOFF
+            }
+        }
+    }
+
+    /// Records a failure: Redis is skipped for [`BACKOFF`]; a WARN says why. The error
+    /// is an OS error, a TLS error or Redis's own error text (`WRONGPASS`, `OOM`...): none
+    /// holds the password or a token.
+    fn failed(&self, hooks: &Hooks, error: &std::io::Error) {
+        let now_ms = self.created.elapsed().as_millis() as u64 + 1;
+        self.failed_at_ms.store(now_ms, Ordering::Relaxed);
+        hooks.log(LogLevel::Warn, || {
+            format!(
+                "shared cache {}: {error}; fetching directly, and not using Redis for {} s",
+                self.target.describe(),
+                BACKOFF.as_secs()
+            )
+        });
+    }
+}
+
+/// One socket operation's bound: a quarter of the timeout (Redis answers in microseconds;
+/// a slow one must leave time for the direct fetch), at most the connect timeout.
+fn op_timeout(config: &Config) -> Duration {
+    (config.timeout() / 4)
+        .min(config.connect_timeout())
+        .max(Duration::from_millis(1))
+}
+
+fn unexpected(what: &str, reply: Reply) -> std::io::Error {
+    // A Redis error (OOM, READONLY, NOSCRIPT...) names the problem and none of our values.
+    let why = match reply {
+        Reply::Error(e) => e,
+        _ => "an unexpected reply".to_string(),
+    };
+    std::io::Error::other(format!("{what}: {why}"))
+}
+
+/// 128 random bits in hex: the lock owner's id, unique across the fleet.
+fn random_id() -> String {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 16];
+    if ring::rand::SystemRandom::new().fill(&mut bytes).is_err() {
+        // No OS randomness: still unique per process and call.
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        bytes = (nanos ^ (u128::from(std::process::id()) << 96)).to_le_bytes();
+    }
+    hex(&bytes)
+}
+
+#[cfg(test)]
+mod tests;

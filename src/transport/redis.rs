@@ -1,0 +1,297 @@
+//! A minimal Redis client: RESP2 over a `TcpStream`, or over rustls for `rediss://`, with the
+//! token endpoint's trust (the config's CA file, else the system's). Only what the shared
+//! cache sends: `AUTH`, `SELECT`, `GET`, `SET`, `EVAL`. Every socket operation is bounded by
+//! the caller's deadline and by a per-operation timeout.
+//!
+//! Hand-written rather than the `redis` crate: that crate (1.8, sync, `tls-rustls`) brings
+//! `url` with `idna` and the ICU normalizer, `combine`, `socket2` and a second copy of the
+//! system-store loading, to send five commands; see the commit that added this file for the
+//! measured sizes.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::config::Config;
+use crate::redis_url::RedisTarget;
+
+/// The largest bulk string read back (a token entry is a few hundred bytes).
+const MAX_BULK: usize = 64 * 1024;
+/// The longest status or error line read back.
+const MAX_LINE: usize = 4 * 1024;
+
+/// A RESP2 reply.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Reply {
+    Status(String),
+    Error(String),
+    Int(i64),
+    Bulk(Option<Vec<u8>>),
+    Array(Option<Vec<Reply>>),
+}
+
+/// A command in RESP2's request form: an array of bulk strings.
+pub(crate) fn encode_command(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for arg in args {
+        out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+        out.extend_from_slice(arg);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+fn invalid(why: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, why.to_string())
+}
+
+fn read_line(r: &mut impl BufRead) -> io::Result<String> {
+    let mut line = Vec::new();
+    r.take(MAX_LINE as u64).read_until(b'\n', &mut line)?;
+    if !line.ends_with(b"\r\n") {
+        return Err(invalid("a reply line is cut short or too long"));
+    }
+    line.truncate(line.len() - 2);
+    String::from_utf8(line).map_err(|_| invalid("a reply line is not UTF-8"))
+}
+
+fn read_len(line: &str) -> io::Result<Option<usize>> {
+    match line.parse::<i64>() {
+        Ok(-1) => Ok(None),
+        Ok(n) if (0..=MAX_BULK as i64).contains(&n) => Ok(Some(n as usize)),
+        _ => Err(invalid("a reply length is out of range")),
+    }
+}
+
+/// Reads one reply. Arrays may nest one level (nothing we send gets more).
+pub(crate) fn read_reply(r: &mut impl BufRead) -> io::Result<Reply> {
+    read_reply_at(r, 0)
+}
+
+fn read_reply_at(r: &mut impl BufRead, depth: u32) -> io::Result<Reply> {
+    let line = read_line(r)?;
+    let (kind, rest) = line.split_at(line.len().min(1));
+    match kind {
+        "+" => Ok(Reply::Status(rest.to_string())),
+        "-" => Ok(Reply::Error(rest.to_string())),
+        ":" => rest
+            .parse()
+            .map(Reply::Int)
+            .map_err(|_| invalid("a bad integer reply")),
+        "$" => match read_len(rest)? {
+            None => Ok(Reply::Bulk(None)),
+            Some(n) => {
+                let mut data = vec![0; n + 2];
+                r.read_exact(&mut data)?;
+                if !data.ends_with(b"\r\n") {
+                    return Err(invalid("a bulk reply is not terminated"));
+                }
+                data.truncate(n);
+                Ok(Reply::Bulk(Some(data)))
+            }
+        },
+        "*" if depth < 2 => match read_len(rest)? {
+            None => Ok(Reply::Array(None)),
+            Some(n) if n <= 64 => (0..n)
+                .map(|_| read_reply_at(r, depth + 1))
+                .collect::<io::Result<Vec<_>>>()
+                .map(|v| Reply::Array(Some(v))),
+            Some(_) => Err(invalid("an array reply is too long")),
+        },
+        _ => Err(invalid("not a RESP2 reply")),
+    }
+}
+
+/// The byte stream under a connection.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Stream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => s.get_ref(),
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// One connection to Redis, logged in and on its database. Not pooled: the shared cache
+/// talks to Redis once per token lifetime, so a connection per refresh costs nothing and
+/// leaves nothing to share with a `fork()` child.
+pub(crate) struct RedisConnection {
+    stream: BufReader<Stream>,
+    deadline: Instant,
+    op_timeout: Duration,
+}
+
+impl RedisConnection {
+    /// Connects, then `AUTH` and `SELECT` as the target says. No single socket operation
+    /// waits longer than `op_timeout`, and none goes past `deadline`.
+    pub fn connect(
+        target: &RedisTarget,
+        config: &Config,
+        deadline: Instant,
+        op_timeout: Duration,
+    ) -> io::Result<RedisConnection> {
+        let mut last = io::Error::new(io::ErrorKind::NotFound, "the host has no address");
+        let mut tcp = None;
+        for addr in (target.host.as_str(), target.port).to_socket_addrs()? {
+            let left = remaining(deadline)?.min(op_timeout);
+            match TcpStream::connect_timeout(&addr, left) {
+                Ok(s) => {
+                    tcp = Some(s);
+                    break;
+                }
+                Err(e) => last = e,
+            }
+        }
+        let tcp = tcp.ok_or(last)?;
+        tcp.set_nodelay(true)?;
+        let stream = if target.tls {
+            let tls = rustls::ClientConnection::new(tls_config(config)?, server_name(target)?)
+                .map_err(io::Error::other)?;
+            Stream::Tls(Box::new(rustls::StreamOwned::new(tls, tcp)))
+        } else {
+            Stream::Plain(tcp)
+        };
+        let mut conn = RedisConnection {
+            stream: BufReader::new(stream),
+            deadline,
+            op_timeout,
+        };
+        if let Some(password) = &target.password {
+            let password = password.expose().as_bytes();
+            let reply = match &target.user {
+                Some(user) => conn.command(&[b"AUTH", user.as_bytes(), password])?,
+                None => conn.command(&[b"AUTH", password])?,
+            };
+            expect_ok(reply, "AUTH")?;
+        }
+        if target.db != 0 {
+            let db = target.db.to_string();
+            expect_ok(conn.command(&[b"SELECT", db.as_bytes()])?, "SELECT")?;
+        }
+        Ok(conn)
+    }
+
+    /// Moves the deadline of the commands still to come (after a token request, which has
+    /// a timeout of its own).
+    pub fn set_deadline(&mut self, deadline: Instant) {
+        self.deadline = deadline;
+    }
+
+    /// Sends one command and reads its reply. A Redis error reply is returned as a
+    /// [`Reply::Error`], not as an `Err`.
+    pub fn command(&mut self, args: &[&[u8]]) -> io::Result<Reply> {
+        let timeout = Some(remaining(self.deadline)?.min(self.op_timeout));
+        let tcp = self.stream.get_ref().tcp();
+        tcp.set_read_timeout(timeout)?;
+        tcp.set_write_timeout(timeout)?;
+        let stream = self.stream.get_mut();
+        stream.write_all(&encode_command(args))?;
+        stream.flush()?;
+        read_reply(&mut self.stream)
+    }
+}
+
+fn expect_ok(reply: Reply, what: &str) -> io::Result<()> {
+    match reply {
+        Reply::Status(s) if s == "OK" => Ok(()),
+        // The server's error text names the problem (WRONGPASS, NOAUTH...), never our input.
+        Reply::Error(e) => Err(io::Error::other(format!("{what}: {e}"))),
+        _ => Err(invalid("an unexpected reply")),
+    }
+}
+
+/// The time left before `deadline`, or a timeout error when none is.
+fn remaining(deadline: Instant) -> io::Result<Duration> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "the shared cache's time is up",
+        ));
+    }
+    Ok(left)
+}
+
+fn server_name(target: &RedisTarget) -> io::Result<rustls::pki_types::ServerName<'static>> {
+    rustls::pki_types::ServerName::try_from(target.host.clone()).map_err(io::Error::other)
+}
+
+/// A rustls client config trusting what the token endpoint trusts.
+fn tls_config(config: &Config) -> io::Result<Arc<rustls::ClientConfig>> {
+    let roots = super::trust::rustls_roots(config)
+        .map_err(|e| io::Error::other(e.message().to_string()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(io::Error::other)?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(tls))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_and_replies() {
+        assert_eq!(
+            encode_command(&[b"GET", b"k"]),
+            b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n".to_vec()
+        );
+        let read = |bytes: &[u8]| read_reply(&mut io::Cursor::new(bytes.to_vec()));
+        assert_eq!(read(b"+OK\r\n").unwrap(), Reply::Status("OK".into()));
+        assert_eq!(read(b"-ERR no\r\n").unwrap(), Reply::Error("ERR no".into()));
+        assert_eq!(read(b":42\r\n").unwrap(), Reply::Int(42));
+        assert_eq!(read(b"$-1\r\n").unwrap(), Reply::Bulk(None));
+        assert_eq!(
+            read(b"$2\r\nab\r\n").unwrap(),
+            Reply::Bulk(Some(b"ab".to_vec()))
+        );
+        assert_eq!(
+            read(b"*2\r\n:1\r\n$0\r\n\r\n").unwrap(),
+            Reply::Array(Some(vec![Reply::Int(1), Reply::Bulk(Some(vec![]))]))
+        );
+        for bad in [
+            &b"$5\r\nab\r\n"[..],
+            b"$99999999\r\n",
+            b"?\r\n",
+            b"+OK",
+            b":x\r\n",
+            b"*1\r\n*1\r\n*1\r\n:1\r\n",
+            b"$2\r\nabcd",
+        ] {
+            assert!(read(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,611 @@
+//! The shared token cache against a real `redis-server` (Debian's `redis-server` package),
+//! started by each test on a free loopback port without persistence and killed at the end.
+//! A fleet is this test binary run again as child processes (the `child` test, which does
+//! nothing unless `OAUTH2CC_TEST_REDIS_CHILD` is set): each makes a client with the shared
+//! cache and prints what every call got.
+
+mod support;
+
+use std::io::Read;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use oauth2cc::{Client, Config};
+use support::http_server::{Action, Request, Response, TestServer};
+use support::tls::{Pki, TlsFront};
+use support::{free_port, CLIENT_ID, CLIENT_SECRET};
+
+/// A `redis-server` of our own on loopback.
+struct Redis {
+    child: Child,
+    port: u16,
+    password: Option<String>,
+}
+
+impl Redis {
+    fn start(extra: &[&str]) -> Redis {
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--dir", "/tmp"])
+            .args(extra)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server (Debian: apt-get install redis-server; scripts/test.sh does)");
+        let password = extra
+            .iter()
+            .position(|a| *a == "--requirepass")
+            .map(|i| extra[i + 1].to_string());
+        let redis = Redis {
+            child,
+            port,
+            password,
+        };
+        let started = Instant::now();
+        while redis.cli(&["PING"]) != "PONG" {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "redis-server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        redis
+    }
+
+    fn url(&self) -> String {
+        match &self.password {
+            Some(pw) => format!("redis://:{pw}@127.0.0.1:{}", self.port),
+            None => format!("redis://127.0.0.1:{}", self.port),
+        }
+    }
+
+    /// `redis-cli` with `args`; its output, trimmed.
+    fn cli(&self, args: &[&str]) -> String {
+        let mut command = Command::new("redis-cli");
+        command.args(["-h", "127.0.0.1", "-p", &self.port.to_string()]);
+        if let Some(pw) = &self.password {
+            command.args(["-a", pw, "--no-auth-warning"]);
+        }
+        let out = command.args(args).output().expect("redis-cli");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Every key, with its value for string keys.
+    fn dump(&self) -> Vec<(String, String)> {
+        self.cli(&["--scan"])
+            .lines()
+            .filter(|k| !k.is_empty())
+            .map(|k| (k.to_string(), self.cli(&["GET", k])))
+            .collect()
+    }
+
+    /// The token entry's key (the only `oauth2cc:token:*` key that is not a lock).
+    fn token_key(&self) -> Option<String> {
+        self.dump()
+            .into_iter()
+            .map(|(k, _)| k)
+            .find(|k| k.starts_with("oauth2cc:token:") && !k.ends_with(":lock"))
+    }
+
+    fn connections_received(&self) -> u64 {
+        let info = self.cli(&["INFO", "stats"]);
+        info.lines()
+            .find_map(|l| l.strip_prefix("total_connections_received:"))
+            .and_then(|n| n.trim().parse().ok())
+            .expect("INFO stats")
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// No key or value holds the client secret; returns how many keys there are.
+fn assert_no_secret(redis: &Redis) -> usize {
+    let all = redis.dump();
+    for (key, value) in &all {
+        assert!(!key.contains(CLIENT_SECRET), "secret in key {key}");
+        assert!(!value.contains(CLIENT_SECRET), "secret in {key}'s value");
+    }
+    all.len()
+}
+
+/// A token endpoint issuing `tok-<n>` valid `expires_in` s, each answer after `delay(n)`
+/// (`None`: stall, never answer), and an API answering 401 to the tokens in `rejected`.
+struct Endpoint {
+    server: TestServer,
+    rejected: Arc<Mutex<Vec<String>>>,
+}
+
+impl Endpoint {
+    fn start(expires_in: u64, delay: fn(usize) -> Option<Duration>) -> Endpoint {
+        let issued = AtomicUsize::new(0);
+        let rejected = Arc::new(Mutex::new(Vec::<String>::new()));
+        let api_rejects = Arc::clone(&rejected);
+        let server = TestServer::start(move |request: &Request| {
+            if !request.path().ends_with("token") {
+                let auth = request.header("authorization").unwrap_or("");
+                let bad = api_rejects
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .any(|t| auth == format!("Bearer {t}"));
+                return Response::json(if bad { 401 } else { 200 }, "{}").into();
+            }
+            assert_eq!(
+                request.basic_auth(),
+                Some((CLIENT_ID.into(), CLIENT_SECRET.into()))
+            );
+            let n = issued.fetch_add(1, Ordering::SeqCst) + 1;
+            match delay(n) {
+                None => Action::Stall(Duration::from_secs(30)),
+                Some(d) => {
+                    std::thread::sleep(d);
+                    let body = serde_json::json!({
+                        "access_token": format!("tok-{n}"),
+                        "token_type": "bearer",
+                        "expires_in": expires_in,
+                    });
+                    Response::json(200, &body.to_string()).into()
+                }
+            }
+        });
+        Endpoint { server, rejected }
+    }
+
+    fn token_requests(&self) -> usize {
+        self.server
+            .requests()
+            .iter()
+            .filter(|r| r.path().ends_with("token"))
+            .count()
+    }
+}
+
+fn shared_config(endpoint: &Endpoint, redis_url: &str, timeout_ms: u32) -> Config {
+    let mut config = support::config(&endpoint.server.url("/token"), timeout_ms);
+    config.set_shared_cache(Some(redis_url)).unwrap();
+    config
+}
+
+fn unix_ms() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+}
+
+/// What a child process is told to do.
+struct Fleet<'a> {
+    token_url: String,
+    redis_url: &'a str,
+    timeout_ms: u32,
+    threads: usize,
+    /// Ask every `interval_ms` until `run_ms` have passed; 0: ask once.
+    interval_ms: u64,
+    run_ms: u64,
+    /// Unix ms at which every thread starts asking (0: at once).
+    start_at: u128,
+}
+
+impl Fleet<'_> {
+    fn spawn(&self) -> Child {
+        self.command().stdout(Stdio::piped()).spawn().unwrap()
+    }
+
+    fn command(&self) -> Command {
+        let mut command = Command::new(std::env::current_exe().unwrap());
+        command
+            .args(["child", "--exact", "--nocapture", "--test-threads=1"])
+            .env("OAUTH2CC_TEST_REDIS_CHILD", "1")
+            .env("CHILD_TOKEN_URL", &self.token_url)
+            .env("CHILD_REDIS_URL", self.redis_url)
+            .env("CHILD_TIMEOUT_MS", self.timeout_ms.to_string())
+            .env("CHILD_THREADS", self.threads.to_string())
+            .env("CHILD_INTERVAL_MS", self.interval_ms.to_string())
+            .env("CHILD_RUN_MS", self.run_ms.to_string())
+            .env("CHILD_START_AT", self.start_at.to_string());
+        command
+    }
+}
+
+/// The `TOKEN <token> <unix ms>` and `ERROR <message>` lines a child printed.
+fn results(mut child: Child) -> Vec<String> {
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    child.wait().unwrap();
+    // libtest's "test child ... " has no newline before the test runs: the first line
+    // printed may follow it.
+    out.lines()
+        .filter_map(|l| {
+            l.find("TOKEN ")
+                .or_else(|| l.find("ERROR "))
+                .map(|at| &l[at..])
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// One process of a fleet (see the file's documentation).
+#[test]
+fn child() {
+    if std::env::var_os("OAUTH2CC_TEST_REDIS_CHILD").is_none() {
+        return;
+    }
+    let var = |name: &str| std::env::var(name).unwrap();
+    let num = |name: &str| var(name).parse::<u64>().unwrap();
+    let mut config = support::config(&var("CHILD_TOKEN_URL"), num("CHILD_TIMEOUT_MS") as u32);
+    config
+        .set_shared_cache(Some(&var("CHILD_REDIS_URL")))
+        .unwrap();
+    let client = Client::new(&config).unwrap();
+    let (interval, run) = (num("CHILD_INTERVAL_MS"), num("CHILD_RUN_MS"));
+    let start_at = u128::from(num("CHILD_START_AT"));
+    while unix_ms() < start_at {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let started = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..num("CHILD_THREADS") {
+            s.spawn(|| loop {
+                match client.token() {
+                    Ok(t) => println!("TOKEN {} {}", t.access_token().expose(), unix_ms()),
+                    Err(e) => println!("ERROR {e}"),
+                }
+                if interval == 0 || started.elapsed() >= Duration::from_millis(run) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(interval));
+            });
+        }
+    });
+}
+
+#[test]
+fn a_cold_fleet_of_8_processes_x_8_threads_makes_one_token_request() {
+    let redis = Redis::start(&[]);
+    // A slow answer, so that every process arrives while the first one fetches.
+    let endpoint = Endpoint::start(3600, |_| Some(Duration::from_millis(300)));
+    let fleet = Fleet {
+        token_url: endpoint.server.url("/token"),
+        redis_url: &redis.url(),
+        timeout_ms: 5000,
+        threads: 8,
+        interval_ms: 0,
+        run_ms: 0,
+        start_at: unix_ms() + 1500,
+    };
+    let children: Vec<Child> = (0..8).map(|_| fleet.spawn()).collect();
+    let lines: Vec<String> = children.into_iter().flat_map(results).collect();
+    assert_eq!(lines.len(), 64, "{lines:?}");
+    assert!(
+        lines.iter().all(|l| l.starts_with("TOKEN tok-1 ")),
+        "{lines:?}"
+    );
+    println!(
+        "cold fleet: {} calls in 8 processes x 8 threads -> {} token request(s)",
+        lines.len(),
+        endpoint.token_requests()
+    );
+    assert_eq!(endpoint.token_requests(), 1);
+    // The entry and nothing else is left (the lock was released), and no secret anywhere.
+    assert_eq!(assert_no_secret(&redis), 1);
+    let key = redis.token_key().unwrap();
+    assert!(redis.cli(&["GET", &key]).contains("tok-1"));
+    let ttl: i64 = redis.cli(&["PTTL", &key]).parse().unwrap();
+    assert!(
+        (3_590_000..=3_600_000).contains(&ttl),
+        "expires with the token: {ttl} ms"
+    );
+}
+
+#[test]
+fn short_lived_tokens_are_refreshed_by_a_handful_of_requests_for_the_whole_fleet() {
+    let redis = Redis::start(&[]);
+    let endpoint = Endpoint::start(3, |_| Some(Duration::from_millis(20)));
+    let fleet = Fleet {
+        token_url: endpoint.server.url("/token"),
+        redis_url: &redis.url(),
+        timeout_ms: 2000,
+        threads: 1,
+        interval_ms: 100,
+        run_ms: 6000,
+        start_at: unix_ms() + 1000,
+    };
+    let children: Vec<Child> = (0..8).map(|_| fleet.spawn()).collect();
+    let lines: Vec<String> = children.into_iter().flat_map(results).collect();
+    let errors: Vec<&String> = lines.iter().filter(|l| l.starts_with("ERROR")).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let requests = endpoint.token_requests();
+    println!(
+        "3 s tokens, 8 processes every 100 ms for 6 s: {} calls -> {requests} token requests \
+         for the fleet",
+        lines.len()
+    );
+    assert!(lines.len() >= 8 * 55, "{}", lines.len());
+    // Alone, each process would ask at least every 1.5 s (half the life): 8 x 4 = 32.
+    assert!((3..=10).contains(&requests), "{requests} token requests");
+    assert_no_secret(&redis);
+}
+
+#[test]
+fn a_lock_holder_killed_mid_fetch_frees_the_others_at_its_locks_deadline() {
+    let redis = Redis::start(&[]);
+    // The first request never gets an answer; the others get one at once.
+    let endpoint = Endpoint::start(3600, |n| (n > 1).then_some(Duration::ZERO));
+    let timeout_ms = 2000;
+    let mut fleet = Fleet {
+        token_url: endpoint.server.url("/token"),
+        redis_url: &redis.url(),
+        timeout_ms,
+        threads: 1,
+        interval_ms: 0,
+        run_ms: 0,
+        start_at: 0,
+    };
+    let mut holder = fleet.spawn();
+    assert!(endpoint
+        .server
+        .wait_for_requests(1, Duration::from_secs(10)));
+    let locked_at = unix_ms();
+    assert!(redis.dump().iter().any(|(k, _)| k.ends_with(":lock")));
+    fleet.threads = 2;
+    let others: Vec<Child> = (0..7).map(|_| fleet.spawn()).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    holder.kill().unwrap(); // SIGKILL
+    holder.wait().unwrap();
+    let lines: Vec<String> = others.into_iter().flat_map(results).collect();
+    assert_eq!(lines.len(), 14, "{lines:?}");
+    let mut latest = 0;
+    for line in &lines {
+        let mut parts = line.split(' ');
+        assert_eq!(parts.next(), Some("TOKEN"), "{line}");
+        assert_eq!(parts.next(), Some("tok-2"), "{line}");
+        latest = latest.max(parts.next().unwrap().parse::<u128>().unwrap());
+    }
+    let waited = latest - locked_at;
+    println!(
+        "lock holder killed: the other 7 processes had a token {waited} ms after it took the \
+         lock (lock deadline {timeout_ms} ms); {} token requests",
+        endpoint.token_requests()
+    );
+    assert!(waited <= u128::from(timeout_ms) + 1000, "{waited} ms");
+    assert_eq!(endpoint.token_requests(), 2, "one of them took over, alone");
+}
+
+/// A client with a shared cache at `redis_url`: its first token comes within the timeout
+/// whatever Redis does. Returns the time the call took.
+fn token_despite(endpoint: &Endpoint, redis_url: &str) -> (Client, Duration) {
+    let client = Client::new(&shared_config(endpoint, redis_url, 2000)).unwrap();
+    let started = Instant::now();
+    let token = client.token().expect("a token despite Redis");
+    assert!(token.access_token().expose().starts_with("tok-"));
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(1500), "{took:?}");
+    (client, took)
+}
+
+#[test]
+fn redis_stopped_wrong_password_paused_full_or_read_only_never_fails_a_call() {
+    let endpoint = Endpoint::start(3600, |_| Some(Duration::ZERO));
+
+    let mut stopped = Redis::start(&[]);
+    let url = stopped.url();
+    stopped.stop();
+    let (_, took) = token_despite(&endpoint, &url);
+    println!("redis stopped: a token in {took:?}");
+
+    let locked = Redis::start(&["--requirepass", "right-password"]);
+    let wrong = format!("redis://:wrong-password@127.0.0.1:{}", locked.port);
+    let (client, took) = token_despite(&endpoint, &wrong);
+    println!("wrong password: a token in {took:?}");
+    assert_eq!(locked.cli(&["DBSIZE"]), "0");
+    // Backing off: the next refresh does not even connect (the only new connection is
+    // redis-cli's own).
+    let before = locked.connections_received();
+    client.invalidate();
+    client.token().unwrap();
+    assert_eq!(
+        locked.connections_received(),
+        before + 1,
+        "no connection for 30 s"
+    );
+
+    let paused = Redis::start(&[]);
+    assert_eq!(paused.cli(&["CLIENT", "PAUSE", "10000", "ALL"]), "OK");
+    let (_, took) = token_despite(&endpoint, &paused.url());
+    println!("CLIENT PAUSE: a token in {took:?} (timeout 2 s, a Redis operation 500 ms)");
+    assert!(
+        took >= Duration::from_millis(400),
+        "it did wait on Redis: {took:?}"
+    );
+
+    let full = Redis::start(&["--maxmemory", "1", "--maxmemory-policy", "noeviction"]);
+    token_despite(&endpoint, &full.url());
+    assert_eq!(full.cli(&["DBSIZE"]), "0");
+
+    let replica = Redis::start(&["--replicaof", "127.0.0.1", &free_port().to_string()]);
+    token_despite(&endpoint, &replica.url());
+    assert_eq!(replica.cli(&["DBSIZE"]), "0");
+}
+
+#[test]
+fn a_corrupted_entry_is_replaced_not_trusted() {
+    let redis = Redis::start(&[]);
+    let endpoint = Endpoint::start(3600, |_| Some(Duration::ZERO));
+    let config = shared_config(&endpoint, &redis.url(), 2000);
+    let first = Client::new(&config).unwrap().token().unwrap();
+    assert_eq!(first.access_token().expose(), "tok-1");
+    let key = redis.token_key().unwrap();
+    for garbage in [
+        "garbage{",
+        r#"{"v":1,"access_token":"evil\r\nX-Injected: 1","token_type":"Bearer","scope":null,"expires_at":99999999999}"#,
+    ] {
+        assert_eq!(redis.cli(&["SET", &key, garbage]), "OK");
+        let before = endpoint.token_requests();
+        let token = Client::new(&config).unwrap().token().unwrap();
+        assert!(
+            token.access_token().expose().starts_with("tok-"),
+            "{garbage}"
+        );
+        assert_eq!(endpoint.token_requests(), before + 1, "fetched, not read");
+        let entry = redis.cli(&["GET", &key]);
+        assert!(entry.contains(token.access_token().expose()), "{entry}");
+    }
+    assert_no_secret(&redis);
+}
+
+#[test]
+fn a_401_deletes_the_shared_entry_only_while_it_holds_the_rejected_token() {
+    let redis = Redis::start(&[]);
+    let endpoint = Endpoint::start(3600, |_| Some(Duration::ZERO));
+    let mut config = shared_config(&endpoint, &redis.url(), 2000);
+    config.set_unauthorized_refresh_interval_ms(0);
+    let api = endpoint.server.url("/api/me");
+
+    // Process A holds tok-1; then the entry is dropped and process B puts tok-2 there.
+    let a = Client::new(&config).unwrap();
+    assert_eq!(a.token().unwrap().access_token().expose(), "tok-1");
+    let key = redis.token_key().unwrap();
+    redis.cli(&["DEL", &key]);
+    let b = Client::new(&config).unwrap();
+    assert_eq!(b.token().unwrap().access_token().expose(), "tok-2");
+
+    // The API rejects A's tok-1: A must not flush the good tok-2; it takes it instead.
+    endpoint.rejected.lock().unwrap().push("tok-1".into());
+    assert_eq!(a.get(&api).unwrap().status, 200);
+    assert!(redis.cli(&["GET", &key]).contains("tok-2"), "kept");
+    assert_eq!(a.token().unwrap().access_token().expose(), "tok-2");
+    assert_eq!(endpoint.token_requests(), 2);
+
+    // The API rejects tok-2 itself: the entry holding it goes, and A fetches tok-3.
+    endpoint.rejected.lock().unwrap().push("tok-2".into());
+    assert_eq!(a.get(&api).unwrap().status, 200);
+    assert_eq!(a.token().unwrap().access_token().expose(), "tok-3");
+    assert!(redis.cli(&["GET", &key]).contains("tok-3"), "replaced");
+    assert_eq!(endpoint.token_requests(), 3);
+}
+
+#[test]
+fn cache_hits_never_touch_redis() {
+    let redis = Redis::start(&[]);
+    let endpoint = Endpoint::start(3600, |_| Some(Duration::ZERO));
+    let client = Client::new(&shared_config(&endpoint, &redis.url(), 2000)).unwrap();
+    let connections = redis.connections_received();
+    client.token().unwrap();
+    let commands = |redis: &Redis| -> u64 {
+        let info = redis.cli(&["INFO", "stats"]);
+        info.lines()
+            .find_map(|l| l.strip_prefix("total_commands_processed:"))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap()
+    };
+    let before = commands(&redis);
+    for _ in 0..10_000 {
+        client.token().unwrap();
+    }
+    // The only command in between is the INFO that reads the count.
+    assert_eq!(commands(&redis), before + 1);
+    // One connection for the refresh (GET, lock, store, unlock), then redis-cli's three.
+    assert_eq!(redis.connections_received(), connections + 1 + 3);
+}
+
+#[test]
+fn rediss_is_checked_against_the_token_endpoints_trust() {
+    let redis = Redis::start(&[]);
+    let pki = Pki::new("redis CA");
+    let backend = format!("127.0.0.1:{}", redis.port).parse().unwrap();
+    let front = TlsFront::start(&pki.leaf(&["localhost", "127.0.0.1"]), backend);
+    let endpoint = Endpoint::start(3600, |_| Some(Duration::ZERO));
+    let url = format!("rediss://127.0.0.1:{}", front.port());
+
+    // With the CA file the token endpoint would use, the token goes through TLS to Redis...
+    let mut trusted = shared_config(&endpoint, &url, 2000);
+    trusted
+        .set_ca_file(&pki.ca_file().to_string_lossy())
+        .unwrap();
+    let first = Client::new(&trusted).unwrap().token().unwrap();
+    assert!(redis
+        .cli(&["GET", &redis.token_key().unwrap()])
+        .contains("tok-1"));
+    // ...and another client reads it back over TLS without a request.
+    let second = Client::new(&trusted).unwrap().token().unwrap();
+    assert_eq!(second.access_token(), first.access_token());
+    assert_eq!(endpoint.token_requests(), 1);
+
+    // Without it (the system's roots) the handshake fails: the client fetches itself.
+    let untrusted = shared_config(&endpoint, &url, 2000);
+    let third = Client::new(&untrusted).unwrap().token().unwrap();
+    assert_eq!(third.access_token().expose(), "tok-2");
+    assert_eq!(endpoint.token_requests(), 2);
+}
+
+#[test]
+fn a_redis_failure_is_logged_as_a_warning_without_the_password() {
+    let redis = Redis::start(&["--requirepass", "right-password"]);
+    let endpoint = Endpoint::start(3600, |_| Some(Duration::ZERO));
+    let wrong = format!("redis://:wrong-password@127.0.0.1:{}", redis.port);
+    let fleet = Fleet {
+        token_url: endpoint.server.url("/token"),
+        redis_url: &wrong,
+        timeout_ms: 2000,
+        threads: 1,
+        interval_ms: 0,
+        run_ms: 0,
+        start_at: 0,
+    };
+    let out = fleet
+        .command()
+        .env("OAUTH2CC_LOG", "warn")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(stdout.contains("TOKEN tok-1"), "{stdout}");
+    let expected = format!(
+        "oauth2cc: WARN shared cache redis://127.0.0.1:{}/0: AUTH: WRONGPASS",
+        redis.port
+    );
+    assert!(stderr.contains(&expected), "{stderr}");
+    assert!(stderr.contains("not using Redis for 30 s"), "{stderr}");
+    assert!(!stderr.contains("wrong-password"), "{stderr}");
+}
+
+#[test]
+fn a_background_refresh_before_the_leeway_replaces_the_fleets_token() {
+    let redis = Redis::start(&[]);
+    // 10 s tokens, a 5 s leeway: background refreshes come 0.5-1 s before the leeway, when
+    // Redis still holds a token that is not due.
+    let endpoint = Endpoint::start(10, |_| Some(Duration::ZERO));
+    let mut config = shared_config(&endpoint, &redis.url(), 2000);
+    config.set_expiry_leeway(5);
+    config.set_background_refresh(true);
+    let started = Instant::now();
+    let a = Client::new(&config).unwrap();
+    let b = Client::new(&config).unwrap();
+    assert_eq!(a.token().unwrap().access_token().expose(), "tok-1");
+    assert_eq!(b.token().unwrap().access_token().expose(), "tok-1");
+    assert_eq!(endpoint.token_requests(), 1);
+    // Before tok-1 enters its leeway (5 s): the first background refresh fetched tok-2
+    // rather than taking tok-1 back from Redis, and the other client took tok-2 from Redis.
+    std::thread::sleep(Duration::from_millis(4800).saturating_sub(started.elapsed()));
+    assert_eq!(endpoint.token_requests(), 2);
+    assert_eq!(a.token().unwrap().access_token().expose(), "tok-2");
+    assert_eq!(b.token().unwrap().access_token().expose(), "tok-2");
+}
