@@ -178,10 +178,11 @@ impl std::fmt::Debug for Client {
 }
 
 /// One refresh: its result, once known, shared with every caller that waited for it.
-#[derive(Default)]
 struct Flight {
     result: Mutex<FlightSlot>,
     done: Condvar,
+    /// The thread that leads it: the one caller that must never wait for it.
+    leader: std::thread::ThreadId,
 }
 
 /// A flight's result and how many callers wait for it (both under the flight's mutex).
@@ -192,6 +193,15 @@ struct FlightSlot {
 }
 
 impl Flight {
+    /// A flight led by the calling thread.
+    fn led_here() -> Flight {
+        Flight {
+            result: Mutex::default(),
+            done: Condvar::new(),
+            leader: std::thread::current().id(),
+        }
+    }
+
     /// Records the result unless one is recorded already (first writer wins), and wakes
     /// the waiters, if any: a refresh nobody waits for makes no futex call (a single-
     /// threaded caller's refresh is then only its network system calls).
@@ -209,6 +219,15 @@ impl Flight {
     /// the same timeout, so a longer wait means something is wrong, and no caller ever waits
     /// longer than the configured timeout.
     fn wait(&self, timeout: Duration) -> Result<Arc<Token>> {
+        if self.leader == std::thread::current().id() {
+            // Called back from inside this thread's own refresh (a log callback asking
+            // for a token): waiting would wait for itself until the timeout.
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "a token was asked for from inside this thread's own token refresh (from a \
+                 log callback?): there is none to hand out yet",
+            ));
+        }
         let deadline = Instant::now() + timeout;
         let mut slot = self.result.lock().unwrap_or_else(PoisonError::into_inner);
         slot.waiting += 1;
@@ -600,7 +619,7 @@ impl Inner {
             match slot.as_ref() {
                 Some(f) => (Arc::clone(f), false),
                 None => {
-                    let f = Arc::new(Flight::default());
+                    let f = Arc::new(Flight::led_here());
                     *slot = Some(Arc::clone(&f));
                     (f, true)
                 }
@@ -632,7 +651,7 @@ impl Inner {
                 drop(slot);
                 return running.wait(self.config.timeout());
             }
-            let f = Arc::new(Flight::default());
+            let f = Arc::new(Flight::led_here());
             *slot = Some(Arc::clone(&f));
             f
         };

@@ -19,7 +19,8 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use oauth2cc::{request_token, Client, Config, Error, ErrorKind};
+use base64::Engine as _;
+use oauth2cc::{request_token, Client, Config, Error, ErrorKind, LogLevel, LogSink, Logger};
 use support::http_server::{Action, Request, Response, TestServer};
 
 /// Set in a child process to the name of the one case it runs.
@@ -90,9 +91,37 @@ fn isolated(name: &str, case: impl FnOnce() -> String) {
 
 // ----- helpers ---------------------------------------------------------------------------
 
+/// Every log line, at DEBUG, is checked as it is written: it never holds the client
+/// secret (raw or in its Basic form) nor a token these servers issue.
+struct NoSecretInLines;
+
+impl LogSink for NoSecretInLines {
+    fn log(&self, _: LogLevel, message: &str) {
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            support::CLIENT_ID,
+            support::CLIENT_SECRET
+        ));
+        for secret in [support::CLIENT_SECRET, basic.as_str(), "tok-hostile"] {
+            assert!(
+                !message.contains(secret),
+                "a log line holds a secret: {message}"
+            );
+        }
+        LINES.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Log lines written by the clients of these tests (they log at every level).
+static LINES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 fn config_for(url: &str, timeout_ms: u32) -> Config {
     let mut config = support::config(url, timeout_ms);
     config.set_max_response_bytes(API_CAP).unwrap();
+    config.set_log(Some(Logger::new(
+        Arc::new(NoSecretInLines),
+        LogLevel::Debug,
+    )));
     config
 }
 
@@ -111,6 +140,10 @@ fn timed_failure(url: &str, timeout_ms: u32, kind: ErrorKind) -> Error {
     let err = result.expect_err("a hostile server gave a token");
     assert_eq!(err.kind(), kind, "{err:?}");
     assert_within(took, timeout_ms);
+    assert!(
+        LINES.load(Ordering::Relaxed) > 0,
+        "the failing request logged nothing"
+    );
     err
 }
 

@@ -1,7 +1,7 @@
 //! Client behaviour against a loopback server, with an injectable clock.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Barrier, Mutex};
+use std::sync::{mpsc, Arc, Barrier, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use oauth2cc_testkit::http_server::{Action, Request, Response, TestServer};
@@ -475,6 +475,44 @@ fn a_config_without_a_token_url_sends_nothing_anywhere() {
     );
     let client = Client::new(&config).unwrap();
     assert_eq!(client.token().unwrap_err().kind(), ErrorKind::Config);
+}
+
+/// A log callback that asks the same client for a token while its refresh is writing the
+/// line: answered at once, never waiting for itself.
+#[test]
+fn a_log_callback_may_call_back_into_the_client() {
+    use crate::hooks::{LogLevel, LogSink, Logger};
+    static CLIENT: OnceLock<Client> = OnceLock::new();
+    static ANSWERS: Mutex<Vec<std::result::Result<String, ErrorKind>>> = Mutex::new(Vec::new());
+    struct AskForAToken;
+    impl LogSink for AskForAToken {
+        fn log(&self, _: LogLevel, message: &str) {
+            if message.starts_with("token request to") {
+                if let Some(client) = CLIENT.get() {
+                    let answer = client
+                        .token()
+                        .map(|t| t.access_token().expose().to_string())
+                        .map_err(|e| e.kind());
+                    ANSWERS.lock().unwrap().push(answer);
+                }
+            }
+        }
+    }
+    let server = counting_server(3600);
+    let mut config = config_for(&server);
+    config.set_log(Some(Logger::new(Arc::new(AskForAToken), LogLevel::Debug)));
+    let client = CLIENT.get_or_init(|| Client::new(&config).unwrap());
+    let started = Instant::now();
+    assert_eq!(client.token().unwrap().access_token().expose(), "token-1");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "waited for itself"
+    );
+    assert_eq!(
+        *ANSWERS.lock().unwrap(),
+        vec![Err(ErrorKind::InvalidArgument)]
+    );
+    assert_eq!(server.request_count(), 1);
 }
 
 #[test]
