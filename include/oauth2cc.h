@@ -801,9 +801,10 @@ enum oauth2cc_status oauth2cc_config_set_unauthorized_refresh_interval_ms(struct
  * `OAUTH2CC_LOG=error|warn|info|debug` in the environment logs to stderr instead).
  *
  * The callback runs synchronously on the thread doing the work, with no lock of the library
- * held: it may call back into the library (e.g. `oauth2cc_client_token`), though a callback
- * that makes a token request from inside a refresh's log line waits for that refresh. No
- * line ever holds a secret, a token, a key, a Basic header or a proxy password.
+ * held: it may call back into the library. `oauth2cc_client_token` called from a line that a
+ * refresh writes gets the still-valid old token if there is one, else `INVALID_ARGUMENT` at
+ * once (the refresh it would wait for is the one that is writing the line). No line ever
+ * holds a secret, a token, a key, a Basic header or a proxy password.
  *
  * # Safety
  * `config` is NULL or a live config not used by another thread; `callback` (when not NULL)
