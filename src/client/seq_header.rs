@@ -50,9 +50,7 @@ impl Default for SeqHeader {
 /// The words hold a token: zero them before their memory is freed.
 impl Drop for SeqHeader {
     fn drop(&mut self) {
-        for word in self.words.iter() {
-            word.store(0, Ordering::Relaxed);
-        }
+        self.store(None, 0);
     }
 }
 
@@ -66,10 +64,15 @@ impl SeqHeader {
         let inline = header
             .filter(|h| h.len() <= INLINE_BYTES)
             .unwrap_or_default();
-        // Every word is written: past the new value's end with zeros, so no byte of an
-        // earlier, longer token stays behind.
+        // The words of the new value, then zeros over what is left of the old one, so no
+        // byte of an earlier, longer token stays behind (`usize::MAX`: none inline).
+        let old_len = match self.len.load(Ordering::Relaxed) {
+            usize::MAX => 0,
+            len => len,
+        };
+        let used = old_len.max(inline.len()).div_ceil(8);
         let mut chunks = inline.chunks(8);
-        for word in self.words.iter() {
+        for word in self.words.iter().take(used) {
             let mut padded = [0u8; 8];
             if let Some(chunk) = chunks.next() {
                 padded[..chunk.len()].copy_from_slice(chunk);
@@ -147,6 +150,11 @@ mod tests {
         );
         cell.store(None, u64::MAX);
         assert_eq!(cell.copy_fresh(0, &mut dst), None);
+        // A shorter value after a longer one leaves no byte of the longer one behind.
+        cell.store(Some(&[b'L'; 100]), u64::MAX);
+        cell.store(Some(b"short"), u64::MAX);
+        cell.store(None, 0);
+        assert!(cell.words.iter().all(|w| w.load(Ordering::Relaxed) == 0));
     }
 
     #[test]
