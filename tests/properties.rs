@@ -360,8 +360,11 @@ proptest! {
         let offset = Duration::from_secs(now % 400_000_000_000);
         let now = if before_epoch { UNIX_EPOCH - offset } else { UNIX_EPOCH + offset };
         let wait = parse_retry_after(&value, now);
-        if let Ok(seconds) = value.trim().parse::<u64>() {
-            prop_assert_eq!(wait, Some(seconds));
+        let trimmed = value.trim();
+        if !trimmed.is_empty() && trimmed.bytes().all(|b| b.is_ascii_digit()) {
+            prop_assert_eq!(wait, Some(trimmed.parse::<u64>().unwrap_or(u64::MAX)));
+        } else if trimmed.starts_with(['+', '-']) {
+            prop_assert_eq!(wait, None);
         }
     }
 
@@ -392,7 +395,7 @@ proptest! {
 }
 
 /// Regression seeds from fuzzing (fuzz/corpus/retry_after/regression-*): a date whose year
-/// overflowed the date arithmetic, and negative clock fields, are not dates.
+/// overflowed the date arithmetic, negative clock fields and a signed delta are not waits.
 #[test]
 fn retry_after_rejects_out_of_range_dates() {
     let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
@@ -402,6 +405,9 @@ fn retry_after_rejects_out_of_range_dates() {
         "Sun, 06 Nov -9223372036854775808 08:49:37 GMT",
         "Sun, 06 Nov 1994 -8:-49:-37 GMT",
         "Sun, 06 Nov 10000 08:49:37 GMT",
+        // delta-seconds is 1*DIGIT: a sign (which `u64::from_str` accepts) is not one.
+        "+0211",
+        "-5",
     ] {
         assert_eq!(parse_retry_after(value, now), None, "{value}");
     }

@@ -331,8 +331,14 @@ pub fn check_retry_after(data: &[u8]) {
         epoch + Duration::from_secs(253_402_300_799),
     ];
     let waits = instants.map(|now| oauth2cc::internals::parse_retry_after(&value, now));
-    if let Ok(seconds) = value.trim().parse::<u64>() {
+    // RFC 9110 delta-seconds is 1*DIGIT: no sign (`u64::from_str` would take `+0211`),
+    // and a value too large for a u64 saturates.
+    let trimmed = value.trim();
+    if !trimmed.is_empty() && trimmed.bytes().all(|b| b.is_ascii_digit()) {
+        let seconds = trimmed.parse::<u64>().unwrap_or(u64::MAX);
         assert!(waits.iter().all(|w| *w == Some(seconds)), "{waits:?}");
+    } else if trimmed.starts_with(['+', '-']) {
+        assert!(waits.iter().all(Option::is_none), "signed delta: {waits:?}");
     }
     for pair in waits.windows(2) {
         if let (Some(earlier), Some(later)) = (pair[0], pair[1]) {
