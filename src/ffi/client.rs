@@ -299,40 +299,24 @@ unsafe fn read_struct_size(out: *const oauth2cc_client_stats, name: &str) -> cra
 /// `out` is writable for `size` bytes.
 unsafe fn write_prefix(full: &oauth2cc_client_stats, out: *mut oauth2cc_client_stats, size: usize) {
     use std::mem::{offset_of, size_of_val};
-    let fields: [(usize, usize); 8] = [
-        (
-            offset_of!(oauth2cc_client_stats, token_requests),
-            size_of_val(&full.token_requests),
-        ),
-        (
-            offset_of!(oauth2cc_client_stats, tokens_issued),
-            size_of_val(&full.tokens_issued),
-        ),
-        (
-            offset_of!(oauth2cc_client_stats, failures),
-            size_of_val(&full.failures),
-        ),
-        (
-            offset_of!(oauth2cc_client_stats, cache_hits),
-            size_of_val(&full.cache_hits),
-        ),
-        (
-            offset_of!(oauth2cc_client_stats, token_expires_at),
-            size_of_val(&full.token_expires_at),
-        ),
-        (
-            offset_of!(oauth2cc_client_stats, last_error_status),
-            size_of_val(&full.last_error_status),
-        ),
-        (
-            offset_of!(oauth2cc_client_stats, unauthorized_refreshes),
-            size_of_val(&full.unauthorized_refreshes),
-        ),
-        (
-            offset_of!(oauth2cc_client_stats, stale_connection_resends),
-            size_of_val(&full.stale_connection_resends),
-        ),
-    ];
+    // (offset, length) of every field after `struct_size`; the exhaustive pattern makes a
+    // field added to the struct but not listed here a compile error.
+    macro_rules! fields {
+        ($($field:ident),*) => {{
+            let oauth2cc_client_stats { struct_size: _, $($field: _),* } = full;
+            [$((offset_of!(oauth2cc_client_stats, $field), size_of_val(&full.$field))),*]
+        }};
+    }
+    let fields = fields!(
+        token_requests,
+        tokens_issued,
+        failures,
+        cache_hits,
+        token_expires_at,
+        last_error_status,
+        unauthorized_refreshes,
+        stale_connection_resends
+    );
     let source = (full as *const oauth2cc_client_stats).cast::<u8>();
     for (offset, len) in fields.into_iter().filter(|(o, l)| o + l <= size) {
         // SAFETY: `offset + len <= size`: inside both the caller's `size` writable bytes and
