@@ -108,9 +108,19 @@ impl SeqHeader {
         let hit = if dst.len() <= len {
             HeaderHit::TooSmall(len)
         } else {
-            for (chunk, word) in dst[..len].chunks_mut(8).zip(self.words.iter()) {
+            // Whole words as fixed 8-byte copies, then the tail: plain stores even at the
+            // release profile's opt-level "s", where a `chunks_mut().zip()` loop stayed a
+            // call per word (perf: half the header hit's time).
+            let whole = len / 8;
+            for (i, word) in self.words[..whole].iter().enumerate() {
+                let at = i * 8;
+                dst[at..at + 8].copy_from_slice(&word.load(Ordering::Relaxed).to_ne_bytes());
+            }
+            if let Some(word) = self.words.get(whole).filter(|_| len % 8 != 0) {
                 let bytes = word.load(Ordering::Relaxed).to_ne_bytes();
-                chunk.copy_from_slice(&bytes[..chunk.len()]);
+                for (d, b) in dst[whole * 8..len].iter_mut().zip(bytes) {
+                    *d = b;
+                }
             }
             dst[len] = 0;
             HeaderHit::Copied(len)
@@ -150,6 +160,20 @@ mod tests {
         );
         cell.store(None, u64::MAX);
         assert_eq!(cell.copy_fresh(0, &mut dst), None);
+        // Whole words only (no tail), and a tail only.
+        for value in [&b"Bearer 123456789"[..], b"Bear"] {
+            cell.store(Some(value), u64::MAX);
+            let mut out = [0xAAu8; 32];
+            assert_eq!(
+                cell.copy_fresh(0, &mut out),
+                Some(HeaderHit::Copied(value.len()))
+            );
+            assert_eq!(&out[..=value.len()], [value, b"\0"].concat().as_slice());
+            assert!(
+                out[value.len() + 1..].iter().all(|&b| b == 0xAA),
+                "wrote past the NUL"
+            );
+        }
         // A shorter value after a longer one leaves no byte of the longer one behind.
         cell.store(Some(&[b'L'; 100]), u64::MAX);
         cell.store(Some(b"short"), u64::MAX);
