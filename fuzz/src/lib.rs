@@ -337,7 +337,10 @@ pub fn check_retry_after(data: &[u8]) {
     if !trimmed.is_empty() && trimmed.bytes().all(|b| b.is_ascii_digit()) {
         let seconds = trimmed.parse::<u64>().unwrap_or(u64::MAX);
         assert!(waits.iter().all(|w| *w == Some(seconds)), "{waits:?}");
-    } else if trimmed.starts_with(['+', '-']) {
+    } else if trimmed.len() > 1
+        && trimmed.starts_with(['+', '-'])
+        && trimmed[1..].bytes().all(|b| b.is_ascii_digit())
+    {
         assert!(waits.iter().all(Option::is_none), "signed delta: {waits:?}");
     }
     for pair in waits.windows(2) {
