@@ -86,8 +86,17 @@ impl OAuthError {
 }
 
 /// An error from any operation of the library.
+///
+/// One pointer wide: the details are boxed, so a `Result<T, Error>` is as small as `T`
+/// allows and the success path (a cache hit through the C API) moves no error-sized value
+/// around (a 96-byte `Result<()>` was copied with `rep movsq` on every call).
 #[derive(Clone, PartialEq, Eq)]
-pub struct Error {
+pub struct Error(Box<Details>);
+
+const _: () = assert!(std::mem::size_of::<Result<()>>() == std::mem::size_of::<usize>());
+
+#[derive(Clone, PartialEq, Eq)]
+struct Details {
     kind: ErrorKind,
     message: String,
     oauth: OAuthError,
@@ -98,13 +107,13 @@ pub struct Error {
 impl Error {
     /// An error with a message. The message must not hold a secret.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
-        Error {
+        Error(Box::new(Details {
             kind,
             message: message.into(),
             oauth: OAuthError::default(),
             http_status: None,
             retry_after: None,
-        }
+        }))
     }
 
     /// An [`ErrorKind::InvalidArgument`] error.
@@ -123,29 +132,29 @@ impl Error {
     }
 
     pub(crate) fn with_oauth(mut self, oauth: OAuthError) -> Error {
-        self.oauth = oauth;
+        self.0.oauth = oauth;
         self
     }
 
     pub(crate) fn with_http_status(mut self, status: u16) -> Error {
-        self.http_status = Some(status);
+        self.0.http_status = Some(status);
         self
     }
 
     pub(crate) fn with_retry_after(mut self, seconds: Option<u64>) -> Error {
-        self.retry_after = seconds;
+        self.0.retry_after = seconds;
         self
     }
 
     /// The same error with its message rewritten by `f`.
     pub(crate) fn map_message(mut self, f: impl FnOnce(&str) -> String) -> Error {
-        self.message = f(&self.message);
+        self.0.message = f(&self.0.message);
         self
     }
 
     /// Prefixes the message with context, e.g. "auth style post_body: ".
     pub(crate) fn context(mut self, prefix: &str) -> Error {
-        self.message = format!("{prefix}{}", self.message);
+        self.0.message = format!("{prefix}{}", self.0.message);
         self
     }
 
@@ -153,11 +162,11 @@ impl Error {
     /// fields with `[redacted]` — a server may echo what it was sent.
     pub(crate) fn redact(mut self, secrets: &[&str]) -> Error {
         for secret in secrets.iter().filter(|s| s.len() >= 4) {
-            scrub(&mut self.message, secret);
+            scrub(&mut self.0.message, secret);
             for field in [
-                &mut self.oauth.error,
-                &mut self.oauth.description,
-                &mut self.oauth.uri,
+                &mut self.0.oauth.error,
+                &mut self.0.oauth.description,
+                &mut self.0.oauth.uri,
             ]
             .into_iter()
             .flatten()
@@ -170,27 +179,27 @@ impl Error {
 
     /// What went wrong, as the caller acts on it.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
 
     /// Human-readable, with context (URL, status, the server's error); never a secret.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     /// The server's error fields, when it sent any.
     pub fn oauth(&self) -> &OAuthError {
-        &self.oauth
+        &self.0.oauth
     }
 
     /// The HTTP status of the response that caused this error, when there was a response.
     pub fn http_status(&self) -> Option<u16> {
-        self.http_status
+        self.0.http_status
     }
 
     /// Seconds the server asked us to wait (Retry-After), when it said.
     pub fn retry_after(&self) -> Option<u64> {
-        self.retry_after
+        self.0.retry_after
     }
 }
 
@@ -203,18 +212,18 @@ fn scrub(text: &mut String, secret: &str) {
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Error")
-            .field("kind", &self.kind)
-            .field("message", &self.message)
-            .field("oauth", &self.oauth)
-            .field("http_status", &self.http_status)
-            .field("retry_after", &self.retry_after)
+            .field("kind", &self.0.kind)
+            .field("message", &self.0.message)
+            .field("oauth", &self.0.oauth)
+            .field("http_status", &self.0.http_status)
+            .field("retry_after", &self.0.retry_after)
             .finish()
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        f.write_str(&self.0.message)
     }
 }
 

@@ -108,17 +108,23 @@ impl SeqHeader {
         let hit = if dst.len() <= len {
             HeaderHit::TooSmall(len)
         } else {
-            // Whole words as fixed 8-byte copies, then the tail: plain stores even at the
-            // release profile's opt-level "s", where a `chunks_mut().zip()` loop stayed a
-            // call per word (perf: half the header hit's time).
-            let whole = len / 8;
-            for (i, word) in self.words[..whole].iter().enumerate() {
-                let at = i * 8;
-                dst[at..at + 8].copy_from_slice(&word.load(Ordering::Relaxed).to_ne_bytes());
+            // Whole words as 8-byte array stores, then the tail: plain stores even at the
+            // release profile's opt-level "s", where a `chunks_mut().zip()` loop and a
+            // `copy_from_slice` of 8 bytes each stayed a call (to `memmove`) per word (perf:
+            // a quarter to a half of the header hit's time).
+            let (words, tail) = self.words[..len.div_ceil(8)].split_at(len / 8);
+            let mut rest = &mut dst[..];
+            for word in words {
+                let Some((head, after)) = std::mem::take(&mut rest).split_first_chunk_mut::<8>()
+                else {
+                    break;
+                };
+                *head = word.load(Ordering::Relaxed).to_ne_bytes();
+                rest = after;
             }
-            if let Some(word) = self.words.get(whole).filter(|_| len % 8 != 0) {
+            if let Some(word) = tail.first() {
                 let bytes = word.load(Ordering::Relaxed).to_ne_bytes();
-                for (d, b) in dst[whole * 8..len].iter_mut().zip(bytes) {
+                for (d, b) in rest.iter_mut().zip(bytes).take(len % 8) {
                     *d = b;
                 }
             }

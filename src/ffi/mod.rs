@@ -166,13 +166,11 @@ pub(crate) trait Export {
 /// A fallible body: `OK`, or the error's status with the error kept as the last error.
 impl Export for Result<()> {
     type C = oauth2cc_status;
+    #[inline]
     fn into_c(self) -> oauth2cc_status {
         match self {
             Ok(()) => oauth2cc_status::Ok,
-            Err(e) => {
-                error::set_last_error(&e);
-                e.kind().into()
-            }
+            Err(e) => failed(e),
         }
     }
     fn on_panic() -> oauth2cc_status {
@@ -215,6 +213,15 @@ impl<T> Export for *mut T {
     fn on_panic() -> *mut T {
         std::ptr::null_mut()
     }
+}
+
+/// An export's error: recorded as the thread's last error, returned as its status. Kept out
+/// of line so that the success path of every export stays a few instructions.
+#[cold]
+#[inline(never)]
+fn failed(e: Error) -> oauth2cc_status {
+    error::set_last_error(&e);
+    e.kind().into()
 }
 
 /// Runs an export's body: a panic is caught, recorded as the last error (naming the export,
@@ -487,18 +494,28 @@ pub(crate) enum CBuf {
 
 impl CBuf {
     /// `Written` as `Ok`, the others as the errors they are; `what` names the text.
+    #[inline]
     pub(crate) fn into_result(self, what: &str, buf_len: usize) -> Result<()> {
         match self {
             CBuf::Written => Ok(()),
-            CBuf::NullWithLength => {
-                Err(Error::invalid_argument("buf is NULL but buf_len is not 0"))
-            }
-            CBuf::TooSmall(len) => Err(Error::new(
-                ErrorKind::BufferTooSmall,
-                format!("{what} needs {len} bytes plus the NUL; buf_len is {buf_len}"),
-            )),
+            CBuf::NullWithLength => Err(null_with_length()),
+            CBuf::TooSmall(len) => Err(too_small(what, len, buf_len)),
         }
     }
+}
+
+// The refusals are built out of line: the hot path (`Written`) stays a compare.
+#[cold]
+fn null_with_length() -> Error {
+    Error::invalid_argument("buf is NULL but buf_len is not 0")
+}
+
+#[cold]
+fn too_small(what: &str, len: usize, buf_len: usize) -> Error {
+    Error::new(
+        ErrorKind::BufferTooSmall,
+        format!("{what} needs {len} bytes plus the NUL; buf_len is {buf_len}"),
+    )
 }
 
 /// Writes `text` and a NUL into `buf` the way snprintf reports sizes: `*needed` (when
