@@ -1,6 +1,9 @@
 /* hot_path: the cost of a cache hit, in ns per call, at 1 and 2 threads.
  *
  *   hot_path URL THREADS BATCHES BATCH
+ *   hot_path URL count token|header N   N hits of one kind on one thread, printing nothing:
+ *                                       for valgrind, which counts the allocations (a run of
+ *                                       BASE + N hits less a run of BASE, over N)
  *
  * Three contenders on one warm client, interleaved batch by batch (who goes first
  * alternating) so that load from elsewhere on the machine hits all alike:
@@ -76,8 +79,13 @@ static int cmp(const void *a, const void *b) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 5) {
-    fprintf(stderr, "usage: hot_path URL THREADS BATCHES BATCH\n");
+  int count = argc == 5 && strcmp(argv[2], "count") == 0;
+  int count_kind = count && strcmp(argv[3], "token") == 0    ? TOKEN
+                   : count && strcmp(argv[3], "header") == 0 ? HEADER
+                                                             : -1;
+  if (argc != 5 || (count && count_kind < 0)) {
+    fprintf(stderr, "usage: hot_path URL THREADS BATCHES BATCH\n"
+                    "       hot_path URL count token|header N\n");
     return 2;
   }
   const char *url = argv[1];
@@ -86,7 +94,9 @@ int main(int argc, char **argv) {
   oauth2cc_config *config = NULL;
   oauth2cc_client *client = NULL;
   oauth2cc_authorization *first = NULL;
+  /* The User-Agent tells its one token request apart in the endpoint's log. */
   if (oauth2cc_config_new("oauth2cc-bench", "bench-secret", &config) != OAUTH2CC_STATUS_OK ||
+      oauth2cc_config_set_user_agent(config, "oauth2cc-bench-hot-path") != OAUTH2CC_STATUS_OK ||
       oauth2cc_config_set_token_url(config, url) != OAUTH2CC_STATUS_OK ||
       oauth2cc_client_new(config, &client) != OAUTH2CC_STATUS_OK ||
       oauth2cc_client_token(client, &first) != OAUTH2CC_STATUS_OK) {
@@ -95,6 +105,11 @@ int main(int argc, char **argv) {
   }
   oauth2cc_authorization_free(first);
   oauth2cc_config_free(config);
+  if (count) { /* one batch of N, its time unused */
+    run_batch(count_kind, client, batch);
+    oauth2cc_client_free(client);
+    return 0;
+  }
 
   pthread_barrier_t start;
   pthread_barrier_init(&start, NULL, (unsigned)threads);

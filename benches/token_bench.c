@@ -1,35 +1,38 @@
-/* token_bench: oauth2cc against libcurl, in one process, against the same token endpoint.
+/* token_bench: oauth2cc against libcurl, in one process, against the same endpoint.
  *
  *   token_bench keepalive URL CAFILE ITERS   token fetch over a kept-alive connection:
  *                                            oauth2cc client (invalidate + token) vs one
  *                                            reused libcurl easy handle
+ *   token_bench get URL CAFILE API_URL ITERS authorized GET of API_URL over a kept-alive
+ *                                            connection: oauth2cc_client_get on a warm client
+ *                                            (a valid token) vs one reused libcurl easy handle
+ *                                            sending the same `Authorization: Bearer ...`
  *   token_bench fresh URL CAFILE ITERS       one-shot fetch on a fresh connection:
  *                                            oauth2cc_request_token vs a fresh libcurl handle
- *   token_bench cachehit URL CAFILE THREADS BATCHES BATCH
- *                                            oauth2cc_client_token + oauth2cc_authorization_free
- *                                            on a warm client, ns per call
- *   token_bench loop oauth2cc|libcurl URL CAFILE ITERS
- *                                            ITERS kept-alive fetches by one contender alone,
+ *   token_bench loop MODE oauth2cc|libcurl URL CAFILE [API_URL] ITERS
+ *                                            ITERS iterations of MODE by one contender alone,
  *                                            untimed, printing nothing: for strace -c and
  *                                            callgrind, which count what it does
  *
- * CAFILE is "-" for an http:// URL. The two contenders of a mode run interleaved (one
- * iteration of each in turn, who goes first alternating), so that load from elsewhere on the
- * machine hits both alike.
- * Each result is printed as one JSON line:
- *   {"name":..., "unit":"us"|"ns", "median":..., "p10":..., "p90":..., "n":...}
+ * URL is the token endpoint; CAFILE is "-" for an http:// URL; ITERS comes last. The cache hit is measured by
+ * benches/hot_path.c. The two contenders of a mode run interleaved (one iteration of each in
+ * turn, who goes first alternating), so that load from elsewhere on the machine hits both
+ * alike. Each result is printed as one JSON line:
+ *   {"name":..., "unit":"us"|"x", "median":..., "p10":..., "p90":..., "n":...}
  *
  * What each side does per iteration:
- *   oauth2cc: the whole library call: builds the request (Basic auth), sends it, reads the
- *             response, parses the JSON fully and validates it, returns a token handle; the
- *             handle is freed inside the timed region.
- *   libcurl:  POST grant_type=client_credentials with Basic auth; the body is collected in a
- *             buffer and only checked with strstr for "access_token" -- no JSON parsing, no
- *             copy of the token. This favours libcurl slightly.
+ *   oauth2cc: the whole library call. A token fetch builds the request (Basic auth), sends
+ *             it, reads the response, parses the JSON fully and validates it, returns a token
+ *             handle; a GET adds the cached token's header, sends, reads the body and returns
+ *             a response handle. The handle is freed inside the timed region.
+ *   libcurl:  a token fetch is a POST grant_type=client_credentials with Basic auth; a GET
+ *             sends the header oauth2cc_client_authorization_header gave for the same token.
+ *             The status must be 200 and the body is collected in a buffer and only checked
+ *             with strstr (for "access_token", or "id") -- no JSON parsing, no copy of the
+ *             token. This favours libcurl slightly. The oauth2cc GET is checked the same way.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <curl/curl.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +44,8 @@
 #define CLIENT_ID "oauth2cc-bench"
 #define CLIENT_SECRET "bench-secret"
 #define WARMUP 20
+#define TOKEN_KEY "\"access_token\""
+#define API_KEY "\"id\""
 
 static uint64_t now_ns(void) {
   struct timespec ts;
@@ -112,6 +117,24 @@ static void contest_report(struct contest *c, const char *mode, const char *tag)
   free(c->theirs);
 }
 
+/* ---- what a mode works with ---------------------------------------------------------------- */
+
+struct buffer {
+  char data[65536];
+  size_t len;
+};
+
+/* Everything both sides of a mode use, set up once before the iterations. */
+struct bench {
+  const char *url, *cafile, *api_url; /* api_url: NULL but for `get` */
+  char agent[64];                     /* libcurl's User-Agent (oauth2cc's is in config) */
+  oauth2cc_config *config;
+  oauth2cc_client *client; /* NULL for `fresh` */
+  CURL *h;                 /* the reused handle; NULL for `fresh` */
+  struct curl_slist *headers;
+  struct buffer body;
+};
+
 /* ---- oauth2cc ---------------------------------------------------------------------------- */
 
 static oauth2cc_config *make_config(const char *url, const char *cafile, const char *agent) {
@@ -135,30 +158,36 @@ static void check_token(const oauth2cc_authorization *auth) {
 }
 
 /* One kept-alive refresh: invalidate, then token (which fetches), then free. */
-static void oauth2cc_refresh(oauth2cc_client *client) {
+static void oauth2cc_refresh(struct bench *b) {
   oauth2cc_authorization *auth = NULL;
-  oauth2cc_client_invalidate(client);
-  oauth2cc_status st = oauth2cc_client_token(client, &auth);
+  oauth2cc_client_invalidate(b->client);
+  oauth2cc_status st = oauth2cc_client_token(b->client, &auth);
   if (st != OAUTH2CC_STATUS_OK) die_oauth("client_token", st);
   check_token(auth);
   oauth2cc_authorization_free(auth);
 }
 
+/* One authorized GET with the cached token: get, check, free. */
+static void oauth2cc_get(struct bench *b) {
+  oauth2cc_response *response = NULL;
+  oauth2cc_status st = oauth2cc_client_get(b->client, b->api_url, &response);
+  if (st != OAUTH2CC_STATUS_OK) die_oauth("client_get", st);
+  const char *body = (const char *)oauth2cc_response_body(response, NULL);
+  if (oauth2cc_response_status(response) != 200 || strstr(body, API_KEY) == NULL)
+    die("oauth2cc", "the API did not answer 200 with an id");
+  oauth2cc_response_free(response);
+}
+
 /* One fetch on a fresh connection. */
-static void oauth2cc_fresh(const oauth2cc_config *config) {
+static void oauth2cc_fresh(struct bench *b) {
   oauth2cc_authorization *auth = NULL;
-  oauth2cc_status st = oauth2cc_request_token(config, &auth);
+  oauth2cc_status st = oauth2cc_request_token(b->config, &auth);
   if (st != OAUTH2CC_STATUS_OK) die_oauth("request_token", st);
   check_token(auth);
   oauth2cc_authorization_free(auth);
 }
 
 /* ---- libcurl ----------------------------------------------------------------------------- */
-
-struct buffer {
-  char data[65536];
-  size_t len;
-};
 
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata) {
   struct buffer *b = userdata;
@@ -170,213 +199,165 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata) {
   return n;
 }
 
-static void curl_setup(CURL *h, const char *url, const char *cafile, const char *agent,
-                       struct buffer *body) {
-  curl_easy_setopt(h, CURLOPT_URL, url);
-  curl_easy_setopt(h, CURLOPT_POSTFIELDS, "grant_type=client_credentials");
-  curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-  curl_easy_setopt(h, CURLOPT_USERNAME, CLIENT_ID);
-  curl_easy_setopt(h, CURLOPT_PASSWORD, CLIENT_SECRET);
-  curl_easy_setopt(h, CURLOPT_USERAGENT, agent);
+/* A handle for a token POST (headers NULL) or for a GET of api_url sending `headers`. */
+static CURL *curl_open(struct bench *b, const struct curl_slist *headers) {
+  CURL *h = curl_easy_init();
+  if (h == NULL) die("curl_easy_init", NULL);
+  if (headers == NULL) {
+    curl_easy_setopt(h, CURLOPT_URL, b->url);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, "grant_type=client_credentials");
+    curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+    curl_easy_setopt(h, CURLOPT_USERNAME, CLIENT_ID);
+    curl_easy_setopt(h, CURLOPT_PASSWORD, CLIENT_SECRET);
+  } else {
+    curl_easy_setopt(h, CURLOPT_URL, b->api_url);
+    curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+  }
+  curl_easy_setopt(h, CURLOPT_USERAGENT, b->agent);
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, body);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &b->body);
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 30000L);
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  if (strcmp(cafile, "-") != 0) curl_easy_setopt(h, CURLOPT_CAINFO, cafile);
+  if (strcmp(b->cafile, "-") != 0) curl_easy_setopt(h, CURLOPT_CAINFO, b->cafile);
+  return h;
 }
 
-static void curl_fetch(CURL *h, struct buffer *body) {
+/* Performs `h` and checks the answer: 200, with `key` in the body. */
+static void curl_perform(CURL *h, struct buffer *body, const char *key) {
   body->len = 0;
   body->data[0] = '\0';
   CURLcode rc = curl_easy_perform(h);
   if (rc != CURLE_OK) die("libcurl", curl_easy_strerror(rc));
   long code = 0;
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-  if (code != 200 || strstr(body->data, "\"access_token\"") == NULL)
-    die("libcurl", "no access_token in the response");
+  if (code != 200 || strstr(body->data, key) == NULL) die("libcurl", "no 200 with the expected body");
+}
+
+/* One request on the reused handle: a token POST, or the GET when the mode has an API URL. */
+static void curl_reused(struct bench *b) {
+  curl_perform(b->h, &b->body, b->api_url ? API_KEY : TOKEN_KEY);
+}
+
+/* A fresh easy handle per fetch: set up, perform, clean up. */
+static void curl_fresh(struct bench *b) {
+  CURL *h = curl_open(b, NULL);
+  curl_perform(h, &b->body, TOKEN_KEY);
+  curl_easy_cleanup(h);
 }
 
 /* ---- modes ------------------------------------------------------------------------------- */
 
-static double elapsed_us(uint64_t t0) { return (double)(now_ns() - t0) / 1000.0; }
+typedef void (*step_fn)(struct bench *);
 
-static double timed_oauth2cc_refresh(oauth2cc_client *client) {
-  uint64_t t0 = now_ns();
-  oauth2cc_refresh(client);
-  return elapsed_us(t0);
+static const struct mode {
+  const char *name;
+  step_fn ours, theirs;
+  int kept_alive; /* one client and one reused handle, set up before the iterations */
+  int api;        /* needs API_URL and a token before the first iteration */
+} MODES[] = {
+    {"keepalive", oauth2cc_refresh, curl_reused, 1, 0},
+    {"get", oauth2cc_get, curl_reused, 1, 1},
+    {"fresh", oauth2cc_fresh, curl_fresh, 0, 0},
+};
+
+static const struct mode *find_mode(const char *name) {
+  for (size_t i = 0; i < sizeof MODES / sizeof MODES[0]; i++)
+    if (strcmp(MODES[i].name, name) == 0) return &MODES[i];
+  return NULL;
 }
 
-static double timed_curl_fetch(CURL *h, struct buffer *body) {
-  uint64_t t0 = now_ns();
-  curl_fetch(h, body);
-  return elapsed_us(t0);
-}
-
-static double timed_oauth2cc_fresh(const oauth2cc_config *config) {
-  uint64_t t0 = now_ns();
-  oauth2cc_fresh(config);
-  return elapsed_us(t0);
-}
-
-/* A fresh easy handle per fetch: set up, perform, clean up, all timed. */
-static double timed_curl_fresh(const char *url, const char *cafile, struct buffer *body) {
-  uint64_t t0 = now_ns();
-  CURL *h = curl_easy_init();
-  if (h == NULL) die("curl_easy_init", NULL);
-  curl_setup(h, url, cafile, "libcurl-bench-fresh", body);
-  curl_fetch(h, body);
-  curl_easy_cleanup(h);
-  return elapsed_us(t0);
-}
-
-static void mode_keepalive(const char *url, const char *cafile, size_t iters, const char *tag) {
-  oauth2cc_config *config = make_config(url, cafile, "oauth2cc-bench-keepalive");
-  oauth2cc_client *client = NULL;
-  oauth2cc_status st = oauth2cc_client_new(config, &client);
+/* Sets up both sides of `m`; `role` ("bench" or "loop") goes into the User-Agent. */
+static void bench_open(struct bench *b, const struct mode *m, const char *role) {
+  snprintf(b->agent, sizeof b->agent, "oauth2cc-%s-%s", role, m->name);
+  b->config = make_config(b->url, b->cafile, b->agent);
+  snprintf(b->agent, sizeof b->agent, "libcurl-%s-%s", role, m->name);
+  if (!m->kept_alive) return;
+  oauth2cc_status st = oauth2cc_client_new(b->config, &b->client);
   if (st != OAUTH2CC_STATUS_OK) die_oauth("client_new", st);
-  static struct buffer body;
-  CURL *h = curl_easy_init();
-  if (h == NULL) die("curl_easy_init", NULL);
-  curl_setup(h, url, cafile, "libcurl-bench-keepalive", &body);
+  if (m->api) {
+    /* The one token fetch: every GET below sends this token, libcurl's included. */
+    char header[512] = "Authorization: ";
+    size_t used = strlen(header);
+    st = oauth2cc_client_authorization_header(b->client, header + used, sizeof header - used, NULL);
+    if (st != OAUTH2CC_STATUS_OK) die_oauth("client_authorization_header", st);
+    b->headers = curl_slist_append(NULL, header);
+    if (b->headers == NULL) die("curl_slist_append", NULL);
+  }
+  b->h = curl_open(b, b->headers);
+}
 
+static void bench_close(struct bench *b) {
+  if (b->h) curl_easy_cleanup(b->h);
+  curl_slist_free_all(b->headers);
+  oauth2cc_client_free(b->client);
+  oauth2cc_config_free(b->config);
+}
+
+static double timed(step_fn step, struct bench *b) {
+  uint64_t t0 = now_ns();
+  step(b);
+  return (double)(now_ns() - t0) / 1000.0;
+}
+
+/* The contest: WARMUP + iters iterations of both sides, interleaved, then the report. */
+static void mode_contest(const struct mode *m, struct bench *b, size_t iters, const char *tag) {
+  bench_open(b, m, "bench");
   struct contest c = contest_new(iters);
   for (size_t i = 0; i < WARMUP + iters; i++) {
     /* Alternate who goes first, so neither always runs right after the other. */
     double ours = 0, theirs = 0;
-    if (i % 2) theirs = timed_curl_fetch(h, &body);
-    ours = timed_oauth2cc_refresh(client);
-    if (i % 2 == 0) theirs = timed_curl_fetch(h, &body);
+    if (i % 2) theirs = timed(m->theirs, b);
+    ours = timed(m->ours, b);
+    if (i % 2 == 0) theirs = timed(m->theirs, b);
     contest_record(&c, i, ours, theirs);
   }
-  contest_report(&c, "keepalive", tag);
-  curl_easy_cleanup(h);
-  oauth2cc_client_free(client);
-  oauth2cc_config_free(config);
+  contest_report(&c, m->name, tag);
+  bench_close(b);
 }
 
-static void mode_fresh(const char *url, const char *cafile, size_t iters, const char *tag) {
-  oauth2cc_config *config = make_config(url, cafile, "oauth2cc-bench-fresh");
-  static struct buffer body;
-  struct contest c = contest_new(iters);
-  for (size_t i = 0; i < WARMUP + iters; i++) {
-    double ours = 0, theirs = 0;
-    if (i % 2) theirs = timed_curl_fresh(url, cafile, &body);
-    ours = timed_oauth2cc_fresh(config);
-    if (i % 2 == 0) theirs = timed_curl_fresh(url, cafile, &body);
-    contest_record(&c, i, ours, theirs);
-  }
-  contest_report(&c, "fresh", tag);
-  oauth2cc_config_free(config);
-}
-
-/* One contender alone, untimed: its kept-alive fetches as `keepalive` does them. */
-static void mode_loop(const char *who, const char *url, const char *cafile, size_t iters) {
-  if (strcmp(who, "oauth2cc") == 0) {
-    oauth2cc_config *config = make_config(url, cafile, "oauth2cc-bench-loop");
-    oauth2cc_client *client = NULL;
-    oauth2cc_status st = oauth2cc_client_new(config, &client);
-    if (st != OAUTH2CC_STATUS_OK) die_oauth("client_new", st);
-    for (size_t i = 0; i < iters; i++) oauth2cc_refresh(client);
-    oauth2cc_client_free(client);
-    oauth2cc_config_free(config);
-  } else if (strcmp(who, "libcurl") == 0) {
-    static struct buffer body;
-    CURL *h = curl_easy_init();
-    if (h == NULL) die("curl_easy_init", NULL);
-    curl_setup(h, url, cafile, "libcurl-bench-loop", &body);
-    for (size_t i = 0; i < iters; i++) curl_fetch(h, &body);
-    curl_easy_cleanup(h);
-  } else {
-    die("loop: not oauth2cc or libcurl", who);
-  }
-}
-
-struct hit_job {
-  oauth2cc_client *client;
-  pthread_barrier_t *start;
-  size_t batches, batch;
-  double *ns_per_call; /* one per batch */
-};
-
-static void *cache_hits(void *arg) {
-  struct hit_job *job = arg;
-  pthread_barrier_wait(job->start);
-  for (size_t b = 0; b < job->batches; b++) {
-    uint64_t t0 = now_ns();
-    for (size_t i = 0; i < job->batch; i++) {
-      oauth2cc_authorization *auth = NULL;
-      if (oauth2cc_client_token(job->client, &auth) != OAUTH2CC_STATUS_OK)
-        die("client_token", oauth2cc_last_error_message());
-      oauth2cc_authorization_free(auth);
-    }
-    job->ns_per_call[b] = (double)(now_ns() - t0) / (double)job->batch;
-  }
-  return NULL;
-}
-
-static void mode_cachehit(const char *url, const char *cafile, size_t threads, size_t batches,
-                          size_t batch) {
-  oauth2cc_config *config = make_config(url, cafile, "oauth2cc-bench-cachehit");
-  oauth2cc_client *client = NULL;
-  oauth2cc_status st = oauth2cc_client_new(config, &client);
-  if (st != OAUTH2CC_STATUS_OK) die_oauth("client_new", st);
-  oauth2cc_authorization *first = NULL;
-  st = oauth2cc_client_token(client, &first); /* the one fetch; all calls below are hits */
-  if (st != OAUTH2CC_STATUS_OK) die_oauth("client_token", st);
-  oauth2cc_authorization_free(first);
-
-  pthread_barrier_t start;
-  pthread_barrier_init(&start, NULL, (unsigned)threads);
-  pthread_t *tids = calloc(threads, sizeof *tids);
-  struct hit_job *jobs = calloc(threads, sizeof *jobs);
-  double *all = calloc(threads * batches, sizeof *all);
-  if (tids == NULL || jobs == NULL || all == NULL) die("calloc", NULL);
-  for (size_t t = 0; t < threads; t++) {
-    jobs[t] = (struct hit_job){client, &start, batches, batch, all + t * batches};
-    if (pthread_create(&tids[t], NULL, cache_hits, &jobs[t]) != 0) die("pthread_create", NULL);
-  }
-  for (size_t t = 0; t < threads; t++) pthread_join(tids[t], NULL);
-  char name[64];
-  snprintf(name, sizeof name, "cachehit_%zut", threads);
-  report(name, "ns", all, threads * batches);
-  pthread_barrier_destroy(&start);
-  oauth2cc_client_free(client);
-  oauth2cc_config_free(config);
-  free(tids);
-  free(jobs);
-  free(all);
+/* One contender alone, untimed: its iterations as the contest does them. Both sides are set up
+   (the same in every run, so a difference of two runs does not see it). */
+static void mode_loop(const struct mode *m, const char *who, struct bench *b, size_t iters) {
+  step_fn step = strcmp(who, "oauth2cc") == 0  ? m->ours
+                 : strcmp(who, "libcurl") == 0 ? m->theirs
+                                               : NULL;
+  if (step == NULL) die("loop: not oauth2cc or libcurl", who);
+  bench_open(b, m, "loop");
+  for (size_t i = 0; i < iters; i++) step(b);
+  bench_close(b);
 }
 
 static size_t count_arg(const char *s) {
   char *end = NULL;
   unsigned long long v = strtoull(s, &end, 10);
-  if (end == s || *end != '\0' || v == 0) die("not a positive count", s);
+  if (end == s || *end != '\0' || v == 0 || v > 1000000000) die("not a count in 1..1e9", s);
   return (size_t)v;
 }
 
 int main(int argc, char **argv) {
   if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) die("curl_global_init", NULL);
+  static struct bench b; /* holds a 64 KiB body buffer */
   const char *usage =
       "usage: token_bench keepalive|fresh URL CAFILE ITERS\n"
-      "       token_bench cachehit URL CAFILE THREADS BATCHES BATCH\n"
-      "       token_bench loop oauth2cc|libcurl URL CAFILE ITERS\n";
-  if (argc < 5) {
+      "       token_bench get URL CAFILE API_URL ITERS\n"
+      "       token_bench loop keepalive|get|fresh oauth2cc|libcurl URL CAFILE [API_URL] ITERS\n";
+  int loop = argc > 1 && strcmp(argv[1], "loop") == 0;
+  char **args = argv + 2 + 2 * loop; /* URL CAFILE [API_URL] ITERS */
+  int nargs = argc - 2 - 2 * loop;
+  const struct mode *m = argc > 1 + loop ? find_mode(argv[1 + loop]) : NULL;
+  if (m == NULL || nargs != 3 + m->api) {
     fputs(usage, stderr);
     return 2;
   }
-  const char *mode = argv[1], *url = argv[2], *cafile = argv[3];
-  const char *tag = strncmp(url, "https:", 6) == 0 ? "https" : "http";
-  if (strcmp(mode, "keepalive") == 0 && argc == 5) {
-    mode_keepalive(url, cafile, count_arg(argv[4]), tag);
-  } else if (strcmp(mode, "fresh") == 0 && argc == 5) {
-    mode_fresh(url, cafile, count_arg(argv[4]), tag);
-  } else if (strcmp(mode, "loop") == 0 && argc == 6) {
-    mode_loop(argv[2], argv[3], argv[4], count_arg(argv[5]));
-  } else if (strcmp(mode, "cachehit") == 0 && argc == 7) {
-    mode_cachehit(url, cafile, count_arg(argv[4]), count_arg(argv[5]), count_arg(argv[6]));
+  b.url = args[0];
+  b.cafile = args[1];
+  b.api_url = m->api ? args[2] : NULL;
+  size_t iters = count_arg(args[2 + m->api]);
+  if (loop) {
+    mode_loop(m, argv[3], &b, iters);
   } else {
-    fputs(usage, stderr);
-    return 2;
+    mode_contest(m, &b, iters, strncmp(b.url, "https:", 6) == 0 ? "https" : "http");
   }
   curl_global_cleanup();
   return 0;

@@ -5,16 +5,18 @@
 #   scripts/bench.sh            full run (a few minutes); writes BENCHMARKS.md
 #   scripts/bench.sh --quick    a smoke run with few iterations; writes target/bench/BENCHMARKS.quick.md
 #   scripts/bench.sh --counts   only section 6, printed: system calls (strace -c -f) and
-#                               instructions (callgrind) per kept-alive fetch, oauth2cc and
-#                               libcurl; counts, so a busy machine does not change them
+#                               instructions (callgrind) per kept-alive token fetch and per
+#                               authorized GET, oauth2cc and libcurl, and allocations per cache
+#                               hit (valgrind memcheck); counts, so a busy machine does not
+#                               change them
 #
 #   BENCH_LIB=path/to/liboauth2cc.so scripts/bench.sh ...   measures that build of the library
 #                               (e.g. one saved from before a change) instead of this tree's
 #
 # It installs what is missing (apt-get: nginx-light, libcurl4-openssl-dev, hyperfine, wrk,
 # curl, openssl, time, gcc, make, strace, valgrind; pip or apt for python requests), builds the release library
-# (cargo build --release), the C example (make -C examples) and benches/token_bench.c, then
-# measures. Everything it starts is stopped when it exits.
+# (cargo build --release), the C example (make -C examples), benches/token_bench.c and
+# benches/hot_path.c, then measures. Everything it starts is stopped when it exits.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,7 +31,8 @@ case "${1:-}" in
 esac
 
 # Iteration counts (medians are taken over these).
-# Section 6 subtracts a run of COUNT_BASE fetches from one of COUNT_BASE + COUNT_ITERS.
+# Section 6 subtracts a run of COUNT_BASE fetches (or cache hits) from one of COUNT_BASE +
+# COUNT_ITERS (CG_ITERS under callgrind).
 COUNT_BASE=10 COUNT_ITERS=2000 CG_ITERS=200
 if ((QUICK)); then
   COUNT_ITERS=200 CG_ITERS=20
@@ -96,7 +99,7 @@ log "make -C examples"
 make -C examples --no-print-directory >&2
 EXAMPLE=$ROOT/examples/client_credentials
 [ -x "$EXAMPLE" ] || { echo "bench.sh: make -C examples did not build $EXAMPLE" >&2; exit 1; }
-log "building benches/token_bench.c"
+log "building benches/token_bench.c and benches/hot_path.c"
 # The library's SONAME (liboauth2cc.so.0.x) is what the loader looks for: link it in a
 # directory of our own so the bench runs the library just built, from the build tree.
 mkdir -p "$BUILD/lib"
@@ -105,7 +108,9 @@ LIB=$(readlink -f "${BENCH_LIB:-$LIBDIR/liboauth2cc.so}")
 ln -sf "$LIB" "$BUILD/lib/liboauth2cc.so"
 [ -z "$SONAME" ] || ln -sf "$LIB" "$BUILD/lib/$SONAME"
 cc -O2 -std=c11 -Wall -Wextra -Werror -I include benches/token_bench.c -o "$BUILD/token_bench" \
-  -L "$BUILD/lib" -loauth2cc -lcurl -lpthread -Wl,-rpath,"$BUILD/lib"
+  -L "$BUILD/lib" -loauth2cc -lcurl -Wl,-rpath,"$BUILD/lib"
+cc -O2 -std=c11 -Wall -Wextra -Werror -I include benches/hot_path.c -o "$BUILD/hot_path" \
+  -L "$BUILD/lib" -loauth2cc -lpthread -Wl,-rpath,"$BUILD/lib"
 
 # Trust is set explicitly per client below; variables from the caller's environment (e.g.
 # SSL_CERT_DIR, which makes a rustls client read a whole directory) would change the work done.
@@ -157,6 +162,8 @@ BASIC=$(printf '%s:%s' "$CLIENT_ID" "$CLIENT_SECRET" | base64 -w0)
 # Spotify-shaped answer: an 83-character token, Bearer, one hour.
 ACCESS_TOKEN=BQDM_DC2HcP9kq5iszgDwhgDvq7zm1TzvzXXyJQwFD7trl0Q48DqoZirCMrMHn2uUml2YnKdHOszAviSFGtE6w
 TOKEN_JSON="{\"access_token\":\"$ACCESS_TOKEN\",\"token_type\":\"Bearer\",\"expires_in\":3600}"
+# The API the authorized GETs ask: a small JSON body, for that token only.
+API_JSON='{"id":"bench"}'
 
 temp_paths=""
 for kind in client_body proxy fastcgi uwsgi scgi; do
@@ -199,6 +206,13 @@ $temp_paths
       }
       return 200 '$TOKEN_JSON';
     }
+    location = /v1/me {
+      if (\$request_method != GET) { return 405; }
+      if (\$http_authorization != "Bearer $ACCESS_TOKEN") {
+        return 401 '{"error":"invalid_token"}';
+      }
+      return 200 '$API_JSON';
+    }
   }
 }
 EOF
@@ -208,6 +222,8 @@ log "starting nginx on 127.0.0.1:$HTTP_PORT (http) and :$HTTPS_PORT (https)"
 NGINX_PID=$!
 HTTP_URL=http://127.0.0.1:$HTTP_PORT/api/token
 HTTPS_URL=https://127.0.0.1:$HTTPS_PORT/api/token
+HTTP_API=http://127.0.0.1:$HTTP_PORT/v1/me
+HTTPS_API=https://127.0.0.1:$HTTPS_PORT/v1/me
 CA=$RUN/ca.pem
 for _ in $(seq 100); do
   if curl -sf -o /dev/null -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=client_credentials \
@@ -218,21 +234,32 @@ for url in "$HTTP_URL" "$HTTPS_URL"; do
   got=$(curl -sS -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=client_credentials --cacert "$CA" "$url")
   [ "$got" = "$TOKEN_JSON" ] || { echo "bench.sh: $url answered: $got" >&2; cat "$RUN/error.log" >&2; exit 1; }
 done
+for url in "$HTTP_API" "$HTTPS_API"; do
+  got=$(curl -sS -H "Authorization: Bearer $ACCESS_TOKEN" --cacert "$CA" "$url")
+  [ "$got" = "$API_JSON" ] || { echo "bench.sh: $url answered: $got" >&2; cat "$RUN/error.log" >&2; exit 1; }
+done
 
 RESULTS=$RUN/results.jsonl
 : > "$RESULTS"
 export OAUTH2CC_CLIENT_ID=$CLIENT_ID OAUTH2CC_CLIENT_SECRET=$CLIENT_SECRET
 
-# ---- 6. counted work per kept-alive fetch (strace -c -f, callgrind) ------------------------------
-# Counts, not times: what one fetch on a warm connection costs in system calls (by name) and
-# in user-space instructions, as the difference between a run of COUNT_BASE fetches (start-up,
-# connection, TLS handshake) and a run of COUNT_BASE + N, divided by N.
-count_syscalls() { # who scheme url ca
-  local who=$1 scheme=$2 url=$3 ca=$4
-  strace -c -f -o "$RUN/strace_base" "$BUILD/token_bench" loop "$who" "$url" "$ca" "$COUNT_BASE"
-  strace -c -f -o "$RUN/strace_full" "$BUILD/token_bench" loop "$who" "$url" "$ca" \
-    $((COUNT_BASE + COUNT_ITERS))
-  "$PYTHON" - "$RUN/strace_base" "$RUN/strace_full" "$COUNT_ITERS" "count_${scheme}_${who}" <<'EOF_PY' | tee -a "$RESULTS" >&2
+# ---- 6. counted work per kept-alive request and per cache hit (strace -c -f, valgrind) ---------
+# Counts, not times: what one request on a warm connection costs in system calls (by name) and
+# in user-space instructions, and what one cache hit allocates, as the difference between a run
+# of COUNT_BASE (start-up, connection, TLS handshake, the first token) and a run of COUNT_BASE + N,
+# divided by N.
+twice() { # iters output-option tool... -- command... : the two runs, reports in $RUN/{base,full}.out
+  local iters=$1 out=$2 tool=()
+  shift 2
+  while [ "$1" != -- ]; do tool+=("$1"); shift; done
+  shift
+  "${tool[@]}" "$out$RUN/base.out" "$@" "$COUNT_BASE"
+  "${tool[@]}" "$out$RUN/full.out" "$@" $((COUNT_BASE + iters))
+}
+count_syscalls() { # name command...
+  local name=$1; shift
+  twice "$COUNT_ITERS" -o strace -c -f -- "$@"
+  "$PYTHON" - "$RUN/base.out" "$RUN/full.out" "$COUNT_ITERS" "$name" <<'EOF_PY' | tee -a "$RESULTS" >&2
 import json, sys
 def calls(path):
     out = {}
@@ -242,31 +269,50 @@ def calls(path):
             out[f[-1]] = int(f[3])
     return out
 base, full, n = calls(sys.argv[1]), calls(sys.argv[2]), int(sys.argv[3])
+if not base or not full:
+    sys.exit(f"bench.sh: strace -c reported no system calls for {sys.argv[4]}")
 per = {k: (v - base.get(k, 0)) / n for k, v in full.items()}
 per = {k: round(v, 2) for k, v in sorted(per.items(), key=lambda kv: -kv[1]) if v >= 0.005}
 print(json.dumps({"name": sys.argv[4] + "_syscalls", "unit": "calls", "median": round(sum(per.values()), 2),
                   "by_name": per, "n": n}))
 EOF_PY
 }
-count_instructions() { # who scheme url ca
-  local who=$1 scheme=$2 url=$3 ca=$4 base full
-  valgrind --tool=callgrind --callgrind-out-file="$RUN/cg_base" \
-    "$BUILD/token_bench" loop "$who" "$url" "$ca" "$COUNT_BASE" 2>"$RUN/cg_base.log"
-  valgrind --tool=callgrind --callgrind-out-file="$RUN/cg_full" \
-    "$BUILD/token_bench" loop "$who" "$url" "$ca" $((COUNT_BASE + CG_ITERS)) 2>"$RUN/cg_full.log"
-  base=$(awk '/Collected/ {print $4}' "$RUN/cg_base.log")
-  full=$(awk '/Collected/ {print $4}' "$RUN/cg_full.log")
-  printf '{"name":"count_%s_%s_instructions","unit":"instructions","median":%s,"n":%s}\n' \
-    "$scheme" "$who" $(((full - base) / CG_ITERS)) "$CG_ITERS" | tee -a "$RESULTS" >&2
+# A valgrind tool's total (the number after PATTERN in its log) over the two runs, per
+# iteration, recorded as NAME.
+count_valgrind() { # name unit iters pattern valgrind-options... -- command...
+  local name=$1 unit=$2 iters=$3 pattern=$4 base full
+  shift 4
+  twice "$iters" --log-file= valgrind "$@"
+  base=$(sed -n "s/.*$pattern *\([0-9,]*\).*/\1/p" "$RUN/base.out" | tr -d ,)
+  full=$(sed -n "s/.*$pattern *\([0-9,]*\).*/\1/p" "$RUN/full.out" | tr -d ,)
+  if ! [[ $base =~ ^[0-9]+$ && $full =~ ^[0-9]+$ ]]; then # never a silent 0
+    echo "bench.sh: $name: no '$pattern' total in valgrind's log:" >&2
+    cat "$RUN/full.out" >&2
+    exit 1
+  fi
+  printf '{"name":"%s","unit":"%s","median":%s,"n":%s}\n' "$name" "$unit" \
+    "$(awk -v d=$((full - base)) -v n="$iters" 'BEGIN {printf "%.2f", d / n}')" "$iters" |
+    tee -a "$RESULTS" >&2
+}
+count_request() { # mode who scheme url ca api
+  local mode=$1 who=$2 scheme=$3 cmd=("$BUILD/token_bench" loop "$1" "$2" "$4" "$5")
+  [ "$mode" != get ] || cmd+=("$6")
+  count_syscalls "count_${mode}_${scheme}_$who" "${cmd[@]}"
+  count_valgrind "count_${mode}_${scheme}_${who}_instructions" instructions "$CG_ITERS" \
+    'Collected :' --tool=callgrind --callgrind-out-file="$RUN/callgrind.out" -- "${cmd[@]}"
 }
 counts() {
-  log "6. counted work per kept-alive fetch: $COUNT_ITERS fetches under strace -c -f, $CG_ITERS under callgrind"
-  local who
-  for who in oauth2cc libcurl; do
-    count_syscalls "$who" http "$HTTP_URL" -
-    count_syscalls "$who" https "$HTTPS_URL" "$CA"
-    count_instructions "$who" http "$HTTP_URL" -
-    count_instructions "$who" https "$HTTPS_URL" "$CA"
+  log "6. counted work: $COUNT_ITERS requests under strace -c -f, $CG_ITERS under callgrind, $COUNT_ITERS cache hits under memcheck"
+  local mode who kind
+  for mode in keepalive get; do
+    for who in oauth2cc libcurl; do
+      count_request "$mode" "$who" http "$HTTP_URL" - "$HTTP_API"
+      count_request "$mode" "$who" https "$HTTPS_URL" "$CA" "$HTTPS_API"
+    done
+  done
+  for kind in header token; do
+    count_valgrind "count_hit_${kind}_allocations" allocations "$COUNT_ITERS" 'total heap usage:' \
+      --tool=memcheck --leak-check=no -- "$BUILD/hot_path" "$HTTP_URL" count "$kind"
   done
 }
 if ((COUNTS)); then
@@ -315,14 +361,18 @@ log "1. kept-alive fetch: oauth2cc client (invalidate + token) vs one reused lib
 seed_loop() { "$PYTHON" benches/seed_token.py --loop "$1" | tee -a "$RESULTS" >&2; }
 phase keepalive_http bench keepalive "$HTTP_URL" - "$KEEPALIVE_ITERS"
 phase keepalive_https bench keepalive "$HTTPS_URL" "$CA" "$KEEPALIVE_ITERS"
+log "1. kept-alive authorized GET: oauth2cc_client_get vs one reused libcurl handle, same header"
+phase get_http bench get "$HTTP_URL" - "$HTTP_API" "$KEEPALIVE_ITERS"
+phase get_https bench get "$HTTPS_URL" "$CA" "$HTTPS_API" "$KEEPALIVE_ITERS"
 log "2. fresh-connection fetch: oauth2cc_request_token vs a fresh libcurl handle vs the seed"
 phase fresh_http bench fresh "$HTTP_URL" - "$FRESH_HTTP_ITERS"
 OAUTH2CC_TOKEN_URL=$HTTP_URL phase seed_http seed_loop "$PY_HTTP_ITERS"
 phase fresh_https bench fresh "$HTTPS_URL" "$CA" "$FRESH_HTTPS_ITERS"
 OAUTH2CC_TOKEN_URL=$HTTPS_URL REQUESTS_CA_BUNDLE=$CA phase seed_https seed_loop "$PY_HTTPS_ITERS"
-log "3. cache hit: oauth2cc_client_token + oauth2cc_authorization_free"
-bench cachehit "$HTTP_URL" - 1 "$HIT_BATCHES" "$HIT_BATCH"
-bench cachehit "$HTTP_URL" - 2 "$HIT_BATCHES" "$HIT_BATCH"
+log "3. cache hit (benches/hot_path.c): the header call, token + free, clock_gettime, interleaved"
+for threads in 1 2; do
+  "$BUILD/hot_path" "$HTTP_URL" "$threads" "$HIT_BATCHES" "$HIT_BATCH" | tee -a "$RESULTS" >&2
+done
 
 # ---- 4. whole process: start, fetch one token, exit -------------------------------------------------------
 # In ROUNDS rounds, so that load coming and going on the machine is spread over all three;
@@ -385,5 +435,5 @@ CMD="scripts/bench.sh"
 ((QUICK)) && CMD="scripts/bench.sh --quick"
 "$PYTHON" benches/report.py --run-dir "$RUN" --out "$OUT_MD" --command "$CMD" \
   --versions "${versions%; }" \
-  --iterations "kept-alive $KEEPALIVE_ITERS per client; fresh $FRESH_HTTP_ITERS (http) / $FRESH_HTTPS_ITERS (https), seed $PY_HTTP_ITERS / $PY_HTTPS_ITERS; cache hit $HIT_BATCHES batches of $HIT_BATCH calls per thread; whole process $((ROUNDS * PROC_RUNS)) runs (seed $((ROUNDS * PY_PROC_RUNS))) in $ROUNDS rounds"
+  --iterations "kept-alive $KEEPALIVE_ITERS per client, token fetch and GET each; fresh $FRESH_HTTP_ITERS (http) / $FRESH_HTTPS_ITERS (https), seed $PY_HTTP_ITERS / $PY_HTTPS_ITERS; cache hit $HIT_BATCHES batches of $HIT_BATCH calls per thread and contender; whole process $((ROUNDS * PROC_RUNS)) runs (seed $((ROUNDS * PY_PROC_RUNS))) in $ROUNDS rounds"
 log "wrote $OUT_MD"
