@@ -253,12 +253,11 @@ WINDOWS_ROWS = [
 ]
 WINDOWS_NOTE = """
     The Windows rows were measured at the commit that added the package (not a `scripts/bench.sh`
-    run): `scripts/package-windows.sh` builds with `cargo rustc --release --lib --crate-type cdylib
-    --crate-type staticlib` and strips with `x86_64-w64-mingw32-strip -s`: 1 877 504 bytes
-    (2 322 075 before stripping). The `.so` built the same way at the same commit
-    (`scripts/install.sh`'s build for x86_64-unknown-linux-gnu), `strip`ped: 2 018 216 bytes —
-    smaller than the `.so` above, which `scripts/bench.sh` measures on the `cargo build
-    --release` library (built with the rlib, which changes what LTO can drop).
+    run): `scripts/package-windows.sh` builds the C libraries with LTO (then with `cargo rustc
+    --release --lib --crate-type cdylib --crate-type staticlib`, now the `capi/` package) and
+    strips with `x86_64-w64-mingw32-strip -s`: 1 877 504 bytes (2 322 075 before stripping).
+    The `.so` above is `cargo build --release`'s, the same LTO build since the C libraries
+    became the `capi/` package (before, built in one rustc run with the rlib, it had no LTO).
     """
 
 

@@ -13,11 +13,11 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 target_dir="${CARGO_TARGET_DIR:-target}"
 
 # The `demo` profile (Cargo.toml): unoptimised, for a quick cold build. Only what
-# runs is compiled: the shared library (no static archive, no rlib) and the token endpoint,
+# runs is compiled: the shared library (no static archive) and the token endpoint,
 # which has no dependency the library does not already build; no dev-dependency.
 echo "==> cargo build --profile demo (the local token endpoint, then the shared library)" >&2
 cargo build --profile demo -p oauth2cc-token-endpoint --bin token_endpoint
-cargo rustc --profile demo -p oauth2cc --lib --crate-type cdylib
+cargo rustc --profile demo -p oauth2cc-capi --lib --crate-type cdylib
 echo "==> make -C examples" >&2
 # Relinked every time: the program's rpath names the library folder, which may have changed.
 rm -f examples/client_credentials

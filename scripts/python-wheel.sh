@@ -9,7 +9,7 @@
 # Then: python3 -m pip install target/dist/oauth2cc-*manylinux*.whl   (no network needed)
 #
 # Usage: scripts/python-wheel.sh      prints each wheel's path on stdout when done
-# It runs `cargo build --release --lib` (a no-op when the library is up to date) unless
+# It runs `cargo build --release -p oauth2cc-capi` (a no-op when the library is up to date) unless
 # OAUTH2CC_WHEEL_LIBRARY names the library to bundle, then `pip wheel` on bindings/python,
 # whose PEP 517 backend (bindings/python/build_backend/) needs nothing from the network.
 # The platform tag comes from the library file: see that backend's docstring.
@@ -40,7 +40,8 @@ read_version
 
 library=${OAUTH2CC_WHEEL_LIBRARY:-}
 if [ -z "$library" ]; then
-  "$cargo" build --release --lib --quiet >&2 || die "cargo build --release --lib failed"
+  "$cargo" build --release -p oauth2cc-capi --quiet >&2 ||
+    die "cargo build --release -p oauth2cc-capi failed"
   library=$target_dir/release/liboauth2cc.so
 fi
 [ -f "$library" ] || die "$library not found"

@@ -22,20 +22,19 @@ read_version() {
 # in release mode and sets native_static_libs (the system libraries a static link needs, as
 # rustc prints them) and artifact (cargo's JSON line about the library; see built_file).
 #
-# Built the way cargo-c builds: `cargo rustc --crate-type cdylib --crate-type staticlib` for an
-# explicit --target. Without the rlib that `cargo build` also makes, rustc applies the release
-# profile's LTO to the static library too (about 2.5 times smaller here) and to the shared one;
-# the explicit target puts everything in target/<triple>/release, so this build and a plain
-# `cargo build --release` never make each other recompile. The extra rustc flag prints the
-# system libraries a static link needs; when nothing changed cargo replays it from its cache.
+# The C libraries are the `capi/` package (cdylib and staticlib only, so the release profile's
+# LTO applies; capi/Cargo.toml), built for an explicit --target: everything goes to
+# target/<triple>/release, so this build and a plain `cargo build --release` never make each
+# other recompile. The extra rustc flag prints the system libraries a static link needs; when
+# nothing changed cargo replays it from its cache.
 build_libraries() {
   local target=$1 log json
   shift
-  echo "$script: building with: $cargo rustc --release --lib --target $target" \
-    "--crate-type cdylib --crate-type staticlib -- --print native-static-libs $*" >&2
+  echo "$script: building with: $cargo rustc --release -p oauth2cc-capi --lib --target $target" \
+    "-- --print native-static-libs $*" >&2
   log=$(mktemp)
-  if ! json=$("$cargo" rustc --release --lib --target "$target" --crate-type cdylib \
-    --crate-type staticlib --message-format=json-render-diagnostics \
+  if ! json=$("$cargo" rustc --release -p oauth2cc-capi --lib --target "$target" \
+    --message-format=json-render-diagnostics \
     -- --print native-static-libs "$@" 2>"$log"); then
     cat "$log" >&2
     rm -f "$log"
@@ -46,7 +45,7 @@ build_libraries() {
   rm -f "$log"
   [ -n "$native_static_libs" ] || die "rustc printed no native-static-libs line"
   artifact=$(printf '%s\n' "$json" | grep '"reason":"compiler-artifact"' |
-    grep '"name":"oauth2cc"' | grep '"filenames"' | tail -n 1) || true
+    grep '"package_id":"[^"]*#oauth2cc-capi@' | grep '"filenames"' | tail -n 1) || true
   [ -n "$artifact" ] || die "cargo reported no oauth2cc library artifact"
 }
 

@@ -3,8 +3,9 @@
 //! README, header and install tests.
 //!
 //! * The library is `liboauth2cc.so` in the profile directory of the running test
-//!   (`target/<profile>/`, found from the test executable's path). `cargo test` builds it
-//!   (the crate is also a cdylib); when it is missing, `cargo build --lib` is run once.
+//!   (`target/<profile>/`, found from the test executable's path), built by the `capi/`
+//!   package: the harness runs `cargo build -p oauth2cc-capi` once per test process (a no-op
+//!   when it is up to date) so that no test runs against a library older than the sources.
 //! * The harness makes a directory `target/c-tests/<profile>-lib/` holding `liboauth2cc.so`
 //!   (and, should the library carry a SONAME, that name too; cargo builds set none, only
 //!   `scripts/install.sh` does) as symlinks to the built library, and links and rpaths the
@@ -282,18 +283,7 @@ pub fn out_dir() -> &'static Path {
 pub fn lib_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        // `cargo test` builds the cdylib as a dependency of the test targets into `deps/`;
-        // `target/<profile>/liboauth2cc.so` is only refreshed by `cargo build`, so it can be
-        // stale while the tests run: prefer the one in `deps/`.
-        let fresh = profile_dir().join("deps").join("liboauth2cc.so");
-        let library = if fresh.exists() {
-            fresh
-        } else {
-            profile_dir().join("liboauth2cc.so")
-        };
-        if !library.exists() {
-            build_shared_library(&library);
-        }
+        let library = build_shared_library();
         let dir = c_tests_root().join(format!("{}-lib", profile_name()));
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
         let soname = soname(&library);
@@ -304,19 +294,18 @@ pub fn lib_dir() -> &'static Path {
     })
 }
 
-/// `cargo test` builds the cdylib next to the test executables; if something else built the
-/// tests (or the file was removed), build it now rather than fail obscurely.
-fn build_shared_library(library: &Path) {
-    eprintln!(
-        "{} is missing: `cargo test` normally builds it (the crate is also a cdylib); \
-         running `cargo build --lib` for it",
-        library.display()
-    );
+/// Builds the C libraries (the `capi/` package) in this test's profile and target folder and
+/// returns the shared one. `cargo test` builds them only when it tests that package too (a
+/// plain `cargo test` does; `cargo test --test c_api` does not), so this runs `cargo build`
+/// once per test process: nothing to do, and under a second, when they are up to date; and
+/// never a test against a library older than the sources.
+fn build_shared_library() -> PathBuf {
+    let library = profile_dir().join("liboauth2cc.so");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
         .current_dir(manifest_dir())
-        .args(["build", "--lib", "--target-dir"])
+        .args(["build", "--quiet", "-p", "oauth2cc-capi", "--target-dir"])
         .arg(profile_dir().parent().expect("target dir"));
     if profile_name() == "release" {
         command.arg("--release");
@@ -324,9 +313,10 @@ fn build_shared_library(library: &Path) {
     let status = command.status().expect("run cargo build");
     assert!(
         status.success() && library.exists(),
-        "`cargo build --lib` did not produce {}; build the library and run the tests again",
+        "`cargo build -p oauth2cc-capi` did not produce {}",
         library.display()
     );
+    library
 }
 
 /// The library's SONAME, read with `readelf -d` (binutils, installed with every C compiler).
