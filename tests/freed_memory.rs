@@ -34,8 +34,8 @@ struct Scanning;
 thread_local! {
     /// The byte strings searched for in blocks freed on this thread; empty: not armed.
     static NEEDLES: Cell<&'static [&'static [u8]]> = const { Cell::new(&[]) };
-    /// Hits per needle, in the order of `NEEDLES` (at most 8 needles).
-    static HITS: Cell<[u32; 8]> = const { Cell::new([0; 8]) };
+    /// Hits per needle, in the order of `NEEDLES` (at most 16 needles).
+    static HITS: Cell<[u32; 16]> = const { Cell::new([0; 16]) };
     /// `FREED_MEMORY_BACKTRACE=1`: print where each block with a needle was freed.
     static BACKTRACE: Cell<bool> = const { Cell::new(false) };
 }
@@ -113,18 +113,22 @@ unsafe impl GlobalAlloc for Scanning {
 #[global_allocator]
 static ALLOCATOR: Scanning = Scanning;
 
+/// `s`, kept for the whole test run (the scan reads needles from a `'static` slice).
+fn leak(s: impl Into<Vec<u8>>) -> &'static [u8] {
+    Box::leak(s.into().into_boxed_slice())
+}
+
 /// What must not be left behind, by name.
 fn needles() -> Vec<(&'static str, &'static [u8])> {
     let basic =
         base64::engine::general_purpose::STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"));
-    let leak = |s: String| -> &'static [u8] { Box::leak(s.into_bytes().into_boxed_slice()) };
     vec![
         ("the Basic credential", leak(format!("Basic {basic}"))),
         (
             "the client secret (as sent in a form)",
             leak(format!("client_secret={CLIENT_SECRET}")),
         ),
-        ("the access token", leak(ACCESS_TOKEN.to_string())),
+        ("the access token", leak(ACCESS_TOKEN)),
         ("the Bearer header", leak(format!("Bearer {ACCESS_TOKEN}"))),
     ]
 }
@@ -132,7 +136,12 @@ fn needles() -> Vec<(&'static str, &'static [u8])> {
 /// Runs `f` with this thread's frees searched, and returns the needles found in freed
 /// blocks, with how many blocks held each.
 fn freed_secrets(f: impl FnOnce()) -> Vec<(&'static str, u32)> {
-    let named = needles();
+    freed(needles(), f)
+}
+
+/// [`freed_secrets`] with the given needles.
+fn freed(named: Vec<(&'static str, &'static [u8])>, f: impl FnOnce()) -> Vec<(&'static str, u32)> {
+    assert!(named.len() <= 16, "at most 16 needles");
     let bytes: &'static [&'static [u8]] = Box::leak(
         named
             .iter()
@@ -140,7 +149,7 @@ fn freed_secrets(f: impl FnOnce()) -> Vec<(&'static str, u32)> {
             .collect::<Vec<_>>()
             .into_boxed_slice(),
     );
-    HITS.with(|h| h.set([0; 8]));
+    HITS.with(|h| h.set([0; 16]));
     BACKTRACE.with(|b| b.set(std::env::var_os("FREED_MEMORY_BACKTRACE").is_some()));
     NEEDLES.with(|n| n.set(bytes));
     f();
@@ -167,7 +176,12 @@ fn server() -> TestServer {
         }
         let by_basic = req.basic_auth() == Some((CLIENT_ID.into(), CLIENT_SECRET.into()));
         let by_form = req.form_value("client_secret").as_deref() == Some(CLIENT_SECRET);
-        match by_basic || by_form {
+        // Key-based styles: an assertion of the test's own making (its signature is checked
+        // by the unit tests in src/jwt/tests.rs; here only what memory keeps matters).
+        let by_assertion = req
+            .form_value("client_assertion")
+            .is_some_and(|a| a.starts_with("eyJ") && a.split('.').count() == 3);
+        match by_basic || by_form || by_assertion {
             true => Response::json(
                 200,
                 &format!(
@@ -311,4 +325,199 @@ fn over_https_no_credential_is_left_in_freed_memory() {
             .collect();
         assert_none(&format!("HTTPS, {style:?}"), credentials);
     }
+}
+
+/// `times` refreshes: the token invalidated and fetched again.
+fn refresh(client: &Client, times: usize) {
+    for _ in 0..times {
+        client.invalidate();
+        let token = client.token().unwrap();
+        assert_eq!(token.access_token().expose(), ACCESS_TOKEN);
+    }
+}
+
+/// A client secret long enough for HS256 (client_secret_jwt).
+const HMAC_SECRET: &str = "Fr33d-HMAC-Secret-0b5e2d7c41a98f36e0d4";
+const KEY_ID: &str = "freed-memory-kid";
+
+fn key_path(name: &str) -> String {
+    format!("{}/tests/data/keys/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The start of every client assertion the client makes: the encoded header and the
+/// encoded beginning of the claims (`iss`, the start of `sub`). A freed block holding it
+/// held a copy of an assertion, or of its beginning (a buffer that grew while the
+/// assertion was written into it).
+fn assertion_needle(header: &str) -> &'static [u8] {
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let claims = format!(r#"{{"iss":"{CLIENT_ID}","sub":""#);
+    let whole = claims.len() / 3 * 3;
+    leak(format!(
+        "{}.{}",
+        b64.encode(header),
+        b64.encode(&claims.as_bytes()[..whole])
+    ))
+}
+
+/// One DER TLV at `der[at..]`: (tag, start of the value, end of the value).
+fn tlv(der: &[u8], at: usize) -> (u8, usize, usize) {
+    let (tag, first) = (der[at], der[at + 1] as usize);
+    let (len, start) = match first {
+        n if n < 0x80 => (n, at + 2),
+        n => {
+            let k = n & 0x7f;
+            let len = der[at + 2..at + 2 + k]
+                .iter()
+                .fold(0usize, |l, &b| (l << 8) | b as usize);
+            (len, at + 2 + k)
+        }
+    };
+    (tag, start, start + len)
+}
+
+/// The private parts of the test keys, in the forms memory may hold them: a line of the
+/// PEM text, a slice of the private value as DER holds it (big-endian), and as ring holds
+/// an RSA prime (little-endian limbs).
+struct KeyNeedles {
+    pem_line: &'static [u8],
+    der_private: &'static [u8],
+    /// RSA: slices of the primes p and q as ring's key pair holds them.
+    ring_primes: Vec<&'static [u8]>,
+}
+
+fn key_needles(file: &str) -> KeyNeedles {
+    let pem = std::fs::read_to_string(key_path(file)).unwrap();
+    let body: Vec<&str> = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body.concat())
+        .unwrap();
+    let pem_line = leak(body[body.len() / 2]);
+    let (der_private, ring_primes) = if file.starts_with("rsa") {
+        // PKCS#8: SEQ { INT, SEQ alg, OCTET STRING { SEQ { INT, n, e, d, p, ... } } }.
+        let (_, seq, _) = tlv(&der, 0);
+        let (_, _, after_version) = tlv(&der, seq);
+        let (_, _, after_alg) = tlv(&der, after_version);
+        let (_, octets, _) = tlv(&der, after_alg);
+        let (_, mut at, _) = tlv(&der, octets);
+        for _ in 0..4 {
+            at = tlv(&der, at).2; // version, n, e, d
+        }
+        // ring keeps a prime as little-endian limbs: its bytes reversed.
+        let mut primes = Vec::new();
+        for _ in 0..2 {
+            let (_, start, end) = tlv(&der, at);
+            let prime = &der[start..end];
+            let slice = &prime[prime.len() - 64..prime.len() - 32];
+            primes.push(slice);
+            at = end;
+        }
+        let reversed = |b: &[u8]| leak(b.iter().rev().copied().collect::<Vec<u8>>());
+        (
+            leak(primes[0]),
+            vec![reversed(primes[0]), reversed(primes[1])],
+        )
+    } else if file.starts_with("p256.sec1") {
+        // SEC1: SEQ { INT 1, OCTET STRING d, ... }.
+        let (_, seq, _) = tlv(&der, 0);
+        let (_, _, after_version) = tlv(&der, seq);
+        let (_, start, end) = tlv(&der, after_version);
+        (leak(&der[start..end]), Vec::new())
+    } else {
+        // Ed25519 PKCS#8 v1: the 32-byte seed ends it.
+        (leak(&der[der.len() - 32..]), Vec::new())
+    };
+    KeyNeedles {
+        pem_line,
+        der_private,
+        ring_primes,
+    }
+}
+
+/// private_key_jwt with an RSA (PKCS#8), a P-256 (SEC1) and an Ed25519 key: reading the key
+/// file, its parse, every assertion signed with it and the form bodies that carry them,
+/// for a client's refreshes and a one-shot request, leave nothing but what ring's RSA key
+/// pair leaves, once per key (README, Secrets): parsing it frees a temporary holding q
+/// unwiped, and freeing the config and the client frees its primes p and q unwiped. The key
+/// is parsed once, when the config reads it, not once per signature. ECDSA and Ed25519 key
+/// pairs hold no heap memory.
+#[test]
+fn private_key_jwt_leaves_no_key_and_no_assertion_in_freed_memory() {
+    let server = server();
+    let aud = server.url("/token");
+    let mut left = Vec::new();
+    for (file, alg) in [
+        ("rsa2048.pk8.pem", "RS256"),
+        ("p256.sec1.pem", "ES256"),
+        ("ed25519.pk8.pem", "EdDSA"),
+    ] {
+        let key = key_needles(file);
+        let header = format!(r#"{{"alg":"{alg}","typ":"JWT","kid":"{KEY_ID}"}}"#);
+        let mut named = vec![
+            ("the private key file's text (a line)", key.pem_line),
+            ("the private key (DER)", key.der_private),
+            ("the signed client assertion", assertion_needle(&header)),
+            ("the access token", leak(ACCESS_TOKEN)),
+        ];
+        let ring_names = ["ring's RSA key pair (p)", "ring's RSA key pair (q)"];
+        named.extend(ring_names.into_iter().zip(key.ring_primes.iter().copied()));
+        let mut held = None;
+        let found = freed(named.clone(), || {
+            let mut config = Config::with_optional_secret(CLIENT_ID, None).unwrap();
+            config.set_token_url(&aud).unwrap();
+            config
+                .set_private_key_file(&key_path(file), Some(KEY_ID))
+                .unwrap();
+            let client = Client::new(&config).unwrap();
+            refresh(&client, 3);
+            drop(request_token(&config).unwrap());
+            held = Some((config, client));
+        });
+        let rsa = !key.ring_primes.is_empty();
+        let expected = match rsa {
+            true => vec![(ring_names[1], 1)],
+            false => Vec::new(),
+        };
+        if found != expected {
+            left.push(format!("{file}, in use: {found:?}, expected {expected:?}"));
+        }
+        let found = freed(named, || drop(held.take()));
+        let expected = match rsa {
+            true => vec![(ring_names[0], 1), (ring_names[1], 1)],
+            false => Vec::new(),
+        };
+        if found != expected {
+            left.push(format!("{file}, freed: {found:?}, expected {expected:?}"));
+        }
+    }
+    assert!(
+        left.is_empty(),
+        "private_key_jwt: freed heap blocks held (what, blocks): {}",
+        left.join("; ")
+    );
+}
+
+/// client_secret_jwt: the secret (HS256's key) and the assertions it signs.
+#[test]
+fn client_secret_jwt_leaves_no_secret_and_no_assertion_in_freed_memory() {
+    let server = server();
+    let aud = server.url("/token");
+    let named = vec![
+        ("the client secret", leak(HMAC_SECRET)),
+        (
+            "the signed client assertion",
+            assertion_needle(r#"{"alg":"HS256","typ":"JWT"}"#),
+        ),
+        ("the access token", leak(ACCESS_TOKEN)),
+    ];
+    let found = freed(named, || {
+        let mut config = Config::new(CLIENT_ID, HMAC_SECRET).unwrap();
+        config.set_token_url(&aud).unwrap();
+        config.set_auth_style(AuthStyle::ClientSecretJwt);
+        let client = Client::new(&config).unwrap();
+        refresh(&client, 3);
+        drop(request_token(&config).unwrap());
+        drop(client);
+        drop(config);
+    });
+    assert_none("client_secret_jwt", found);
 }
