@@ -521,3 +521,77 @@ fn client_secret_jwt_leaves_no_secret_and_no_assertion_in_freed_memory() {
     });
     assert_none("client_secret_jwt", found);
 }
+
+/// Token answers whose token takes decoding: a JSON string with escapes (`\/`, `\u0041`),
+/// which serde_json unescapes into a scratch buffer of its own; a form answer that repeats
+/// the token's field; a form answer malformed after the token (an error, so the fields
+/// parsed so far are dropped). Each token, as sent and as decoded, is searched for.
+#[test]
+fn token_answers_that_take_decoding_leave_no_token_in_freed_memory() {
+    const FORM: &str = "application/x-www-form-urlencoded";
+    type Answer = (
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static [(&'static str, &'static str)],
+        Option<&'static str>,
+    );
+    let answers: [Answer; 3] = [
+        (
+            "JSON with escapes",
+            "application/json",
+            r#"{"access_token":"at-ESC\/APED-\u0041-5c2e9d","token_type":"Bearer","expires_in":3600}"#,
+            &[
+                ("the token", "at-ESC/APED-A-5c2e9d"),
+                ("the token as sent", r"at-ESC\/APED-\u0041-5c2e9d"),
+            ],
+            Some("at-ESC/APED-A-5c2e9d"),
+        ),
+        (
+            "a form that repeats the token's field",
+            FORM,
+            "access_token=at-FORM-FIRST-9a1b&access_token=at-FORM-SECOND-7c3d&token_type=bearer",
+            &[
+                ("the token", "at-FORM-FIRST-9a1b"),
+                ("the repeated field's token", "at-FORM-SECOND-7c3d"),
+            ],
+            Some("at-FORM-FIRST-9a1b"),
+        ),
+        (
+            "a form malformed after the token",
+            FORM,
+            "access_token=at-FORM-MALFORMED-4e8f&token_type=bearer&x=%zz",
+            &[("the token", "at-FORM-MALFORMED-4e8f")],
+            None,
+        ),
+    ];
+    let mut left = Vec::new();
+    for (what, content_type, body, tokens, issued) in answers {
+        let server = TestServer::start(move |_: &Request| {
+            Response::text(200, content_type, body.as_bytes()).into()
+        });
+        let config = config(&server, AuthStyle::Basic);
+        let mut named: Vec<(&'static str, &'static [u8])> =
+            tokens.iter().map(|(name, t)| (*name, leak(*t))).collect();
+        if let Some(token) = issued {
+            named.push(("the Bearer header", leak(format!("Bearer {token}"))));
+        }
+        let found = freed(named, || {
+            let client = Client::new(&config).unwrap();
+            match (client.token(), issued) {
+                (Ok(token), Some(issued)) => assert_eq!(token.access_token().expose(), issued),
+                (Err(e), None) => assert!(e.message().contains("malformed"), "{e}"),
+                (got, _) => panic!("{what}: {got:?}"),
+            }
+            drop(request_token(&config));
+        });
+        if !found.is_empty() {
+            left.push(format!("{what}: {found:?}"));
+        }
+    }
+    assert!(
+        left.is_empty(),
+        "freed heap blocks held (what, blocks): {}",
+        left.join("; ")
+    );
+}
