@@ -213,6 +213,15 @@ fn assert_none(what: &str, found: Vec<(&str, u32)>) {
     );
 }
 
+/// For tests that run several cases: each case's findings, `"<case>: [(what, blocks)]"`.
+fn assert_nothing_left(what: &str, left: Vec<String>) {
+    assert!(
+        left.is_empty(),
+        "{what}: freed heap blocks held (what, blocks): {}",
+        left.join("; ")
+    );
+}
+
 #[test]
 fn a_one_shot_token_request_leaves_no_secret_in_freed_memory_in_either_auth_style() {
     let server = server();
@@ -489,11 +498,7 @@ fn private_key_jwt_leaves_no_key_and_no_assertion_in_freed_memory() {
             left.push(format!("{file}, freed: {found:?}, expected {expected:?}"));
         }
     }
-    assert!(
-        left.is_empty(),
-        "private_key_jwt: freed heap blocks held (what, blocks): {}",
-        left.join("; ")
-    );
+    assert_nothing_left("private_key_jwt", left);
 }
 
 /// client_secret_jwt: the secret (HS256's key) and the assertions it signs.
@@ -589,9 +594,103 @@ fn token_answers_that_take_decoding_leave_no_token_in_freed_memory() {
             left.push(format!("{what}: {found:?}"));
         }
     }
-    assert!(
-        left.is_empty(),
-        "freed heap blocks held (what, blocks): {}",
-        left.join("; ")
+    assert_nothing_left("token answers", left);
+}
+
+const PROXY_USER: &str = "proxy-user";
+const PROXY_PASSWORD: &str = "Pr0xy-Passw0rd-e71c";
+
+/// An HTTP CONNECT proxy on loopback that wants `PROXY_USER:PROXY_PASSWORD` (407 without
+/// them) and then relays bytes both ways. Its threads are not the armed one: what it frees
+/// is not searched.
+fn connect_proxy() -> std::net::SocketAddr {
+    use std::io::{Read as _, Write as _};
+    use std::net::{TcpListener, TcpStream};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let wanted = format!(
+        "\r\nproxy-authorization: basic {}\r\n",
+        base64::engine::general_purpose::STANDARD
+            .encode(format!("{PROXY_USER}:{PROXY_PASSWORD}"))
+            .to_ascii_lowercase()
     );
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(mut client) = client else { return };
+            let wanted = wanted.clone();
+            std::thread::spawn(move || {
+                // Byte by byte: nothing after the head is read here.
+                let mut head = Vec::new();
+                let mut byte = [0u8];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if client.read(&mut byte).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+                let target = head.split(' ').nth(1).unwrap_or("").to_string();
+                if !head.contains(&wanted) {
+                    let _ = client.write_all(b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n");
+                    return;
+                }
+                let Ok(upstream) = TcpStream::connect(target) else {
+                    return;
+                };
+                let _ = client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
+                let (mut up_read, mut up_write) = (upstream.try_clone().unwrap(), upstream);
+                let mut down_write = client.try_clone().unwrap();
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut up_read, &mut down_write);
+                });
+                let _ = std::io::copy(&mut client, &mut up_write);
+                let _ = up_write.shutdown(std::net::Shutdown::Both);
+            });
+        }
+    });
+    addr
+}
+
+/// Through an HTTP CONNECT proxy with a password, to a plain and to an HTTPS token
+/// endpoint: the proxy URL in the config, the transports, every tunnel opened (each client
+/// and the one-shot request open their own), then everything freed. Nothing of the proxy's
+/// password: raw, as `user:password`, or base64 in `Proxy-Authorization`.
+#[test]
+fn a_proxy_password_is_left_in_no_freed_memory() {
+    use oauth2cc_testkit::tls::{Pki, TlsFront};
+    let server = server();
+    let pki = Pki::new("freed-memory-proxy");
+    let front = TlsFront::start(&pki.leaf(&["127.0.0.1"]), server.addr());
+    let proxy = connect_proxy();
+    let userinfo = format!("{PROXY_USER}:{PROXY_PASSWORD}");
+    let named = vec![
+        ("the proxy password", leak(PROXY_PASSWORD)),
+        ("the proxy's user:password", leak(userinfo.clone())),
+        (
+            "the proxy credential's base64",
+            leak(base64::engine::general_purpose::STANDARD.encode(&userinfo)),
+        ),
+    ];
+    let proxy_url = format!("http://{userinfo}@{proxy}");
+    let mut left = Vec::new();
+    for (what, url) in [
+        ("http", server.url("/token")),
+        ("https", front.url("/token")),
+    ] {
+        let found = freed(named.clone(), || {
+            let mut config = Config::new(CLIENT_ID, CLIENT_SECRET).unwrap();
+            config.set_token_url(&url).unwrap();
+            config.set_ca_file(pki.ca_file().to_str().unwrap()).unwrap();
+            config.set_proxy(Some(&proxy_url)).unwrap();
+            let client = Client::new(&config).unwrap();
+            refresh(&client, 3);
+            drop(request_token(&config).unwrap());
+            drop(client);
+            drop(config);
+        });
+        if !found.is_empty() {
+            left.push(format!("{what}: {found:?}"));
+        }
+    }
+    assert_nothing_left("through a proxy", left);
 }

@@ -19,16 +19,28 @@
 //!
 //! A proxy's user name and password never appear in a message: proxies are named by
 //! `scheme://host:port` alone.
+//!
+//! An HTTP proxy's credentials are never given to ureq: its `Proxy` is made without them
+//! (ureq keeps the proxy URL, password included, and builds `Proxy-Authorization` in two
+//! temporary strings per tunnel, all freed unwiped). [`ConnectConnector`] opens the tunnel
+//! in ureq's place, its `Proxy-Authorization` made once per transport in wiped memory and
+//! written straight into the connection's wiped output buffer. A SOCKS5 proxy's user and
+//! password must be in ureq's `Proxy`, for ureq's SOCKS connector (README, Secrets).
 
+use std::io::Write as _;
 use std::net::IpAddr;
 
 use base64::Engine as _;
-use ureq::http::Uri;
-use ureq::Proxy;
+use ureq::config::{AutoHeaderValue, Config as UreqConfig};
+use ureq::http::{StatusCode, Uri};
+use ureq::unversioned::transport::{
+    Buffers, ConnectionDetails, Connector, Either, NextTimeout, Transport,
+};
+use ureq::{Proxy, ProxyProtocol};
 
 use crate::error::Result;
-use crate::secret::WipedString;
-use crate::url_rules::{default_port, parse_proxy_url, proxy_scheme, strip_brackets};
+use crate::secret::{Secret, WipedString};
+use crate::url_rules::{default_port, parse_proxy, proxy_scheme, strip_brackets};
 
 /// Where an `https://` URL's proxy comes from, in order (curl's order).
 const HTTPS_PROXY_VARS: [&str; 4] = ["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"];
@@ -52,25 +64,55 @@ pub const PROXY_VARIABLES: [&str; 7] = [
 /// A proxy to use, with the name messages give it.
 #[derive(Clone, Debug)]
 pub(crate) struct Route {
+    /// What ureq is given: without credentials, but for a SOCKS5 proxy's.
     pub proxy: Proxy,
     /// `scheme://host:port`, without credentials.
     pub label: String,
     pub has_credentials: bool,
     /// True when the connection to the proxy itself is TLS (`https://` proxies).
     pub is_tls: bool,
+    /// The password, decoded, when the URL has one.
+    password: Option<Secret>,
+    /// `Basic <base64 of user:password>`, when the URL has a user or a password: an HTTP
+    /// proxy's `Proxy-Authorization`.
+    authorization: Option<Secret>,
 }
 
 /// Parses a proxy URL into a route. A malformed URL or an unsupported scheme is CONFIG; the
 /// URL is never echoed (it may hold a password), `what` names where it came from.
 pub(crate) fn parse_route(url: &str, what: &str) -> Result<Route> {
-    let proxy = parse_proxy_url(url, what)?;
-    // parse_proxy_url accepts only the schemes proxy_scheme names.
+    let (mut proxy, userinfo) = parse_proxy(url, what)?;
+    // parse_proxy accepts only the schemes proxy_scheme names.
     let scheme = proxy_scheme(&proxy).unwrap_or("http");
+    let label = format!("{scheme}://{}:{}", proxy.host(), proxy.port());
+    let (mut password, mut authorization) = (None, None);
+    if let Some(userinfo) = &userinfo {
+        let pass = userinfo.password.as_ref().map_or("", |p| p.as_str());
+        let mut plain =
+            WipedString::new(String::with_capacity(userinfo.user.len() + 1 + pass.len()));
+        plain.push_str(&userinfo.user);
+        plain.push(':');
+        plain.push_str(pass);
+        let mut basic = WipedString::new(String::with_capacity(6 + plain.len().div_ceil(3) * 4));
+        basic.push_str("Basic ");
+        base64::engine::general_purpose::STANDARD.encode_string(plain.as_bytes(), &mut basic);
+        // Neither holds a NUL: they were checked on the way in (Secret, environment).
+        authorization = Secret::new(&basic);
+        password = userinfo.password.as_ref().and_then(|p| Secret::new(p));
+        if matches!(scheme, "socks5" | "socks5h") {
+            // ureq's SOCKS connector needs them in the `Proxy` itself.
+            proxy = ureq::Proxy::new(url.trim()).map_err(|_| {
+                crate::error::Error::config(format!("{what} is not a valid proxy URL"))
+            })?;
+        }
+    }
     Ok(Route {
-        label: format!("{scheme}://{}:{}", proxy.host(), proxy.port()),
-        has_credentials: proxy.username().is_some() || proxy.password().is_some(),
+        label,
+        has_credentials: userinfo.is_some(),
         is_tls: scheme == "https",
         proxy,
+        password,
+        authorization,
     })
 }
 
@@ -90,10 +132,11 @@ impl ProxyPolicy {
         let explicit = explicit
             .map(|url| parse_route(url, "the configured proxy"))
             .transpose()?;
+        // A variable's value may hold a password: wiped once parsed.
         let from_env = |names: &[&'static str]| {
             names
                 .iter()
-                .find_map(|name| var(name).map(|v| (*name, v)))
+                .find_map(|name| var(name).map(|v| (*name, WipedString::new(v))))
                 .map(|(name, value)| parse_route(&value, &format!("environment variable {name}")))
         };
         Ok(ProxyPolicy {
@@ -119,12 +162,10 @@ impl ProxyPolicy {
             .chain(self.explicit.as_ref());
         let mut forms = Vec::new();
         for route in routes {
-            if let Some(password) = route.proxy.password() {
-                let user = route.proxy.username().unwrap_or_default();
-                let userinfo = WipedString::new(format!("{user}:{password}"));
-                forms.push(WipedString::new(password.to_owned()));
+            if let (Some(password), Some(basic)) = (&route.password, &route.authorization) {
+                forms.push(WipedString::new(password.expose().to_owned()));
                 forms.push(WipedString::new(
-                    base64::engine::general_purpose::STANDARD.encode(userinfo.as_bytes()),
+                    basic.expose()["Basic ".len()..].to_owned(),
                 ));
             }
         }
@@ -151,6 +192,203 @@ impl ProxyPolicy {
             Some(Ok(route)) => Ok(Some(route)),
             Some(Err(e)) => Err(e.clone()),
         }
+    }
+}
+
+/// Opens a tunnel through an HTTP(S) proxy with `CONNECT`, as ureq 3.5's
+/// `ConnectProxyConnector` does (the same request head, the same errors), in its place in
+/// the connector chain, but with the proxy's credentials from the route and never from
+/// ureq's `Proxy` (module doc). The connection to the proxy is made by the whole chain (our
+/// TCP connector, and TLS for an `https://` proxy) with a config without a proxy: the agent's.
+#[derive(Debug)]
+pub(crate) struct ConnectConnector {
+    policy: ProxyPolicy,
+    /// The agent's config, which has no proxy: for the connection to the proxy itself.
+    agent_config: UreqConfig,
+}
+
+impl ConnectConnector {
+    pub fn new(policy: ProxyPolicy, agent_config: UreqConfig) -> ConnectConnector {
+        ConnectConnector {
+            policy,
+            agent_config,
+        }
+    }
+}
+
+impl<In: Transport> Connector<In> for ConnectConnector {
+    type Out = Either<In, Tunnel>;
+
+    fn connect(
+        &self,
+        details: &ConnectionDetails,
+        chained: Option<In>,
+    ) -> std::result::Result<Option<Self::Out>, ureq::Error> {
+        if let Some(transport) = chained {
+            return Ok(Some(Either::A(transport)));
+        }
+        let Some(proxy) = details
+            .config
+            .proxy()
+            .filter(|p| matches!(p.protocol(), ProxyProtocol::Http | ProxyProtocol::Https))
+        else {
+            return Ok(None);
+        };
+        // The route the request was given (`Transport::run`) for the same URL: its
+        // credentials, when it is the proxy in the config.
+        let route = self.policy.route(details.uri).ok().flatten();
+        let authorization = route
+            .filter(|r| r.proxy == *proxy)
+            .and_then(|r| r.authorization.as_ref());
+        let addrs = details
+            .resolver
+            .resolve(proxy.uri(), details.config, details.timeout)?;
+        let proxy_details = ConnectionDetails {
+            uri: proxy.uri(),
+            addrs,
+            config: &self.agent_config,
+            request_level: details.request_level,
+            resolver: details.resolver,
+            now: details.now,
+            timeout: details.timeout,
+            current_time: details.current_time.clone(),
+            run_connector: details.run_connector.clone(),
+            register_shutdown: details.register_shutdown.clone(),
+        };
+        let mut transport = (details.run_connector)(&proxy_details)?;
+        let target = details.uri;
+        let host = target
+            .host()
+            .ok_or(ureq::Error::BadUri("a URL without a host".to_string()))?;
+        let port = target
+            .port_u16()
+            .unwrap_or(default_port(target.scheme_str()));
+        let user_agent = match details.config.user_agent() {
+            AutoHeaderValue::Provided(v) => Some(v.as_str()).filter(|v| !v.is_empty()),
+            AutoHeaderValue::Default => Some(super::USER_AGENT),
+            AutoHeaderValue::None => None,
+        };
+        let head = ConnectHead {
+            host,
+            port,
+            user_agent,
+            authorization: authorization.map(Secret::expose),
+        };
+        let amount = head.write(transport.buffers().output())?;
+        transport.transmit_output(amount, details.timeout)?;
+        read_connect_answer(&mut *transport, details.timeout)?;
+        Ok(Some(Either::B(Tunnel(transport))))
+    }
+}
+
+/// A CONNECT request head, as ureq 3.5 writes it.
+struct ConnectHead<'a> {
+    host: &'a str,
+    port: u16,
+    user_agent: Option<&'a str>,
+    /// `Basic ...`, from wiped memory.
+    authorization: Option<&'a str>,
+}
+
+impl ConnectHead<'_> {
+    /// Writes the head into `out` (the connection's output buffer, wiped once sent);
+    /// returns its length. No copy is made anywhere else: `write!` to a slice formats in place.
+    fn write(&self, out: &mut [u8]) -> std::result::Result<usize, ureq::Error> {
+        let len = out.len();
+        let mut w: &mut [u8] = out;
+        let (host, port) = (self.host, self.port);
+        write!(
+            w,
+            "CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        )?;
+        if let Some(agent) = self.user_agent {
+            write!(w, "User-Agent: {agent}\r\n")?;
+        }
+        w.write_all(b"Proxy-Connection: Keep-Alive\r\n")?;
+        if let Some(authorization) = self.authorization {
+            w.write_all(b"Proxy-Authorization: ")?;
+            w.write_all(authorization.as_bytes())?;
+            w.write_all(b"\r\n")?;
+        }
+        w.write_all(b"\r\n")?;
+        Ok(len - w.len())
+    }
+}
+
+/// Reads the proxy's answer to CONNECT, its head consumed: a 200 opens the tunnel; another
+/// status, or no answer, is `ConnectProxyFailed` with ureq 3.5's text (which
+/// `describe_proxy_failure` reads).
+fn read_connect_answer(
+    transport: &mut dyn Transport,
+    timeout: NextTimeout,
+) -> std::result::Result<(), ureq::Error> {
+    loop {
+        let made_progress = transport.maybe_await_input(timeout)?;
+        let buffers = transport.buffers();
+        let input = buffers.input();
+        let Some(end) = input.windows(4).position(|w| w == b"\r\n\r\n") else {
+            if !made_progress {
+                return Err(ureq::Error::ConnectProxyFailed(
+                    "proxy server did not respond".to_string(),
+                ));
+            }
+            continue;
+        };
+        let status = status_of(&input[..end]).ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "the answer to CONNECT is not an HTTP response",
+            )
+        })?;
+        buffers.input_consume(end + 4);
+        return match status {
+            StatusCode::OK => Ok(()),
+            other => Err(ureq::Error::ConnectProxyFailed(format!(
+                "proxy server responded {}/{}",
+                other.as_u16(),
+                other.canonical_reason().unwrap_or("")
+            ))),
+        };
+    }
+}
+
+/// The status of a response head: `HTTP/1.x SSS reason`.
+fn status_of(head: &[u8]) -> Option<StatusCode> {
+    let line = head.split(|&b| b == b'\n').next()?;
+    let rest = line.strip_prefix(b"HTTP/1.")?;
+    let code = rest.get(2..5).filter(|_| rest.get(1) == Some(&b' '))?;
+    StatusCode::from_bytes(code).ok()
+}
+
+/// The connection through an open tunnel: a plain connection to the target, whatever the
+/// connection to the proxy is (TLS to an `https://` proxy), so that TLS to the target is
+/// added after it.
+#[derive(Debug)]
+pub(crate) struct Tunnel(Box<dyn Transport>);
+
+impl Transport for Tunnel {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        self.0.buffers()
+    }
+
+    fn transmit_output(
+        &mut self,
+        amount: usize,
+        timeout: NextTimeout,
+    ) -> std::result::Result<(), ureq::Error> {
+        self.0.transmit_output(amount, timeout)
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> std::result::Result<bool, ureq::Error> {
+        self.0.await_input(timeout)
+    }
+
+    fn is_open(&mut self) -> bool {
+        self.0.is_open()
+    }
+
+    fn is_tls(&self) -> bool {
+        false
     }
 }
 
@@ -374,6 +612,82 @@ mod tests {
             parse_route("gopher://u:secretpw@h", "environment variable https_proxy").unwrap_err();
         assert!(e.message().contains("https_proxy"), "{e}");
         assert!(!e.message().contains("secretpw"), "{e}");
+    }
+
+    #[test]
+    fn an_http_proxys_credentials_stay_out_of_ureqs_proxy() {
+        let route = parse_route("http://us%40er:p%3Ass+w@127.0.0.1:3128", "proxy").unwrap();
+        assert!(route.has_credentials);
+        assert_eq!(route.proxy.username(), None);
+        assert_eq!(route.proxy.password(), None);
+        assert_eq!(route.proxy.uri().to_string(), "http://127.0.0.1:3128/");
+        // Decoded once, `+` kept, as ureq decodes them.
+        let basic = base64::engine::general_purpose::STANDARD.encode("us@er:p:ss+w");
+        let p = policy(Some("http://us%40er:p%3Ass+w@127.0.0.1:3128"), &[]);
+        let forms: Vec<String> = p.secret_forms().iter().map(|f| f.to_string()).collect();
+        assert_eq!(forms, ["p:ss+w".to_string(), basic.clone()]);
+        let route = p.route(&uri("https://a.example/")).unwrap().unwrap();
+        assert_eq!(
+            route.authorization.as_ref().map(Secret::expose),
+            Some(format!("Basic {basic}").as_str())
+        );
+        // A user without a password is `user:` (ureq's way); no userinfo, no header.
+        let route = parse_route("http://only@127.0.0.1:3128", "proxy").unwrap();
+        let want = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("only:")
+        );
+        assert_eq!(
+            route.authorization.as_ref().map(Secret::expose),
+            Some(want.as_str())
+        );
+        assert!(route.password.is_none());
+        assert!(parse_route("http://127.0.0.1:3128", "proxy")
+            .unwrap()
+            .authorization
+            .is_none());
+        // ureq's SOCKS connector reads them from its `Proxy`.
+        let socks = parse_route("socks5://u:pw@127.0.0.1:1080", "proxy").unwrap();
+        assert_eq!(socks.proxy.password(), Some("pw"));
+        // Userinfo that is not UTF-8 once decoded is refused, as ureq refuses it.
+        assert!(parse_route("http://u:%ff@127.0.0.1:3128", "proxy").is_err());
+    }
+
+    #[test]
+    fn the_connect_head_is_ureqs() {
+        let mut out = [0u8; 256];
+        let head = ConnectHead {
+            host: "[::1]",
+            port: 8443,
+            user_agent: Some("oauth2cc/test"),
+            authorization: Some("Basic dTpw"),
+        };
+        let n = head.write(&mut out).unwrap();
+        assert_eq!(
+            std::str::from_utf8(&out[..n]).unwrap(),
+            "CONNECT [::1]:8443 HTTP/1.1\r\nHost: [::1]:8443\r\nUser-Agent: oauth2cc/test\r\n\
+             Proxy-Connection: Keep-Alive\r\nProxy-Authorization: Basic dTpw\r\n\r\n"
+        );
+        let bare = ConnectHead {
+            user_agent: None,
+            authorization: None,
+            ..head
+        };
+        let n = bare.write(&mut out).unwrap();
+        assert!(std::str::from_utf8(&out[..n])
+            .unwrap()
+            .ends_with("Keep-Alive\r\n\r\n"));
+        assert!(head.write(&mut [0u8; 16]).is_err());
+        assert_eq!(
+            status_of(b"HTTP/1.1 200 Connection established"),
+            Some(StatusCode::OK)
+        );
+        assert_eq!(
+            status_of(b"HTTP/1.0 407 Proxy Authentication Required\r\nX: y").map(|s| s.as_u16()),
+            Some(407)
+        );
+        assert_eq!(status_of(b"SSH-2.0-OpenSSH"), None);
+        assert_eq!(status_of(b"HTTP/1.1 20"), None);
     }
 
     #[test]
