@@ -600,10 +600,14 @@ fn token_answers_that_take_decoding_leave_no_token_in_freed_memory() {
 const PROXY_USER: &str = "proxy-user";
 const PROXY_PASSWORD: &str = "Pr0xy-Passw0rd-e71c";
 
-/// An HTTP CONNECT proxy on loopback that wants `PROXY_USER:PROXY_PASSWORD` (407 without
-/// them) and then relays bytes both ways. Its threads are not the armed one: what it frees
-/// is not searched.
-fn connect_proxy() -> std::net::SocketAddr {
+/// A proxy on loopback that wants `PROXY_USER` and `PROXY_PASSWORD`, then relays bytes
+/// both ways: HTTP CONNECT (407 without them), or SOCKS5 (a connection whose first byte is
+/// 5; RFC 1929 login). Its threads are not the armed one: what it frees is not searched.
+/// Returns its address and the count of tunnels it opened.
+fn proxy_server() -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
     use std::io::{Read as _, Write as _};
     use std::net::{TcpListener, TcpStream};
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -614,30 +618,78 @@ fn connect_proxy() -> std::net::SocketAddr {
             .encode(format!("{PROXY_USER}:{PROXY_PASSWORD}"))
             .to_ascii_lowercase()
     );
+    let read = |stream: &mut TcpStream, n: usize| -> Option<Vec<u8>> {
+        let mut bytes = vec![0u8; n];
+        stream.read_exact(&mut bytes).ok().map(|_| bytes)
+    };
+    // The target to connect to, once the client is let through; None: refused.
+    let socks = move |client: &mut TcpStream| -> Option<String> {
+        let methods = read(client, 2)?[1];
+        if !read(client, methods.into())?.contains(&2) {
+            client.write_all(&[5, 0xff]).ok()?;
+            return None;
+        }
+        client.write_all(&[5, 2]).ok()?;
+        let user_len = read(client, 2)?[1];
+        let user = read(client, user_len.into())?;
+        let password_len = read(client, 1)?[0];
+        let password = read(client, password_len.into())?;
+        let ok = user == PROXY_USER.as_bytes() && password == PROXY_PASSWORD.as_bytes();
+        client.write_all(&[1, u8::from(!ok)]).ok()?;
+        let request = read(client, 4).filter(|_| ok)?;
+        let host = match request[3] {
+            1 => std::net::Ipv4Addr::from(<[u8; 4]>::try_from(read(client, 4)?).ok()?).to_string(),
+            4 => format!(
+                "[{}]",
+                std::net::Ipv6Addr::from(<[u8; 16]>::try_from(read(client, 16)?).ok()?)
+            ),
+            _ => {
+                let len = read(client, 1)?[0];
+                String::from_utf8(read(client, len.into())?).ok()?
+            }
+        };
+        let port = u16::from_be_bytes(<[u8; 2]>::try_from(read(client, 2)?).ok()?);
+        client.write_all(&[5, 0, 0, 1, 0, 0, 0, 0, 0, 0]).ok()?;
+        Some(format!("{host}:{port}"))
+    };
+    let connect = move |client: &mut TcpStream, wanted: &str| -> Option<String> {
+        // Byte by byte: nothing after the head is read here.
+        let mut head = Vec::new();
+        let mut byte = [0u8];
+        while !head.ends_with(b"\r\n\r\n") {
+            if client.read(&mut byte).ok()? == 0 {
+                return None;
+            }
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+        if !head.contains(wanted) {
+            let _ = client.write_all(b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n");
+            return None;
+        }
+        client
+            .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            .ok()?;
+        head.split(' ').nth(1).map(str::to_string)
+    };
+    let tunnels = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let opened = tunnels.clone();
     std::thread::spawn(move || {
         for client in listener.incoming() {
             let Ok(mut client) = client else { return };
-            let wanted = wanted.clone();
+            let (wanted, opened) = (wanted.clone(), opened.clone());
             std::thread::spawn(move || {
-                // Byte by byte: nothing after the head is read here.
-                let mut head = Vec::new();
-                let mut byte = [0u8];
-                while !head.ends_with(b"\r\n\r\n") {
-                    if client.read(&mut byte).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    head.push(byte[0]);
-                }
-                let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
-                let target = head.split(' ').nth(1).unwrap_or("").to_string();
-                if !head.contains(&wanted) {
-                    let _ = client.write_all(b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n");
-                    return;
-                }
+                let mut first = [0u8];
+                let target = match client.peek(&mut first) {
+                    Ok(1) if first[0] == 5 => socks(&mut client),
+                    Ok(1) => connect(&mut client, &wanted),
+                    _ => None,
+                };
+                let Some(target) = target else { return };
                 let Ok(upstream) = TcpStream::connect(target) else {
                     return;
                 };
-                let _ = client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
+                opened.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let (mut up_read, mut up_write) = (upstream.try_clone().unwrap(), upstream);
                 let mut down_write = client.try_clone().unwrap();
                 std::thread::spawn(move || {
@@ -648,20 +700,21 @@ fn connect_proxy() -> std::net::SocketAddr {
             });
         }
     });
-    addr
+    (addr, tunnels)
 }
 
-/// Through an HTTP CONNECT proxy with a password, to a plain and to an HTTPS token
-/// endpoint: the proxy URL in the config, the transports, every tunnel opened (each client
-/// and the one-shot request open their own), then everything freed. Nothing of the proxy's
-/// password: raw, as `user:password`, or base64 in `Proxy-Authorization`.
+/// Through a proxy with a password, HTTP CONNECT or SOCKS5 (the proxy resolving the name,
+/// `socks5h`, or not), to a plain and to an HTTPS token endpoint: set_proxy, a client's
+/// refreshes, the one-shot request (each opens its own tunnel), then everything freed.
+/// Nothing of the proxy's password: raw, as `user:password`, or base64 in
+/// `Proxy-Authorization`.
 #[test]
 fn a_proxy_password_is_left_in_no_freed_memory() {
     use oauth2cc_testkit::tls::{Pki, TlsFront};
     let server = server();
     let pki = Pki::new("freed-memory-proxy");
     let front = TlsFront::start(&pki.leaf(&["127.0.0.1"]), server.addr());
-    let proxy = connect_proxy();
+    let (proxy, tunnels) = proxy_server();
     let userinfo = format!("{PROXY_USER}:{PROXY_PASSWORD}");
     let named = vec![
         ("the proxy password", leak(PROXY_PASSWORD)),
@@ -671,12 +724,17 @@ fn a_proxy_password_is_left_in_no_freed_memory() {
             leak(base64::engine::general_purpose::STANDARD.encode(&userinfo)),
         ),
     ];
-    let proxy_url = format!("http://{userinfo}@{proxy}");
+    let by_name = format!("http://localhost:{}/token", server.port());
     let mut left = Vec::new();
-    for (what, url) in [
-        ("http", server.url("/token")),
-        ("https", front.url("/token")),
+    for (scheme, target, url) in [
+        ("http", "http", server.url("/token")),
+        ("http", "https", front.url("/token")),
+        ("socks5", "http", server.url("/token")),
+        ("socks5", "https", front.url("/token")),
+        ("socks5h", "http, by name", by_name),
     ] {
+        let proxy_url = format!("{scheme}://{userinfo}@{proxy}");
+        let before = tunnels.load(std::sync::atomic::Ordering::SeqCst);
         let found = freed(named.clone(), || {
             let mut config = Config::new(CLIENT_ID, CLIENT_SECRET).unwrap();
             config.set_token_url(&url).unwrap();
@@ -688,8 +746,11 @@ fn a_proxy_password_is_left_in_no_freed_memory() {
             drop(client);
             drop(config);
         });
+        // The client's connection and the one-shot request's, at least: through the proxy.
+        let opened = tunnels.load(std::sync::atomic::Ordering::SeqCst) - before;
+        assert!(opened >= 2, "{scheme} proxy, {target}: {opened} tunnels");
         if !found.is_empty() {
-            left.push(format!("{what}: {found:?}"));
+            left.push(format!("{scheme} proxy, {target}: {found:?}"));
         }
     }
     assert_nothing_left("through a proxy", left);

@@ -20,12 +20,13 @@
 //! A proxy's user name and password never appear in a message: proxies are named by
 //! `scheme://host:port` alone.
 //!
-//! An HTTP proxy's credentials are never given to ureq: its `Proxy` is made without them
-//! (ureq keeps the proxy URL, password included, and builds `Proxy-Authorization` in two
-//! temporary strings per tunnel, all freed unwiped). [`ConnectConnector`] opens the tunnel
-//! in ureq's place, its `Proxy-Authorization` made once per transport in wiped memory and
-//! written straight into the connection's wiped output buffer. A SOCKS5 proxy's user and
-//! password must be in ureq's `Proxy`, for ureq's SOCKS connector (README, Secrets).
+//! A proxy's credentials are never given to ureq: its `Proxy` is made without them (ureq
+//! keeps the proxy URL, password included, builds `Proxy-Authorization` in two temporary
+//! strings per tunnel, and a SOCKS5 login in a temporary buffer, all freed unwiped).
+//! [`ProxyConnector`] opens the tunnel in place of ureq's CONNECT and SOCKS connectors, over
+//! our own connection to the proxy (module `tcp`): the `Proxy-Authorization` value is made
+//! once per transport in wiped memory, and it and the SOCKS5 login are written straight
+//! into the connection's wiped output buffer.
 
 use std::io::Write as _;
 use std::net::IpAddr;
@@ -33,6 +34,7 @@ use std::net::IpAddr;
 use base64::Engine as _;
 use ureq::config::{AutoHeaderValue, Config as UreqConfig};
 use ureq::http::{StatusCode, Uri};
+use ureq::unversioned::transport::time::{Duration as UreqDuration, Instant as UreqInstant};
 use ureq::unversioned::transport::{
     Buffers, ConnectionDetails, Connector, Either, NextTimeout, Transport,
 };
@@ -71,6 +73,8 @@ pub(crate) struct Route {
     pub has_credentials: bool,
     /// True when the connection to the proxy itself is TLS (`https://` proxies).
     pub is_tls: bool,
+    /// The user, decoded, when the URL has one (a SOCKS5 login).
+    user: Option<Secret>,
     /// The password, decoded, when the URL has one.
     password: Option<Secret>,
     /// `Basic <base64 of user:password>`, when the URL has a user or a password: an HTTP
@@ -81,11 +85,11 @@ pub(crate) struct Route {
 /// Parses a proxy URL into a route. A malformed URL or an unsupported scheme is CONFIG; the
 /// URL is never echoed (it may hold a password), `what` names where it came from.
 pub(crate) fn parse_route(url: &str, what: &str) -> Result<Route> {
-    let (mut proxy, userinfo) = parse_proxy(url, what)?;
+    let (proxy, userinfo) = parse_proxy(url, what)?;
     // parse_proxy accepts only the schemes proxy_scheme names.
     let scheme = proxy_scheme(&proxy).unwrap_or("http");
     let label = format!("{scheme}://{}:{}", proxy.host(), proxy.port());
-    let (mut password, mut authorization) = (None, None);
+    let (mut user, mut password, mut authorization) = (None, None, None);
     if let Some(userinfo) = &userinfo {
         let pass = userinfo.password.as_ref().map_or("", |p| p.as_str());
         let mut plain =
@@ -98,19 +102,15 @@ pub(crate) fn parse_route(url: &str, what: &str) -> Result<Route> {
         base64::engine::general_purpose::STANDARD.encode_string(plain.as_bytes(), &mut basic);
         // Neither holds a NUL: they were checked on the way in (Secret, environment).
         authorization = Secret::new(&basic);
+        user = Secret::new(&userinfo.user);
         password = userinfo.password.as_ref().and_then(|p| Secret::new(p));
-        if matches!(scheme, "socks5" | "socks5h") {
-            // ureq's SOCKS connector needs them in the `Proxy` itself.
-            proxy = ureq::Proxy::new(url.trim()).map_err(|_| {
-                crate::error::Error::config(format!("{what} is not a valid proxy URL"))
-            })?;
-        }
     }
     Ok(Route {
         label,
         has_credentials: userinfo.is_some(),
         is_tls: scheme == "https",
         proxy,
+        user,
         password,
         authorization,
     })
@@ -195,28 +195,28 @@ impl ProxyPolicy {
     }
 }
 
-/// Opens a tunnel through an HTTP(S) proxy with `CONNECT`, as ureq 3.5's
-/// `ConnectProxyConnector` does (the same request head, the same errors), in its place in
-/// the connector chain, but with the proxy's credentials from the route and never from
-/// ureq's `Proxy` (module doc). The connection to the proxy is made by the whole chain (our
-/// TCP connector, and TLS for an `https://` proxy) with a config without a proxy: the agent's.
+/// Opens a tunnel through the request's proxy, in place of ureq 3.5's `SocksConnector` and
+/// `ConnectProxyConnector` and as they do (the same requests, the same errors), but with the
+/// proxy's credentials from the route and never from ureq's `Proxy` (module doc). The
+/// connection to the proxy is made by the whole chain (our TCP connector, and TLS for an
+/// `https://` proxy) with a config without a proxy: the agent's.
 #[derive(Debug)]
-pub(crate) struct ConnectConnector {
+pub(crate) struct ProxyConnector {
     policy: ProxyPolicy,
     /// The agent's config, which has no proxy: for the connection to the proxy itself.
     agent_config: UreqConfig,
 }
 
-impl ConnectConnector {
-    pub fn new(policy: ProxyPolicy, agent_config: UreqConfig) -> ConnectConnector {
-        ConnectConnector {
+impl ProxyConnector {
+    pub fn new(policy: ProxyPolicy, agent_config: UreqConfig) -> ProxyConnector {
+        ProxyConnector {
             policy,
             agent_config,
         }
     }
 }
 
-impl<In: Transport> Connector<In> for ConnectConnector {
+impl<In: Transport> Connector<In> for ProxyConnector {
     type Out = Either<In, Tunnel>;
 
     fn connect(
@@ -227,22 +227,49 @@ impl<In: Transport> Connector<In> for ConnectConnector {
         if let Some(transport) = chained {
             return Ok(Some(Either::A(transport)));
         }
-        let Some(proxy) = details
-            .config
-            .proxy()
-            .filter(|p| matches!(p.protocol(), ProxyProtocol::Http | ProxyProtocol::Https))
-        else {
+        let Some(proxy) = details.config.proxy() else {
             return Ok(None);
+        };
+        let socks = match proxy.protocol() {
+            ProxyProtocol::Http | ProxyProtocol::Https => false,
+            ProxyProtocol::Socks5 | ProxyProtocol::Socks5h => true,
+            // parse_proxy accepts no other.
+            _ => return Ok(None),
         };
         // The route the request was given (`Transport::run`) for the same URL: its
         // credentials, when it is the proxy in the config.
-        let route = self.policy.route(details.uri).ok().flatten();
-        let authorization = route
-            .filter(|r| r.proxy == *proxy)
-            .and_then(|r| r.authorization.as_ref());
+        let route = self
+            .policy
+            .route(details.uri)
+            .ok()
+            .flatten()
+            .filter(|r| r.proxy == *proxy);
+        // ureq's SOCKS connector gives each step the time left, none left is a timeout;
+        // the CONNECT one gives each the whole.
+        let left = || {
+            let timeout = match (socks, details.timeout.after) {
+                (true, UreqDuration::Exact(d)) => {
+                    let spent = match ((details.current_time)(), details.now) {
+                        (UreqInstant::Exact(now), UreqInstant::Exact(start)) => {
+                            now.saturating_duration_since(start)
+                        }
+                        _ => std::time::Duration::ZERO,
+                    };
+                    NextTimeout {
+                        after: UreqDuration::Exact(d.saturating_sub(spent)),
+                        ..details.timeout
+                    }
+                }
+                _ => details.timeout,
+            };
+            match timeout.after.is_zero() {
+                true => Err(ureq::Error::Timeout(timeout.reason)),
+                false => Ok(timeout),
+            }
+        };
         let addrs = details
             .resolver
-            .resolve(proxy.uri(), details.config, details.timeout)?;
+            .resolve(proxy.uri(), details.config, left()?)?;
         let proxy_details = ConnectionDetails {
             uri: proxy.uri(),
             addrs,
@@ -250,7 +277,7 @@ impl<In: Transport> Connector<In> for ConnectConnector {
             request_level: details.request_level,
             resolver: details.resolver,
             now: details.now,
-            timeout: details.timeout,
+            timeout: left()?,
             current_time: details.current_time.clone(),
             run_connector: details.run_connector.clone(),
             register_shutdown: details.register_shutdown.clone(),
@@ -263,6 +290,21 @@ impl<In: Transport> Connector<In> for ConnectConnector {
         let port = target
             .port_u16()
             .unwrap_or(default_port(target.scheme_str()));
+        if socks {
+            let target = match proxy.resolve_target() {
+                true => SocksTarget::Ip(*details.addrs.first().ok_or(ureq::Error::HostNotFound)?),
+                false => match strip_brackets(host).parse() {
+                    Ok(ip) => SocksTarget::Ip(std::net::SocketAddr::new(ip, port)),
+                    Err(_) => SocksTarget::Domain(strip_brackets(host), port),
+                },
+            };
+            let login = route.and_then(|r| r.user.as_ref()).map(|user| {
+                let password = route.and_then(|r| r.password.as_ref());
+                (user.expose(), password.map_or("", Secret::expose))
+            });
+            socks5(&mut *transport, login, target, left)?;
+            return Ok(Some(Either::B(Tunnel(transport))));
+        }
         let user_agent = match details.config.user_agent() {
             AutoHeaderValue::Provided(v) => Some(v.as_str()).filter(|v| !v.is_empty()),
             AutoHeaderValue::Default => Some(super::USER_AGENT),
@@ -272,13 +314,181 @@ impl<In: Transport> Connector<In> for ConnectConnector {
             host,
             port,
             user_agent,
-            authorization: authorization.map(Secret::expose),
+            authorization: route
+                .and_then(|r| r.authorization.as_ref())
+                .map(Secret::expose),
         };
         let amount = head.write(transport.buffers().output())?;
         transport.transmit_output(amount, details.timeout)?;
         read_connect_answer(&mut *transport, details.timeout)?;
         Ok(Some(Either::B(Tunnel(transport))))
     }
+}
+
+/// Where a SOCKS5 proxy is asked to connect.
+#[derive(Clone, Copy, Debug)]
+enum SocksTarget<'a> {
+    Ip(std::net::SocketAddr),
+    /// The proxy resolves the name (`socks5h://`).
+    Domain(&'a str, u16),
+}
+
+/// The SOCKS5 handshake (RFC 1928, RFC 1929 for the login), as ureq 3.5 makes it: the same
+/// messages and errors, but each written straight into the connection's output buffer,
+/// which is wiped once sent (ureq builds the login in a `Vec` freed unwiped). `login`: the
+/// user and the password; `left`: the time left for each step.
+fn socks5(
+    transport: &mut dyn Transport,
+    login: Option<(&str, &str)>,
+    target: SocksTarget<'_>,
+    left: impl Fn() -> std::result::Result<NextTimeout, ureq::Error>,
+) -> std::result::Result<(), ureq::Error> {
+    use std::io::{Error as IoError, ErrorKind};
+    let invalid_data = |why: &'static str| IoError::new(ErrorKind::InvalidData, why);
+    let greeting: &[u8] = match login {
+        Some(_) => &[5, 2, 2, 0],
+        None => &[5, 1, 0],
+    };
+    send(transport, left()?, |w| w.write_all(greeting))?;
+    let [version, method] = receive::<2>(transport, left()?)?;
+    if version != 5 {
+        return Err(invalid_data("invalid response version").into());
+    }
+    match (method, login) {
+        (0, _) => {}
+        (2, Some((user, password))) => {
+            // Each after its length in one byte, and not empty.
+            let valid = 1..=usize::from(u8::MAX);
+            if !valid.contains(&user.len()) {
+                return Err(IoError::new(ErrorKind::InvalidInput, "invalid username").into());
+            }
+            if !valid.contains(&password.len()) {
+                return Err(IoError::new(ErrorKind::InvalidInput, "invalid password").into());
+            }
+            send(transport, left()?, |w| {
+                w.write_all(&[1, user.len() as u8])?;
+                w.write_all(user.as_bytes())?;
+                w.write_all(&[password.len() as u8])?;
+                w.write_all(password.as_bytes())
+            })?;
+            let [version, status] = receive::<2>(transport, left()?)?;
+            if version != 1 {
+                return Err(invalid_data("invalid response version").into());
+            }
+            if status != 0 {
+                return Err(IoError::new(
+                    ErrorKind::PermissionDenied,
+                    "password authentication failed",
+                )
+                .into());
+            }
+        }
+        (0xff, _) => return Err(IoError::other("no acceptable auth methods").into()),
+        _ => return Err(IoError::other("unknown auth method").into()),
+    }
+    send(transport, left()?, |w| {
+        w.write_all(&[5, 1, 0])?;
+        let port = match target {
+            SocksTarget::Ip(std::net::SocketAddr::V4(addr)) => {
+                w.write_all(&[1])?;
+                w.write_all(&addr.ip().octets())?;
+                addr.port()
+            }
+            SocksTarget::Ip(std::net::SocketAddr::V6(addr)) => {
+                w.write_all(&[4])?;
+                w.write_all(&addr.ip().octets())?;
+                addr.port()
+            }
+            SocksTarget::Domain(host, port) => {
+                let len = u8::try_from(host.len())
+                    .map_err(|_| IoError::new(ErrorKind::InvalidInput, "domain name too long"))?;
+                w.write_all(&[3, len])?;
+                w.write_all(host.as_bytes())?;
+                port
+            }
+        };
+        w.write_all(&port.to_be_bytes())
+    })?;
+    let [version, status, reserved, kind] = receive::<4>(transport, left()?)?;
+    if version != 5 {
+        return Err(invalid_data("invalid response version").into());
+    }
+    if status != 0 {
+        return Err(IoError::other(socks5_failure(status)).into());
+    }
+    if reserved != 0 {
+        return Err(invalid_data("invalid reserved byte").into());
+    }
+    // The address and port the proxy bound: not used for CONNECT, but read past.
+    let len = match kind {
+        1 => 4,
+        3 => usize::from(receive::<1>(transport, left()?)?[0]),
+        4 => 16,
+        _ => return Err(IoError::other("unsupported address type").into()),
+    };
+    receive_n(transport, len + 2, left()?)?;
+    Ok(())
+}
+
+/// The reason for a SOCKS5 reply other than succeeded (0), as ureq 3.5 words it.
+fn socks5_failure(reply: u8) -> &'static str {
+    match reply {
+        1 => "general SOCKS server failure",
+        2 => "connection not allowed by ruleset",
+        3 => "network unreachable",
+        4 => "host unreachable",
+        5 => "connection refused",
+        6 => "TTL expired",
+        7 => "command not supported",
+        8 => "address kind not supported",
+        _ => "unknown error",
+    }
+}
+
+/// Writes a message with `fill` into the output buffer and transmits it.
+fn send(
+    transport: &mut dyn Transport,
+    timeout: NextTimeout,
+    fill: impl FnOnce(&mut &mut [u8]) -> std::io::Result<()>,
+) -> std::result::Result<(), ureq::Error> {
+    let out = transport.buffers().output();
+    let len = out.len();
+    let mut w: &mut [u8] = out;
+    fill(&mut w)?;
+    let amount = len - w.len();
+    transport.transmit_output(amount, timeout)
+}
+
+/// Waits for `n` bytes of input and consumes them; the end of the connection first is
+/// `UnexpectedEof`.
+fn receive_n(
+    transport: &mut dyn Transport,
+    n: usize,
+    timeout: NextTimeout,
+) -> std::result::Result<(), ureq::Error> {
+    while transport.buffers().input().len() < n {
+        if !transport.await_input(timeout)? {
+            return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+        }
+    }
+    transport.buffers().input_consume(n);
+    Ok(())
+}
+
+/// [`receive_n`] for `N` bytes, returned.
+fn receive<const N: usize>(
+    transport: &mut dyn Transport,
+    timeout: NextTimeout,
+) -> std::result::Result<[u8; N], ureq::Error> {
+    while transport.buffers().input().len() < N {
+        if !transport.await_input(timeout)? {
+            return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+        }
+    }
+    let mut bytes = [0u8; N];
+    bytes.copy_from_slice(&transport.buffers().input()[..N]);
+    transport.buffers().input_consume(N);
+    Ok(bytes)
 }
 
 /// A CONNECT request head, as ureq 3.5 writes it.
@@ -646,9 +856,10 @@ mod tests {
             .unwrap()
             .authorization
             .is_none());
-        // ureq's SOCKS connector reads them from its `Proxy`.
+        // A SOCKS5 proxy's too: its login is ours to send.
         let socks = parse_route("socks5://u:pw@127.0.0.1:1080", "proxy").unwrap();
-        assert_eq!(socks.proxy.password(), Some("pw"));
+        assert_eq!(socks.proxy.password(), None);
+        assert_eq!(socks.user.as_ref().map(Secret::expose), Some("u"));
         // Userinfo that is not UTF-8 once decoded is refused, as ureq refuses it.
         assert!(parse_route("http://u:%ff@127.0.0.1:3128", "proxy").is_err());
     }
