@@ -326,7 +326,7 @@ fn identify(format: Der, der: &[u8]) -> std::result::Result<(KeyType, KeyPair), 
 
 /// The PEM sections that hold a private key ring can read (directly or, SEC1, wrapped).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum PemKey {
+pub(crate) enum PemKey {
     /// `PRIVATE KEY`.
     Pkcs8,
     /// `RSA PRIVATE KEY`.
@@ -336,7 +336,7 @@ enum PemKey {
 }
 
 /// A private key section: its kind and its DER, wiped when dropped.
-type PemSection = (PemKey, Zeroizing<Vec<u8>>);
+pub(crate) type PemSection = (PemKey, Zeroizing<Vec<u8>>);
 
 /// The first private key section of `pem`, decoded, or `None` when there is none; an error
 /// (without the PEM's content) for a malformed BEGIN line, a section without its END line
@@ -344,7 +344,7 @@ type PemSection = (PemKey, Zeroizing<Vec<u8>>);
 /// other sections are skipped; whitespace in the base64 is ignored), but the base64 and the
 /// DER are collected in buffers sized up front and wiped: that reader grows its base64
 /// buffer line by line and frees it unwiped, a copy of the key's text each time.
-fn pem_private_key(pem: &[u8]) -> std::result::Result<Option<PemSection>, &'static str> {
+pub(crate) fn pem_private_key(pem: &[u8]) -> std::result::Result<Option<PemSection>, &'static str> {
     let mut section: Option<(&[u8], Option<PemKey>)> = None;
     let mut b64 = Zeroizing::new(Vec::with_capacity(pem.len()));
     for line in pem.split(|&b| b == b'\n' || b == b'\r') {

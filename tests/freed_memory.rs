@@ -755,3 +755,86 @@ fn a_proxy_password_is_left_in_no_freed_memory() {
     }
     assert_nothing_left("through a proxy", left);
 }
+
+/// Mutual TLS (tls_client, a P-256 client key as rcgen writes it, PKCS#8): reading the
+/// certificate and its key, the handshakes of a client's connections and of a one-shot
+/// request leave nothing of the key; freeing the config and the client leaves one block with
+/// the key's DER: ureq's copy in the `ClientCert` every transport presents (ureq 3.5
+/// `TlsConfig::client_cert`), which rustls-pki-types frees unwiped (README, Secrets). The
+/// signing key rustls makes from it (ring's ECDSA key pair) holds the private scalar in a
+/// form of its own that these needles do not match.
+#[test]
+fn mutual_tls_leaves_only_ureqs_copy_of_the_client_key_in_freed_memory() {
+    use oauth2cc_testkit::tls::{Pki, TlsFront};
+    let server = TestServer::start(|req: &Request| match req.path() {
+        "/token" if req.form_value("client_id").as_deref() == Some(CLIENT_ID) => Response::json(
+            200,
+            &format!(r#"{{"access_token":"{ACCESS_TOKEN}","expires_in":3600}}"#),
+        )
+        .into(),
+        _ => Response::json(401, r#"{"error":"invalid_client"}"#).into(),
+    });
+    let server_pki = Pki::new("freed-memory-mtls-server");
+    let client_pki = Pki::new("freed-memory-mtls-client");
+    let (cert, key, _) = client_pki.client_files("freed-memory-client");
+    let front = TlsFront::start_requiring_client_cert(
+        &server_pki.leaf(&["127.0.0.1"]),
+        server.addr(),
+        &client_pki,
+    );
+    let pem = std::fs::read_to_string(&key).unwrap();
+    let body: Vec<&str> = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body.concat())
+        .unwrap();
+    // PKCS#8: SEQ { INT, SEQ alg, OCTET STRING { SEQ { INT 1, OCTET STRING d, ... } } }.
+    let (_, seq, _) = tlv(&der, 0);
+    let (_, _, after_version) = tlv(&der, seq);
+    let (_, _, after_alg) = tlv(&der, after_version);
+    let (_, octets, _) = tlv(&der, after_alg);
+    let (_, sec1, _) = tlv(&der, octets);
+    let (_, _, after_sec1_version) = tlv(&der, sec1);
+    let (_, d_start, d_end) = tlv(&der, after_sec1_version);
+    let named = vec![
+        ("the client key file's text (a line)", leak(body[1])),
+        ("the client key (DER)", leak(&der[..])),
+        (
+            "the client key's private scalar",
+            leak(&der[d_start..d_end]),
+        ),
+        ("the access token", leak(ACCESS_TOKEN)),
+    ];
+    let mut held = None;
+    let found = freed(named.clone(), || {
+        let mut config = Config::with_optional_secret(CLIENT_ID, None).unwrap();
+        config.set_token_url(&front.url("/token")).unwrap();
+        config
+            .set_ca_file(server_pki.ca_file().to_str().unwrap())
+            .unwrap();
+        config
+            .set_client_certificate_file(cert.to_str().unwrap(), key.to_str().unwrap())
+            .unwrap();
+        let client = Client::new(&config).unwrap();
+        refresh(&client, 3);
+        drop(request_token(&config).unwrap());
+        held = Some((config, client));
+    });
+    assert!(!front.client_certs().is_empty(), "no client certificate");
+    // Over HTTPS the token is left by rustls (the HTTPS test): only the key is asked about.
+    let key_only = |found: Vec<(&'static str, u32)>| -> Vec<(&'static str, u32)> {
+        found
+            .into_iter()
+            .filter(|(name, _)| *name != "the access token")
+            .collect()
+    };
+    assert_none("mutual TLS, in use", key_only(found));
+    let found = key_only(freed(named, || drop(held.take())));
+    assert_eq!(
+        found,
+        [
+            ("the client key (DER)", 1),
+            ("the client key's private scalar", 1)
+        ],
+        "mutual TLS, freed: one block, ureq's copy of the key"
+    );
+}
