@@ -6,10 +6,11 @@
 //!   A SEC1 key is wrapped into PKCS#8 (what ring reads) by [`sec1_to_pkcs8`].
 //! * Wiping: the PEM text is decoded by [`pem_private_key`] into wiped memory (rustls-pki-types'
 //!   PEM reader frees its base64 buffers unwiped), and the DER is parsed into a ring key pair
-//!   once, kept for the key's life. ring's key pairs are not wiped on drop: an RSA key pair
-//!   frees its primes and exponents (heap limbs) unwiped, once, when the key is dropped with
-//!   the last config or client holding it (parsing per signature left one such copy per
-//!   token request); ECDSA and Ed25519 key pairs hold no heap memory.
+//!   once, kept for the key's life on the heap, where ring returned it. ring's key pairs are
+//!   not wiped on drop: an ECDSA or Ed25519 key pair is plain data, and we wipe it in place;
+//!   an RSA key pair frees its primes and exponents (heap limbs) unwiped, once, when the key
+//!   is dropped with the last config or client holding it (parsing per signature left one
+//!   such copy per token request).
 //! * [`assertion`] is pure: the time and the `jti` bytes come from the caller, so tests pin
 //!   the exact header and claims.
 
@@ -20,7 +21,9 @@ use ring::rand::{SecureRandom, SystemRandom};
 #[cfg(test)]
 use ring::signature::KeyPair as _;
 use ring::signature::{self, EcdsaKeyPair, Ed25519KeyPair, RsaKeyPair};
-use zeroize::Zeroizing;
+use std::mem::{ManuallyDrop, MaybeUninit};
+
+use zeroize::{Zeroize as _, Zeroizing};
 
 use crate::error::{Error, Result};
 use crate::secret::{Text, WipedString};
@@ -161,10 +164,17 @@ enum KeyPair {
     Ed25519(Ed25519KeyPair),
 }
 
+// ring's ECDSA and Ed25519 key pairs are plain data: not dropping them leaks nothing.
+const _: () =
+    assert!(!std::mem::needs_drop::<EcdsaKeyPair>() && !std::mem::needs_drop::<Ed25519KeyPair>());
+
 /// A private key that signs client assertions. `Debug` shows the key's type, its source and
 /// its id, never the key.
 pub(crate) struct PrivateKey {
-    pair: KeyPair,
+    /// Made on the heap where ring's call returned it (a key pair moved from frame to frame
+    /// leaves a copy in each), and dropped in `Drop`: an ECDSA or Ed25519 key pair is plain
+    /// data, wiped in place; an RSA key pair owns heap memory that ring frees (unwiped).
+    pair: Box<ManuallyDrop<KeyPair>>,
     key_type: KeyType,
     /// The file it came from, or "the PEM private key", for messages.
     source: String,
@@ -259,27 +269,47 @@ impl PrivateKey {
             JwtAlgorithm::PS512 => Some(&signature::RSA_PSS_SHA512),
             _ => None,
         };
-        let signature = match (&self.pair, rsa_padding) {
+        let signature = match (&**self.pair, rsa_padding) {
             (KeyPair::Rsa(pair), Some(padding)) => {
                 let mut sig = Zeroizing::new(vec![0u8; pair.public().modulus_len()]);
                 pair.sign(padding, &rng, message, &mut sig)
                     .map_err(|_| failed())?;
                 return Ok(sig);
             }
-            (KeyPair::Ecdsa(pair), None) => pair.sign(&rng, message).map_err(|_| failed())?,
-            (KeyPair::Ed25519(pair), None) => pair.sign(message),
-            _ => return Err(failed()),
+            (KeyPair::Ecdsa(pair), None) => pair.sign(&rng, message).map_err(|_| failed()),
+            (KeyPair::Ed25519(pair), None) => Ok(pair.sign(message)),
+            _ => Err(failed()),
         };
-        Ok(Zeroizing::new(signature.as_ref().to_vec()))
+        Ok(Zeroizing::new(signature?.as_ref().to_vec()))
     }
 
     /// The public key as ring's verifiers read it (tests verify signatures with it).
     #[cfg(test)]
     pub fn public_key(&self) -> Vec<u8> {
-        match &self.pair {
+        match &**self.pair {
             KeyPair::Rsa(pair) => pair.public().as_ref().to_vec(),
             KeyPair::Ecdsa(pair) => pair.public_key().as_ref().to_vec(),
             KeyPair::Ed25519(pair) => pair.public_key().as_ref().to_vec(),
+        }
+    }
+}
+
+impl Drop for PrivateKey {
+    #[allow(unsafe_code)]
+    fn drop(&mut self) {
+        match &**self.pair {
+            // SAFETY: dropped once, here; `pair` is not used after.
+            KeyPair::Rsa(_) => unsafe { ManuallyDrop::drop(&mut self.pair) },
+            KeyPair::Ecdsa(_) | KeyPair::Ed25519(_) => {
+                let pair: *mut KeyPair = &mut **self.pair;
+                // SAFETY: `MaybeUninit<KeyPair>` has the layout of `KeyPair`, and any bytes
+                // are a valid `MaybeUninit`: the cast reference covers exactly the pair's
+                // bytes, which `zeroize` overwrites (volatile). The zeroed pair is never read
+                // or dropped after (`ManuallyDrop`), and owns nothing to free (the const
+                // assertion above).
+                let bytes = unsafe { &mut *pair.cast::<MaybeUninit<KeyPair>>() };
+                bytes.zeroize();
+            }
         }
     }
 }
@@ -291,8 +321,12 @@ fn rsa_pair(format: Der, der: &[u8]) -> std::result::Result<RsaKeyPair, ring::er
     }
 }
 
-/// Which key `der` is, parsed, or why ring refuses it.
-fn identify(format: Der, der: &[u8]) -> std::result::Result<(KeyType, KeyPair), String> {
+/// Which key `der` is, parsed (boxed here, see [`PrivateKey`]), or why ring refuses it.
+fn identify(
+    format: Der,
+    der: &[u8],
+) -> std::result::Result<(KeyType, Box<ManuallyDrop<KeyPair>>), String> {
+    let boxed = |pair| Box::new(ManuallyDrop::new(pair));
     let rsa_reason = |e: ring::error::KeyRejected| match e.to_string().as_str() {
         "TooSmall" => "the RSA key is under 2048 bits".to_string(),
         "TooLarge" => "the RSA key is over 4096 bits".to_string(),
@@ -300,11 +334,11 @@ fn identify(format: Der, der: &[u8]) -> std::result::Result<(KeyType, KeyPair), 
     };
     if format == Der::Pkcs1 {
         return rsa_pair(format, der)
-            .map(|pair| (KeyType::Rsa, KeyPair::Rsa(pair)))
+            .map(|pair| (KeyType::Rsa, boxed(KeyPair::Rsa(pair))))
             .map_err(rsa_reason);
     }
     match RsaKeyPair::from_pkcs8(der) {
-        Ok(pair) => return Ok((KeyType::Rsa, KeyPair::Rsa(pair))),
+        Ok(pair) => return Ok((KeyType::Rsa, boxed(KeyPair::Rsa(pair)))),
         Err(e) if matches!(e.to_string().as_str(), "TooSmall" | "TooLarge") => {
             return Err(rsa_reason(e))
         }
@@ -316,11 +350,11 @@ fn identify(format: Der, der: &[u8]) -> std::result::Result<(KeyType, KeyPair), 
         (&signature::ECDSA_P384_SHA384_FIXED_SIGNING, KeyType::P384),
     ] {
         if let Ok(pair) = EcdsaKeyPair::from_pkcs8(alg, der, &rng) {
-            return Ok((key_type, KeyPair::Ecdsa(pair)));
+            return Ok((key_type, boxed(KeyPair::Ecdsa(pair))));
         }
     }
     Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)
-        .map(|pair| (KeyType::Ed25519, KeyPair::Ed25519(pair)))
+        .map(|pair| (KeyType::Ed25519, boxed(KeyPair::Ed25519(pair))))
         .map_err(|e| format!("not an RSA, P-256, P-384 or Ed25519 private key ({e})"))
 }
 
