@@ -185,7 +185,8 @@ pub(crate) fn parse_proxy(url: &str, what: &str) -> Result<(ureq::Proxy, Option<
 }
 
 /// `%XX` decoded, any other byte (a `%` without two hex digits too) as it is, into memory
-/// allocated once and wiped; `None` when the result is not UTF-8.
+/// allocated once and wiped; `None` when the result is not UTF-8 or holds a NUL (`%00`: no
+/// C string, nor our `Secret`, can hold it).
 fn percent_decode_wiped(s: &str) -> Option<WipedString> {
     let hex = |b: u8| char::from(b).to_digit(16);
     let bytes = s.as_bytes();
@@ -205,6 +206,9 @@ fn percent_decode_wiped(s: &str) -> Option<WipedString> {
                 i += 1;
             }
         }
+    }
+    if out.contains(&0) {
+        return None;
     }
     match String::from_utf8(std::mem::take(&mut *out)) {
         Ok(s) => Some(WipedString::new(s)),

@@ -100,7 +100,7 @@ pub(crate) fn parse_route(url: &str, what: &str) -> Result<Route> {
         let mut basic = WipedString::new(String::with_capacity(6 + plain.len().div_ceil(3) * 4));
         basic.push_str("Basic ");
         base64::engine::general_purpose::STANDARD.encode_string(plain.as_bytes(), &mut basic);
-        // Neither holds a NUL: they were checked on the way in (Secret, environment).
+        // None holds a NUL: parse_proxy refuses a `%00` in them.
         authorization = Secret::new(&basic);
         user = Secret::new(&userinfo.user);
         password = userinfo.password.as_ref().and_then(|p| Secret::new(p));
@@ -860,8 +860,9 @@ mod tests {
         let socks = parse_route("socks5://u:pw@127.0.0.1:1080", "proxy").unwrap();
         assert_eq!(socks.proxy.password(), None);
         assert_eq!(socks.user.as_ref().map(Secret::expose), Some("u"));
-        // Userinfo that is not UTF-8 once decoded is refused, as ureq refuses it.
+        // Userinfo that is not UTF-8 once decoded is refused, as ureq refuses it; a NUL too.
         assert!(parse_route("http://u:%ff@127.0.0.1:3128", "proxy").is_err());
+        assert!(parse_route("http://u:p%00w@127.0.0.1:3128", "proxy").is_err());
     }
 
     #[test]
