@@ -238,6 +238,7 @@ impl ClientAuth {
         match style {
             AuthStyle::PostBody => {
                 let secret = self.secret(style)?;
+                reserve_form(body, &[("client_id", client_id), ("client_secret", secret)]);
                 form_pair(body, "client_id", client_id);
                 form_pair(body, "client_secret", secret);
             }
@@ -247,6 +248,14 @@ impl ClientAuth {
             }
             AuthStyle::PrivateKeyJwt | AuthStyle::ClientSecretJwt => {
                 let assertion = self.assertion(style, client_id, url, now)?;
+                reserve_form(
+                    body,
+                    &[
+                        ("client_assertion_type", jwt::ASSERTION_TYPE),
+                        ("client_assertion", &assertion),
+                        ("client_id", client_id),
+                    ],
+                );
                 form_pair(body, "client_assertion_type", jwt::ASSERTION_TYPE);
                 form_pair(body, "client_assertion", &assertion);
                 form_pair(body, "client_id", client_id);
@@ -325,6 +334,18 @@ impl ClientAuth {
         forms.push(WipedString::new(basic["Basic ".len()..].to_owned()));
         forms
     }
+}
+
+/// Makes room in `body` for `pairs`, form-encoded, before a credential goes in: a body that
+/// grew while a secret or an assertion was written into it would free a copy of it unwiped.
+/// What the body holds before is not secret (the grant type, scope and extra parameters).
+fn reserve_form(body: &mut String, pairs: &[(&str, &str)]) {
+    // Each pair: `&`, `=`, and at most three bytes per byte encoded (`%XX`).
+    let most: usize = pairs
+        .iter()
+        .map(|(name, value)| 2 + 3 * (name.len() + value.len()))
+        .sum();
+    body.reserve(most);
 }
 
 /// `Basic base64(pctenc(id) ":" pctenc(secret))`: RFC 6749 §2.3.1, with every byte outside

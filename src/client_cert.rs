@@ -7,7 +7,9 @@
 //! `PrivateKey` inside the [`ClientCert`] that every transport made from the config presents
 //! (ureq 3.5: `TlsConfig::client_cert`). That second copy, and the signing key rustls makes
 //! from it for the TLS handshake, are NOT wiped on drop: rustls-pki-types 1.16 implements
-//! `Zeroize` for key DER but does not call it on drop, and ureq gives no mutable access.
+//! `Zeroize` for key DER but does not call it on drop, and ureq gives no mutable access. It
+//! is made from the DER our own PEM reader decoded into wiped memory (ureq's `from_pem`
+//! would leave the key's PEM text in rustls-pki-types' freed base64 buffer).
 
 use std::fmt;
 use std::path::Path;
@@ -17,7 +19,7 @@ use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 use crate::files::{read_bounded, MAX_CA_FILE_BYTES};
-use crate::jwt::{thumbprints, PrivateKey};
+use crate::jwt::{pem_private_key, thumbprints, PemKey, PrivateKey};
 
 /// Largest key file read.
 const MAX_KEY_FILE_BYTES: u64 = 1024 * 1024;
@@ -65,8 +67,20 @@ impl ClientCertificate {
             .map(Zeroizing::new)
             .map_err(|e| Error::config(format!("cannot read {key_source}: {e}")))?;
         let key = PrivateKey::from_pem(&pem, key_source.clone(), None)?;
-        let tls_key = ureq::tls::PrivateKey::from_pem(&pem)
-            .map_err(|_| Error::config(format!("{key_source}: no usable private key")))?;
+        let no_key = || Error::config(format!("{key_source}: no usable private key"));
+        let (kind, der) = pem_private_key(&pem).ok().flatten().ok_or_else(no_key)?;
+        // ureq 3.5 does not export its `KeyKind`: the value comes from a key that ureq parses
+        // out of a placeholder PEM section with the same label (no secret in it).
+        let label = match kind {
+            PemKey::Pkcs8 => "PRIVATE KEY",
+            PemKey::Pkcs1 => "RSA PRIVATE KEY",
+            PemKey::Sec1 => "EC PRIVATE KEY",
+        };
+        let placeholder = format!("-----BEGIN {label}-----\nAA==\n-----END {label}-----\n");
+        let kind = ureq::tls::PrivateKey::from_pem(placeholder.as_bytes())
+            .map_err(|_| no_key())?
+            .kind();
+        let tls_key = ureq::tls::PrivateKey::from_der(kind, &der).to_owned();
         Ok(ClientCertificate {
             tls: ClientCert::new_with_certs(&certs, tls_key),
             key,

@@ -4,9 +4,13 @@
 //!
 //! * Keys: PEM PKCS#8 (RSA, P-256, P-384, Ed25519), PKCS#1 RSA and SEC1 EC, never encrypted.
 //!   A SEC1 key is wrapped into PKCS#8 (what ring reads) by [`sec1_to_pkcs8`].
-//! * Wiping: the key's DER is kept in a wiped buffer and parsed into a ring key pair only for
-//!   the signature (ring's key pairs are not wiped on drop; this keeps their life to one
-//!   signature, once per token request).
+//! * Wiping: the PEM text is decoded by [`pem_private_key`] into wiped memory (rustls-pki-types'
+//!   PEM reader frees its base64 buffers unwiped), and the DER is parsed into a ring key pair
+//!   once, kept for the key's life on the heap, where ring returned it. ring's key pairs are
+//!   not wiped on drop: an ECDSA or Ed25519 key pair is plain data, and we wipe it in place;
+//!   an RSA key pair frees its primes and exponents (heap limbs) unwiped, once, when the key
+//!   is dropped with the last config or client holding it (parsing per signature left one
+//!   such copy per token request).
 //! * [`assertion`] is pure: the time and the `jti` bytes come from the caller, so tests pin
 //!   the exact header and claims.
 
@@ -17,8 +21,9 @@ use ring::rand::{SecureRandom, SystemRandom};
 #[cfg(test)]
 use ring::signature::KeyPair as _;
 use ring::signature::{self, EcdsaKeyPair, Ed25519KeyPair, RsaKeyPair};
-use rustls::pki_types::pem::{self, PemObject, SectionKind};
-use zeroize::Zeroizing;
+use std::mem::{ManuallyDrop, MaybeUninit};
+
+use zeroize::{Zeroize as _, Zeroizing};
 
 use crate::error::{Error, Result};
 use crate::secret::{Text, WipedString};
@@ -151,11 +156,25 @@ enum Der {
     Pkcs1,
 }
 
-/// A private key that signs client assertions. The DER is wiped on drop; `Debug` shows the
-/// key's type, its source and its id, never the key.
+/// A parsed key pair, kept for the key's life (module doc: what ring leaves when it drops).
+enum KeyPair {
+    Rsa(RsaKeyPair),
+    /// P-256 or P-384, with the one signing algorithm that fits it.
+    Ecdsa(EcdsaKeyPair),
+    Ed25519(Ed25519KeyPair),
+}
+
+// ring's ECDSA and Ed25519 key pairs are plain data: not dropping them leaks nothing.
+const _: () =
+    assert!(!std::mem::needs_drop::<EcdsaKeyPair>() && !std::mem::needs_drop::<Ed25519KeyPair>());
+
+/// A private key that signs client assertions. `Debug` shows the key's type, its source and
+/// its id, never the key.
 pub(crate) struct PrivateKey {
-    der: Zeroizing<Vec<u8>>,
-    format: Der,
+    /// Made on the heap where ring's call returned it (a key pair moved from frame to frame
+    /// leaves a copy in each), and dropped in `Drop`: an ECDSA or Ed25519 key pair is plain
+    /// data, wiped in place; an RSA key pair owns heap memory that ring frees (unwiped).
+    pair: Box<ManuallyDrop<KeyPair>>,
     key_type: KeyType,
     /// The file it came from, or "the PEM private key", for messages.
     source: String,
@@ -191,34 +210,23 @@ impl PrivateKey {
             Some(kid) => Some(Text::new(kid).ok_or_else(|| fail("the key id holds a NUL byte"))?),
             None => None,
         };
-        let mut found = None;
-        for section in <(SectionKind, Vec<u8>)>::pem_slice_iter(pem) {
-            let (kind, der) = section.map_err(|e| fail(&pem_error(&e)))?;
-            let der = Zeroizing::new(der);
-            let format = match kind {
-                SectionKind::PrivateKey => Some((Der::Pkcs8, der)),
-                SectionKind::RsaPrivateKey => Some((Der::Pkcs1, der)),
-                SectionKind::EcPrivateKey => Some((Der::Pkcs8, sec1_to_pkcs8(&der))),
-                _ => None,
-            };
-            if format.is_some() {
-                found = format;
-                break;
-            }
-        }
+        let found = match pem_private_key(pem).map_err(fail)? {
+            Some((PemKey::Pkcs8, der)) => Some((Der::Pkcs8, der)),
+            Some((PemKey::Pkcs1, der)) => Some((Der::Pkcs1, der)),
+            Some((PemKey::Sec1, der)) => Some((Der::Pkcs8, sec1_to_pkcs8(&der))),
+            None => None,
+        };
         let Some((format, der)) = found else {
-            let text = String::from_utf8_lossy(pem);
-            let why = if text.contains("ENCRYPTED") {
+            let why = if pem.windows(9).any(|w| w == b"ENCRYPTED") {
                 "the key is encrypted; decrypt it first (openssl pkey -in key.pem -out plain.pem)"
             } else {
                 "no PEM private key (PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY) found"
             };
             return Err(fail(why));
         };
-        let key_type = identify(format, &der).map_err(|why| fail(&why))?;
+        let (key_type, pair) = identify(format, &der).map_err(|why| fail(&why))?;
         Ok(PrivateKey {
-            der,
-            format,
+            pair,
             key_type,
             source,
             key_id,
@@ -247,8 +255,9 @@ impl PrivateKey {
         }
     }
 
-    /// Signs `message` with `alg` (one that fits, from [`PrivateKey::algorithm`]).
-    fn sign(&self, alg: JwtAlgorithm, message: &[u8]) -> Result<Vec<u8>> {
+    /// Signs `message` with `alg` (one that fits, from [`PrivateKey::algorithm`]). The
+    /// signature is part of the assertion, a credential: wiped when dropped.
+    fn sign(&self, alg: JwtAlgorithm, message: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
         let rng = SystemRandom::new();
         let failed = || Error::config(format!("{}: signing failed", self.source));
         let rsa_padding: Option<&'static dyn signature::RsaEncoding> = match alg {
@@ -260,64 +269,47 @@ impl PrivateKey {
             JwtAlgorithm::PS512 => Some(&signature::RSA_PSS_SHA512),
             _ => None,
         };
-        if let Some(padding) = rsa_padding {
-            let pair = rsa_pair(self.format, &self.der).map_err(|_| failed())?;
-            let mut sig = vec![0u8; pair.public().modulus_len()];
-            pair.sign(padding, &rng, message, &mut sig)
-                .map_err(|_| failed())?;
-            return Ok(sig);
-        }
-        match alg {
-            JwtAlgorithm::ES256 | JwtAlgorithm::ES384 => {
-                let which = if alg == JwtAlgorithm::ES256 {
-                    &signature::ECDSA_P256_SHA256_FIXED_SIGNING
-                } else {
-                    &signature::ECDSA_P384_SHA384_FIXED_SIGNING
-                };
-                let pair =
-                    EcdsaKeyPair::from_pkcs8(which, &self.der, &rng).map_err(|_| failed())?;
-                Ok(pair
-                    .sign(&rng, message)
-                    .map_err(|_| failed())?
-                    .as_ref()
-                    .to_vec())
+        let signature = match (&**self.pair, rsa_padding) {
+            (KeyPair::Rsa(pair), Some(padding)) => {
+                let mut sig = Zeroizing::new(vec![0u8; pair.public().modulus_len()]);
+                pair.sign(padding, &rng, message, &mut sig)
+                    .map_err(|_| failed())?;
+                return Ok(sig);
             }
-            JwtAlgorithm::EdDSA => {
-                let pair =
-                    Ed25519KeyPair::from_pkcs8_maybe_unchecked(&self.der).map_err(|_| failed())?;
-                Ok(pair.sign(message).as_ref().to_vec())
-            }
+            (KeyPair::Ecdsa(pair), None) => pair.sign(&rng, message).map_err(|_| failed()),
+            (KeyPair::Ed25519(pair), None) => Ok(pair.sign(message)),
             _ => Err(failed()),
-        }
+        };
+        Ok(Zeroizing::new(signature?.as_ref().to_vec()))
     }
 
     /// The public key as ring's verifiers read it (tests verify signatures with it).
     #[cfg(test)]
     pub fn public_key(&self) -> Vec<u8> {
-        let rng = SystemRandom::new();
-        match self.key_type {
-            KeyType::Rsa => rsa_pair(self.format, &self.der)
-                .unwrap()
-                .public()
-                .as_ref()
-                .to_vec(),
-            KeyType::P256 | KeyType::P384 => {
-                let which = if self.key_type == KeyType::P256 {
-                    &signature::ECDSA_P256_SHA256_FIXED_SIGNING
-                } else {
-                    &signature::ECDSA_P384_SHA384_FIXED_SIGNING
-                };
-                EcdsaKeyPair::from_pkcs8(which, &self.der, &rng)
-                    .unwrap()
-                    .public_key()
-                    .as_ref()
-                    .to_vec()
+        match &**self.pair {
+            KeyPair::Rsa(pair) => pair.public().as_ref().to_vec(),
+            KeyPair::Ecdsa(pair) => pair.public_key().as_ref().to_vec(),
+            KeyPair::Ed25519(pair) => pair.public_key().as_ref().to_vec(),
+        }
+    }
+}
+
+impl Drop for PrivateKey {
+    #[allow(unsafe_code)]
+    fn drop(&mut self) {
+        match &**self.pair {
+            // SAFETY: dropped once, here; `pair` is not used after.
+            KeyPair::Rsa(_) => unsafe { ManuallyDrop::drop(&mut self.pair) },
+            KeyPair::Ecdsa(_) | KeyPair::Ed25519(_) => {
+                let pair: *mut KeyPair = &mut **self.pair;
+                // SAFETY: `MaybeUninit<KeyPair>` has the layout of `KeyPair`, and any bytes
+                // are a valid `MaybeUninit`: the cast reference covers exactly the pair's
+                // bytes, which `zeroize` overwrites (volatile). The zeroed pair is never read
+                // or dropped after (`ManuallyDrop`), and owns nothing to free (the const
+                // assertion above).
+                let bytes = unsafe { &mut *pair.cast::<MaybeUninit<KeyPair>>() };
+                bytes.zeroize();
             }
-            KeyType::Ed25519 => Ed25519KeyPair::from_pkcs8_maybe_unchecked(&self.der)
-                .unwrap()
-                .public_key()
-                .as_ref()
-                .to_vec(),
         }
     }
 }
@@ -329,8 +321,12 @@ fn rsa_pair(format: Der, der: &[u8]) -> std::result::Result<RsaKeyPair, ring::er
     }
 }
 
-/// Which key `der` is, or why ring refuses it.
-fn identify(format: Der, der: &[u8]) -> std::result::Result<KeyType, String> {
+/// Which key `der` is, parsed (boxed here, see [`PrivateKey`]), or why ring refuses it.
+fn identify(
+    format: Der,
+    der: &[u8],
+) -> std::result::Result<(KeyType, Box<ManuallyDrop<KeyPair>>), String> {
+    let boxed = |pair| Box::new(ManuallyDrop::new(pair));
     let rsa_reason = |e: ring::error::KeyRejected| match e.to_string().as_str() {
         "TooSmall" => "the RSA key is under 2048 bits".to_string(),
         "TooLarge" => "the RSA key is over 4096 bits".to_string(),
@@ -338,11 +334,11 @@ fn identify(format: Der, der: &[u8]) -> std::result::Result<KeyType, String> {
     };
     if format == Der::Pkcs1 {
         return rsa_pair(format, der)
-            .map(|_| KeyType::Rsa)
+            .map(|pair| (KeyType::Rsa, boxed(KeyPair::Rsa(pair))))
             .map_err(rsa_reason);
     }
     match RsaKeyPair::from_pkcs8(der) {
-        Ok(_) => return Ok(KeyType::Rsa),
+        Ok(pair) => return Ok((KeyType::Rsa, boxed(KeyPair::Rsa(pair)))),
         Err(e) if matches!(e.to_string().as_str(), "TooSmall" | "TooLarge") => {
             return Err(rsa_reason(e))
         }
@@ -353,22 +349,85 @@ fn identify(format: Der, der: &[u8]) -> std::result::Result<KeyType, String> {
         (&signature::ECDSA_P256_SHA256_FIXED_SIGNING, KeyType::P256),
         (&signature::ECDSA_P384_SHA384_FIXED_SIGNING, KeyType::P384),
     ] {
-        if EcdsaKeyPair::from_pkcs8(alg, der, &rng).is_ok() {
-            return Ok(key_type);
+        if let Ok(pair) = EcdsaKeyPair::from_pkcs8(alg, der, &rng) {
+            return Ok((key_type, boxed(KeyPair::Ecdsa(pair))));
         }
     }
     Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)
-        .map(|_| KeyType::Ed25519)
+        .map(|pair| (KeyType::Ed25519, boxed(KeyPair::Ed25519(pair))))
         .map_err(|e| format!("not an RSA, P-256, P-384 or Ed25519 private key ({e})"))
 }
 
-/// A PEM parse error, without the PEM's content.
-fn pem_error(e: &pem::Error) -> String {
-    match e {
-        pem::Error::MissingSectionEnd { .. } => "a PEM section has no END line".into(),
-        pem::Error::IllegalSectionStart { .. } => "a PEM BEGIN line is malformed".into(),
-        pem::Error::Base64Decode(_) => "a PEM section is not valid base64".into(),
-        _ => "not valid PEM".into(),
+/// The PEM sections that hold a private key ring can read (directly or, SEC1, wrapped).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PemKey {
+    /// `PRIVATE KEY`.
+    Pkcs8,
+    /// `RSA PRIVATE KEY`.
+    Pkcs1,
+    /// `EC PRIVATE KEY`.
+    Sec1,
+}
+
+/// A private key section: its kind and its DER, wiped when dropped.
+pub(crate) type PemSection = (PemKey, Zeroizing<Vec<u8>>);
+
+/// The first private key section of `pem`, decoded, or `None` when there is none; an error
+/// (without the PEM's content) for a malformed BEGIN line, a section without its END line
+/// or bad base64. The same rules as rustls-pki-types' PEM reader (lines end at CR or LF;
+/// other sections are skipped; whitespace in the base64 is ignored), but the base64 and the
+/// DER are collected in buffers sized up front and wiped: that reader grows its base64
+/// buffer line by line and frees it unwiped, a copy of the key's text each time.
+pub(crate) fn pem_private_key(pem: &[u8]) -> std::result::Result<Option<PemSection>, &'static str> {
+    let mut section: Option<(&[u8], Option<PemKey>)> = None;
+    let mut b64 = Zeroizing::new(Vec::with_capacity(pem.len()));
+    for line in pem.split(|&b| b == b'\n' || b == b'\r') {
+        if let Some(rest) = line.strip_prefix(b"-----BEGIN ") {
+            let rest = rest.trim_ascii_end();
+            let label = rest
+                .strip_suffix(b"-----")
+                .filter(|l| !l.ends_with(b"-"))
+                .ok_or("a PEM BEGIN line is malformed")?;
+            let kind = match label {
+                b"PRIVATE KEY" => Some(PemKey::Pkcs8),
+                b"RSA PRIVATE KEY" => Some(PemKey::Pkcs1),
+                b"EC PRIVATE KEY" => Some(PemKey::Sec1),
+                _ => None,
+            };
+            section = Some((label, kind));
+            b64.clear();
+            continue;
+        }
+        let Some((label, kind)) = section else {
+            continue;
+        };
+        let end = line
+            .strip_prefix(b"-----END ")
+            .and_then(|l| l.strip_prefix(label))
+            .is_some_and(|l| l.starts_with(b"-----"));
+        if !end {
+            b64.extend(line.iter().filter(|b| !b.is_ascii_whitespace()));
+            continue;
+        }
+        section = None;
+        let Some(kind) = kind else {
+            continue;
+        };
+        let engine = base64::engine::GeneralPurpose::new(
+            &base64::alphabet::STANDARD,
+            base64::engine::GeneralPurposeConfig::new()
+                .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+        );
+        let mut der = Zeroizing::new(vec![0u8; b64.len() / 4 * 3 + 3]);
+        let n = engine
+            .decode_slice(&b64, &mut der)
+            .map_err(|_| "a PEM section is not valid base64")?;
+        der.truncate(n);
+        return Ok(Some((kind, der)));
+    }
+    match section {
+        Some(_) => Err("a PEM section has no END line"),
+        None => Ok(None),
     }
 }
 
@@ -385,16 +444,22 @@ pub(crate) fn sec1_to_pkcs8(sec1: &[u8]) -> Zeroizing<Vec<u8>> {
     } else {
         P256
     };
-    let mut algorithm = vec![0x30];
+    // Sized up front (a tag and at most 9 length bytes each): the buffers that hold the key
+    // never grow, so no unwiped copy is left behind.
+    let mut algorithm = Vec::with_capacity(10 + EC_PUBLIC_KEY.len() + curve.len());
+    algorithm.push(0x30);
     der_length(&mut algorithm, EC_PUBLIC_KEY.len() + curve.len());
     algorithm.extend_from_slice(EC_PUBLIC_KEY);
     algorithm.extend_from_slice(curve);
-    let mut octets = Zeroizing::new(vec![0x04]);
+    let mut octets = Zeroizing::new(Vec::with_capacity(10 + sec1.len()));
+    octets.push(0x04);
     der_length(&mut octets, sec1.len());
     octets.extend_from_slice(sec1);
     let version = [0x02, 0x01, 0x00];
-    let mut out = Zeroizing::new(vec![0x30]);
-    der_length(&mut out, version.len() + algorithm.len() + octets.len());
+    let inner = version.len() + algorithm.len() + octets.len();
+    let mut out = Zeroizing::new(Vec::with_capacity(10 + inner));
+    out.push(0x30);
+    der_length(&mut out, inner);
     out.extend_from_slice(&version);
     out.extend_from_slice(&algorithm);
     out.extend_from_slice(&octets);
@@ -485,7 +550,12 @@ pub(crate) fn assertion(signer: Signer<'_>, claims: &Claims<'_>) -> Result<Wiped
         iat = claims.issued_at,
         exp = claims.issued_at + ASSERTION_LIFETIME_SECS,
     );
-    let mut jwt = WipedString::new(String::with_capacity(1024));
+    // Sized up front for the longest signature (RSA-4096, 512 bytes), so that it never
+    // grows: a growth would free a copy of the assertion so far unwiped.
+    let encoded = |n: usize| n.div_ceil(3) * 4;
+    let mut jwt = WipedString::new(String::with_capacity(
+        encoded(header.len()) + 1 + encoded(payload.len()) + 1 + encoded(512),
+    ));
     b64.encode_string(header.as_bytes(), &mut jwt);
     jwt.push('.');
     b64.encode_string(payload.as_bytes(), &mut jwt);
@@ -493,7 +563,7 @@ pub(crate) fn assertion(signer: Signer<'_>, claims: &Claims<'_>) -> Result<Wiped
         Signer::Key(key, alg) => key.sign(alg, jwt.as_bytes())?,
         Signer::Hmac(secret) => {
             let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
-            ring::hmac::sign(&key, jwt.as_bytes()).as_ref().to_vec()
+            Zeroizing::new(ring::hmac::sign(&key, jwt.as_bytes()).as_ref().to_vec())
         }
     };
     jwt.push('.');

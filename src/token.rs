@@ -328,13 +328,13 @@ pub fn parse_token_response(
     if !(200..300).contains(&reply.status) {
         return Err(http_error(reply, url, now));
     }
-    let fields = WipedFields(parse_body(reply).map_err(|why| {
+    let fields = parse_body(reply).map_err(|why| {
         Error::invalid_response(format!(
             "token endpoint {url} answered {} with {why}",
             reply.status
         ))
         .with_http_status(reply.status)
-    })?);
+    })?;
     let field_error = |what: String| {
         Error::invalid_response(format!(
             "token endpoint {url} answered {}: {what}",
@@ -379,9 +379,22 @@ pub fn parse_token_response(
     .map_err(|e| field_error(e.message().to_string()))
 }
 
-/// A success's fields, every string among them wiped when dropped: one is the access token
+/// An answer's fields, every string among them wiped when dropped: one is the access token
 /// (copied into the [`Token`]'s own wiped memory), another may be a refresh token.
 struct WipedFields(Map<String, Value>);
+
+impl WipedFields {
+    /// Adds a field unless one of that name came before (the first one counts, as in a form
+    /// answer); a value not kept is wiped.
+    fn insert_first(&mut self, name: String, value: Value) {
+        if !self.0.contains_key(&name) {
+            self.0.insert(name, value);
+        } else {
+            // Dropped as fields of its own: wiped.
+            drop(WipedFields(Map::from_iter([(name, value)])));
+        }
+    }
+}
 
 impl std::ops::Deref for WipedFields {
     type Target = Map<String, Value>;
@@ -475,8 +488,9 @@ fn oauth_error_fields(fields: &Map<String, Value>) -> OAuthError {
 }
 
 /// The body as a map of fields: JSON object, or form-urlencoded when the content type says
-/// form (or text/plain that does not look like JSON).
-fn parse_body(reply: &Reply<'_>) -> std::result::Result<Map<String, Value>, String> {
+/// form (or text/plain that does not look like JSON). Every string among them is decoded
+/// once, into memory that is wiped, also when parsing fails half-way.
+fn parse_body(reply: &Reply<'_>) -> std::result::Result<WipedFields, String> {
     let mime = reply
         .content_type
         .and_then(|c| c.split(';').next())
@@ -490,14 +504,98 @@ fn parse_body(reply: &Reply<'_>) -> std::result::Result<Map<String, Value>, Stri
     if mime == "application/x-www-form-urlencoded" || (mime == "text/plain" && !looks_like_json) {
         return parse_form(body);
     }
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err("JSON that is not an object".into()),
-        Err(e) => Err(format!(
-            "a body that is not JSON ({})",
-            json_error_category(&e)
-        )),
+    parse_json(body)
+}
+
+/// A JSON object's fields. Each member's value is first taken as raw JSON borrowed from the
+/// body: serde_json would unescape a string with escapes (`\/`, `\u0041`) into a scratch
+/// buffer of its own, freed unwiped, a copy of the token. A string is unescaped here
+/// ([`unescape_json_string`]); anything else (numbers, null, the nested objects of error
+/// answers, which hold no token) is parsed by serde_json. A repeated name: the last counts,
+/// as serde_json's own maps do.
+fn parse_json(body: &[u8]) -> std::result::Result<WipedFields, String> {
+    use serde_json::value::RawValue;
+    let not_json =
+        |e: serde_json::Error| format!("a body that is not JSON ({})", json_error_category(&e));
+    let members =
+        match serde_json::from_slice::<std::collections::BTreeMap<String, &RawValue>>(body) {
+            Ok(members) => members,
+            // Not an object: say whether it is JSON at all (the same parser, the same error).
+            Err(_) => {
+                return Err(
+                    match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+                        Ok(_) => "JSON that is not an object".into(),
+                        Err(e) => not_json(e),
+                    },
+                )
+            }
+        };
+    let mut fields = WipedFields(Map::new());
+    for (name, raw) in members {
+        let value = match unescape_json_string(raw.get()) {
+            Some(Ok(s)) => Value::String(s),
+            Some(Err(())) => {
+                return Err(
+                    "a body that is not JSON (a \\u escape that is a lone surrogate)".into(),
+                )
+            }
+            None => serde_json::from_str(raw.get()).map_err(not_json)?,
+        };
+        fields.insert_first(name, value);
     }
+    Ok(fields)
+}
+
+/// The value of `raw` when it is a JSON string literal (quotes included, already checked by
+/// serde_json: valid escapes, no control characters), unescaped into a string allocated once
+/// (a value is never longer than its literal) and wiped if it is refused; `None` when `raw`
+/// is not a string; `Err` for a `\u` escape that is a lone surrogate (serde_json refuses
+/// those too).
+fn unescape_json_string(raw: &str) -> Option<std::result::Result<String, ()>> {
+    let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
+    let hex4 = |s: Option<&str>| {
+        s.filter(|s| s.bytes().all(|b| b.is_ascii_hexdigit()))
+            .and_then(|s| u32::from_str_radix(s, 16).ok())
+    };
+    let mut out = WipedString::new(String::with_capacity(inner.len()));
+    let mut rest = inner;
+    while let Some(i) = rest.find('\\') {
+        out.push_str(&rest[..i]);
+        let escape = &rest[i + 1..];
+        let (c, len) = match escape.as_bytes().first() {
+            Some(b'"') => (Some('"'), 1),
+            Some(b'\\') => (Some('\\'), 1),
+            Some(b'/') => (Some('/'), 1),
+            Some(b'b') => (Some('\u{8}'), 1),
+            Some(b'f') => (Some('\u{c}'), 1),
+            Some(b'n') => (Some('\n'), 1),
+            Some(b'r') => (Some('\r'), 1),
+            Some(b't') => (Some('\t'), 1),
+            Some(b'u') => match hex4(escape.get(1..5)) {
+                Some(high @ 0xD800..=0xDBFF) => {
+                    let low = escape
+                        .get(5..7)
+                        .filter(|u| *u == "\\u")
+                        .and_then(|_| hex4(escape.get(7..11)))
+                        .filter(|low| (0xDC00..=0xDFFF).contains(low));
+                    let c = low.and_then(|low| {
+                        char::from_u32(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))
+                    });
+                    (c, 11)
+                }
+                // A lone low surrogate is no char.
+                code => (code.and_then(char::from_u32), 5),
+            },
+            _ => (None, 1),
+        };
+        let Some(c) = c else {
+            return Some(Err(()));
+        };
+        out.push(c);
+        rest = &escape[len..];
+    }
+    out.push_str(rest);
+    Some(Ok(std::mem::take(&mut *out)))
 }
 
 fn json_error_category(e: &serde_json::Error) -> String {
@@ -510,17 +608,18 @@ fn json_error_category(e: &serde_json::Error) -> String {
     .to_lowercase()
 }
 
-fn parse_form(body: &[u8]) -> std::result::Result<Map<String, Value>, String> {
+/// A form answer's fields. A repeated name: the first counts (the later values are wiped).
+fn parse_form(body: &[u8]) -> std::result::Result<WipedFields, String> {
     let text =
         std::str::from_utf8(body).map_err(|_| "a form body that is not UTF-8".to_string())?;
-    let mut map = Map::new();
+    let mut fields = WipedFields(Map::new());
     for pair in text.trim().split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         let k = form_decode(k).ok_or("a malformed form body")?;
         let v = form_decode(v).ok_or("a malformed form body")?;
-        map.entry(k).or_insert(Value::String(v));
+        fields.insert_first(k, Value::String(v));
     }
-    Ok(map)
+    Ok(fields)
 }
 
 fn optional_string<'a>(

@@ -1,11 +1,12 @@
 //! Where requests may go: the rules for token and API URLs, hosts, ports and proxy URLs.
-//! A leaf: it depends on nothing in the crate but [`crate::error`].
+//! A leaf: it depends on nothing in the crate but [`crate::error`] and [`crate::secret`].
 
 use std::net::IpAddr;
 
 use ureq::http::Uri;
 
 use crate::error::{Error, Result};
+use crate::secret::WipedString;
 
 /// A URL credentials or tokens may be sent to: `https://host...`, or `http://` to a loopback
 /// host (127.0.0.0/8, `::1`, `localhost`) for tests and local development. No user-info, a
@@ -118,7 +119,25 @@ pub const PROXY_SCHEMES: [&str; 4] = ["http", "https", "socks5", "socks5h"];
 /// Parses a proxy URL: `http://`, `https://`, `socks5://` or `socks5h://`, a host, an
 /// optional port (1 to 65535) and an optional `user:password@`. A bad URL is CONFIG; the
 /// message never holds the URL (it may hold a password); `what` says where it came from.
+/// The proxy returned has no credentials ([`parse_proxy`] has them).
 pub fn parse_proxy_url(url: &str, what: &str) -> Result<ureq::Proxy> {
+    parse_proxy(url, what).map(|(proxy, _)| proxy)
+}
+
+/// A proxy URL's `user:password@`, percent-decoded (once, `+` kept: as ureq decodes it),
+/// wiped when dropped. As in ureq, the user is what comes before the first `:`, the password
+/// what comes after it (none without a `:`).
+pub(crate) struct ProxyUserinfo {
+    pub user: WipedString,
+    pub password: Option<WipedString>,
+}
+
+/// [`parse_proxy_url`], with the URL's user and password apart. The URL is parsed as ureq
+/// parses it (http's URI parser, so the same URLs are accepted), but over a copy that is
+/// wiped, and the user and password are decoded into wiped memory: ureq's `Proxy::new`
+/// keeps the whole URL, with the password, and decodes it into strings of its own, all freed
+/// unwiped. The proxy is then made from the URL without its `user:password@`.
+pub(crate) fn parse_proxy(url: &str, what: &str) -> Result<(ureq::Proxy, Option<ProxyUserinfo>)> {
     let invalid = || {
         Error::config(format!(
             "{what} is not a valid proxy URL (http://, https://, socks5:// or socks5h://, \
@@ -127,16 +146,77 @@ pub fn parse_proxy_url(url: &str, what: &str) -> Result<ureq::Proxy> {
         ))
     };
     let url = url.trim();
-    let authority = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let authority = authority.split(['/', '?', '#']).next().unwrap_or_default();
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let authority = url[start..]
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or_default();
     if !authority_port_is_valid(authority) {
         return Err(invalid());
     }
-    let proxy = ureq::Proxy::new(url).map_err(|_| invalid())?;
+    let wiped = bytes::Bytes::from_owner(zeroize::Zeroizing::new(url.as_bytes().to_vec()));
+    let uri = Uri::from_maybe_shared(wiped).map_err(|_| invalid())?;
+    let parsed = uri.authority().ok_or_else(invalid)?.as_str();
+    let (bare, userinfo) = match parsed.rfind('@') {
+        // The parser took the authority where it starts, after `scheme://` if any.
+        Some(at) if url[start..].starts_with(parsed) => {
+            let userinfo = &parsed[..at];
+            let (user, password) = match userinfo.split_once(':') {
+                Some((user, password)) => (user, Some(password)),
+                None => (userinfo, None),
+            };
+            let decoded = ProxyUserinfo {
+                user: percent_decode_wiped(user).ok_or_else(invalid)?,
+                password: password
+                    .map(|p| percent_decode_wiped(p).ok_or_else(invalid))
+                    .transpose()?,
+            };
+            let bare = format!("{}{}", &url[..start], &url[start + at + 1..]);
+            (bare, Some(decoded))
+        }
+        Some(_) => return Err(invalid()),
+        None => (url.to_string(), None),
+    };
+    let proxy = ureq::Proxy::new(&bare).map_err(|_| invalid())?;
     if proxy_scheme(&proxy).is_none() || proxy.host().is_empty() {
         return Err(invalid());
     }
-    Ok(proxy)
+    Ok((proxy, userinfo))
+}
+
+/// `%XX` decoded, any other byte (a `%` without two hex digits too) as it is, into memory
+/// allocated once and wiped; `None` when the result is not UTF-8 or holds a NUL (`%00`: no
+/// C string, nor our `Secret`, can hold it).
+fn percent_decode_wiped(s: &str) -> Option<WipedString> {
+    let hex = |b: u8| char::from(b).to_digit(16);
+    let bytes = s.as_bytes();
+    let mut out = zeroize::Zeroizing::new(Vec::with_capacity(bytes.len()));
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| Some(hex(*bytes.get(i + 1)?)? * 16 + hex(*bytes.get(i + 2)?)?))
+            .flatten();
+        match escaped {
+            Some(b) => {
+                out.push(b as u8);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    if out.contains(&0) {
+        return None;
+    }
+    match String::from_utf8(std::mem::take(&mut *out)) {
+        Ok(s) => Some(WipedString::new(s)),
+        Err(e) => {
+            zeroize::Zeroize::zeroize(&mut e.into_bytes());
+            None
+        }
+    }
 }
 
 /// The scheme of a parsed proxy, when it is one we support.

@@ -161,8 +161,8 @@ impl Transport {
             .max_response_header_size(64 * 1024)
             .build();
         let agent = Agent::with_parts(
-            agent_config,
-            connector(),
+            agent_config.clone(),
+            connector(proxy::ProxyConnector::new(proxies.clone(), agent_config)),
             resolver::CachingResolver::default(),
         );
         Ok(Transport {
@@ -185,7 +185,10 @@ impl Transport {
         Transport {
             agent: Agent::with_parts(
                 self.agent.config().clone(),
-                connector(),
+                connector(proxy::ProxyConnector::new(
+                    self.proxies.clone(),
+                    self.agent.config().clone(),
+                )),
                 resolver::CachingResolver::default(),
             ),
             timeout: self.timeout,
@@ -301,17 +304,14 @@ impl Transport {
 
 /// ureq's default chain (ureq 3.5 `DefaultConnector`: SOCKS, CONNECT proxy, TCP, rustls)
 /// with our TCP connector (module `tcp`: one write per request, socket timeouts set only when
-/// they change, a one-call liveness probe, wiped buffers) in place of ureq's. The CONNECT
-/// proxy connector opens its connection to the proxy through this same chain, so a tunnel
-/// runs over ours too; a SOCKS tunnel is ureq's own socket and is passed through. ureq's
-/// transports that stay (a SOCKS tunnel's, rustls's) get their buffers wiped (module `wipe`).
-fn connector() -> impl ureq::unversioned::transport::Connector {
-    use ureq::unversioned::transport::{
-        ConnectProxyConnector, Connector as _, RustlsConnector, SocksConnector,
-    };
-    ().chain(SocksConnector::default())
-        .chain(wipe::WipeConnector { tls_only: false })
-        .chain(ConnectProxyConnector::default())
+/// they change, a one-call liveness probe, wiped buffers) in place of ureq's, and our proxy
+/// connector (module `proxy`: SOCKS5 and CONNECT, the proxy's credentials never given to
+/// ureq) in place of ureq's two. It opens its connection to the proxy through this same
+/// chain, so a tunnel runs over ours too. ureq's rustls transport gets its buffers wiped
+/// (module `wipe`).
+fn connector(proxy: proxy::ProxyConnector) -> impl ureq::unversioned::transport::Connector {
+    use ureq::unversioned::transport::{Connector as _, RustlsConnector};
+    ().chain(proxy)
         .chain(tcp::TcpConnector)
         .chain(RustlsConnector::default())
         .chain(wipe::WipeConnector { tls_only: true })

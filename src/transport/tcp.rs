@@ -1,5 +1,5 @@
-//! Plain TCP under ureq (and under ureq's rustls and CONNECT-proxy layers, which chain onto
-//! it): ureq's own `TcpConnector` with four changes, for a kept-alive request in three system
+//! Plain TCP under ureq (and under ureq's rustls layer and our proxy tunnels, which chain
+//! onto it): ureq's own `TcpConnector` with four changes, for a kept-alive request in three system
 //! calls (one write, one read, one peek) instead of eleven:
 //!
 //! * One write per request. ureq hands the transport the request head and then the body in
@@ -32,8 +32,8 @@ use ureq::unversioned::transport::{
 use ureq::{Error, Timeout};
 use zeroize::Zeroize as _;
 
-/// Connects plain TCP sockets to the resolved addresses; passes a chained transport (a SOCKS
-/// tunnel) through untouched.
+/// Connects plain TCP sockets to the resolved addresses; passes a chained transport (a proxy
+/// tunnel, itself over a connection made here) through untouched.
 #[derive(Debug, Default)]
 pub(crate) struct TcpConnector;
 
