@@ -21,7 +21,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use support::c_harness::{self, cc, manifest_dir, run_folder, run_program, run_tool, Outcome};
+use support::c_harness::{
+    self, cc, cmake_configure, manifest_dir, run_folder, run_program, run_tool, Outcome,
+};
 use support::{token_server, CLIENT_ID, CLIENT_SECRET};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -395,11 +397,7 @@ fn cmake_find_package_consumers_get_a_token() {
     let _ = std::fs::remove_dir_all(&build);
     // The staged tree, not at the prefix its files name: the package finds itself.
     run_tool(
-        Command::new("cmake")
-            .arg("-S")
-            .arg(manifest_dir().join("tests/install"))
-            .arg("-B")
-            .arg(&build)
+        cmake_configure("tests/install", &build)
             .arg(format!(
                 "-DCMAKE_PREFIX_PATH={}",
                 path_str(&installs.staged)
@@ -434,11 +432,7 @@ fn cmake_finds(prefix: &Path, package_dir: Option<&str>, want: &str, tag: &str) 
         Some(dir) => format!("-Doauth2cc_DIR={}", path_str(&prefix.join(dir))),
     };
     let out = run_tool(
-        Command::new("cmake")
-            .arg("-S")
-            .arg(manifest_dir().join("tests/install/version_check"))
-            .arg("-B")
-            .arg(&build)
+        cmake_configure("tests/install/version_check", &build)
             .arg(location)
             .arg(format!("-DWANT={want}")),
     );
