@@ -191,12 +191,17 @@ fn spotify_like_env(token_url: String) -> Vec<(&'static str, String)> {
     ]
 }
 
-#[test]
-fn cpp_example_prints_the_seeds_authorization() {
+/// `examples/client_credentials.cpp`, built, and a [`start_server`] for it with its counts.
+fn cpp_example() -> (PathBuf, TestServer, Arc<Counts>) {
     let counts = Arc::new(Counts::default());
     let server = start_server(Arc::clone(&counts));
     let exe = build_cxx("examples/client_credentials.cpp", "client_credentials_cpp");
+    (exe, server, counts)
+}
 
+#[test]
+fn cpp_example_prints_the_seeds_authorization() {
+    let (exe, server, _) = cpp_example();
     let outcome = run_program(&exe, &[], &spotify_like_env(server.url("/token")));
     assert_success(&outcome);
     assert_eq!(
@@ -211,10 +216,7 @@ fn cpp_example_prints_the_seeds_authorization() {
 
 #[test]
 fn cpp_example_reports_failures() {
-    let counts = Arc::new(Counts::default());
-    let server = start_server(Arc::clone(&counts));
-    let exe = build_cxx("examples/client_credentials.cpp", "client_credentials_cpp");
-
+    let (exe, server, counts) = cpp_example();
     let outcome = run_program(&exe, &[], &spotify_like_env(server.url("/bad")));
     assert_eq!(outcome.status.code(), Some(1), "{}", outcome.report());
     assert_eq!(outcome.stdout, "", "{}", outcome.report());
