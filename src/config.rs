@@ -957,6 +957,7 @@ impl ConfigFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use oauth2cc_testkit::temp::TempFile;
 
     /// `e` is a `Config` error whose message holds each of `words`.
     fn assert_config_error(e: &Error, words: &[&str]) {
@@ -1157,45 +1158,30 @@ mod tests {
             ])
             .unwrap_err()
         };
-        let e = bad("OAUTH2CC_TIMEOUT_MS", "soon");
-        assert!(
-            e.message().contains("OAUTH2CC_TIMEOUT_MS") && e.message().contains("soon"),
-            "{}",
-            e.message()
+        assert_config_error(
+            &bad("OAUTH2CC_TIMEOUT_MS", "soon"),
+            &["OAUTH2CC_TIMEOUT_MS", "soon"],
         );
-        let e = bad("OAUTH2CC_BACKGROUND_REFRESH", "maybe");
-        assert!(
-            e.message().contains("OAUTH2CC_BACKGROUND_REFRESH"),
-            "{}",
-            e.message()
+        assert_config_error(
+            &bad("OAUTH2CC_BACKGROUND_REFRESH", "maybe"),
+            &["OAUTH2CC_BACKGROUND_REFRESH"],
         );
         let e = from_env(&[("OAUTH2CC_CLIENT_ID", "id")]).unwrap_err();
-        assert!(
-            e.message().contains("OAUTH2CC_CLIENT_SECRET"),
-            "{}",
-            e.message()
-        );
-    }
-
-    fn write_temp(name: &str, content: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("oauth2cc-config-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(name);
-        std::fs::write(&path, content).unwrap();
-        path
+        assert_config_error(&e, &["OAUTH2CC_CLIENT_SECRET"]);
     }
 
     #[test]
     fn from_file_reads_every_key() {
-        let path = write_temp(
-            "full.json",
+        let path = TempFile::new(
+            "full",
+            "json",
             r#"{"client_id":"id","client_secret":"secret","token_url":"http://127.0.0.1:1/t",
                 "scope":"s1 s2","auth_style":"post_body","params":{"audience":"aud"},
                 "timeout_ms":1500,"connect_timeout_ms":500,"user_agent":"ua/1","expiry_leeway":5,
                 "max_retries":2,"retry_max_wait_ms":100,"cache_file":"tok.json","max_response_bytes":1000,
                 "shared_cache":"rediss://u:p@cache.internal:6380"}"#,
         );
-        let c = Config::from_file(&path).unwrap();
+        let c = Config::from_file(path.path()).unwrap();
         assert_eq!(c.token_url(), Some("http://127.0.0.1:1/t"));
         assert_eq!(c.scope(), Some("s1 s2"));
         assert_eq!(c.auth_style(), AuthStyle::PostBody);
@@ -1239,43 +1225,47 @@ mod tests {
 
     #[test]
     fn from_file_errors_name_the_problem_not_the_secret() {
-        let unknown = write_temp(
-            "unknown.json",
+        let unknown = TempFile::new(
+            "unknown",
+            "json",
             r#"{"client_id":"id","client_secret":"s","colour":"red"}"#,
         );
-        let e = Config::from_file(&unknown).unwrap_err();
+        let e = Config::from_file(unknown.path()).unwrap_err();
         assert_config_error(&e, &["unknown field `colour`"]);
 
-        let wrong_type = write_temp(
-            "type.json",
+        let wrong_type = TempFile::new(
+            "type",
+            "json",
             r#"{"client_id":"id","client_secret":"TOPSECRET","timeout_ms":"TOPSECRET"}"#,
         );
-        let e = Config::from_file(&wrong_type).unwrap_err();
+        let e = Config::from_file(wrong_type.path()).unwrap_err();
         assert!(!e.message().contains("TOPSECRET"), "{}", e.message());
 
-        let style = write_temp(
-            "style.json",
+        let style = TempFile::new(
+            "style",
+            "json",
             r#"{"client_id":"id","client_secret":"s","auth_style":"digest"}"#,
         );
-        assert!(Config::from_file(&style)
+        assert!(Config::from_file(style.path())
             .unwrap_err()
             .message()
             .contains("digest"));
 
-        let http = write_temp(
-            "http.json",
+        let http = TempFile::new(
+            "http",
+            "json",
             r#"{"client_id":"id","client_secret":"s","token_url":"http://example.com/t"}"#,
         );
         assert_eq!(
-            Config::from_file(&http).unwrap_err().kind(),
+            Config::from_file(http.path()).unwrap_err().kind(),
             crate::ErrorKind::Config
         );
 
         let missing = Config::from_file("/nonexistent/oauth2cc.json").unwrap_err();
         assert_config_error(&missing, &["/nonexistent/oauth2cc.json"]);
 
-        let broken = write_temp("broken.json", "{not json");
-        assert!(Config::from_file(&broken)
+        let broken = TempFile::new("broken", "json", "{not json");
+        assert!(Config::from_file(broken.path())
             .unwrap_err()
             .message()
             .contains("not valid JSON"));
