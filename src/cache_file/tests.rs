@@ -3,20 +3,15 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use oauth2cc_testkit::temp::TempDir;
+
 use super::*;
 use crate::config::Config;
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("oauth2cc-cache-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 /// A fresh temporary folder for the test `name`, and the cache file path `token.json` in it.
-fn dir_and_path(name: &str) -> (PathBuf, PathBuf) {
-    let dir = temp_dir(name);
-    let path = dir.join("token.json");
+fn dir_and_path(name: &str) -> (TempDir, PathBuf) {
+    let dir = TempDir::new(&format!("cache-{name}"));
+    let path = dir.path().join("token.json");
     (dir, path)
 }
 
@@ -68,7 +63,7 @@ fn round_trip_with_0600_and_no_secret() {
     let left = loaded.expires_in().unwrap();
     assert!((3599..=3600).contains(&left), "{left}");
     assert_eq!(
-        fs::read_dir(&dir).unwrap().count(),
+        fs::read_dir(dir.path()).unwrap().count(),
         1,
         "no temporary file left behind"
     );
@@ -76,7 +71,7 @@ fn round_trip_with_0600_and_no_secret() {
 
 #[test]
 fn replace_is_atomic_and_keeps_permissions() {
-    let (_, path) = dir_and_path("replace");
+    let (_dir, path) = dir_and_path("replace");
     let file = CacheFile::new(&path, &config());
     file.store(&token(3600));
     let first_inode = std::os::unix::fs::MetadataExt::ino(&fs::metadata(&path).unwrap());
@@ -93,7 +88,7 @@ fn replace_is_atomic_and_keeps_permissions() {
 
 #[test]
 fn a_changed_key_does_not_reuse_the_token() {
-    let (_, path) = dir_and_path("key");
+    let (_dir, path) = dir_and_path("key");
     CacheFile::new(&path, &config()).store(&token(3600));
     let mut other_scope = config();
     other_scope.set_scope(Some("a")).unwrap();
@@ -134,9 +129,9 @@ fn corrupt_expired_foreign_and_writable_files_are_ignored() {
         assert!(load_now(&file).is_none(), "{mode:o}");
     }
 
-    let real = dir.join("real.json");
+    let real = dir.path().join("real.json");
     CacheFile::new(&real, &config()).store(&token(3600));
-    let link = dir.join("link.json");
+    let link = dir.path().join("link.json");
     std::os::unix::fs::symlink(&real, &link).unwrap();
     assert!(
         CacheFile::new(&link, &config())
@@ -148,7 +143,7 @@ fn corrupt_expired_foreign_and_writable_files_are_ignored() {
 
 #[test]
 fn tokens_without_expiry_are_not_cached() {
-    let (_, path) = dir_and_path("noexpiry");
+    let (_dir, path) = dir_and_path("noexpiry");
     let t = Token::new(
         "x",
         "bearer",
@@ -165,7 +160,7 @@ fn tokens_without_expiry_are_not_cached() {
 
 #[test]
 fn a_client_reuses_the_file_across_instances() {
-    let (_, path) = dir_and_path("client");
+    let (_dir, path) = dir_and_path("client");
     let c = config_with_cache_file(&path);
     CacheFile::new(&path, &c).store(&token(3600));
     // The token URL points at a closed port: only the cache can answer.
@@ -205,7 +200,7 @@ fn release_fifo_readers(fifo: &Path) {
 #[test]
 fn a_fifo_at_the_cache_path_never_blocks() {
     let (dir, path) = dir_and_path("fifo");
-    let fifo = mkfifo(&dir);
+    let fifo = mkfifo(dir.path());
     let file = Arc::new(CacheFile::new(&path, &config()));
 
     // A FIFO, and a symlink to it, sitting at the path.
@@ -225,7 +220,7 @@ fn a_fifo_at_the_cache_path_never_blocks() {
     let swaps = Arc::new(AtomicUsize::new(0));
     let swapper = {
         let (stop, swaps) = (Arc::clone(&stop), Arc::clone(&swaps));
-        let (dir, path, fifo) = (dir.clone(), path.clone(), fifo.clone());
+        let (dir, path, fifo) = (dir.path().to_path_buf(), path.clone(), fifo.clone());
         std::thread::spawn(move || {
             let (regular, link) = (dir.join("regular.tmp"), dir.join("link.tmp"));
             while !stop.load(Ordering::Relaxed) {
@@ -359,7 +354,7 @@ fn assert_swept(stale: &[PathBuf], kept: &[PathBuf], after: &str) {
 
 #[test]
 fn a_store_removes_orphaned_temporaries() {
-    let (_, path) = dir_and_path("orphans-store");
+    let (_dir, path) = dir_and_path("orphans-store");
     let (stale, kept) = orphans_and_bystanders(&path);
     CacheFile::new(&path, &config()).store(&token(3600));
     assert_swept(&stale, &kept, "store");
@@ -368,7 +363,7 @@ fn a_store_removes_orphaned_temporaries() {
 
 #[test]
 fn invalidate_removes_orphaned_temporaries() {
-    let (_, path) = dir_and_path("orphans-invalidate");
+    let (_dir, path) = dir_and_path("orphans-invalidate");
     let c = config_with_cache_file(&path);
     CacheFile::new(&path, &c).store(&token(3600));
     let (stale, kept) = orphans_and_bystanders(&path);
@@ -380,10 +375,10 @@ fn invalidate_removes_orphaned_temporaries() {
 
 #[test]
 fn remove_never_deletes_through_a_symlink() {
-    let dir = temp_dir("remove-link");
-    let real = dir.join("real.json");
+    let dir = TempDir::new("cache-remove-link");
+    let real = dir.path().join("real.json");
     CacheFile::new(&real, &config()).store(&token(3600));
-    let link = dir.join("link.json");
+    let link = dir.path().join("link.json");
     std::os::unix::fs::symlink(&real, &link).unwrap();
     CacheFile::new(&link, &config()).remove();
     assert!(real.exists(), "the symlink's target survives");
@@ -401,7 +396,7 @@ fn linux_writes_through_an_unnamed_file() {
     for expires_in in [3600, 7200] {
         let written = write_atomically(&path, format!("{{\"n\":{expires_in}}}").as_bytes());
         assert_eq!(written.unwrap(), Written::Unnamed);
-        let names: Vec<_> = fs::read_dir(&dir)
+        let names: Vec<_> = fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name())
             .collect();
@@ -430,7 +425,7 @@ fn the_named_fallback_replaces_atomically_and_leaves_nothing() {
     assert_ne!(std::os::unix::fs::MetadataExt::ino(&meta), first);
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);
     assert_eq!(fs::read(&path).unwrap(), b"second");
-    assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
 }
 
 #[test]
@@ -454,7 +449,7 @@ fn the_temporary_name_pattern_is_exact() {
 
 #[test]
 fn an_oversized_file_is_not_read() {
-    let (_, path) = dir_and_path("oversized");
+    let (_dir, path) = dir_and_path("oversized");
     let file = CacheFile::new(&path, &config());
     file.store(&token(3600));
     let mut text = fs::read_to_string(&path).unwrap();
@@ -471,7 +466,7 @@ fn an_oversized_file_is_not_read() {
 
 #[test]
 fn clients_of_two_issuers_do_not_share_an_entry() {
-    let (_, path) = dir_and_path("issuers");
+    let (_dir, path) = dir_and_path("issuers");
     let mut a = config();
     a.set_issuer(Some("https://a.example")).unwrap();
     let mut b = config();
