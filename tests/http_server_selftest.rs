@@ -119,14 +119,15 @@ fn assert_eof(conn: &mut BufReader<TcpStream>) {
     assert!(rest.is_empty(), "unexpected bytes: {rest:?}");
 }
 
+/// The body [`echo`] answers a request for `path` on connection `conn_id` with.
+fn echoed(path: &str, conn_id: u64) -> String {
+    format!(r#"{{"path":"{path}","conn":{conn_id}}}"#)
+}
+
 fn echo(request: &Request) -> Action {
     Action::Respond(Response::json(
         200,
-        &format!(
-            r#"{{"path":"{}","conn":{}}}"#,
-            request.path(),
-            request.conn_id
-        ),
+        &echoed(request.path(), request.conn_id),
     ))
 }
 
@@ -141,8 +142,8 @@ fn keep_alive_serves_two_requests_on_one_connection() {
     let second = read_reply(&mut conn);
     assert_eq!(first.status, 200);
     assert_eq!(first.header("content-type"), Some("application/json"));
-    assert_eq!(first.body_str(), r#"{"path":"/one","conn":1}"#);
-    assert_eq!(second.body_str(), r#"{"path":"/two","conn":1}"#);
+    assert_eq!(first.body_str(), echoed("/one", 1));
+    assert_eq!(second.body_str(), echoed("/two", 1));
     assert_eq!(first.header("connection"), None);
 
     let requests = server.requests();
@@ -156,10 +157,7 @@ fn keep_alive_serves_two_requests_on_one_connection() {
 
     // A second connection gets a new id.
     let mut other = connect_and_send(&server, b"GET /three HTTP/1.1\r\nHost: x\r\n\r\n");
-    assert_eq!(
-        read_reply(&mut other).body_str(),
-        r#"{"path":"/three","conn":2}"#
-    );
+    assert_eq!(read_reply(&mut other).body_str(), echoed("/three", 2));
     assert_eq!(server.connection_count(), 2);
     assert_eq!(server.request_count(), 3);
 }
@@ -171,14 +169,8 @@ fn pipelined_requests_are_answered_in_order() {
         &server,
         b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n",
     );
-    assert_eq!(
-        read_reply(&mut conn).body_str(),
-        r#"{"path":"/a","conn":1}"#
-    );
-    assert_eq!(
-        read_reply(&mut conn).body_str(),
-        r#"{"path":"/b","conn":1}"#
-    );
+    assert_eq!(read_reply(&mut conn).body_str(), echoed("/a", 1));
+    assert_eq!(read_reply(&mut conn).body_str(), echoed("/b", 1));
 }
 
 #[test]
