@@ -191,6 +191,24 @@ struct Deleter {
 template <typename T, void (*Free)(T *)>
 using Handle = std::unique_ptr<T, Deleter<T, Free>>;
 
+/** The base of each wrapper class: owns its C handle and hands it out. */
+template <typename T, void (*Free)(T *)>
+class Owner {
+ public:
+  /** The C handle, still owned by this object (NULL after a move). */
+  T *native_handle() const noexcept { return handle_.get(); }
+  /** Gives up ownership: the caller frees the result with the matching oauth2cc_*_free. */
+  T *release() noexcept { return handle_.release(); }
+
+ protected:
+  /** Takes ownership of `raw` (NULL makes an empty object). */
+  explicit Owner(T *raw = nullptr) noexcept : handle_(raw) {}
+  void reset(T *raw) noexcept { handle_.reset(raw); }
+
+ private:
+  Handle<T, Free> handle_;
+};
+
 }  // namespace detail
 
 /**
@@ -198,7 +216,7 @@ using Handle = std::unique_ptr<T, Deleter<T, Free>>;
  * timeouts, TLS, proxy, retries, cache file. Setters return *this for chaining and throw
  * oauth2cc::Error on a bad value. The client secret is wiped from memory when freed.
  */
-class Config {
+class Config : public detail::Owner<oauth2cc_config, oauth2cc_config_free> {
  public:
   /** Every default and no token URL (set one; for Spotify OAUTH2CC_SPOTIFY_TOKEN_URL); id and
       secret must be non-empty UTF-8. */
@@ -207,7 +225,7 @@ class Config {
     const detail::SecretCopy secret(client_secret, "client_secret");
     oauth2cc_config *raw = nullptr;
     detail::check(oauth2cc_config_new(id.c_str(), secret.c_str(), &raw));
-    handle_.reset(raw);
+    reset(raw);
   }
 
   /** A client without a secret: it authenticates with a private key or a certificate. */
@@ -215,7 +233,7 @@ class Config {
     const std::string id = detail::c_str(client_id, "client_id");
     oauth2cc_config *raw = nullptr;
     detail::check(oauth2cc_config_new(id.c_str(), nullptr, &raw));
-    handle_.reset(raw);
+    reset(raw);
   }
 
   /** Reads a JSON configuration file (the keys of oauth2cc_config_from_file). */
@@ -353,13 +371,10 @@ class Config {
     return set_text(oauth2cc_config_set_jwt_audience, audience, "audience");
   }
 
-  /** The C handle, still owned by this object (NULL after a move). */
-  oauth2cc_config *native_handle() const noexcept { return handle_.get(); }
-  /** Gives up ownership: the caller frees the result with oauth2cc_config_free. */
-  oauth2cc_config *release() noexcept { return handle_.release(); }
+  // native_handle() and release(): from detail::Owner.
 
  private:
-  explicit Config(oauth2cc_config *raw) noexcept : handle_(raw) {}
+  explicit Config(oauth2cc_config *raw) noexcept : Owner(raw) {}
 
   /** Calls the C setter `set` on this config; throws on failure. */
   template <typename... Params, typename... Args>
@@ -382,8 +397,6 @@ class Config {
   static std::uint32_t to_ms(std::chrono::milliseconds d) noexcept {
     return to_u32(static_cast<long long>(d.count()));
   }
-
-  detail::Handle<oauth2cc_config, oauth2cc_config_free> handle_;
 };
 
 /**
@@ -391,10 +404,10 @@ class Config {
  * Immutable; any number of threads may read one at once. The token is a secret: do not log
  * it. It is wiped from memory when its last owner is destroyed.
  */
-class Authorization {
+class Authorization : public detail::Owner<oauth2cc_authorization, oauth2cc_authorization_free> {
  public:
   /** Takes ownership of a handle from the C API (NULL makes an empty object). */
-  explicit Authorization(oauth2cc_authorization *raw) noexcept : handle_(raw) {}
+  explicit Authorization(oauth2cc_authorization *raw) noexcept : Owner(raw) {}
 
   /** The access token; empty after a move. */
   std::string_view access_token() const noexcept {
@@ -446,18 +459,12 @@ class Authorization {
       throw Error(Status::InvalidArgument, "clone of an empty oauth2cc::Authorization");
     return Authorization(raw);
   }
-
-  oauth2cc_authorization *native_handle() const noexcept { return handle_.get(); }
-  oauth2cc_authorization *release() noexcept { return handle_.release(); }
-
- private:
-  detail::Handle<oauth2cc_authorization, oauth2cc_authorization_free> handle_;
 };
 
 /** An API response from Client::get: status, headers and the whole body. Immutable. */
-class Response {
+class Response : public detail::Owner<oauth2cc_response, oauth2cc_response_free> {
  public:
-  explicit Response(oauth2cc_response *raw) noexcept : handle_(raw) {}
+  explicit Response(oauth2cc_response *raw) noexcept : Owner(raw) {}
 
   /** The HTTP status code (any status is a successful call); 0 after a move. */
   int status() const noexcept { return oauth2cc_response_status(native_handle()); }
@@ -485,25 +492,19 @@ class Response {
     }
     return all;
   }
-
-  oauth2cc_response *native_handle() const noexcept { return handle_.get(); }
-  oauth2cc_response *release() noexcept { return handle_.release(); }
-
- private:
-  detail::Handle<oauth2cc_response, oauth2cc_response_free> handle_;
 };
 
 /**
  * A token source for one configuration, shared by all threads of a process: token() hands
  * out the cached token and refreshes it once, for all threads, when it is about to expire.
  */
-class Client {
+class Client : public detail::Owner<oauth2cc_client, oauth2cc_client_free> {
  public:
   /** Copies what it needs from `config`, which may be destroyed afterwards. */
   explicit Client(const Config &config) {
     oauth2cc_client *raw = nullptr;
     detail::check(oauth2cc_client_new(config.native_handle(), &raw));
-    handle_.reset(raw);
+    reset(raw);
   }
 
   /** A valid token: the cached one, or a freshly fetched one. */
@@ -570,12 +571,6 @@ class Client {
     detail::check(oauth2cc_client_get_stats(native_handle(), &s));
     return s;
   }
-
-  oauth2cc_client *native_handle() const noexcept { return handle_.get(); }
-  oauth2cc_client *release() noexcept { return handle_.release(); }
-
- private:
-  detail::Handle<oauth2cc_client, oauth2cc_client_free> handle_;
 };
 
 /** One token from Spotify's accounts service with every default (the Python pytify client's authenticate). */

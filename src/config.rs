@@ -957,6 +957,24 @@ impl ConfigFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use oauth2cc_testkit::temp::TempFile;
+
+    /// `e` is a `Config` error whose message holds each of `words`.
+    fn assert_config_error(e: &Error, words: &[&str]) {
+        assert_eq!(e.kind(), crate::ErrorKind::Config, "{}", e.message());
+        for word in words {
+            assert!(e.message().contains(word), "{}", e.message());
+        }
+    }
+
+    /// [`Config::from_vars`] with these (name, value) variables and no other.
+    fn from_env(vars: &[(&str, &str)]) -> Result<Config> {
+        Config::from_vars(|name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, value)| value.to_string())
+        })
+    }
 
     #[test]
     fn defaults() {
@@ -1049,15 +1067,14 @@ mod tests {
 
     #[test]
     fn from_vars() {
-        let vars = |name: &str| match name {
-            "OAUTH2CC_CLIENT_ID" => Some("id".to_string()),
-            "OAUTH2CC_CLIENT_SECRET" => Some("secret".to_string()),
-            "OAUTH2CC_TOKEN_URL" => Some("http://127.0.0.1:9/token".to_string()),
-            "OAUTH2CC_SCOPE" => Some("a b".to_string()),
-            "OAUTH2CC_SHARED_CACHE" => Some("redis://:pw@127.0.0.1:6390/3".to_string()),
-            _ => None,
-        };
-        let c = Config::from_vars(vars).unwrap();
+        let c = from_env(&[
+            ("OAUTH2CC_CLIENT_ID", "id"),
+            ("OAUTH2CC_CLIENT_SECRET", "secret"),
+            ("OAUTH2CC_TOKEN_URL", "http://127.0.0.1:9/token"),
+            ("OAUTH2CC_SCOPE", "a b"),
+            ("OAUTH2CC_SHARED_CACHE", "redis://:pw@127.0.0.1:6390/3"),
+        ])
+        .unwrap();
         assert_eq!(c.client_id(), "id");
         assert_eq!(c.token_url(), Some("http://127.0.0.1:9/token"));
         assert_eq!(c.scope(), Some("a b"));
@@ -1066,9 +1083,8 @@ mod tests {
             Some("redis://127.0.0.1:6390/3")
         );
         assert!(!format!("{c:?}").contains("pw@"), "{c:?}");
-        let e = Config::from_vars(|_| None).unwrap_err();
-        assert_eq!(e.kind(), crate::ErrorKind::Config);
-        assert!(e.message().contains("OAUTH2CC_CLIENT_ID"));
+        let e = from_env(&[]).unwrap_err();
+        assert_config_error(&e, &["OAUTH2CC_CLIENT_ID"]);
     }
 
     /// The environment and the JSON file know the same settings: every key of the file has
@@ -1097,30 +1113,26 @@ mod tests {
 
     #[test]
     fn every_setting_from_the_environment() {
-        let vars = |name: &str| {
-            let value = match name {
-                "OAUTH2CC_CLIENT_ID" => "env-id",
-                "OAUTH2CC_CLIENT_SECRET" => "env-secret",
-                "OAUTH2CC_TOKEN_URL" => "http://127.0.0.1:9/token",
-                "OAUTH2CC_AUTH_STYLE" => "post_body",
-                "OAUTH2CC_PARAMS" => "audience=https%3A%2F%2Fapi&resource=r+1",
-                "OAUTH2CC_TIMEOUT_MS" => "1500",
-                "OAUTH2CC_CONNECT_TIMEOUT_MS" => " 700 ",
-                "OAUTH2CC_USER_AGENT" => "env-agent/1",
-                "OAUTH2CC_EXPIRY_LEEWAY" => "7",
-                "OAUTH2CC_MAX_RETRIES" => "2",
-                "OAUTH2CC_RETRY_MAX_WAIT_MS" => "300",
-                "OAUTH2CC_CACHE_FILE" => "tok.json",
-                "OAUTH2CC_MIN_REFRESH_INTERVAL_MS" => "0",
-                "OAUTH2CC_UNAUTHORIZED_REFRESH_INTERVAL_MS" => "9000",
-                "OAUTH2CC_BACKGROUND_REFRESH" => "yes",
-                "OAUTH2CC_MAX_RESPONSE_BYTES" => "4096",
-                "OAUTH2CC_SCOPE" => "",
-                _ => return None,
-            };
-            Some(value.to_string())
-        };
-        let c = Config::from_vars(vars).unwrap();
+        let c = from_env(&[
+            ("OAUTH2CC_CLIENT_ID", "env-id"),
+            ("OAUTH2CC_CLIENT_SECRET", "env-secret"),
+            ("OAUTH2CC_TOKEN_URL", "http://127.0.0.1:9/token"),
+            ("OAUTH2CC_AUTH_STYLE", "post_body"),
+            ("OAUTH2CC_PARAMS", "audience=https%3A%2F%2Fapi&resource=r+1"),
+            ("OAUTH2CC_TIMEOUT_MS", "1500"),
+            ("OAUTH2CC_CONNECT_TIMEOUT_MS", " 700 "),
+            ("OAUTH2CC_USER_AGENT", "env-agent/1"),
+            ("OAUTH2CC_EXPIRY_LEEWAY", "7"),
+            ("OAUTH2CC_MAX_RETRIES", "2"),
+            ("OAUTH2CC_RETRY_MAX_WAIT_MS", "300"),
+            ("OAUTH2CC_CACHE_FILE", "tok.json"),
+            ("OAUTH2CC_MIN_REFRESH_INTERVAL_MS", "0"),
+            ("OAUTH2CC_UNAUTHORIZED_REFRESH_INTERVAL_MS", "9000"),
+            ("OAUTH2CC_BACKGROUND_REFRESH", "yes"),
+            ("OAUTH2CC_MAX_RESPONSE_BYTES", "4096"),
+            ("OAUTH2CC_SCOPE", ""),
+        ])
+        .unwrap();
         assert_eq!(c.auth_style(), AuthStyle::PostBody);
         assert_eq!(
             c.params().collect::<Vec<_>>(),
@@ -1138,54 +1150,38 @@ mod tests {
         assert_eq!(c.max_response_bytes(), 4096);
         assert_eq!(c.scope(), None, "an empty variable is unset");
 
-        let bad = |name: &'static str, value: &'static str| {
-            move |n: &str| match n {
-                "OAUTH2CC_CLIENT_ID" => Some("id".to_string()),
-                "OAUTH2CC_CLIENT_SECRET" => Some("secret".to_string()),
-                n if n == name => Some(value.to_string()),
-                _ => None,
-            }
+        let bad = |name: &str, value: &str| {
+            from_env(&[
+                ("OAUTH2CC_CLIENT_ID", "id"),
+                ("OAUTH2CC_CLIENT_SECRET", "secret"),
+                (name, value),
+            ])
+            .unwrap_err()
         };
-        let e = Config::from_vars(bad("OAUTH2CC_TIMEOUT_MS", "soon")).unwrap_err();
-        assert!(
-            e.message().contains("OAUTH2CC_TIMEOUT_MS") && e.message().contains("soon"),
-            "{}",
-            e.message()
+        assert_config_error(
+            &bad("OAUTH2CC_TIMEOUT_MS", "soon"),
+            &["OAUTH2CC_TIMEOUT_MS", "soon"],
         );
-        let e = Config::from_vars(bad("OAUTH2CC_BACKGROUND_REFRESH", "maybe")).unwrap_err();
-        assert!(
-            e.message().contains("OAUTH2CC_BACKGROUND_REFRESH"),
-            "{}",
-            e.message()
+        assert_config_error(
+            &bad("OAUTH2CC_BACKGROUND_REFRESH", "maybe"),
+            &["OAUTH2CC_BACKGROUND_REFRESH"],
         );
-        let e = Config::from_vars(|n| (n == "OAUTH2CC_CLIENT_ID").then(|| "id".to_string()))
-            .unwrap_err();
-        assert!(
-            e.message().contains("OAUTH2CC_CLIENT_SECRET"),
-            "{}",
-            e.message()
-        );
-    }
-
-    fn write_temp(name: &str, content: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("oauth2cc-config-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(name);
-        std::fs::write(&path, content).unwrap();
-        path
+        let e = from_env(&[("OAUTH2CC_CLIENT_ID", "id")]).unwrap_err();
+        assert_config_error(&e, &["OAUTH2CC_CLIENT_SECRET"]);
     }
 
     #[test]
     fn from_file_reads_every_key() {
-        let path = write_temp(
-            "full.json",
+        let path = TempFile::new(
+            "full",
+            "json",
             r#"{"client_id":"id","client_secret":"secret","token_url":"http://127.0.0.1:1/t",
                 "scope":"s1 s2","auth_style":"post_body","params":{"audience":"aud"},
                 "timeout_ms":1500,"connect_timeout_ms":500,"user_agent":"ua/1","expiry_leeway":5,
                 "max_retries":2,"retry_max_wait_ms":100,"cache_file":"tok.json","max_response_bytes":1000,
                 "shared_cache":"rediss://u:p@cache.internal:6380"}"#,
         );
-        let c = Config::from_file(&path).unwrap();
+        let c = Config::from_file(path.path()).unwrap();
         assert_eq!(c.token_url(), Some("http://127.0.0.1:1/t"));
         assert_eq!(c.scope(), Some("s1 s2"));
         assert_eq!(c.auth_style(), AuthStyle::PostBody);
@@ -1229,49 +1225,47 @@ mod tests {
 
     #[test]
     fn from_file_errors_name_the_problem_not_the_secret() {
-        let unknown = write_temp(
-            "unknown.json",
+        let unknown = TempFile::new(
+            "unknown",
+            "json",
             r#"{"client_id":"id","client_secret":"s","colour":"red"}"#,
         );
-        let e = Config::from_file(&unknown).unwrap_err();
-        assert_eq!(e.kind(), crate::ErrorKind::Config);
-        assert!(
-            e.message().contains("unknown field `colour`"),
-            "{}",
-            e.message()
-        );
+        let e = Config::from_file(unknown.path()).unwrap_err();
+        assert_config_error(&e, &["unknown field `colour`"]);
 
-        let wrong_type = write_temp(
-            "type.json",
+        let wrong_type = TempFile::new(
+            "type",
+            "json",
             r#"{"client_id":"id","client_secret":"TOPSECRET","timeout_ms":"TOPSECRET"}"#,
         );
-        let e = Config::from_file(&wrong_type).unwrap_err();
+        let e = Config::from_file(wrong_type.path()).unwrap_err();
         assert!(!e.message().contains("TOPSECRET"), "{}", e.message());
 
-        let style = write_temp(
-            "style.json",
+        let style = TempFile::new(
+            "style",
+            "json",
             r#"{"client_id":"id","client_secret":"s","auth_style":"digest"}"#,
         );
-        assert!(Config::from_file(&style)
+        assert!(Config::from_file(style.path())
             .unwrap_err()
             .message()
             .contains("digest"));
 
-        let http = write_temp(
-            "http.json",
+        let http = TempFile::new(
+            "http",
+            "json",
             r#"{"client_id":"id","client_secret":"s","token_url":"http://example.com/t"}"#,
         );
         assert_eq!(
-            Config::from_file(&http).unwrap_err().kind(),
+            Config::from_file(http.path()).unwrap_err().kind(),
             crate::ErrorKind::Config
         );
 
         let missing = Config::from_file("/nonexistent/oauth2cc.json").unwrap_err();
-        assert_eq!(missing.kind(), crate::ErrorKind::Config);
-        assert!(missing.message().contains("/nonexistent/oauth2cc.json"));
+        assert_config_error(&missing, &["/nonexistent/oauth2cc.json"]);
 
-        let broken = write_temp("broken.json", "{not json");
-        assert!(Config::from_file(&broken)
+        let broken = TempFile::new("broken", "json", "{not json");
+        assert!(Config::from_file(broken.path())
             .unwrap_err()
             .message()
             .contains("not valid JSON"));
@@ -1296,44 +1290,32 @@ mod tests {
         assert!(e.message().contains("client_secret"), "{}", e.message());
 
         let key = key.to_string_lossy().into_owned();
-        let vars = |name: &str| match name {
-            "OAUTH2CC_CLIENT_ID" => Some("id".to_string()),
-            "OAUTH2CC_PRIVATE_KEY_FILE" => Some(key.clone()),
-            "OAUTH2CC_JWT_ALGORITHM" => Some("ES256".to_string()),
-            _ => None,
-        };
-        let e = Config::from_vars(vars).unwrap_err();
-        assert_eq!(e.kind(), crate::ErrorKind::Config);
-        assert!(
-            e.message().contains("OAUTH2CC_JWT_ALGORITHM") && e.message().contains("ES256"),
-            "{}",
-            e.message()
-        );
-        let vars = |name: &str| match name {
-            "OAUTH2CC_CLIENT_ID" => Some("id".to_string()),
-            "OAUTH2CC_PRIVATE_KEY_FILE" => Some(key.clone()),
-            "OAUTH2CC_PRIVATE_KEY_ID" => Some("k2".to_string()),
-            "OAUTH2CC_AUTH_STYLE" => Some("private_key_jwt".to_string()),
-            _ => None,
-        };
-        let c = Config::from_vars(vars).unwrap();
+        let e = from_env(&[
+            ("OAUTH2CC_CLIENT_ID", "id"),
+            ("OAUTH2CC_PRIVATE_KEY_FILE", &key),
+            ("OAUTH2CC_JWT_ALGORITHM", "ES256"),
+        ])
+        .unwrap_err();
+        assert_config_error(&e, &["OAUTH2CC_JWT_ALGORITHM", "ES256"]);
+        let c = from_env(&[
+            ("OAUTH2CC_CLIENT_ID", "id"),
+            ("OAUTH2CC_PRIVATE_KEY_FILE", &key),
+            ("OAUTH2CC_PRIVATE_KEY_ID", "k2"),
+            ("OAUTH2CC_AUTH_STYLE", "private_key_jwt"),
+        ])
+        .unwrap();
         assert_eq!(c.private_key().unwrap().1, Some("k2"));
         let cert = keys.join("p256.cert.pem").to_string_lossy().into_owned();
-        let cert_only = |name: &str| match name {
-            "OAUTH2CC_CLIENT_ID" => Some("id".to_string()),
-            "OAUTH2CC_CLIENT_CERTIFICATE_FILE" => Some(cert.clone()),
-            "OAUTH2CC_ISSUER" => Some("https://issuer.example".to_string()),
-            _ => None,
-        };
-        let e = Config::from_vars(cert_only).unwrap_err();
-        assert_eq!(e.kind(), crate::ErrorKind::Config);
-        assert!(e.message().contains("KEY_FILE"), "{}", e.message());
+        let mut cert_vars = vec![
+            ("OAUTH2CC_CLIENT_ID", "id"),
+            ("OAUTH2CC_CLIENT_CERTIFICATE_FILE", cert.as_str()),
+            ("OAUTH2CC_ISSUER", "https://issuer.example"),
+        ];
+        let e = from_env(&cert_vars).unwrap_err();
+        assert_config_error(&e, &["KEY_FILE"]);
         let p256 = keys.join("p256.pk8.pem").to_string_lossy().into_owned();
-        let with_key = |name: &str| match name {
-            "OAUTH2CC_CLIENT_CERTIFICATE_KEY_FILE" => Some(p256.clone()),
-            other => cert_only(other),
-        };
-        let tls = Config::from_vars(with_key).unwrap();
+        cert_vars.push(("OAUTH2CC_CLIENT_CERTIFICATE_KEY_FILE", &p256));
+        let tls = from_env(&cert_vars).unwrap();
         assert_eq!(tls.auth_style(), AuthStyle::TlsClient);
         assert_eq!(tls.issuer(), Some("https://issuer.example"));
         assert!(format!("{c:?}").contains("rsa2048.pk8.pem"));
@@ -1343,8 +1325,7 @@ mod tests {
     #[test]
     fn endless_files_are_refused_not_read_forever() {
         let e = Config::from_file("/dev/zero").unwrap_err();
-        assert_eq!(e.kind(), crate::ErrorKind::Config);
-        assert!(e.message().contains("larger than"), "{}", e.message());
+        assert_config_error(&e, &["larger than"]);
         let mut c = Config::new("id", "secret").unwrap();
         let e = c.set_ca_file("/dev/zero").unwrap_err();
         assert!(e.message().contains("larger than"), "{}", e.message());

@@ -341,17 +341,7 @@ impl SharedCache {
             None => Ok(()),
         };
         // Unlock even when the entry could not be written: the others then fetch themselves.
-        let release = [
-            &b"EVAL"[..],
-            RELEASE_LOCK.as_bytes(),
-            b"1",
-            self.lock_key.as_bytes(),
-            owner.as_bytes(),
-        ];
-        let released = match conn.command(&release)? {
-            Reply::Int(_) => Ok(()),
-            other => Err(unexpected("EVAL (unlock)", other)),
-        };
+        let released = eval(conn, RELEASE_LOCK, "unlock", &self.lock_key, owner);
         stored.and(released)
     }
 
@@ -370,17 +360,7 @@ impl SharedCache {
             let deadline = Instant::now() + config.timeout();
             let mut conn =
                 RedisConnection::connect(&self.target, config, deadline, op_timeout(config))?;
-            let forget = [
-                &b"EVAL"[..],
-                FORGET_TOKEN.as_bytes(),
-                b"1",
-                self.key.as_bytes(),
-                sha1.as_bytes(),
-            ];
-            match conn.command(&forget)? {
-                Reply::Int(_) => Ok(()),
-                other => Err(unexpected("EVAL (forget)", other)),
-            }
+            eval(&mut conn, FORGET_TOKEN, "forget", &self.key, &sha1)
         })();
         if let Err(e) = result {
             self.failed(hooks, &e);
@@ -419,6 +399,28 @@ fn op_timeout(config: &Config) -> Duration {
     (config.timeout() / 4)
         .min(config.connect_timeout())
         .max(Duration::from_millis(1))
+}
+
+/// Runs the Lua `script` (`what` it does, for a message) on one key with one argument; it
+/// answers an integer.
+fn eval(
+    conn: &mut RedisConnection,
+    script: &str,
+    what: &str,
+    key: &str,
+    arg: &str,
+) -> std::io::Result<()> {
+    let command = [
+        &b"EVAL"[..],
+        script.as_bytes(),
+        b"1",
+        key.as_bytes(),
+        arg.as_bytes(),
+    ];
+    match conn.command(&command)? {
+        Reply::Int(_) => Ok(()),
+        other => Err(unexpected(&format!("EVAL ({what})"), other)),
+    }
 }
 
 fn unexpected(what: &str, reply: Reply) -> std::io::Error {

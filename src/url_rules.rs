@@ -268,40 +268,47 @@ mod tests {
 
     #[test]
     fn messages_show_the_url_but_never_a_password() {
-        let e = check_url("https://user:hunter2@host/token", "token_url").unwrap_err();
+        let token_url_error = |url: &str| {
+            check_url(url, "token_url")
+                .unwrap_err()
+                .message()
+                .to_owned()
+        };
+        let proxy_error = |url: &str| {
+            parse_proxy_url(url, "proxy")
+                .unwrap_err()
+                .message()
+                .to_owned()
+        };
+        for (url, shown) in [
+            (
+                "https://user:hunter2@host/token",
+                "\"https://***@host/token\"",
+            ),
+            ("http://exmaple.com/token", "\"http://exmaple.com/token\""),
+            (
+                "https://auth.example:s3cret-pw/token",
+                "\"https://auth.example:***/token\"",
+            ),
+        ] {
+            let message = token_url_error(url);
+            assert!(message.contains(shown), "{message}");
+        }
+        let message = token_url_error("https://user:hunter2@host/token");
         assert!(
-            e.message().contains("\"https://***@host/token\""),
-            "{}",
-            e.message()
+            !message.contains("hunter2") && !message.contains("user:"),
+            "{message}"
         );
-        assert!(
-            !e.message().contains("hunter2") && !e.message().contains("user:"),
-            "{}",
-            e.message()
-        );
-        let e = check_url("http://exmaple.com/token", "token_url").unwrap_err();
-        assert!(
-            e.message().contains("\"http://exmaple.com/token\""),
-            "{}",
-            e.message()
-        );
-        let e = parse_proxy_url("ftp://bob:s3cret@proxy:21", "proxy").unwrap_err();
-        assert!(
-            e.message().ends_with("\"ftp://***@proxy:21\""),
-            "{}",
-            e.message()
-        );
-        assert!(!e.message().contains("s3cret"), "{}", e.message());
-        let e = parse_proxy_url("bob:s3cret@proxy:99999", "proxy").unwrap_err();
-        assert!(!e.message().contains("s3cret"), "{}", e.message());
-        let e = check_url("https://auth.example:s3cret-pw/token", "token_url").unwrap_err();
-        assert!(
-            e.message().contains("\"https://auth.example:***/token\""),
-            "{}",
-            e.message()
-        );
-        let e = check_url("s3cret-pasted-here", "token_url").unwrap_err();
-        assert!(!e.message().contains("s3cret"), "{}", e.message());
+        let message = proxy_error("ftp://bob:s3cret@proxy:21");
+        assert!(message.ends_with("\"ftp://***@proxy:21\""), "{message}");
+        for message in [
+            message,
+            proxy_error("bob:s3cret@proxy:99999"),
+            token_url_error("https://auth.example:s3cret-pw/token"),
+            token_url_error("s3cret-pasted-here"),
+        ] {
+            assert!(!message.contains("s3cret"), "{message}");
+        }
         assert_eq!(shown("http://[::1]:80/x"), "\"http://[::1]:80/x\"");
         let long = format!("https://{}/", "a".repeat(500));
         assert!(shown(&long).ends_with("\"..."), "{}", shown(&long));

@@ -399,14 +399,8 @@ fn threads_share_one_client() {
         "{}",
         outcome.report()
     );
-    let api_calls: Vec<Option<String>> = server
-        .requests()
-        .iter()
-        .filter(|r| r.path() == "/api/data")
-        .map(|r| r.header("authorization").map(str::to_owned))
-        .collect();
     assert_eq!(
-        api_calls,
+        server.header_sent_to("/api/data", "authorization"),
         [
             Some("Bearer api-1".to_owned()),
             Some("Bearer api-2".to_owned())
@@ -1145,9 +1139,8 @@ fn discovery_finds_the_token_endpoint() {
         outcome.report()
     );
     let paths: Vec<String> = server
-        .requests()
-        .iter()
-        .map(|r| r.path().to_string())
+        .paths()
+        .into_iter()
         .filter(|p| p.starts_with("/token") || p.contains("tenant"))
         .collect();
     assert_eq!(

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use support::c_harness::{build_with, cxx, manifest_dir, run_program, Outcome};
 use support::http_server::{Action, Request, Response, TestServer};
-use support::{credentials, oauth_error, refused_url, TempFile};
+use support::{credentials, credentials_env, oauth_error, refused_url, TempFile};
 
 /// The flags every C++ program here is compiled with.
 const CXX_FLAGS: &[&str] = &["-std=c++17", "-Wall", "-Wextra", "-Werror", "-pedantic"];
@@ -184,19 +184,20 @@ fn cpp_api_test_passes() {
 }
 
 fn spotify_like_env(token_url: String) -> Vec<(&'static str, String)> {
-    vec![
-        ("OAUTH2CC_CLIENT_ID", CLIENT_ID.into()),
-        ("OAUTH2CC_CLIENT_SECRET", CLIENT_SECRET.into()),
-        ("OAUTH2CC_TOKEN_URL", token_url),
-    ]
+    credentials_env(CLIENT_ID, CLIENT_SECRET, token_url)
+}
+
+/// `examples/client_credentials.cpp`, built, and a [`start_server`] for it with its counts.
+fn cpp_example() -> (PathBuf, TestServer, Arc<Counts>) {
+    let counts = Arc::new(Counts::default());
+    let server = start_server(Arc::clone(&counts));
+    let exe = build_cxx("examples/client_credentials.cpp", "client_credentials_cpp");
+    (exe, server, counts)
 }
 
 #[test]
 fn cpp_example_prints_the_seeds_authorization() {
-    let counts = Arc::new(Counts::default());
-    let server = start_server(Arc::clone(&counts));
-    let exe = build_cxx("examples/client_credentials.cpp", "client_credentials_cpp");
-
+    let (exe, server, _) = cpp_example();
     let outcome = run_program(&exe, &[], &spotify_like_env(server.url("/token")));
     assert_success(&outcome);
     assert_eq!(
@@ -211,10 +212,7 @@ fn cpp_example_prints_the_seeds_authorization() {
 
 #[test]
 fn cpp_example_reports_failures() {
-    let counts = Arc::new(Counts::default());
-    let server = start_server(Arc::clone(&counts));
-    let exe = build_cxx("examples/client_credentials.cpp", "client_credentials_cpp");
-
+    let (exe, server, counts) = cpp_example();
     let outcome = run_program(&exe, &[], &spotify_like_env(server.url("/bad")));
     assert_eq!(outcome.status.code(), Some(1), "{}", outcome.report());
     assert_eq!(outcome.stdout, "", "{}", outcome.report());
@@ -246,8 +244,7 @@ fn cpp_example_reports_failures() {
     );
 
     // A secret the server refuses never shows in the output.
-    let mut env = spotify_like_env(server.url("/token"));
-    env[1].1 = "a-wrong-secret-4711".into();
+    let env = credentials_env(CLIENT_ID, "a-wrong-secret-4711", server.url("/token"));
     let outcome = run_program(&exe, &[], &env);
     assert_eq!(outcome.status.code(), Some(1), "{}", outcome.report());
     assert!(outcome

@@ -115,13 +115,8 @@ fn curl_perform_adds_the_token_and_retries_once_after_a_401() {
 
     // Requests: token (tok-1), API 401, token (tok-2), API 200, the plain perform, the API
     // with the cached tok-2, then the wrong secret's token request and no API call.
-    let paths: Vec<String> = server
-        .requests()
-        .iter()
-        .map(|r| r.path().to_owned())
-        .collect();
     assert_eq!(
-        paths,
+        server.paths(),
         ["/token", "/api", "/token", "/api", "/api", "/api", "/token"],
         "{}",
         outcome.report()

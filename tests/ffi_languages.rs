@@ -100,14 +100,8 @@ fn check_example(language: &str, make: impl Fn() -> Command) {
     assert_eq!(stderr, "", "{report}");
     // ffi-token-1 was refused by the API; the library fetched ffi-token-2 and resent.
     assert_eq!(tokens.load(Ordering::SeqCst), 2, "{report}");
-    let api_calls: Vec<Option<String>> = server
-        .requests()
-        .iter()
-        .filter(|r| r.path() == "/v1/me")
-        .map(|r| r.header("authorization").map(str::to_owned))
-        .collect();
     assert_eq!(
-        api_calls,
+        server.header_sent_to("/v1/me", "authorization"),
         [
             Some("Bearer ffi-token-1".to_owned()),
             Some("Bearer ffi-token-2".to_owned())

@@ -126,10 +126,11 @@ fn config_for(url: &str, timeout_ms: u32) -> Config {
 }
 
 /// Requests a token from a server that answers `action`; asserts it fails with `kind`
-/// within the timeout; returns a description of the outcome.
-fn token_fails(action: Action, timeout_ms: u32, kind: ErrorKind) -> String {
+/// within [`LONG_TIMEOUT_MS`]; returns a description of the outcome.
+fn token_fails(action: impl Into<Action>, kind: ErrorKind) -> String {
+    let action = action.into();
     let server = TestServer::start(move |_: &Request| action.clone());
-    let err = timed_failure(&server.url("/token"), timeout_ms, kind);
+    let err = timed_failure(&server.url("/token"), LONG_TIMEOUT_MS, kind);
     describe(&err)
 }
 
@@ -314,33 +315,21 @@ fn raw_fails(
 #[test]
 fn body_that_never_ends() {
     isolated("body_that_never_ends", || {
-        token_fails(
-            Action::InfiniteChunked,
-            LONG_TIMEOUT_MS,
-            ErrorKind::InvalidResponse,
-        )
+        token_fails(Action::InfiniteChunked, ErrorKind::InvalidResponse)
     });
 }
 
 #[test]
 fn one_mib_header_line() {
     isolated("one_mib_header_line", || {
-        token_fails(
-            big_head(1, 1024 * 1024),
-            LONG_TIMEOUT_MS,
-            ErrorKind::InvalidResponse,
-        )
+        token_fails(big_head(1, 1024 * 1024), ErrorKind::InvalidResponse)
     });
 }
 
 #[test]
 fn one_mib_of_many_headers() {
     isolated("one_mib_of_many_headers", || {
-        token_fails(
-            big_head(16 * 1024, 1024 * 1024),
-            LONG_TIMEOUT_MS,
-            ErrorKind::InvalidResponse,
-        )
+        token_fails(big_head(16 * 1024, 1024 * 1024), ErrorKind::InvalidResponse)
     });
 }
 
@@ -352,7 +341,6 @@ fn body_of_100_mib_with_content_length() {
                 content_length: true,
                 size: 100 << 20,
             },
-            LONG_TIMEOUT_MS,
             ErrorKind::InvalidResponse,
         )
     });
@@ -366,7 +354,6 @@ fn body_of_100_mib_without_content_length() {
                 content_length: false,
                 size: 100 << 20,
             },
-            LONG_TIMEOUT_MS,
             ErrorKind::InvalidResponse,
         )
     });
@@ -376,10 +363,7 @@ fn body_of_100_mib_without_content_length() {
 fn invalid_utf8_body() {
     isolated("invalid_utf8_body", || {
         let json = token_fails(
-            Response::json(200, "")
-                .with_body(invalid_utf8_json())
-                .into(),
-            LONG_TIMEOUT_MS,
+            Response::json(200, "").with_body(invalid_utf8_json()),
             ErrorKind::InvalidResponse,
         );
         let form = token_fails(
@@ -387,16 +371,11 @@ fn invalid_utf8_body() {
                 200,
                 "application/x-www-form-urlencoded",
                 b"access_token=\xff\xfe&token_type=bearer".to_vec(),
-            )
-            .into(),
-            LONG_TIMEOUT_MS,
+            ),
             ErrorKind::InvalidResponse,
         );
         let error = token_fails(
-            Response::json(400, "")
-                .with_body(invalid_utf8_json())
-                .into(),
-            LONG_TIMEOUT_MS,
+            Response::json(400, "").with_body(invalid_utf8_json()),
             ErrorKind::BadRequest,
         );
         format!("json: {json}; form: {form}; 400: {error}")
@@ -408,25 +387,18 @@ fn json_nested_100000_deep() {
     isolated("json_nested_100000_deep", || {
         // 200 000 bytes: over the 64 KiB cap before the parser sees it.
         let capped = token_fails(
-            Response::json(200, &nested_json(100_000)).into(),
-            LONG_TIMEOUT_MS,
+            Response::json(200, &nested_json(100_000)),
             ErrorKind::InvalidResponse,
         );
         // 64 000 bytes: under the cap, so the parser's depth limit must hold.
         let parsed = token_fails(
-            Response::json(200, &nested_json(32_000)).into(),
-            LONG_TIMEOUT_MS,
+            Response::json(200, &nested_json(32_000)),
             ErrorKind::InvalidResponse,
         );
         let inside = format!(r#"{{"access_token":"t","extra":{}}}"#, nested_json(30_000));
-        let inside = token_fails(
-            Response::json(200, &inside).into(),
-            LONG_TIMEOUT_MS,
-            ErrorKind::InvalidResponse,
-        );
+        let inside = token_fails(Response::json(200, &inside), ErrorKind::InvalidResponse);
         let error = token_fails(
-            Response::json(400, &nested_json(32_000)).into(),
-            LONG_TIMEOUT_MS,
+            Response::json(400, &nested_json(32_000)),
             ErrorKind::BadRequest,
         );
         format!("100000 deep: {capped}; 32000 deep: {parsed}; in a token: {inside}; 400: {error}")
@@ -458,21 +430,16 @@ fn duplicate_keys() {
 #[test]
 fn connection_reset_mid_body() {
     isolated("connection_reset_mid_body", || {
-        token_fails(reset_mid_body(), LONG_TIMEOUT_MS, ErrorKind::Network)
+        token_fails(reset_mid_body(), ErrorKind::Network)
     });
 }
 
 #[test]
 fn empty_200() {
     isolated("empty_200", || {
-        let framed = token_fails(
-            Response::new(200).into(),
-            LONG_TIMEOUT_MS,
-            ErrorKind::InvalidResponse,
-        );
+        let framed = token_fails(Response::new(200), ErrorKind::InvalidResponse);
         let unframed = token_fails(
             Action::RespondNoLength(Response::new(200)),
-            LONG_TIMEOUT_MS,
             ErrorKind::InvalidResponse,
         );
         format!("with length: {framed}; until close: {unframed}")

@@ -43,6 +43,13 @@ fn send(conn: &mut BufReader<TcpStream>, data: &[u8]) {
     conn.get_mut().write_all(data).expect("write request");
 }
 
+/// A new connection to `server` on which `data` has been sent.
+fn connect_and_send(server: &TestServer, data: &[u8]) -> BufReader<TcpStream> {
+    let mut conn = connect(server);
+    send(&mut conn, data);
+    conn
+}
+
 fn read_line(conn: &mut BufReader<TcpStream>) -> String {
     let mut line = String::new();
     conn.read_line(&mut line).expect("read line");
@@ -112,14 +119,15 @@ fn assert_eof(conn: &mut BufReader<TcpStream>) {
     assert!(rest.is_empty(), "unexpected bytes: {rest:?}");
 }
 
+/// The body [`echo`] answers a request for `path` on connection `conn_id` with.
+fn echoed(path: &str, conn_id: u64) -> String {
+    format!(r#"{{"path":"{path}","conn":{conn_id}}}"#)
+}
+
 fn echo(request: &Request) -> Action {
     Action::Respond(Response::json(
         200,
-        &format!(
-            r#"{{"path":"{}","conn":{}}}"#,
-            request.path(),
-            request.conn_id
-        ),
+        &echoed(request.path(), request.conn_id),
     ))
 }
 
@@ -128,15 +136,14 @@ fn echo(request: &Request) -> Action {
 #[test]
 fn keep_alive_serves_two_requests_on_one_connection() {
     let server = TestServer::start(echo);
-    let mut conn = connect(&server);
-    send(&mut conn, b"GET /one HTTP/1.1\r\nHost: x\r\n\r\n");
+    let mut conn = connect_and_send(&server, b"GET /one HTTP/1.1\r\nHost: x\r\n\r\n");
     let first = read_reply(&mut conn);
     send(&mut conn, b"GET /two?a=b HTTP/1.1\r\nHost: x\r\n\r\n");
     let second = read_reply(&mut conn);
     assert_eq!(first.status, 200);
     assert_eq!(first.header("content-type"), Some("application/json"));
-    assert_eq!(first.body_str(), r#"{"path":"/one","conn":1}"#);
-    assert_eq!(second.body_str(), r#"{"path":"/two","conn":1}"#);
+    assert_eq!(first.body_str(), echoed("/one", 1));
+    assert_eq!(second.body_str(), echoed("/two", 1));
     assert_eq!(first.header("connection"), None);
 
     let requests = server.requests();
@@ -149,12 +156,8 @@ fn keep_alive_serves_two_requests_on_one_connection() {
     assert_eq!(server.connection_count(), 1);
 
     // A second connection gets a new id.
-    let mut other = connect(&server);
-    send(&mut other, b"GET /three HTTP/1.1\r\nHost: x\r\n\r\n");
-    assert_eq!(
-        read_reply(&mut other).body_str(),
-        r#"{"path":"/three","conn":2}"#
-    );
+    let mut other = connect_and_send(&server, b"GET /three HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(read_reply(&mut other).body_str(), echoed("/three", 2));
     assert_eq!(server.connection_count(), 2);
     assert_eq!(server.request_count(), 3);
 }
@@ -162,27 +165,19 @@ fn keep_alive_serves_two_requests_on_one_connection() {
 #[test]
 fn pipelined_requests_are_answered_in_order() {
     let server = TestServer::start(echo);
-    let mut conn = connect(&server);
-    send(
-        &mut conn,
+    let mut conn = connect_and_send(
+        &server,
         b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n",
     );
-    assert_eq!(
-        read_reply(&mut conn).body_str(),
-        r#"{"path":"/a","conn":1}"#
-    );
-    assert_eq!(
-        read_reply(&mut conn).body_str(),
-        r#"{"path":"/b","conn":1}"#
-    );
+    assert_eq!(read_reply(&mut conn).body_str(), echoed("/a", 1));
+    assert_eq!(read_reply(&mut conn).body_str(), echoed("/b", 1));
 }
 
 #[test]
 fn connection_close_is_honoured() {
     let server = TestServer::start(echo);
-    let mut conn = connect(&server);
-    send(
-        &mut conn,
+    let mut conn = connect_and_send(
+        &server,
         b"GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     );
     let reply = read_reply(&mut conn);
@@ -190,8 +185,7 @@ fn connection_close_is_honoured() {
     assert_eof(&mut conn);
 
     // HTTP/1.0 without keep-alive closes too.
-    let mut conn = connect(&server);
-    send(&mut conn, b"GET /y HTTP/1.0\r\n\r\n");
+    let mut conn = connect_and_send(&server, b"GET /y HTTP/1.0\r\n\r\n");
     assert_eq!(read_reply(&mut conn).status, 200);
     assert_eof(&mut conn);
 }
@@ -200,9 +194,8 @@ fn connection_close_is_honoured() {
 fn form_body_is_decoded() {
     let server = TestServer::start(|_| Action::Respond(Response::new(204)));
     let body = "grant_type=client_credentials&scope=a+b%20c&odd=%41%2b%zz%&flag&&=v&k=x=y";
-    let mut conn = connect(&server);
-    send(
-        &mut conn,
+    let mut conn = connect_and_send(
+        &server,
         format!(
             "POST /api/token HTTP/1.1\r\nHost: x\r\n\
              Content-Type: application/x-www-form-urlencoded\r\n\
@@ -279,9 +272,8 @@ fn respond_no_length_closes_after_the_body() {
     let server = TestServer::start(|_| {
         Action::RespondNoLength(Response::json(200, r#"{"access_token":"t"}"#))
     });
-    let mut conn = connect(&server);
-    send(
-        &mut conn,
+    let mut conn = connect_and_send(
+        &server,
         b"POST /api/token HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
     );
     let reply = read_reply(&mut conn);
@@ -296,8 +288,7 @@ fn respond_no_length_closes_after_the_body() {
 fn chunked_response_in_several_chunks_keeps_the_connection() {
     let body = r#"{"access_token":"abcdefghijklmnopqrstuvwxyz","token_type":"Bearer"}"#;
     let server = TestServer::start(move |_| Action::Chunked(Response::json(200, body)));
-    let mut conn = connect(&server);
-    send(&mut conn, b"GET / HTTP/1.1\r\n\r\n");
+    let mut conn = connect_and_send(&server, b"GET / HTTP/1.1\r\n\r\n");
     let reply = read_reply(&mut conn);
     assert_eq!(reply.header("transfer-encoding"), Some("chunked"));
     assert_eq!(reply.header("content-length"), None);
@@ -312,8 +303,7 @@ fn chunked_response_in_several_chunks_keeps_the_connection() {
 #[test]
 fn reset_gives_econnreset() {
     let server = TestServer::start(|_| Action::Reset);
-    let mut conn = connect(&server);
-    send(&mut conn, b"GET / HTTP/1.1\r\n\r\n");
+    let mut conn = connect_and_send(&server, b"GET / HTTP/1.1\r\n\r\n");
     let mut buf = [0u8; 64];
     let err = conn
         .get_mut()
@@ -327,8 +317,7 @@ fn reset_after_sends_bytes_then_resets() {
     let partial = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"access_".to_vec();
     let expected = partial.clone();
     let server = TestServer::start(move |_| Action::ResetAfter(partial.clone()));
-    let mut conn = connect(&server);
-    send(&mut conn, b"GET / HTTP/1.1\r\n\r\n");
+    let mut conn = connect_and_send(&server, b"GET / HTTP/1.1\r\n\r\n");
     let mut got = Vec::new();
     let mut buf = [0u8; 16];
     let err = loop {
@@ -378,14 +367,12 @@ fn raw_and_close() {
         "/raw" => Action::Raw(b"HTTP/1.1 200 OK\r\n\r\nnot framed".to_vec()),
         _ => Action::Close,
     });
-    let mut conn = connect(&server);
-    send(&mut conn, b"GET /raw HTTP/1.1\r\n\r\n");
+    let mut conn = connect_and_send(&server, b"GET /raw HTTP/1.1\r\n\r\n");
     let mut all = Vec::new();
     conn.read_to_end(&mut all).unwrap();
     assert_eq!(all, b"HTTP/1.1 200 OK\r\n\r\nnot framed");
 
-    let mut conn = connect(&server);
-    send(&mut conn, b"GET /close HTTP/1.1\r\n\r\n");
+    let mut conn = connect_and_send(&server, b"GET /close HTTP/1.1\r\n\r\n");
     assert_eof(&mut conn);
     assert_eq!(server.request_count(), 2);
 }
@@ -424,8 +411,7 @@ fn huge_body_with_and_without_length() {
         content_length: request.path() == "/with",
         size: SIZE,
     });
-    let mut conn = connect(&server);
-    send(&mut conn, b"GET /with HTTP/1.1\r\n\r\n");
+    let mut conn = connect_and_send(&server, b"GET /with HTTP/1.1\r\n\r\n");
     let reply = read_reply(&mut conn);
     assert_eq!(
         reply.header("content-length"),
@@ -442,21 +428,18 @@ fn huge_body_with_and_without_length() {
     assert_eq!(server.connection_count(), 1);
 
     // A client that gives up early does not upset the server.
-    let mut conn = connect(&server);
-    send(&mut conn, b"GET /with HTTP/1.1\r\n\r\n");
+    let mut conn = connect_and_send(&server, b"GET /with HTTP/1.1\r\n\r\n");
     let mut buf = [0u8; 1000];
     conn.read_exact(&mut buf).unwrap();
     drop(conn);
-    let mut conn = connect(&server);
-    send(&mut conn, b"GET /with HTTP/1.1\r\n\r\n");
+    let mut conn = connect_and_send(&server, b"GET /with HTTP/1.1\r\n\r\n");
     assert_eq!(read_reply(&mut conn).body.len(), SIZE);
 }
 
 #[test]
 fn infinite_chunked_keeps_going_until_the_client_leaves() {
     let server = TestServer::start(|_| Action::InfiniteChunked);
-    let mut conn = connect(&server);
-    send(&mut conn, b"GET / HTTP/1.1\r\n\r\n");
+    let mut conn = connect_and_send(&server, b"GET / HTTP/1.1\r\n\r\n");
     let (status, headers) = read_head(&mut conn);
     assert_eq!(status, 200);
     assert!(headers
@@ -489,8 +472,7 @@ fn oversized_head_gets_431() {
     assert_eq!(reply.header("connection"), Some("close"));
     assert_eq!(server.request_count(), 0);
 
-    let mut conn = connect(&server);
-    send(&mut conn, b"NOT-HTTP\r\n\r\n");
+    let mut conn = connect_and_send(&server, b"NOT-HTTP\r\n\r\n");
     assert_eq!(read_reply(&mut conn).status, 400);
 }
 
@@ -499,9 +481,8 @@ fn chunked_request_body_and_expect_continue() {
     let server = TestServer::start(|request| {
         Action::Respond(Response::text(200, "text/plain", request.body.clone()))
     });
-    let mut conn = connect(&server);
-    send(
-        &mut conn,
+    let mut conn = connect_and_send(
+        &server,
         b"POST /api/token HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n\
           b\r\ngrant_type=\r\n12;ext=1\r\nclient_credentials\r\n0\r\nX-Trailer: 1\r\n\r\n",
     );
@@ -523,8 +504,7 @@ fn chunked_request_body_and_expect_continue() {
 #[test]
 fn head_requests_get_no_body() {
     let server = TestServer::start(|_| Action::Respond(Response::json(200, "{}")));
-    let mut conn = connect(&server);
-    send(&mut conn, b"HEAD / HTTP/1.1\r\n\r\n");
+    let mut conn = connect_and_send(&server, b"HEAD / HTTP/1.1\r\n\r\n");
     let (status, headers) = read_head(&mut conn);
     assert_eq!(status, 200);
     assert!(headers
@@ -537,8 +517,7 @@ fn head_requests_get_no_body() {
 #[test]
 fn handler_panic_becomes_500() {
     let server = TestServer::start(|_| panic!("intentional panic in a test handler"));
-    let mut conn = connect(&server);
-    send(&mut conn, b"GET / HTTP/1.1\r\n\r\n");
+    let mut conn = connect_and_send(&server, b"GET / HTTP/1.1\r\n\r\n");
     assert_eq!(read_reply(&mut conn).status, 500);
 }
 
@@ -560,8 +539,7 @@ fn binds_loopback_only_and_formats_urls() {
     match TestServer::start_on("[::1]:0", echo) {
         Ok(v6) => {
             assert_eq!(v6.url("/t"), format!("http://[::1]:{}/t", v6.port()));
-            let mut conn = connect(&v6);
-            send(&mut conn, b"GET /v6 HTTP/1.1\r\n\r\n");
+            let mut conn = connect_and_send(&v6, b"GET /v6 HTTP/1.1\r\n\r\n");
             assert_eq!(read_reply(&mut conn).status, 200);
         }
         Err(e) => eprintln!("skipping the IPv6 part: {e}"),
@@ -572,8 +550,7 @@ fn binds_loopback_only_and_formats_urls() {
 fn drop_stops_listening_and_closes_idle_connections() {
     let server = TestServer::start(echo);
     let addr = server.addr();
-    let mut idle = connect(&server);
-    send(&mut idle, b"GET / HTTP/1.1\r\n\r\n");
+    let mut idle = connect_and_send(&server, b"GET / HTTP/1.1\r\n\r\n");
     read_reply(&mut idle);
 
     let started = Instant::now();

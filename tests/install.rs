@@ -21,8 +21,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use support::c_harness::{self, cc, manifest_dir, run_folder, run_program, run_tool, Outcome};
-use support::{token_server, CLIENT_ID, CLIENT_SECRET};
+use support::c_harness::{
+    self, cc, cmake_configure, manifest_dir, run_folder, run_program, run_tool, Outcome,
+};
+use support::{credentials_env, token_server, CLIENT_ID, CLIENT_SECRET};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 const SEED_LINE: &str = "Authorization(access_token='tok-installed', token_type='Bearer', \
@@ -150,16 +152,9 @@ fn dynamic_section(file: &Path) -> (Vec<String>, Option<String>) {
 /// the program must find its libraries by itself) and checks it printed the seed's line.
 fn assert_gets_token(exe: &Path, library_path: &str) -> Outcome {
     let server = token_server("tok-installed");
-    let outcome = run_program(
-        exe,
-        &[],
-        &[
-            ("OAUTH2CC_CLIENT_ID", CLIENT_ID.into()),
-            ("OAUTH2CC_CLIENT_SECRET", CLIENT_SECRET.into()),
-            ("OAUTH2CC_TOKEN_URL", server.url("/api/token")),
-            ("LD_LIBRARY_PATH", library_path.into()),
-        ],
-    );
+    let mut env = credentials_env(CLIENT_ID, CLIENT_SECRET, server.url("/api/token"));
+    env.push(("LD_LIBRARY_PATH", library_path.into()));
+    let outcome = run_program(exe, &[], &env);
     assert!(outcome.status.success(), "{}", outcome.report());
     assert_eq!(outcome.stdout, SEED_LINE, "{}", outcome.report());
     assert_eq!(server.request_count(), 1);
@@ -395,11 +390,7 @@ fn cmake_find_package_consumers_get_a_token() {
     let _ = std::fs::remove_dir_all(&build);
     // The staged tree, not at the prefix its files name: the package finds itself.
     run_tool(
-        Command::new("cmake")
-            .arg("-S")
-            .arg(manifest_dir().join("tests/install"))
-            .arg("-B")
-            .arg(&build)
+        cmake_configure("tests/install", &build)
             .arg(format!(
                 "-DCMAKE_PREFIX_PATH={}",
                 path_str(&installs.staged)
@@ -434,11 +425,7 @@ fn cmake_finds(prefix: &Path, package_dir: Option<&str>, want: &str, tag: &str) 
         Some(dir) => format!("-Doauth2cc_DIR={}", path_str(&prefix.join(dir))),
     };
     let out = run_tool(
-        Command::new("cmake")
-            .arg("-S")
-            .arg(manifest_dir().join("tests/install/version_check"))
-            .arg("-B")
-            .arg(&build)
+        cmake_configure("tests/install/version_check", &build)
             .arg(location)
             .arg(format!("-DWANT={want}")),
     );

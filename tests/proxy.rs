@@ -202,6 +202,19 @@ fn peer_of_last_request(server: &TestServer) -> IpAddr {
     server.last_request().expect("a request").peer.ip()
 }
 
+/// Requests a token with `c` from `server`; the address the server saw it come from.
+fn peer_of_token_request(c: &Config, server: &TestServer) -> IpAddr {
+    request_token(c).unwrap();
+    peer_of_last_request(server)
+}
+
+/// A [`token_server`] and a Tinyproxy that may reach it.
+fn server_and_proxy() -> (TestServer, Tinyproxy) {
+    let server = token_server();
+    let proxy = Tinyproxy::start(&[server.port()], None);
+    (server, proxy)
+}
+
 #[test]
 fn https_proxy_from_the_environment_carries_an_https_token_request() {
     let mut env = clean_env();
@@ -230,46 +243,43 @@ fn https_proxy_from_the_environment_carries_an_https_token_request() {
 #[test]
 fn http_proxy_and_all_proxy_carry_a_plain_http_request_but_http_proxy_upper_case_does_not() {
     let mut env = clean_env();
-    let server = token_server();
-    let proxy = Tinyproxy::start(&[server.port()], None);
+    let (server, proxy) = server_and_proxy();
     let c = config(&server.url("/token"));
 
     env.change(&[("HTTP_PROXY", Some(&proxy.url()))]);
-    request_token(&c).unwrap();
     assert_eq!(
-        peer_of_last_request(&server),
+        peer_of_token_request(&c, &server),
         DIRECT,
         "HTTP_PROXY is ignored"
     );
 
     env.change(&[("http_proxy", Some(&proxy.url()))]);
-    request_token(&c).unwrap();
-    assert_eq!(peer_of_last_request(&server), TINYPROXY_SOURCE);
+    assert_eq!(peer_of_token_request(&c, &server), TINYPROXY_SOURCE);
     assert_eq!(proxy.tunnels_to(server.port()), 1, "{}", proxy.log());
 
     env.change(&[("http_proxy", None), ("ALL_PROXY", Some(&proxy.url()))]);
-    request_token(&c).unwrap();
-    assert_eq!(peer_of_last_request(&server), TINYPROXY_SOURCE);
+    assert_eq!(peer_of_token_request(&c, &server), TINYPROXY_SOURCE);
     assert_eq!(server.request_count(), 3);
 }
 
 #[test]
 fn no_proxy_bypasses_the_proxy() {
     let mut env = clean_env();
-    let server = token_server();
-    let proxy = Tinyproxy::start(&[server.port()], None);
+    let (server, proxy) = server_and_proxy();
     let c = config(&server.url("/token"));
     env.change(&[("ALL_PROXY", Some(&proxy.url()))]);
 
     for no_proxy in ["127.0.0.1", "localhost, 127.0.0.0/8", "::1,127.0.0.1", "*"] {
         env.change(&[("NO_PROXY", Some(no_proxy))]);
-        request_token(&c).unwrap();
-        assert_eq!(peer_of_last_request(&server), DIRECT, "NO_PROXY={no_proxy}");
+        assert_eq!(
+            peer_of_token_request(&c, &server),
+            DIRECT,
+            "NO_PROXY={no_proxy}"
+        );
     }
     // no_proxy (lower case) wins over NO_PROXY; a name does not cover an address.
     env.change(&[("no_proxy", Some("localhost"))]);
-    request_token(&c).unwrap();
-    assert_eq!(peer_of_last_request(&server), TINYPROXY_SOURCE);
+    assert_eq!(peer_of_token_request(&c, &server), TINYPROXY_SOURCE);
 
     // NO_PROXY applies to the config's proxy as well.
     env.change(&[
@@ -285,8 +295,7 @@ fn no_proxy_bypasses_the_proxy() {
 #[test]
 fn the_config_proxy_carries_token_requests_and_client_get() {
     let _env = clean_env();
-    let server = token_server();
-    let proxy = Tinyproxy::start(&[server.port()], None);
+    let (server, proxy) = server_and_proxy();
 
     let client = Client::new(&via(&server.url("/token"), &proxy.url())).unwrap();
     client.token().unwrap();
@@ -378,8 +387,7 @@ fn a_proxy_that_never_answers_is_bounded_by_the_connect_timeout() {
 #[test]
 fn an_https_proxy_is_reached_over_tls() {
     let _env = clean_env();
-    let server = token_server();
-    let proxy = Tinyproxy::start(&[server.port()], None);
+    let (server, proxy) = server_and_proxy();
     let pki = Pki::new("https proxy CA");
     let tls_proxy = TlsFront::start(&pki.leaf(&["127.0.0.1"]), proxy.daemon.addr());
     let through = |front: &TlsFront| {

@@ -310,11 +310,7 @@ fn run_python_example(env: &[(&str, String)]) -> Printed {
 fn examples_print_the_same_line_in_c_cpp_and_python() {
     let count = Arc::new(AtomicUsize::new(0));
     let server = seed_server(Arc::clone(&count));
-    let env = [
-        ("OAUTH2CC_CLIENT_ID", CLIENT_ID.to_owned()),
-        ("OAUTH2CC_CLIENT_SECRET", CLIENT_SECRET.to_owned()),
-        ("OAUTH2CC_TOKEN_URL", server.url("/api/token")),
-    ];
+    let env = support::credentials_env(CLIENT_ID, CLIENT_SECRET, server.url("/api/token"));
     let expected = "Authorization(access_token=\"BQDM_it's\\\\a-token\", token_type='Bearer', \
                     expires_in=3600, scope='user-read-private', refresh_token=None)\n";
 
@@ -340,8 +336,7 @@ fn examples_print_the_same_line_in_c_cpp_and_python() {
     assert_eq!(count.load(Ordering::SeqCst), 3);
 
     // The Python pytify client's BadRequestError case, reported the same way by all three.
-    let mut wrong = env.clone();
-    wrong[1].1 = "not-the-secret".into();
+    let wrong = support::credentials_env(CLIENT_ID, "not-the-secret", server.url("/api/token"));
     let outcomes: [Printed; 3] = [
         run_python_example(&wrong),
         run_program(&c_example, &[], &wrong).into(),

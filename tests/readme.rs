@@ -8,7 +8,7 @@ mod support;
 
 use support::c_harness::{build_c, manifest_dir, run_program};
 use support::TempFile;
-use support::{token_server, CLIENT_ID, CLIENT_SECRET};
+use support::{credentials_env, token_server, CLIENT_ID, CLIENT_SECRET};
 
 /// Every ```c block of README.md, in order.
 fn readme_c_blocks() -> Vec<String> {
@@ -44,13 +44,7 @@ fn the_readme_post_example_sends_json_and_reports_a_failure() {
     let source = TempFile::new("readme_post", "c", readme_c_block_with("post_json.c"));
     let exe = build_c(source.path(), "readme_post");
     let server = token_server("readme-post-token");
-    let env = |secret: &str| {
-        vec![
-            ("OAUTH2CC_CLIENT_ID", CLIENT_ID.to_string()),
-            ("OAUTH2CC_CLIENT_SECRET", secret.to_string()),
-            ("OAUTH2CC_TOKEN_URL", server.url("/api/token")),
-        ]
-    };
+    let env = |secret: &str| credentials_env(CLIENT_ID, secret, server.url("/api/token"));
     let api = server.url("/v1/things");
     let ok = run_program(&exe, &[api.as_str()], &env(CLIENT_SECRET));
     assert!(ok.status.success(), "{}", ok.report());
@@ -92,13 +86,7 @@ fn the_readme_c_example_gets_a_token_and_reports_a_failure() {
     let source = TempFile::new("readme_example", "c", readme_c_example());
     let exe = build_c(source.path(), "readme_example");
     let server = token_server("readme-token");
-    let env = |secret: &str| {
-        vec![
-            ("OAUTH2CC_CLIENT_ID", CLIENT_ID.to_string()),
-            ("OAUTH2CC_CLIENT_SECRET", secret.to_string()),
-            ("OAUTH2CC_TOKEN_URL", server.url("/api/token")),
-        ]
-    };
+    let env = |secret: &str| credentials_env(CLIENT_ID, secret, server.url("/api/token"));
 
     let ok = run_program(&exe, &[], &env(CLIENT_SECRET));
     assert!(ok.status.success(), "{}", ok.report());

@@ -185,9 +185,9 @@ fn unix_ms() -> u128 {
 }
 
 /// What a child process is told to do.
-struct Fleet<'a> {
+struct Fleet {
     token_url: String,
-    redis_url: &'a str,
+    redis_url: String,
     timeout_ms: u32,
     threads: usize,
     /// Ask every `interval_ms` until `run_ms` have passed; 0: ask once.
@@ -197,7 +197,27 @@ struct Fleet<'a> {
     start_at: u128,
 }
 
-impl Fleet<'_> {
+impl Fleet {
+    /// Processes that ask `endpoint` for a token through `redis_url`: one thread, asking
+    /// once, at once.
+    fn new(endpoint: &Endpoint, redis_url: String, timeout_ms: u32) -> Fleet {
+        Fleet {
+            token_url: endpoint.server.url("/token"),
+            redis_url,
+            timeout_ms,
+            threads: 1,
+            interval_ms: 0,
+            run_ms: 0,
+            start_at: 0,
+        }
+    }
+
+    /// The lines `processes` processes of this fleet printed (see [`results`]).
+    fn run(&self, processes: usize) -> Vec<String> {
+        let children: Vec<Child> = (0..processes).map(|_| self.spawn()).collect();
+        children.into_iter().flat_map(results).collect()
+    }
+
     fn spawn(&self) -> Child {
         self.command().stdout(Stdio::piped()).spawn().unwrap()
     }
@@ -208,7 +228,7 @@ impl Fleet<'_> {
             .args(["child", "--exact", "--nocapture", "--test-threads=1"])
             .env("OAUTH2CC_TEST_REDIS_CHILD", "1")
             .env("CHILD_TOKEN_URL", &self.token_url)
-            .env("CHILD_REDIS_URL", self.redis_url)
+            .env("CHILD_REDIS_URL", &self.redis_url)
             .env("CHILD_TIMEOUT_MS", self.timeout_ms.to_string())
             .env("CHILD_THREADS", self.threads.to_string())
             .env("CHILD_INTERVAL_MS", self.interval_ms.to_string())
@@ -281,16 +301,11 @@ fn a_cold_fleet_of_8_processes_x_8_threads_makes_one_token_request() {
     // A slow answer, so that every process arrives while the first one fetches.
     let endpoint = Endpoint::start(3600, |_| Some(Duration::from_millis(300)));
     let fleet = Fleet {
-        token_url: endpoint.server.url("/token"),
-        redis_url: &redis.url(),
-        timeout_ms: 5000,
         threads: 8,
-        interval_ms: 0,
-        run_ms: 0,
         start_at: unix_ms() + 1500,
+        ..Fleet::new(&endpoint, redis.url(), 5000)
     };
-    let children: Vec<Child> = (0..8).map(|_| fleet.spawn()).collect();
-    let lines: Vec<String> = children.into_iter().flat_map(results).collect();
+    let lines = fleet.run(8);
     assert_eq!(lines.len(), 64, "{lines:?}");
     assert!(
         lines.iter().all(|l| l.starts_with("TOKEN tok-1 ")),
@@ -318,16 +333,12 @@ fn short_lived_tokens_are_refreshed_by_a_handful_of_requests_for_the_whole_fleet
     let redis = Redis::start(&[]);
     let endpoint = Endpoint::start(3, |_| Some(Duration::from_millis(20)));
     let fleet = Fleet {
-        token_url: endpoint.server.url("/token"),
-        redis_url: &redis.url(),
-        timeout_ms: 2000,
-        threads: 1,
         interval_ms: 100,
         run_ms: 6000,
         start_at: unix_ms() + 1000,
+        ..Fleet::new(&endpoint, redis.url(), 2000)
     };
-    let children: Vec<Child> = (0..8).map(|_| fleet.spawn()).collect();
-    let lines: Vec<String> = children.into_iter().flat_map(results).collect();
+    let lines = fleet.run(8);
     let errors: Vec<&String> = lines.iter().filter(|l| l.starts_with("ERROR")).collect();
     assert!(errors.is_empty(), "{errors:?}");
     let requests = endpoint.token_requests();
@@ -348,15 +359,7 @@ fn a_lock_holder_killed_mid_fetch_frees_the_others_at_its_locks_deadline() {
     // The first request never gets an answer; the others get one at once.
     let endpoint = Endpoint::start(3600, |n| (n > 1).then_some(Duration::ZERO));
     let timeout_ms = 2000;
-    let mut fleet = Fleet {
-        token_url: endpoint.server.url("/token"),
-        redis_url: &redis.url(),
-        timeout_ms,
-        threads: 1,
-        interval_ms: 0,
-        run_ms: 0,
-        start_at: 0,
-    };
+    let mut fleet = Fleet::new(&endpoint, redis.url(), timeout_ms);
     let mut holder = fleet.spawn();
     assert!(endpoint
         .server
@@ -559,16 +562,7 @@ fn a_redis_failure_is_logged_as_a_warning_without_the_password() {
     let redis = Redis::start(&["--requirepass", "right-password"]);
     let endpoint = Endpoint::start(3600, |_| Some(Duration::ZERO));
     let wrong = format!("redis://:wrong-password@127.0.0.1:{}", redis.port);
-    let fleet = Fleet {
-        token_url: endpoint.server.url("/token"),
-        redis_url: &wrong,
-        timeout_ms: 2000,
-        threads: 1,
-        interval_ms: 0,
-        run_ms: 0,
-        start_at: 0,
-    };
-    let out = fleet
+    let out = Fleet::new(&endpoint, wrong, 2000)
         .command()
         .env("OAUTH2CC_LOG", "warn")
         .output()

@@ -37,6 +37,15 @@ fn trusting(url: &str, pki: &Pki) -> Config {
     c
 }
 
+/// A token server, a new CA called `ca`, and an HTTPS front for the server with a
+/// certificate for 127.0.0.1 from that CA.
+fn behind_https(ca: &str) -> (TestServer, Pki, TlsFront) {
+    let server = token_server();
+    let pki = Pki::new(ca);
+    let front = TlsFront::start(&pki.leaf(&["127.0.0.1"]), server.addr());
+    (server, pki, front)
+}
+
 /// Requests a token, expecting TLS with `fragment` in the message.
 fn tls_failure(c: &Config, fragment: &str) -> Error {
     let e = request_token(c).unwrap_err();
@@ -48,9 +57,7 @@ fn tls_failure(c: &Config, fragment: &str) -> Error {
 #[test]
 fn a_certificate_from_an_unknown_ca_is_a_tls_error_naming_the_host() {
     let _env = system_env();
-    let server = token_server();
-    let pki = Pki::new("untrusted CA");
-    let front = TlsFront::start(&pki.leaf(&["127.0.0.1"]), server.addr());
+    let (server, _pki, front) = behind_https("untrusted CA");
 
     let e = tls_failure(
         &config(&front.url("/token")),
@@ -68,9 +75,7 @@ fn a_certificate_from_an_unknown_ca_is_a_tls_error_naming_the_host() {
 #[test]
 fn a_ca_file_makes_the_server_trusted() {
     let _env = system_env();
-    let server = token_server();
-    let pki = Pki::new("private CA");
-    let front = TlsFront::start(&pki.leaf(&["127.0.0.1"]), server.addr());
+    let (server, pki, front) = behind_https("private CA");
 
     let token = request_token(&trusting(&front.url("/token"), &pki)).unwrap();
     assert_eq!(token.access_token().expose(), "tls-token");
@@ -126,36 +131,31 @@ fn a_certificate_for_another_name_is_a_tls_error() {
 }
 
 #[test]
-fn an_expired_certificate_is_a_tls_error() {
+fn an_expired_or_not_yet_valid_certificate_is_a_tls_error() {
     let _env = system_env();
     let server = token_server();
-    let pki = Pki::new("expiry CA");
-    let leaf = pki.leaf_valid(&["127.0.0.1"], (2000, 1, 1), (2001, 1, 1));
-    let front = TlsFront::start(&leaf, server.addr());
-    tls_failure(
-        &trusting(&front.url("/token"), &pki),
-        "TLS: certificate for 127.0.0.1 has expired (valid until 2001-01-01 00:00:00 UTC)",
-    );
-}
-
-#[test]
-fn a_certificate_not_yet_valid_is_a_tls_error() {
-    let _env = system_env();
-    let server = token_server();
-    let pki = Pki::new("future CA");
-    let leaf = pki.leaf_valid(&["127.0.0.1"], (2999, 1, 1), (3000, 1, 1));
-    let front = TlsFront::start(&leaf, server.addr());
-    tls_failure(
-        &trusting(&front.url("/token"), &pki),
-        "certificate for 127.0.0.1 is not valid yet (valid from 2999-01-01 00:00:00 UTC)",
-    );
+    let pki = Pki::new("validity CA");
+    for (not_before, not_after, fragment) in [
+        (
+            (2000, 1, 1),
+            (2001, 1, 1),
+            "TLS: certificate for 127.0.0.1 has expired (valid until 2001-01-01 00:00:00 UTC)",
+        ),
+        (
+            (2999, 1, 1),
+            (3000, 1, 1),
+            "TLS: certificate for 127.0.0.1 is not valid yet (valid from 2999-01-01 00:00:00 UTC)",
+        ),
+    ] {
+        let leaf = pki.leaf_valid(&["127.0.0.1"], not_before, not_after);
+        let front = TlsFront::start(&leaf, server.addr());
+        tls_failure(&trusting(&front.url("/token"), &pki), fragment);
+    }
 }
 
 #[test]
 fn ssl_cert_file_and_ssl_cert_dir_are_honoured_and_seen_when_they_change() {
-    let server = token_server();
-    let pki = Pki::new("env CA");
-    let front = TlsFront::start(&pki.leaf(&["127.0.0.1"]), server.addr());
+    let (_server, pki, front) = behind_https("env CA");
     let c = config(&front.url("/token"));
 
     let mut env = system_env();
@@ -186,9 +186,7 @@ fn ssl_cert_file_and_ssl_cert_dir_are_honoured_and_seen_when_they_change() {
 
 #[test]
 fn an_unusable_ssl_cert_file_is_a_config_error_for_https_only() {
-    let https_server = token_server();
-    let pki = Pki::new("unused CA");
-    let front = TlsFront::start(&pki.leaf(&["127.0.0.1"]), https_server.addr());
+    let (_https_server, _pki, front) = behind_https("unused CA");
     let http_server = token_server();
     let _env = Env::set(&[
         ("SSL_CERT_FILE", Some("/nonexistent/oauth2cc/bundle.pem")),
@@ -259,9 +257,7 @@ fn ipv6_loopback_works_over_https_and_http() {
 #[test]
 fn client_get_uses_the_same_trust() {
     let _env = system_env();
-    let server = token_server();
-    let pki = Pki::new("get CA");
-    let front = TlsFront::start(&pki.leaf(&["127.0.0.1"]), server.addr());
+    let (server, pki, front) = behind_https("get CA");
     let client = Client::new(&trusting(&front.url("/token"), &pki)).unwrap();
 
     let response = client.get(&front.url("/api/me")).unwrap();

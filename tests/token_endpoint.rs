@@ -84,6 +84,12 @@ fn opt_string(p: *const c_char) -> Option<String> {
     (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
 }
 
+/// A C call returned `OK`.
+#[track_caller]
+fn assert_ok(status: oauth2cc_status) {
+    assert_eq!(status, oauth2cc_status::Ok);
+}
+
 /// Runs `oauth2cc_config_new` + `set_token_url` + `set_timeout_ms` + `oauth2cc_request_token`.
 fn c_request(url: &str, timeout_ms: u32) -> CResult {
     let id = CString::new(CLIENT_ID).unwrap();
@@ -93,18 +99,13 @@ fn c_request(url: &str, timeout_ms: u32) -> CResult {
     let mut auth: *mut oauth2cc_authorization = ptr::null_mut();
     // SAFETY: valid C strings and out-pointers; every handle is freed once below.
     unsafe {
-        assert_eq!(
-            oauth2cc_config_new(id.as_ptr(), secret.as_ptr(), &mut config),
-            oauth2cc_status::Ok
-        );
-        assert_eq!(
-            oauth2cc_config_set_token_url(config, url.as_ptr()),
-            oauth2cc_status::Ok
-        );
-        assert_eq!(
-            oauth2cc_config_set_timeout_ms(config, timeout_ms),
-            oauth2cc_status::Ok
-        );
+        assert_ok(oauth2cc_config_new(
+            id.as_ptr(),
+            secret.as_ptr(),
+            &mut config,
+        ));
+        assert_ok(oauth2cc_config_set_token_url(config, url.as_ptr()));
+        assert_ok(oauth2cc_config_set_timeout_ms(config, timeout_ms));
         let status = oauth2cc_request_token(config, &mut auth);
         oauth2cc_config_free(config);
         let token = (!auth.is_null())
@@ -561,7 +562,7 @@ fn a_json_answer_with_content_length_is_a_token() {
     let (token, server) = succeed_with(ok_response().into());
     assert_token(&token);
     let c = c_request(&server.url("/token"), 5_000);
-    assert_eq!(c.status, oauth2cc_status::Ok);
+    assert_ok(c.status);
     assert_eq!(c.token.as_deref(), Some("tok-abc"));
 }
 
@@ -769,7 +770,7 @@ fn ipv6_loopback_works() {
     let req = only_request(&server);
     assert!(req.peer.ip().is_loopback() && req.peer.is_ipv6(), "{req:?}");
     let c = c_request(&url, 5_000);
-    assert_eq!(c.status, oauth2cc_status::Ok);
+    assert_ok(c.status);
 }
 
 #[test]

@@ -21,7 +21,8 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use harness::{
-    declared_functions, manifest_dir, run_folder, run_program, run_tool, wine_path, Outcome,
+    cmake_configure, declared_functions, manifest_dir, run_folder, run_program, run_tool,
+    wine_path, Outcome,
 };
 use support::c_harness as harness;
 use support::http_server::{Action, Response, TestServer};
@@ -424,11 +425,7 @@ fn cmake_package_builds_c_and_static_cpp_consumers() {
     let dir = work_dir("cmake");
     let build = dir.join("build");
     run_tool(
-        Command::new("cmake")
-            .arg("-S")
-            .arg(manifest_dir().join("tests/install"))
-            .arg("-B")
-            .arg(&build)
+        cmake_configure("tests/install", &build)
             .args([
                 "-DCMAKE_SYSTEM_NAME=Windows",
                 "-DCMAKE_C_COMPILER=x86_64-w64-mingw32-gcc",

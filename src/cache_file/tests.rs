@@ -3,14 +3,21 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use oauth2cc_testkit::temp::TempDir;
+
 use super::*;
 use crate::config::Config;
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("oauth2cc-cache-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh temporary folder for the test `name`, and the cache file path `token.json` in it.
+fn dir_and_path(name: &str) -> (TempDir, PathBuf) {
+    let dir = TempDir::new(&format!("cache-{name}"));
+    let path = dir.path().join("token.json");
+    (dir, path)
+}
+
+/// What `file` holds now.
+fn load_now(file: &CacheFile) -> Option<Token> {
+    file.load(SystemTime::now(), Instant::now())
 }
 
 fn config() -> Config {
@@ -42,22 +49,21 @@ fn token(expires_in: i64) -> Token {
 
 #[test]
 fn round_trip_with_0600_and_no_secret() {
-    let dir = temp_dir("roundtrip");
-    let path = dir.join("token.json");
+    let (dir, path) = dir_and_path("roundtrip");
     let file = CacheFile::new(&path, &config());
     file.store(&token(3600));
     let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     let text = fs::read_to_string(&path).unwrap();
     assert!(!text.contains("the-client-secret"), "{text}");
-    let loaded = file.load(SystemTime::now(), Instant::now()).unwrap();
+    let loaded = load_now(&file).unwrap();
     assert_eq!(loaded.access_token().expose(), "cached-access-token");
     assert_eq!(loaded.token_type().as_str(), "Bearer");
     assert_eq!(loaded.scope().unwrap().as_str(), "a b");
     let left = loaded.expires_in().unwrap();
     assert!((3599..=3600).contains(&left), "{left}");
     assert_eq!(
-        fs::read_dir(&dir).unwrap().count(),
+        fs::read_dir(dir.path()).unwrap().count(),
         1,
         "no temporary file left behind"
     );
@@ -65,8 +71,7 @@ fn round_trip_with_0600_and_no_secret() {
 
 #[test]
 fn replace_is_atomic_and_keeps_permissions() {
-    let dir = temp_dir("replace");
-    let path = dir.join("token.json");
+    let (_dir, path) = dir_and_path("replace");
     let file = CacheFile::new(&path, &config());
     file.store(&token(3600));
     let first_inode = std::os::unix::fs::MetadataExt::ino(&fs::metadata(&path).unwrap());
@@ -78,19 +83,12 @@ fn replace_is_atomic_and_keeps_permissions() {
         "replaced by rename, not rewritten in place"
     );
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);
-    assert!(
-        file.load(SystemTime::now(), Instant::now())
-            .unwrap()
-            .expires_in()
-            .unwrap()
-            > 7000
-    );
+    assert!(load_now(&file).unwrap().expires_in().unwrap() > 7000);
 }
 
 #[test]
 fn a_changed_key_does_not_reuse_the_token() {
-    let dir = temp_dir("key");
-    let path = dir.join("token.json");
+    let (_dir, path) = dir_and_path("key");
     CacheFile::new(&path, &config()).store(&token(3600));
     let mut other_scope = config();
     other_scope.set_scope(Some("a")).unwrap();
@@ -104,12 +102,7 @@ fn a_changed_key_does_not_reuse_the_token() {
     let mut other_params = config();
     other_params.add_param("audience", "x").unwrap();
     for c in [other_scope, other_id, other_url, other_params] {
-        assert!(
-            CacheFile::new(&path, &c)
-                .load(SystemTime::now(), Instant::now())
-                .is_none(),
-            "{c:?}"
-        );
+        assert!(load_now(&CacheFile::new(&path, &c)).is_none(), "{c:?}");
     }
     assert!(CacheFile::new(&path, &config())
         .load(SystemTime::now(), Instant::now())
@@ -118,17 +111,13 @@ fn a_changed_key_does_not_reuse_the_token() {
 
 #[test]
 fn corrupt_expired_foreign_and_writable_files_are_ignored() {
-    let dir = temp_dir("untrusted");
-    let path = dir.join("token.json");
+    let (dir, path) = dir_and_path("untrusted");
     let file = CacheFile::new(&path, &config());
     fs::write(&path, b"{not json").unwrap();
     fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
-    assert!(file.load(SystemTime::now(), Instant::now()).is_none());
+    assert!(load_now(&file).is_none());
     file.store(&token(3600));
-    assert!(
-        file.load(SystemTime::now(), Instant::now()).is_some(),
-        "a corrupt file is replaced"
-    );
+    assert!(load_now(&file).is_some(), "a corrupt file is replaced");
 
     file.store(&token(3600));
     let later = SystemTime::now() + Duration::from_secs(4000);
@@ -137,15 +126,12 @@ fn corrupt_expired_foreign_and_writable_files_are_ignored() {
     for mode in [0o620, 0o602, 0o666] {
         file.store(&token(3600));
         fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
-        assert!(
-            file.load(SystemTime::now(), Instant::now()).is_none(),
-            "{mode:o}"
-        );
+        assert!(load_now(&file).is_none(), "{mode:o}");
     }
 
-    let real = dir.join("real.json");
+    let real = dir.path().join("real.json");
     CacheFile::new(&real, &config()).store(&token(3600));
-    let link = dir.join("link.json");
+    let link = dir.path().join("link.json");
     std::os::unix::fs::symlink(&real, &link).unwrap();
     assert!(
         CacheFile::new(&link, &config())
@@ -157,8 +143,7 @@ fn corrupt_expired_foreign_and_writable_files_are_ignored() {
 
 #[test]
 fn tokens_without_expiry_are_not_cached() {
-    let dir = temp_dir("noexpiry");
-    let path = dir.join("token.json");
+    let (_dir, path) = dir_and_path("noexpiry");
     let t = Token::new(
         "x",
         "bearer",
@@ -175,8 +160,7 @@ fn tokens_without_expiry_are_not_cached() {
 
 #[test]
 fn a_client_reuses_the_file_across_instances() {
-    let dir = temp_dir("client");
-    let path = dir.join("token.json");
+    let (_dir, path) = dir_and_path("client");
     let c = config_with_cache_file(&path);
     CacheFile::new(&path, &c).store(&token(3600));
     // The token URL points at a closed port: only the cache can answer.
@@ -215,9 +199,8 @@ fn release_fifo_readers(fifo: &Path) {
 
 #[test]
 fn a_fifo_at_the_cache_path_never_blocks() {
-    let dir = temp_dir("fifo");
-    let path = dir.join("token.json");
-    let fifo = mkfifo(&dir);
+    let (dir, path) = dir_and_path("fifo");
+    let fifo = mkfifo(dir.path());
     let file = Arc::new(CacheFile::new(&path, &config()));
 
     // A FIFO, and a symlink to it, sitting at the path.
@@ -226,10 +209,10 @@ fn a_fifo_at_the_cache_path_never_blocks() {
         .status()
         .unwrap();
     assert!(status.success());
-    assert!(file.load(SystemTime::now(), Instant::now()).is_none());
+    assert!(load_now(&file).is_none());
     fs::remove_file(&path).unwrap();
     std::os::unix::fs::symlink(&fifo, &path).unwrap();
-    assert!(file.load(SystemTime::now(), Instant::now()).is_none());
+    assert!(load_now(&file).is_none());
 
     // A writer of the folder that renames a regular file and a symlink to the FIFO over
     // the path, in turn: a check by path followed by an open by path meets the FIFO.
@@ -237,7 +220,7 @@ fn a_fifo_at_the_cache_path_never_blocks() {
     let swaps = Arc::new(AtomicUsize::new(0));
     let swapper = {
         let (stop, swaps) = (Arc::clone(&stop), Arc::clone(&swaps));
-        let (dir, path, fifo) = (dir.clone(), path.clone(), fifo.clone());
+        let (dir, path, fifo) = (dir.path().to_path_buf(), path.clone(), fifo.clone());
         std::thread::spawn(move || {
             let (regular, link) = (dir.join("regular.tmp"), dir.join("link.tmp"));
             while !stop.load(Ordering::Relaxed) {
@@ -259,7 +242,7 @@ fn a_fifo_at_the_cache_path_never_blocks() {
         std::thread::spawn(move || {
             // Until the path has changed often enough under the loads, too.
             while loaded.load(Ordering::Relaxed) < LOADS || swaps.load(Ordering::Relaxed) < 2_000 {
-                assert!(file.load(SystemTime::now(), Instant::now()).is_none());
+                assert!(load_now(&file).is_none());
                 loaded.fetch_add(1, Ordering::Relaxed);
             }
             let _ = done.send(());
@@ -371,8 +354,7 @@ fn assert_swept(stale: &[PathBuf], kept: &[PathBuf], after: &str) {
 
 #[test]
 fn a_store_removes_orphaned_temporaries() {
-    let dir = temp_dir("orphans-store");
-    let path = dir.join("token.json");
+    let (_dir, path) = dir_and_path("orphans-store");
     let (stale, kept) = orphans_and_bystanders(&path);
     CacheFile::new(&path, &config()).store(&token(3600));
     assert_swept(&stale, &kept, "store");
@@ -381,8 +363,7 @@ fn a_store_removes_orphaned_temporaries() {
 
 #[test]
 fn invalidate_removes_orphaned_temporaries() {
-    let dir = temp_dir("orphans-invalidate");
-    let path = dir.join("token.json");
+    let (_dir, path) = dir_and_path("orphans-invalidate");
     let c = config_with_cache_file(&path);
     CacheFile::new(&path, &c).store(&token(3600));
     let (stale, kept) = orphans_and_bystanders(&path);
@@ -394,10 +375,10 @@ fn invalidate_removes_orphaned_temporaries() {
 
 #[test]
 fn remove_never_deletes_through_a_symlink() {
-    let dir = temp_dir("remove-link");
-    let real = dir.join("real.json");
+    let dir = TempDir::new("cache-remove-link");
+    let real = dir.path().join("real.json");
     CacheFile::new(&real, &config()).store(&token(3600));
-    let link = dir.join("link.json");
+    let link = dir.path().join("link.json");
     std::os::unix::fs::symlink(&real, &link).unwrap();
     CacheFile::new(&link, &config()).remove();
     assert!(real.exists(), "the symlink's target survives");
@@ -410,13 +391,12 @@ fn remove_never_deletes_through_a_symlink() {
 #[test]
 #[cfg(target_os = "linux")]
 fn linux_writes_through_an_unnamed_file() {
-    let dir = temp_dir("tmpfile");
-    let path = dir.join("token.json");
+    let (dir, path) = dir_and_path("tmpfile");
     // ext4, tmpfs, xfs and btrfs have O_TMPFILE; the test folder is on one of them.
     for expires_in in [3600, 7200] {
         let written = write_atomically(&path, format!("{{\"n\":{expires_in}}}").as_bytes());
         assert_eq!(written.unwrap(), Written::Unnamed);
-        let names: Vec<_> = fs::read_dir(&dir)
+        let names: Vec<_> = fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name())
             .collect();
@@ -432,13 +412,12 @@ fn linux_writes_through_an_unnamed_file() {
     // And through the client's store: the result reads back.
     let file = CacheFile::new(&path, &config());
     file.store(&token(3600));
-    assert!(file.load(SystemTime::now(), Instant::now()).is_some());
+    assert!(load_now(&file).is_some());
 }
 
 #[test]
 fn the_named_fallback_replaces_atomically_and_leaves_nothing() {
-    let dir = temp_dir("named");
-    let path = dir.join("token.json");
+    let (dir, path) = dir_and_path("named");
     write_named(&path, b"first").unwrap();
     let first = std::os::unix::fs::MetadataExt::ino(&fs::metadata(&path).unwrap());
     write_named(&path, b"second").unwrap();
@@ -446,7 +425,7 @@ fn the_named_fallback_replaces_atomically_and_leaves_nothing() {
     assert_ne!(std::os::unix::fs::MetadataExt::ino(&meta), first);
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);
     assert_eq!(fs::read(&path).unwrap(), b"second");
-    assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
 }
 
 #[test]
@@ -470,8 +449,7 @@ fn the_temporary_name_pattern_is_exact() {
 
 #[test]
 fn an_oversized_file_is_not_read() {
-    let dir = temp_dir("oversized");
-    let path = dir.join("token.json");
+    let (_dir, path) = dir_and_path("oversized");
     let file = CacheFile::new(&path, &config());
     file.store(&token(3600));
     let mut text = fs::read_to_string(&path).unwrap();
@@ -480,25 +458,20 @@ fn an_oversized_file_is_not_read() {
     // Valid JSON, one byte over the bound with trailing spaces.
     text.push_str(&" ".repeat(MAX_FILE_BYTES as usize + 1 - text.len()));
     fs::write(&path, &text).unwrap();
-    assert!(file.load(SystemTime::now(), Instant::now()).is_none());
+    assert!(load_now(&file).is_none());
     text.pop();
     fs::write(&path, &text).unwrap();
-    assert!(file.load(SystemTime::now(), Instant::now()).is_some());
+    assert!(load_now(&file).is_some());
 }
 
 #[test]
 fn clients_of_two_issuers_do_not_share_an_entry() {
-    let dir = temp_dir("issuers");
-    let path = dir.join("token.json");
+    let (_dir, path) = dir_and_path("issuers");
     let mut a = config();
     a.set_issuer(Some("https://a.example")).unwrap();
     let mut b = config();
     b.set_issuer(Some("https://b.example")).unwrap();
     CacheFile::new(&path, &a).store(&token(3600));
-    assert!(CacheFile::new(&path, &a)
-        .load(SystemTime::now(), Instant::now())
-        .is_some());
-    assert!(CacheFile::new(&path, &b)
-        .load(SystemTime::now(), Instant::now())
-        .is_none());
+    assert!(load_now(&CacheFile::new(&path, &a)).is_some());
+    assert!(load_now(&CacheFile::new(&path, &b)).is_none());
 }

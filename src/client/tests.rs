@@ -192,6 +192,26 @@ fn the_old_token_is_not_returned_if_it_expired_during_a_failed_refresh() {
     assert_eq!(e.kind(), ErrorKind::ServerError);
 }
 
+/// What `call` gives on `threads` threads that each call it on a clone of `client`, all
+/// released at the same moment.
+fn all_at_once<T: Send + 'static>(
+    client: &Client,
+    threads: usize,
+    call: fn(&Client) -> T,
+) -> Vec<T> {
+    let barrier = Arc::new(Barrier::new(threads));
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let (client, barrier) = (client.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                call(&client)
+            })
+        })
+        .collect();
+    handles.into_iter().map(|h| h.join().unwrap()).collect()
+}
+
 #[test]
 fn cold_client_single_flight() {
     let n = AtomicUsize::new(0);
@@ -200,18 +220,11 @@ fn cold_client_single_flight() {
         token_json(n.fetch_add(1, Ordering::SeqCst) + 1, 3600)
     });
     let client = Client::new(&config_for(&server)).unwrap();
-    let barrier = Arc::new(Barrier::new(16));
-    let handles: Vec<_> = (0..16)
-        .map(|_| {
-            let (client, barrier) = (client.clone(), barrier.clone());
-            std::thread::spawn(move || {
-                barrier.wait();
-                client.token().unwrap().access_token().expose().to_string()
-            })
-        })
-        .collect();
-    for h in handles {
-        assert_eq!(h.join().unwrap(), "token-1");
+    let tokens = all_at_once(&client, 16, |c| {
+        c.token().unwrap().access_token().expose().to_string()
+    });
+    for token in tokens {
+        assert_eq!(token, "token-1");
     }
     assert_eq!(server.request_count(), 1);
 }
@@ -227,18 +240,7 @@ fn waiters_share_the_leaders_error() {
         .into()
     });
     let client = Client::new(&config_for(&server)).unwrap();
-    let barrier = Arc::new(Barrier::new(8));
-    let handles: Vec<_> = (0..8)
-        .map(|_| {
-            let (client, barrier) = (client.clone(), barrier.clone());
-            std::thread::spawn(move || {
-                barrier.wait();
-                client.token().unwrap_err()
-            })
-        })
-        .collect();
-    for h in handles {
-        let e = h.join().unwrap();
+    for e in all_at_once(&client, 8, |c| c.token().unwrap_err()) {
         assert_eq!(e.kind(), ErrorKind::BadRequest);
         assert_eq!(e.oauth().error.as_deref(), Some("invalid_client"));
     }
@@ -360,11 +362,28 @@ fn flaky_server(failures: usize, failure: Response) -> TestServer {
     })
 }
 
+/// An empty answer with `status` and `Retry-After: value`.
+fn retry_after(status: u16, value: &str) -> Response {
+    Response::json(status, "").with_header("Retry-After", value)
+}
+
+/// A [`flaky_server`] and a config for it that retries `max_retries` times, each wait at
+/// most `max_wait_ms`.
+fn retrying(
+    failures: usize,
+    failure: Response,
+    max_retries: u32,
+    max_wait_ms: u32,
+) -> (TestServer, Config) {
+    let server = flaky_server(failures, failure);
+    let mut config = config_for(&server);
+    config.set_retries(max_retries, max_wait_ms);
+    (server, config)
+}
+
 #[test]
 fn retries_5xx_then_succeeds() {
-    let server = flaky_server(2, Response::json(503, "{}"));
-    let mut config = config_for(&server);
-    config.set_retries(3, 50);
+    let (server, config) = retrying(2, Response::json(503, "{}"), 3, 50);
     assert_eq!(
         request_token(&config).unwrap().access_token().expose(),
         "token-3"
@@ -374,9 +393,7 @@ fn retries_5xx_then_succeeds() {
 
 #[test]
 fn retries_are_bounded() {
-    let server = flaky_server(100, Response::json(500, "{}"));
-    let mut config = config_for(&server);
-    config.set_retries(2, 20);
+    let (server, config) = retrying(100, Response::json(500, "{}"), 2, 20);
     assert_eq!(
         request_token(&config).unwrap_err().kind(),
         ErrorKind::ServerError
@@ -393,9 +410,12 @@ fn no_retries_by_default_and_never_on_400_or_401() {
     );
     assert_eq!(server.request_count(), 1);
     for status in [400, 401] {
-        let server = flaky_server(100, Response::json(status, r#"{"error":"invalid_client"}"#));
-        let mut config = config_for(&server);
-        config.set_retries(5, 10);
+        let (server, config) = retrying(
+            100,
+            Response::json(status, r#"{"error":"invalid_client"}"#),
+            5,
+            10,
+        );
         request_token(&config).unwrap_err();
         assert_eq!(server.request_count(), 1, "{status}");
     }
@@ -403,9 +423,7 @@ fn no_retries_by_default_and_never_on_400_or_401() {
 
 #[test]
 fn retry_after_within_budget_is_slept() {
-    let server = flaky_server(1, Response::json(429, "{}").with_header("Retry-After", "1"));
-    let mut config = config_for(&server);
-    config.set_retries(1, 1500);
+    let (server, config) = retrying(1, retry_after(429, "1"), 1, 1500);
     let started = Instant::now();
     request_token(&config).unwrap();
     assert!(started.elapsed() >= Duration::from_secs(1));
@@ -414,44 +432,26 @@ fn retry_after_within_budget_is_slept() {
 
 #[test]
 fn retry_after_over_budget_returns_at_once() {
-    let server = flaky_server(
-        1,
-        Response::json(429, "").with_header("retry-after", "3600"),
-    );
-    let mut config = config_for(&server);
-    config.set_retries(3, 2000);
-    let started = Instant::now();
-    let e = request_token(&config).unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(2));
-    assert_eq!(e.kind(), ErrorKind::RateLimited);
-    assert_eq!(e.retry_after(), Some(3600));
-    assert_eq!(server.request_count(), 1);
-}
-
-#[test]
-fn an_overflowing_retry_after_is_longer_than_any_budget() {
-    let server = flaky_server(
-        1,
-        Response::json(429, "").with_header("retry-after", "99999999999999999999"),
-    );
-    let mut config = config_for(&server);
-    config.set_retries(3, 2000);
-    let e = request_token(&config).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::RateLimited);
-    assert_eq!(e.retry_after(), Some(u64::MAX));
-    assert_eq!(
-        server.request_count(),
-        1,
-        "not retried: it says to wait for ages"
-    );
+    // An overflowing value is longer than any budget.
+    for (value, seconds) in [("3600", 3600), ("99999999999999999999", u64::MAX)] {
+        let (server, config) = retrying(1, retry_after(429, value), 3, 2000);
+        let started = Instant::now();
+        let e = request_token(&config).unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(2), "{value}");
+        assert_eq!(e.kind(), ErrorKind::RateLimited, "{value}");
+        assert_eq!(e.retry_after(), Some(seconds));
+        assert_eq!(
+            server.request_count(),
+            1,
+            "not retried: it says to wait for ages"
+        );
+    }
 }
 
 #[test]
 fn retry_after_zero_still_backs_off() {
-    let server = flaky_server(3, Response::json(503, "").with_header("retry-after", "0"));
+    let (server, config) = retrying(3, retry_after(503, "0"), 5, 2000);
     let clock = TestClock::new();
-    let mut config = config_for(&server);
-    config.set_retries(5, 2000);
     let client = Client::with_hooks(&config, clock.hooks()).unwrap();
     client.token().unwrap();
     assert_eq!(server.request_count(), 4);

@@ -4,7 +4,7 @@ use std::ffi::{c_char, c_int, c_void};
 
 use super::{arg_mut, arg_opt_str, arg_out, arg_str, ffi_export, oauth2cc_status};
 use crate::config::{AuthStyle, Config};
-use crate::error::Error;
+use crate::error::{Error, Result};
 use crate::hooks::{LogLevel, LogSink, Logger};
 
 /// A configuration: credentials, token URL, scope, auth style, timeouts, TLS, proxy, retries.
@@ -57,6 +57,15 @@ impl oauth2cc_auth_style {
 /// Hands a config to C; freed by `oauth2cc_config_free`.
 fn into_config_handle(config: Config) -> *mut oauth2cc_config {
     Box::into_raw(Box::new(oauth2cc_config { inner: config }))
+}
+
+/// The body of a setter that cannot fail once there is a config: runs `set` on it.
+fn set_infallible(
+    config: Result<&mut oauth2cc_config>,
+    set: impl FnOnce(&mut Config),
+) -> Result<()> {
+    set(&mut config?.inner);
+    Ok(())
 }
 
 /// Creates a configuration with every default: Basic auth, 30 s timeout, 60 s expiry leeway,
@@ -306,10 +315,7 @@ pub unsafe extern "C" fn oauth2cc_config_set_expiry_leeway(
     config: *mut oauth2cc_config,
     seconds: u32,
 ) -> oauth2cc_status {
-    ffi_export!({
-        arg_mut!(config)?.inner.set_expiry_leeway(seconds);
-        Ok(())
-    })
+    ffi_export!({ set_infallible(arg_mut!(config), |c| c.set_expiry_leeway(seconds)) })
 }
 
 /// Retries a token request up to `max_retries` times on 429, 5xx, network errors and
@@ -327,10 +333,9 @@ pub unsafe extern "C" fn oauth2cc_config_set_retries(
     max_wait_ms: u32,
 ) -> oauth2cc_status {
     ffi_export!({
-        arg_mut!(config)?
-            .inner
-            .set_retries(max_retries, max_wait_ms);
-        Ok(())
+        set_infallible(arg_mut!(config), |c| {
+            c.set_retries(max_retries, max_wait_ms)
+        })
     })
 }
 
@@ -391,10 +396,9 @@ pub unsafe extern "C" fn oauth2cc_config_set_min_refresh_interval_ms(
     interval_ms: u32,
 ) -> oauth2cc_status {
     ffi_export!({
-        arg_mut!(config)?
-            .inner
-            .set_min_refresh_interval_ms(interval_ms);
-        Ok(())
+        set_infallible(arg_mut!(config), |c| {
+            c.set_min_refresh_interval_ms(interval_ms)
+        })
     })
 }
 
@@ -413,10 +417,9 @@ pub unsafe extern "C" fn oauth2cc_config_set_unauthorized_refresh_interval_ms(
     interval_ms: u32,
 ) -> oauth2cc_status {
     ffi_export!({
-        arg_mut!(config)?
-            .inner
-            .set_unauthorized_refresh_interval_ms(interval_ms);
-        Ok(())
+        set_infallible(arg_mut!(config), |c| {
+            c.set_unauthorized_refresh_interval_ms(interval_ms)
+        })
     })
 }
 
@@ -514,10 +517,7 @@ pub unsafe extern "C" fn oauth2cc_config_set_background_refresh(
     config: *mut oauth2cc_config,
     enabled: bool,
 ) -> oauth2cc_status {
-    ffi_export!({
-        arg_mut!(config)?.inner.set_background_refresh(enabled);
-        Ok(())
-    })
+    ffi_export!({ set_infallible(arg_mut!(config), |c| c.set_background_refresh(enabled)) })
 }
 
 /// The largest API response body `oauth2cc_client_get` reads (default 16 MiB; 0 is

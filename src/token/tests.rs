@@ -26,12 +26,25 @@ fn header<'a>(req: &'a TokenRequest, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
+/// `Basic ` and the base64 of `credentials` (`id:secret`, already percent-encoded).
+fn basic_of(credentials: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(credentials)
+    )
+}
+
 fn now() -> (SystemTime, Instant) {
     (SystemTime::now(), Instant::now())
 }
 
 fn ok(body: &str) -> Token {
     parse(200, Some("application/json"), body).unwrap()
+}
+
+/// The error a JSON answer with `status` and `body` gives.
+fn json_error(status: u16, body: &str) -> Error {
+    parse(status, Some("application/json"), body).unwrap_err()
 }
 
 fn parse(status: u16, ctype: Option<&str>, body: &str) -> Result<Token> {
@@ -71,22 +84,23 @@ fn basic_request_with_scope_and_an_extra_param() {
 }
 
 #[test]
-fn url_unsafe_credentials_are_percent_encoded_in_basic() {
-    let req = request_for(&config("CLIENT_ID??", "CLIENT_SECRET??"), AuthStyle::Basic);
-    assert_eq!(
-        header(&req, "Authorization"),
-        Some("Basic Q0xJRU5UX0lEJTNGJTNGOkNMSUVOVF9TRUNSRVQlM0YlM0Y=")
-    );
-}
-
-#[test]
-fn basic_percent_encodes_reserved_characters() {
-    let req = request_for(&config("aaa/;&", "bbb/;&"), AuthStyle::Basic);
-    assert_eq!(
-        header(&req, "Authorization"),
-        Some("Basic YWFhJTJGJTNCJTI2OmJiYiUyRiUzQiUyNg==")
-    );
-    assert_eq!(req.body.as_str(), "grant_type=client_credentials");
+fn url_unsafe_and_reserved_characters_are_percent_encoded_in_basic() {
+    for (id, secret, authorization) in [
+        (
+            "CLIENT_ID??",
+            "CLIENT_SECRET??",
+            "Basic Q0xJRU5UX0lEJTNGJTNGOkNMSUVOVF9TRUNSRVQlM0YlM0Y=",
+        ),
+        (
+            "aaa/;&",
+            "bbb/;&",
+            "Basic YWFhJTJGJTNCJTI2OmJiYiUyRiUzQiUyNg==",
+        ),
+    ] {
+        let req = request_for(&config(id, secret), AuthStyle::Basic);
+        assert_eq!(header(&req, "Authorization"), Some(authorization), "{id}");
+        assert_eq!(req.body.as_str(), "grant_type=client_credentials");
+    }
 }
 
 #[test]
@@ -114,10 +128,9 @@ fn basic_header_equals_plain_base64_for_hex_credentials() {
         "0123456789abcdef0123456789abcdef",
         "fedcba9876543210fedcba9876543210",
     );
-    let seed = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
     assert_eq!(
         basic_authorization(id, secret).as_str(),
-        format!("Basic {seed}")
+        basic_of(&format!("{id}:{secret}"))
     );
 }
 
@@ -133,10 +146,7 @@ fn basic_request_body_is_only_the_grant_type() {
 fn space_is_percent_20_in_basic_and_plus_in_the_body() {
     assert_eq!(
         basic_authorization("a b", "c+d").as_str(),
-        format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode("a%20b:c%2Bd")
-        )
+        basic_of("a%20b:c%2Bd")
     );
     let req = request_for(&config("a b", "c+d"), AuthStyle::PostBody);
     assert_eq!(
@@ -149,10 +159,7 @@ fn space_is_percent_20_in_basic_and_plus_in_the_body() {
 fn utf8_credentials_are_encoded_bytewise() {
     assert_eq!(
         basic_authorization("é", "~-._").as_str(),
-        format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode("%C3%A9:~-._")
-        )
+        basic_of("%C3%A9:~-._")
     );
 }
 
@@ -222,24 +229,21 @@ fn every_token_field_is_read() {
     assert_eq!(t.refresh_token().unwrap().expose(), "foobar");
 }
 
+/// The `expires_in` of a token whose JSON `expires_in` is `value`.
+fn expires_in_of(value: &str) -> Option<i64> {
+    ok(&format!(r#"{{"access_token":"a","expires_in":{value}}}"#)).expires_in()
+}
+
 #[test]
 fn expires_in_as_number_string_or_null() {
-    assert_eq!(
-        ok(r#"{"access_token":"a","expires_in":86400}"#).expires_in(),
-        Some(86400)
-    );
-    assert_eq!(
-        ok(r#"{"access_token":"a","expires_in":"86400"}"#).expires_in(),
-        Some(86400)
-    );
-    assert_eq!(
-        ok(r#"{"access_token":"a","expires_in":" 60 "}"#).expires_in(),
-        Some(60)
-    );
-    assert_eq!(
-        ok(r#"{"access_token":"a","expires_in":86400.92}"#).expires_in(),
-        Some(86400)
-    );
+    for (value, want) in [
+        ("86400", 86400),
+        (r#""86400""#, 86400),
+        (r#"" 60 ""#, 60),
+        ("86400.92", 86400),
+    ] {
+        assert_eq!(expires_in_of(value), Some(want), "{value}");
+    }
     let unknown = ok(r#"{"access_token":"a","expires_in":null}"#);
     assert_eq!((unknown.expires_in(), unknown.expires_at()), (None, None));
     assert!(!unknown.is_expired(Duration::from_secs(1_000_000)));
@@ -257,32 +261,19 @@ fn expires_in_as_number_string_or_null() {
 
 #[test]
 fn expires_in_is_clamped_to_i32() {
-    assert_eq!(
-        ok(r#"{"access_token":"a","expires_in":2147483648}"#).expires_in(),
-        Some(2147483647)
-    );
-    assert_eq!(
-        ok(r#"{"access_token":"a","expires_in":1e300}"#).expires_in(),
-        Some(2147483647)
-    );
-    assert_eq!(
-        ok(r#"{"access_token":"a","expires_in":18446744073709551615}"#).expires_in(),
-        Some(2147483647)
-    );
-    assert_eq!(
-        ok(r#"{"access_token":"a","expires_in":-5}"#).expires_in(),
-        Some(0)
-    );
+    for (value, want) in [
+        ("2147483648", 2147483647),
+        ("1e300", 2147483647),
+        ("18446744073709551615", 2147483647),
+        ("-5", 0),
+    ] {
+        assert_eq!(expires_in_of(value), Some(want), "{value}");
+    }
 }
 
 #[test]
 fn a_missing_or_empty_access_token_is_invalid_response() {
-    let e = parse(
-        200,
-        Some("application/json"),
-        r#"{"scope":"user","token_type":"bearer"}"#,
-    )
-    .unwrap_err();
+    let e = json_error(200, r#"{"scope":"user","token_type":"bearer"}"#);
     assert_eq!(e.kind(), ErrorKind::InvalidResponse);
     assert!(e.message().contains("no access_token"), "{}", e.message());
     assert_eq!(e.http_status(), Some(200));
@@ -299,21 +290,17 @@ fn an_access_token_that_is_not_a_string_is_invalid_response() {
 
 #[test]
 fn error_bodies_give_bad_request_with_the_oauth_fields() {
-    let e = parse(
+    // A 200 with an error field is an error too.
+    for status in [400, 200] {
+        let e = json_error(status, r#"{"error": "invalid_grant"}"#);
+        assert_eq!(e.kind(), ErrorKind::BadRequest, "{status}");
+        assert_eq!(e.oauth().error.as_deref(), Some("invalid_grant"));
+        assert_eq!(e.http_status(), Some(status));
+    }
+    let e = json_error(
         400,
-        Some("application/json"),
-        r#"{"error": "invalid_grant"}"#,
-    )
-    .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::BadRequest);
-    assert_eq!(e.oauth().error.as_deref(), Some("invalid_grant"));
-    assert_eq!(e.http_status(), Some(400));
-    let e = parse(
-        400,
-        Some("application/json"),
         r#"{"error":"invalid_request","error_description":"stuff happened"}"#,
-    )
-    .unwrap_err();
+    );
     assert_eq!(e.oauth().description.as_deref(), Some("stuff happened"));
     assert_eq!(e.oauth().uri, None);
     assert_eq!(
@@ -323,21 +310,8 @@ fn error_bodies_give_bad_request_with_the_oauth_fields() {
 }
 
 #[test]
-fn a_200_with_an_error_field_is_an_error() {
-    let e = parse(
-        200,
-        Some("application/json"),
-        r#"{"error": "invalid_grant"}"#,
-    )
-    .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::BadRequest);
-    assert_eq!(e.oauth().error.as_deref(), Some("invalid_grant"));
-    assert_eq!(e.http_status(), Some(200));
-}
-
-#[test]
 fn broken_json_is_invalid_response_with_the_position() {
-    let e = parse(200, Some("application/json"), "broken json").unwrap_err();
+    let e = json_error(200, "broken json");
     assert_eq!(e.kind(), ErrorKind::InvalidResponse);
     assert!(e.message().contains("not JSON"), "{}", e.message());
     assert!(e.message().contains("line 1 column 1"), "{}", e.message());
@@ -373,7 +347,7 @@ fn empty_bodies_are_server_error_or_invalid_response() {
         "{}",
         e.message()
     );
-    let e = parse(200, Some("application/json"), "").unwrap_err();
+    let e = json_error(200, "");
     assert_eq!(e.kind(), ErrorKind::InvalidResponse);
     assert!(e.message().contains("empty body"));
 }
@@ -402,23 +376,19 @@ fn token_type_casing_is_normalised() {
 
 #[test]
 fn invalid_client_and_unsupported_grant_type_errors() {
-    let e = parse(
+    let e = json_error(
         400,
-        Some("application/json"),
         r#"{"error":"invalid_client","error_description":"Invalid client"}"#,
-    )
-    .unwrap_err();
+    );
     assert_eq!(e.kind(), ErrorKind::BadRequest);
     assert_eq!(e.oauth().error.as_deref(), Some("invalid_client"));
     assert_eq!(e.oauth().description.as_deref(), Some("Invalid client"));
-    let e = parse(
-        400,
-        Some("application/json"),
-        r#"{"error":"invalid_client"}"#,
-    )
-    .unwrap_err();
+    let e = json_error(400, r#"{"error":"invalid_client"}"#);
     assert_eq!(e.oauth().description, None);
-    let e = parse(400, Some("application/json"), r#"{"error":"unsupported_grant_type","error_description":"grant_type parameter is missing"}"#).unwrap_err();
+    let e = json_error(
+        400,
+        r#"{"error":"unsupported_grant_type","error_description":"grant_type parameter is missing"}"#,
+    );
     assert_eq!(e.oauth().error.as_deref(), Some("unsupported_grant_type"));
 }
 
@@ -522,14 +492,13 @@ fn other_statuses_map_to_http_status() {
 #[test]
 fn problem_json_and_spotify_web_api_errors() {
     let e = parse(403, Some("application/problem+json"), r#"{"type":"https://example.com/probs/forbidden","title":"Forbidden","status":403,"detail":"client is disabled"}"#).unwrap_err();
-    assert_eq!(e.oauth().error, None);
     assert_eq!(
-        e.oauth().description.as_deref(),
-        Some("Forbidden: client is disabled")
-    );
-    assert_eq!(
-        e.oauth().uri.as_deref(),
-        Some("https://example.com/probs/forbidden")
+        *e.oauth(),
+        OAuthError {
+            error: None,
+            description: Some("Forbidden: client is disabled".into()),
+            uri: Some("https://example.com/probs/forbidden".into()),
+        }
     );
     let e = parse(
         401,
@@ -624,7 +593,7 @@ fn a_token_or_type_with_control_or_non_ascii_bytes_is_invalid_and_named() {
             "token_type",
         ),
     ] {
-        let e = parse(200, Some("application/json"), body).unwrap_err();
+        let e = json_error(200, body);
         assert_eq!(e.kind(), ErrorKind::InvalidResponse, "{body}");
         assert!(e.message().contains(field), "{body}: {}", e.message());
         assert!(!e.message().contains("X-Evil"), "{}", e.message());

@@ -510,6 +510,24 @@ impl TestServer {
         lock(&self.shared.requests).clone()
     }
 
+    /// The path of every request received so far, in arrival order.
+    pub fn paths(&self) -> Vec<String> {
+        lock(&self.shared.requests)
+            .iter()
+            .map(|r| r.path().to_owned())
+            .collect()
+    }
+
+    /// The header `name` of every request to `path` so far, in arrival order: `None` for a
+    /// request without it.
+    pub fn header_sent_to(&self, path: &str, name: &str) -> Vec<Option<String>> {
+        lock(&self.shared.requests)
+            .iter()
+            .filter(|r| r.path() == path)
+            .map(|r| r.header(name).map(str::to_owned))
+            .collect()
+    }
+
     /// The most recent request, if any.
     pub fn last_request(&self) -> Option<Request> {
         lock(&self.shared.requests).last().cloned()

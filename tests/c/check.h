@@ -152,6 +152,15 @@ static inline oauth2cc_client *client_from(oauth2cc_config *config) {
   return client;
 }
 
+/* A token from `client`: OK, with `expected` as its access token unless that is NULL; the
+ * token is freed. */
+static inline void check_client_token(oauth2cc_client *client, const char *expected) {
+  oauth2cc_authorization *auth = NULL;
+  CHECK_STATUS(oauth2cc_client_token(client, &auth), OAUTH2CC_STATUS_OK);
+  if (expected != NULL) CHECK_STR(oauth2cc_authorization_access_token(auth), expected);
+  oauth2cc_authorization_free(auth);
+}
+
 static inline int checks_passed(const char *program) {
   printf("%s: all %lu checks passed\n", program, checks_run);
   return 0;

@@ -67,6 +67,16 @@ static oauth2cc_client *new_client(const char *token_url, const char *secret) {
     return client;
 }
 
+/* oauth2cc_curl_perform fails with `status` (and a last error message containing `message`
+ * unless that is NULL) before curl runs: *result is left as it was. */
+static void check_perform_fails(oauth2cc_client *client, CURL *easy, oauth2cc_status status,
+                                const char *message) {
+    CURLcode result = CURLE_AGAIN;
+    CHECK_STATUS(oauth2cc_curl_perform(client, easy, NULL, &result), status);
+    if (message != NULL) CHECK_CONTAINS(oauth2cc_last_error_message(), message);
+    CHECK_INT(result, CURLE_AGAIN);
+}
+
 static long response_code(CURL *easy) {
     long code = 0;
     CHECK_INT(curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code), CURLE_OK);
@@ -81,7 +91,7 @@ int main(void) {
     struct curl_slist *headers = NULL;
     struct body body;
     CURL *easy;
-    CURLcode result = CURLE_OK;
+    CURLcode result = CURLE_AGAIN; /* until a perform writes it */
 
     CHECK(token_url != NULL && api_url != NULL && refused_url != NULL);
     CHECK_INT(curl_global_init(CURL_GLOBAL_DEFAULT), CURLE_OK);
@@ -89,15 +99,10 @@ int main(void) {
 
     /* NULL arguments: INVALID_ARGUMENT, nothing sent, *result untouched. */
     easy = new_easy(api_url, &body);
-    result = CURLE_AGAIN;
-    CHECK_STATUS(oauth2cc_curl_perform(NULL, easy, NULL, &result),
-                 OAUTH2CC_STATUS_INVALID_ARGUMENT);
-    CHECK_CONTAINS(oauth2cc_last_error_message(), "client");
-    CHECK_STATUS(oauth2cc_curl_perform(client, NULL, NULL, &result),
-                 OAUTH2CC_STATUS_INVALID_ARGUMENT);
+    check_perform_fails(NULL, easy, OAUTH2CC_STATUS_INVALID_ARGUMENT, "client");
+    check_perform_fails(client, NULL, OAUTH2CC_STATUS_INVALID_ARGUMENT, NULL);
     CHECK_STATUS(oauth2cc_curl_perform(client, easy, NULL, NULL),
                  OAUTH2CC_STATUS_INVALID_ARGUMENT);
-    CHECK_INT(result, CURLE_AGAIN);
 
     /* The first token (tok-1) gets a 401: invalidated, tok-2 fetched, performed again. The
      * caller's own Authorization entry is left out; X-Test is sent. */
@@ -143,11 +148,7 @@ int main(void) {
     /* A token failure: the token endpoint's status, and curl never runs. */
     client = new_client(token_url, "wrong-secret");
     easy = new_easy(api_url, &body);
-    result = CURLE_AGAIN;
-    CHECK_STATUS(oauth2cc_curl_perform(client, easy, NULL, &result),
-                 OAUTH2CC_STATUS_BAD_REQUEST);
-    CHECK_CONTAINS(oauth2cc_last_error_message(), "invalid_client");
-    CHECK_INT(result, CURLE_AGAIN);
+    check_perform_fails(client, easy, OAUTH2CC_STATUS_BAD_REQUEST, "invalid_client");
     CHECK_INT(response_code(easy), 0);
     curl_easy_cleanup(easy);
     oauth2cc_client_free(client);

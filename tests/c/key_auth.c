@@ -28,6 +28,14 @@ static const char *key_file(const char *name) {
   return path_buf;
 }
 
+/* A config for `id` (and `secret`, which may be NULL) at `token_url`. */
+static oauth2cc_config *new_config(const char *id, const char *secret, const char *token_url) {
+  oauth2cc_config *config = NULL;
+  CHECK_STATUS(oauth2cc_config_new(id, secret, &config), OAUTH2CC_STATUS_OK);
+  CHECK_STATUS(oauth2cc_config_set_token_url(config, token_url), OAUTH2CC_STATUS_OK);
+  return config;
+}
+
 static void get_token(oauth2cc_config *config, const char *expected) {
   oauth2cc_authorization *auth = NULL;
   CHECK_STATUS(oauth2cc_request_token(config, &auth), OAUTH2CC_STATUS_OK);
@@ -36,30 +44,23 @@ static void get_token(oauth2cc_config *config, const char *expected) {
 }
 
 static void private_key_jwt(const char *token_url) {
-  oauth2cc_config *config = NULL;
   oauth2cc_client *client = NULL;
-  oauth2cc_authorization *auth = NULL;
-
   /* No secret: the key authenticates the client, and PRIVATE_KEY_JWT is the default. */
-  CHECK_STATUS(oauth2cc_config_new("rsa-client", NULL, &config), OAUTH2CC_STATUS_OK);
-  CHECK_STATUS(oauth2cc_config_set_token_url(config, token_url), OAUTH2CC_STATUS_OK);
+  oauth2cc_config *config = new_config("rsa-client", NULL, token_url);
+
   CHECK_STATUS(oauth2cc_config_set_private_key_file(config, key_file("rsa2048.pkcs1.pem"),
                                                     "rsa-kid"),
                OAUTH2CC_STATUS_OK);
   CHECK_STATUS(oauth2cc_client_new(config, &client), OAUTH2CC_STATUS_OK);
-  CHECK_STATUS(oauth2cc_client_token(client, &auth), OAUTH2CC_STATUS_OK);
-  CHECK_STR(oauth2cc_authorization_access_token(auth), "tok-rsa-client");
-  oauth2cc_authorization_free(auth);
+  check_client_token(client, "tok-rsa-client");
   /* A refresh makes a new assertion (the server refuses a jti it has seen). */
   oauth2cc_client_invalidate(client);
-  CHECK_STATUS(oauth2cc_client_token(client, &auth), OAUTH2CC_STATUS_OK);
-  oauth2cc_authorization_free(auth);
+  check_client_token(client, NULL);
   oauth2cc_client_free(client);
   oauth2cc_config_free(config);
 
   /* The PEM text itself, an explicit algorithm and audience. */
-  CHECK_STATUS(oauth2cc_config_new("ec-client", NULL, &config), OAUTH2CC_STATUS_OK);
-  CHECK_STATUS(oauth2cc_config_set_token_url(config, token_url), OAUTH2CC_STATUS_OK);
+  config = new_config("ec-client", NULL, token_url);
   CHECK_STATUS(oauth2cc_config_set_jwt_algorithm(config, "ES256"), OAUTH2CC_STATUS_OK);
   CHECK_STATUS(oauth2cc_config_set_private_key_pem(config, getenv("OAUTH2CC_TEST_EC_PEM"), NULL),
                OAUTH2CC_STATUS_OK);
@@ -76,10 +77,7 @@ static void private_key_jwt(const char *token_url) {
 }
 
 static void client_secret_jwt(const char *token_url) {
-  oauth2cc_config *config = NULL;
-  CHECK_STATUS(oauth2cc_config_new("hs-client", "0123456789abcdef0123456789abcdef", &config),
-               OAUTH2CC_STATUS_OK);
-  CHECK_STATUS(oauth2cc_config_set_token_url(config, token_url), OAUTH2CC_STATUS_OK);
+  oauth2cc_config *config = new_config("hs-client", "0123456789abcdef0123456789abcdef", token_url);
   CHECK_STATUS(oauth2cc_config_set_auth_style(config, OAUTH2CC_AUTH_STYLE_CLIENT_SECRET_JWT),
                OAUTH2CC_STATUS_OK);
   get_token(config, "tok-hs-client");
@@ -88,10 +86,8 @@ static void client_secret_jwt(const char *token_url) {
 
 /* Every refusal is CONFIG, names the key's file and the reason, and sends nothing. */
 static void refusals(const char *token_url) {
-  oauth2cc_config *config = NULL;
+  oauth2cc_config *config = new_config("bad-client", NULL, token_url);
   oauth2cc_authorization *auth = NULL;
-  CHECK_STATUS(oauth2cc_config_new("bad-client", NULL, &config), OAUTH2CC_STATUS_OK);
-  CHECK_STATUS(oauth2cc_config_set_token_url(config, token_url), OAUTH2CC_STATUS_OK);
 
   CHECK_STATUS(oauth2cc_config_set_private_key_file(config, key_file("p256.encrypted.pem"), NULL),
                OAUTH2CC_STATUS_CONFIG);
@@ -124,8 +120,7 @@ static void refusals(const char *token_url) {
   oauth2cc_config_free(config);
 
   /* No secret and no key: nothing to authenticate with. */
-  CHECK_STATUS(oauth2cc_config_new("bad-client", NULL, &config), OAUTH2CC_STATUS_OK);
-  CHECK_STATUS(oauth2cc_config_set_token_url(config, token_url), OAUTH2CC_STATUS_OK);
+  config = new_config("bad-client", NULL, token_url);
   CHECK_STATUS(oauth2cc_request_token(config, &auth), OAUTH2CC_STATUS_CONFIG);
   CHECK_CONTAINS(oauth2cc_last_error_message(), "needs a client secret");
   CHECK_STATUS(oauth2cc_config_set_auth_style(config, OAUTH2CC_AUTH_STYLE_PRIVATE_KEY_JWT),
@@ -135,8 +130,7 @@ static void refusals(const char *token_url) {
   oauth2cc_config_free(config);
 
   /* client_secret_jwt with a secret too short for HS256. */
-  CHECK_STATUS(oauth2cc_config_new("bad-client", "short-secret", &config), OAUTH2CC_STATUS_OK);
-  CHECK_STATUS(oauth2cc_config_set_token_url(config, token_url), OAUTH2CC_STATUS_OK);
+  config = new_config("bad-client", "short-secret", token_url);
   CHECK_STATUS(oauth2cc_config_set_auth_style(config, OAUTH2CC_AUTH_STYLE_CLIENT_SECRET_JWT),
                OAUTH2CC_STATUS_OK);
   CHECK_STATUS(oauth2cc_request_token(config, &auth), OAUTH2CC_STATUS_CONFIG);

@@ -370,28 +370,35 @@ static void clients_and_responses(const char *token_url, const char *api_url) {
     const char *owned[] = {"authorization: Bearer mine", NULL};
     const char *computed[] = {"Content-Length: 3", NULL};
     static const uint8_t body[] = {'{', '}'};
+    /* Bad method, headers or body to the right URL: refused, each naming what is wrong. */
+    const struct {
+      const char *method;
+      const char *const *headers;
+      const uint8_t *body;
+      size_t body_len;
+      const char *param;
+    } refused[] = {
+        {"POST", fine, NULL, 2, "body"},
+        {NOT_UTF8, NULL, NULL, 0, "method"},
+        {"GET", not_utf8, NULL, 0, "headers[1]"},
+        {"GE T", NULL, NULL, 0, "method"},
+        {"GET", no_colon, NULL, 0, "colon"},
+        {"GET", crlf, NULL, 0, "X-A"},
+        {"GET", owned, NULL, 0, "authorization"},
+        {"POST", computed, body, 2, "Content-Length"},
+    };
+    size_t i;
+
     CHECK_INVALID(oauth2cc_client_request(NULL, "GET", api_url, NULL, NULL, 0, &response),
                   "client");
     CHECK_INVALID(oauth2cc_client_request(client, NULL, api_url, NULL, NULL, 0, &response),
                   "method");
     CHECK_INVALID(oauth2cc_client_request(client, "GET", NULL, NULL, NULL, 0, &response), "url");
     CHECK_INVALID(oauth2cc_client_request(client, "GET", api_url, NULL, NULL, 0, NULL), "out");
-    CHECK_INVALID(oauth2cc_client_request(client, "POST", api_url, fine, NULL, 2, &response),
-                  "body");
-    CHECK_INVALID(oauth2cc_client_request(client, NOT_UTF8, api_url, NULL, NULL, 0, &response),
-                  "method");
-    CHECK_INVALID(oauth2cc_client_request(client, "GET", api_url, not_utf8, NULL, 0, &response),
-                  "headers[1]");
-    CHECK_INVALID(oauth2cc_client_request(client, "GE T", api_url, NULL, NULL, 0, &response),
-                  "method");
-    CHECK_INVALID(oauth2cc_client_request(client, "GET", api_url, no_colon, NULL, 0, &response),
-                  "colon");
-    CHECK_INVALID(oauth2cc_client_request(client, "GET", api_url, crlf, NULL, 0, &response),
-                  "X-A");
-    CHECK_INVALID(oauth2cc_client_request(client, "GET", api_url, owned, NULL, 0, &response),
-                  "authorization");
-    CHECK_INVALID(oauth2cc_client_request(client, "POST", api_url, computed, body, 2, &response),
-                  "Content-Length");
+    for (i = 0; i < sizeof refused / sizeof refused[0]; ++i)
+      CHECK_INVALID(oauth2cc_client_request(client, refused[i].method, api_url, refused[i].headers,
+                                            refused[i].body, refused[i].body_len, &response),
+                    refused[i].param);
     CHECK_STATUS(oauth2cc_client_request(client, "GET", "http://example.com/", NULL, NULL, 0,
                                          &response),
                  OAUTH2CC_STATUS_CONFIG);

@@ -441,6 +441,18 @@ pub fn run_tool(command: &mut Command) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// `cmake -S <project> -B <build>` for `project`, a CMake project in this repository: add
+/// the `-D` settings and run it with [`run_tool`].
+pub fn cmake_configure(project: &str, build: &Path) -> Command {
+    let mut command = Command::new("cmake");
+    command
+        .arg("-S")
+        .arg(manifest_dir().join(project))
+        .arg("-B")
+        .arg(build);
+    command
+}
+
 /// When the extra flags ask for ASan or UBSan, checks the program really carries the
 /// runtime (its symbols are in the binary or it needs the runtime library), so a sanitizer
 /// run cannot pass by silently not sanitizing.

@@ -38,6 +38,16 @@ pub fn config(url: &str, timeout_ms: u32) -> Config {
     config
 }
 
+/// The environment `oauth2cc_config_from_env` reads, for a program run by a test: `id`,
+/// `secret` and `token_url`.
+pub fn credentials_env(id: &str, secret: &str, token_url: String) -> Vec<(&'static str, String)> {
+    vec![
+        ("OAUTH2CC_CLIENT_ID", id.to_owned()),
+        ("OAUTH2CC_CLIENT_SECRET", secret.to_owned()),
+        ("OAUTH2CC_TOKEN_URL", token_url),
+    ]
+}
+
 /// A token response body: `access_token`, bearer, valid for an hour.
 pub fn token_json(access_token: &str) -> String {
     serde_json::json!({
