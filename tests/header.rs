@@ -53,6 +53,7 @@ const CRATE_DIRS: &[&str] = &[
     "testkit",
     "token-endpoint",
     "cli",
+    "capi",
 ];
 
 /// Makes `to` hold what `from` holds: files written only when their content differs (so
