@@ -14,6 +14,7 @@ mod proxy;
 pub(crate) mod redis;
 mod resolver;
 mod tcp;
+mod tls;
 mod tls_error;
 mod trust;
 mod wipe;
@@ -301,20 +302,19 @@ impl Transport {
 
 /// ureq's default chain (ureq 3.5 `DefaultConnector`: SOCKS, CONNECT proxy, TCP, rustls)
 /// with our TCP connector (module `tcp`: one write per request, socket timeouts set only when
-/// they change, a one-call liveness probe, wiped buffers) in place of ureq's. The CONNECT
-/// proxy connector opens its connection to the proxy through this same chain, so a tunnel
-/// runs over ours too; a SOCKS tunnel is ureq's own socket and is passed through. ureq's
-/// transports that stay (a SOCKS tunnel's, rustls's) get their buffers wiped (module `wipe`).
+/// they change, a one-call liveness probe, wiped buffers) and our TLS connector (module `tls`:
+/// rustls's handshake, then records decrypted in place in, and encrypted from, wiped buffers
+/// of ours) in place of ureq's. The CONNECT proxy connector opens its connection to the proxy
+/// through this same chain, so a tunnel runs over ours too; a SOCKS tunnel is ureq's own
+/// socket, whose buffers are wiped (module `wipe`), and TLS runs over it as over any chained
+/// transport.
 fn connector() -> impl ureq::unversioned::transport::Connector {
-    use ureq::unversioned::transport::{
-        ConnectProxyConnector, Connector as _, RustlsConnector, SocksConnector,
-    };
+    use ureq::unversioned::transport::{ConnectProxyConnector, Connector as _, SocksConnector};
     ().chain(SocksConnector::default())
-        .chain(wipe::WipeConnector { tls_only: false })
+        .chain(wipe::WipeConnector)
         .chain(ConnectProxyConnector::default())
         .chain(tcp::TcpConnector)
-        .chain(RustlsConnector::default())
-        .chain(wipe::WipeConnector { tls_only: true })
+        .chain(tls::TlsConnector::default())
 }
 
 /// Whether a request header carries a credential (the token request's Basic credential,

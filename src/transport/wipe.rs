@@ -1,9 +1,10 @@
-//! Wiping for the transports of ureq's we chain but do not replace: its rustls layer, whose
-//! buffers hold the plain text (the request head with the credential, the answer with the
-//! token), and a SOCKS tunnel's socket. Their buffers are ureq's `LazyBuffers`, freed unwiped
-//! with the connection; this wrapper wipes them through the `Buffers` trait: what was sent,
-//! once sent; what was received, once consumed (when the connection goes back to the pool);
-//! both before the connection is dropped.
+//! Wiping for the one transport of ureq's we chain but do not replace: a SOCKS tunnel's
+//! socket, whose buffers hold the plain text of an http:// exchange through it (the request
+//! head with the credential, the answer with the token; over https://, the records our TLS
+//! transport encrypts and decrypts). Its buffers are ureq's `LazyBuffers`, freed unwiped with
+//! the connection; this wrapper wipes them through the `Buffers` trait: what was sent, once
+//! sent; what was received, once consumed (when the connection goes back to the pool); both
+//! before the connection is dropped.
 //!
 //! It relies on ureq 3.5's `LazyBuffers`: output written from the start of the buffer; the
 //! input buffer starts again at its front, whole, once everything in it is consumed
@@ -15,12 +16,10 @@ use ureq::unversioned::transport::{Buffers, ConnectionDetails, Connector, Either
 use ureq::Error;
 use zeroize::Zeroize as _;
 
-/// Wraps the chained transport in [`Wiped`]: a TLS one (`tls_only`), or any (for the one a
-/// SOCKS connector made).
+/// Wraps the chained transport, if there is one (in the chain's place after the SOCKS
+/// connector: the one a SOCKS connector made), in [`Wiped`].
 #[derive(Debug)]
-pub(crate) struct WipeConnector {
-    pub tls_only: bool,
-}
+pub(crate) struct WipeConnector;
 
 impl<In: Transport> Connector<In> for WipeConnector {
     type Out = Either<In, Wiped<In>>;
@@ -30,13 +29,12 @@ impl<In: Transport> Connector<In> for WipeConnector {
         _: &ConnectionDetails,
         chained: Option<In>,
     ) -> Result<Option<Self::Out>, Error> {
-        Ok(chained.map(|t| match !self.tls_only || t.is_tls() {
-            true => Either::B(Wiped {
+        Ok(chained.map(|t| {
+            Either::B(Wiped {
                 inner: t,
                 sent: 0,
                 received: 0,
-            }),
-            false => Either::A(t),
+            })
         }))
     }
 }
