@@ -861,3 +861,43 @@ fn mutual_tls_leaves_only_ureqs_copy_of_the_client_key_in_freed_memory() {
         "mutual TLS, freed: one block, ureq's copy of the key"
     );
 }
+
+/// Over HTTPS the whole exchange leaves nothing either, the token included: the TLS layer
+/// receives records into a buffer of ours, decrypts them in place there and hands the plain
+/// text to ureq from it, seals what is sent in place in a buffer of ours, and wipes both
+/// (src/transport/tls.rs). A client's refreshes and authorized GETs, then the one-shot path,
+/// in both auth styles, on loopback. (It asserts all that the test above does, and more.)
+#[test]
+fn over_https_no_token_and_no_credential_is_left_in_freed_memory() {
+    use oauth2cc_testkit::tls::{Pki, TlsFront};
+    let server = server();
+    let pki = Pki::new("freed-memory-https");
+    let front = TlsFront::start(&pki.leaf(&["127.0.0.1"]), server.addr());
+    let ca = pki.ca_file();
+    let configs = [AuthStyle::Basic, AuthStyle::PostBody].map(|style| {
+        let mut config = Config::new(CLIENT_ID, CLIENT_SECRET).unwrap();
+        config.set_token_url(&front.url("/token")).unwrap();
+        config.set_ca_file(ca.to_str().unwrap()).unwrap();
+        config.set_auth_style(style);
+        (style, config)
+    });
+    let api = front.url("/api");
+    for (style, config) in &configs {
+        let found = freed_secrets(|| {
+            let client = Client::new(config).unwrap();
+            for round in 0..3 {
+                if round > 0 {
+                    client.invalidate();
+                }
+                let fetched = client.token().unwrap();
+                assert_eq!(fetched.access_token().expose(), ACCESS_TOKEN);
+                drop(fetched);
+                assert_eq!(client.get(&api).unwrap().status, 200);
+            }
+            drop(client);
+            let one_shot = request_token(config).unwrap();
+            assert_eq!(one_shot.access_token().expose(), ACCESS_TOKEN);
+        });
+        assert_none(&format!("HTTPS, {style:?}: token, get, one-shot"), found);
+    }
+}

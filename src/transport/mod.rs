@@ -14,9 +14,9 @@ mod proxy;
 pub(crate) mod redis;
 mod resolver;
 mod tcp;
+mod tls;
 mod tls_error;
 mod trust;
-mod wipe;
 
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -304,17 +304,17 @@ impl Transport {
 
 /// ureq's default chain (ureq 3.5 `DefaultConnector`: SOCKS, CONNECT proxy, TCP, rustls)
 /// with our TCP connector (module `tcp`: one write per request, socket timeouts set only when
-/// they change, a one-call liveness probe, wiped buffers) in place of ureq's, and our proxy
+/// they change, a one-call liveness probe, wiped buffers) in place of ureq's; our proxy
 /// connector (module `proxy`: SOCKS5 and CONNECT, the proxy's credentials never given to
-/// ureq) in place of ureq's two. It opens its connection to the proxy through this same
-/// chain, so a tunnel runs over ours too. ureq's rustls transport gets its buffers wiped
-/// (module `wipe`).
+/// ureq) in place of ureq's two, which opens its connection to the proxy through this same
+/// chain, so a tunnel runs over ours too; and our TLS connector (module `tls`: rustls's
+/// handshake, then records decrypted in place in, and encrypted from, wiped buffers of ours)
+/// in place of ureq's rustls transport.
 fn connector(proxy: proxy::ProxyConnector) -> impl ureq::unversioned::transport::Connector {
-    use ureq::unversioned::transport::{Connector as _, RustlsConnector};
+    use ureq::unversioned::transport::Connector as _;
     ().chain(proxy)
         .chain(tcp::TcpConnector)
-        .chain(RustlsConnector::default())
-        .chain(wipe::WipeConnector { tls_only: true })
+        .chain(tls::TlsConnector::default())
 }
 
 /// Whether a request header carries a credential (the token request's Basic credential,

@@ -361,12 +361,12 @@ mod peek {
 /// chunk) and the space ureq writes into (at least a chunk: ureq 3.5 writes a request head
 /// line by line, and needs only the longest line to fit) always fit, and it never moves.
 /// Everything past the live bytes is zero, so a wipe covers only what was used.
-struct WipedBuffers {
-    input_size: usize,
-    output_size: usize,
-    input: Vec<u8>,
+pub(super) struct WipedBuffers {
+    pub(super) input_size: usize,
+    pub(super) output_size: usize,
+    pub(super) input: Vec<u8>,
     /// `input[consumed..filled]` is unconsumed; `input[filled..]` is zero, but for scratch.
-    filled: usize,
+    pub(super) filled: usize,
     consumed: usize,
     /// The last consume consumed something (ureq's `can_use_input`).
     progress: bool,
@@ -374,15 +374,15 @@ struct WipedBuffers {
     /// that follows it: ureq reads a chunked request body into it, at most as many bytes as
     /// it then transmits (ureq 3.5 `run.rs` `send_body`).
     scratch: Option<usize>,
-    output: Vec<u8>,
+    pub(super) output: Vec<u8>,
     /// `output[..pending]` is held for the next write; after it, zero unless `handed_out`.
-    pending: usize,
+    pub(super) pending: usize,
     /// ureq was given the output buffer and has not transmitted it (it may have written).
     handed_out: bool,
 }
 
 impl WipedBuffers {
-    fn new(input_size: usize, output_size: usize) -> WipedBuffers {
+    pub(super) fn new(input_size: usize, output_size: usize) -> WipedBuffers {
         WipedBuffers {
             input_size: input_size.max(1),
             output_size: output_size.clamp(1, 32 * 1024),
@@ -400,7 +400,7 @@ impl WipedBuffers {
     /// Makes room for `at_least_free` bytes after the unconsumed input (as far as the input
     /// may grow: `input_size`, or more for scratch space), the consumed bytes wiped and
     /// dropped from the front once there is nothing after them.
-    fn prepare_input(&mut self, at_least_free: usize, most: usize) {
+    pub(super) fn prepare_input(&mut self, at_least_free: usize, most: usize) {
         if self.consumed == self.filled && self.filled > 0 {
             self.wipe_consumed_input();
         }
@@ -424,7 +424,7 @@ impl WipedBuffers {
     }
 
     /// Wipes the input once all of it is consumed, and starts again at the front.
-    fn wipe_consumed_input(&mut self) {
+    pub(super) fn wipe_consumed_input(&mut self) {
         if self.consumed == self.filled {
             self.input[..self.filled].zeroize();
             self.filled = 0;
@@ -434,7 +434,7 @@ impl WipedBuffers {
 
     /// Records that `amount` bytes were transmitted from `output()`: held, and the scratch
     /// space ureq may have used for them wiped.
-    fn transmitted(&mut self, amount: usize) {
+    pub(super) fn transmitted(&mut self, amount: usize) {
         self.pending += amount;
         self.handed_out = false;
         if let Some(start) = self.scratch.take() {

@@ -3,10 +3,10 @@
 
 use rustls::{CertificateError, Error as TlsError};
 
-/// Finds the rustls error inside a ureq error, if there is one.
+/// Finds the rustls error inside a ureq error, if there is one: our TLS transport (module
+/// `tls`) reports rustls's failures inside an `io::Error`, as ureq's rustls transport did.
 pub(crate) fn find(e: &ureq::Error) -> Option<&TlsError> {
     match e {
-        ureq::Error::Rustls(tls) => Some(tls),
         ureq::Error::Io(io) => io.get_ref().and_then(|inner| inner.downcast_ref()),
         _ => None,
     }
