@@ -31,7 +31,7 @@
 //!          │  └──► fork, hooks
 //!          └──► client/{api_request, background, seq_header, striped}
 //! leaves: error, secret, form, files, url_rules, redis_url, hooks (clock, log sink,
-//!         counters), fork
+//!         counters), fork, wiping_alloc (the C library's global allocator)
 //! ```
 //! * `url_rules`: where requests may go (URL, host, port, proxy-URL rules). `files`: bounded
 //!   reads and PEM loading. `form`: form encoding. `auth`: client authentication methods.
@@ -72,6 +72,7 @@ mod shared_cache;
 pub mod token;
 mod transport;
 mod url_rules;
+mod wiping_alloc;
 
 pub use client::{request_token, Client};
 pub use config::{AuthStyle, Config, RetryPolicy, SPOTIFY_TOKEN_URL};
@@ -79,6 +80,7 @@ pub use error::{Error, ErrorKind, OAuthError, Result};
 pub use hooks::{ClientStats, LogLevel, LogSink, Logger};
 pub use token::Token;
 pub use transport::HttpResponse;
+pub use wiping_alloc::WipingAllocator;
 
 /// Internals that the fuzz targets and the property tests drive directly. Not part of the
 /// API: no stability promise.

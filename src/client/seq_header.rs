@@ -77,7 +77,7 @@ impl SeqHeader {
             if let Some(chunk) = chunks.next() {
                 padded[..chunk.len()].copy_from_slice(chunk);
             }
-            word.store(u64::from_ne_bytes(padded), Ordering::Relaxed);
+            word.store(u64::from_le_bytes(padded), Ordering::Relaxed);
         }
         match header.filter(|h| h.len() <= INLINE_BYTES) {
             Some(bytes) => {
@@ -108,24 +108,41 @@ impl SeqHeader {
         let hit = if dst.len() <= len {
             HeaderHit::TooSmall(len)
         } else {
-            // Whole words as 8-byte array stores, then the tail: plain stores even at the
-            // release profile's opt-level "s", where a `chunks_mut().zip()` loop and a
-            // `copy_from_slice` of 8 bytes each stayed a call (to `memmove`) per word (perf:
-            // a quarter to a half of the header hit's time).
-            let (words, tail) = self.words[..len.div_ceil(8)].split_at(len / 8);
+            // Whole words as 8-byte array stores, then the tail as one more 8-byte store
+            // that ends at the header's last byte (rewriting bytes already there with the
+            // same values): plain stores even at the release profile's opt-level "s", where a
+            // `copy_from_slice` of 8 bytes stayed a call to `memmove` per word and a byte loop
+            // for the tail kept its state on the stack (perf: most of the hit's own time).
+            // Words hold their bytes little-endian (`store`), so the shifts below pick bytes.
+            let whole = len / 8;
             let mut rest = &mut dst[..];
-            for word in words {
+            for word in &self.words[..whole] {
                 let Some((head, after)) = std::mem::take(&mut rest).split_first_chunk_mut::<8>()
                 else {
                     break;
                 };
-                *head = word.load(Ordering::Relaxed).to_ne_bytes();
+                *head = word.load(Ordering::Relaxed).to_le_bytes();
                 rest = after;
             }
-            if let Some(word) = tail.first() {
-                let bytes = word.load(Ordering::Relaxed).to_ne_bytes();
-                for (d, b) in rest.iter_mut().zip(bytes).take(len % 8) {
-                    *d = b;
+            let tail = len % 8;
+            if tail != 0 {
+                let last = self.words[whole].load(Ordering::Relaxed);
+                match whole.checked_sub(1).map(|i| &self.words[i]) {
+                    // The 8 bytes before the header's end: the previous word's last 8 - tail
+                    // bytes, then the last word's first `tail` bytes.
+                    Some(previous) => {
+                        let previous = previous.load(Ordering::Relaxed);
+                        let value = (previous >> (8 * tail)) | (last << (8 * (8 - tail)));
+                        if let Some((end, _)) = dst[len - 8..].split_first_chunk_mut::<8>() {
+                            *end = value.to_le_bytes();
+                        }
+                    }
+                    // A header shorter than a word.
+                    None => {
+                        for (d, b) in rest.iter_mut().zip(last.to_le_bytes()).take(tail) {
+                            *d = b;
+                        }
+                    }
                 }
             }
             dst[len] = 0;
@@ -178,6 +195,23 @@ mod tests {
             assert!(
                 out[value.len() + 1..].iter().all(|&b| b == 0xAA),
                 "wrote past the NUL"
+            );
+        }
+        // Every length from 1 to 40 (all tails, with and without a whole word before them),
+        // into a buffer one longer than needed: the value, its NUL, nothing past it.
+        let all: Vec<u8> = (0..40u8).map(|i| b'A' + i).collect();
+        for len in 1..=all.len() {
+            cell.store(Some(&all[..len]), u64::MAX);
+            let mut out = [0xAAu8; 48];
+            assert_eq!(
+                cell.copy_fresh(0, &mut out[..len + 2]),
+                Some(HeaderHit::Copied(len))
+            );
+            assert_eq!(&out[..len], &all[..len], "length {len}");
+            assert_eq!(out[len], 0, "length {len}: the NUL");
+            assert!(
+                out[len + 1..].iter().all(|&b| b == 0xAA),
+                "length {len}: past the NUL"
             );
         }
         // A shorter value after a longer one leaves no byte of the longer one behind.

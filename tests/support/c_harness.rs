@@ -349,8 +349,13 @@ fn replace_symlink(target: &Path, link: &Path) {
 /// Compiles and links `source` into `out_dir()/name` with `compiler` and `flags` (plus the
 /// extra flags), against the header and the library. Panics with the compiler's output.
 pub fn build_with(compiler: &str, flags: &[&str], source: &Path, name: &str) -> PathBuf {
+    build_sources(compiler, flags, &[source], name)
+}
+
+/// [`build_with`] for a program made of several sources (the first is the program).
+fn build_sources(compiler: &str, flags: &[&str], sources: &[&Path], name: &str) -> PathBuf {
     if let Some(package) = windows_package() {
-        return build_windows(package, flags, source, name);
+        return build_windows(package, flags, sources[0], name);
     }
     let exe = out_dir().join(name);
     let tmp = out_dir().join(format!(".{name}.{}.tmp", std::process::id()));
@@ -363,7 +368,7 @@ pub fn build_with(compiler: &str, flags: &[&str], source: &Path, name: &str) -> 
         .arg(include_dir())
         .arg("-o")
         .arg(&tmp)
-        .arg(source)
+        .args(sources)
         .arg("-L")
         .arg(lib)
         .arg("-loauth2cc")
@@ -508,9 +513,24 @@ pub fn cxx() -> String {
     std::env::var("CXX").unwrap_or_else(|_| "c++".to_owned())
 }
 
-/// Compiles a C program with [`C_FLAGS`].
+/// Compiles a C program with [`C_FLAGS`], and, where [`checks_frees`], with
+/// `tests/c/free_check.c`: then the program aborts if the library ever frees a block that is
+/// not all zeros.
 pub fn build_c(source: &Path, name: &str) -> PathBuf {
-    build_with(&cc(), C_FLAGS, source, name)
+    let free_check = manifest_dir().join("tests/c/free_check.c");
+    match checks_frees() {
+        true => build_sources(&cc(), C_FLAGS, &[source, &free_check], name),
+        false => build_sources(&cc(), C_FLAGS, &[source], name),
+    }
+}
+
+/// Whether C programs are built with `tests/c/free_check.c`: on Linux with glibc, and not
+/// under a wrapper (valgrind) or extra flags (sanitizers), which replace `free` themselves.
+pub fn checks_frees() -> bool {
+    cfg!(all(target_os = "linux", target_env = "gnu"))
+        && windows_package().is_none()
+        && wrapper().is_empty()
+        && extra_cflags().is_empty()
 }
 
 /// Names of the functions the header declares: `oauth2cc_x(` at the start of a
@@ -763,15 +783,40 @@ fn collect(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<Stri
 
 /// Builds `tests/c/<name>.c`, runs it with `env`, and asserts that it exited 0 after
 /// printing `<name>: all N checks passed`. Returns what it printed.
+///
+/// Where [`checks_frees`], the program also reports (on stderr, at exit) how many blocks the
+/// library freed, each checked to be all zeros; that line is taken out of `stderr` and the
+/// count must not be 0 (the check saw the library's frees), except for `version`, which
+/// frees nothing.
 pub fn run_c_test(name: &str, env: &[(&str, String)]) -> Outcome {
     let source = manifest_dir().join("tests/c").join(format!("{name}.c"));
     let exe = build_c(&source, name);
-    let outcome = run_program(&exe, &[], env);
+    let mut env = env.to_vec();
+    if checks_frees() {
+        env.push(("OAUTH2CC_FREE_CHECK_REPORT", "1".to_owned()));
+    }
+    let mut outcome = run_program(&exe, &[], &env);
     assert!(
         outcome.status.success(),
         "C test {name} failed\n{}",
         outcome.report()
     );
+    if checks_frees() {
+        let (reports, rest): (Vec<&str>, Vec<&str>) = outcome
+            .stderr
+            .lines()
+            .partition(|l| l.starts_with("free_check: "));
+        let checked: u64 = reports
+            .iter()
+            .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .sum();
+        assert!(
+            !reports.is_empty() && (checked > 0 || name == "version"),
+            "C test {name}: tests/c/free_check.c saw no block freed by the library\n{}",
+            outcome.report()
+        );
+        outcome.stderr = rest.iter().map(|l| format!("{l}\n")).collect();
+    }
     let done = format!("{name}: all ");
     assert!(
         outcome
