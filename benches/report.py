@@ -166,8 +166,8 @@ def fresh(rep):
         oauth2cc: `oauth2cc_request_token` (a new agent, connection and TLS session per call) +
         free. libcurl: `curl_easy_init`, setopts, perform, `curl_easy_cleanup` per call (no share
         handle, so no connection or TLS session reuse). oauth2cc and libcurl interleaved as in 1.
-        Seed: the seed's `requests.post` + base64 + `json.loads` (`benches/seed_token.py --loop`),
-        a new connection per call as in the seed.
+        The Python pytify client: its `requests.post` + base64 + `json.loads` (`benches/seed_token.py --loop`),
+        a new connection per call, as pytify makes.
         """)
     rows = []
     for scheme in SCHEMES:
@@ -178,18 +178,18 @@ def fresh(rep):
                      rep.cell(f"fresh_{scheme}_paired"), f"{speed:.1f}x"))
         if scheme == "https":
             rep.target("fresh fetch, https: oauth2cc / libcurl", f"{q:.2f}x", "≤ 0.80x", q <= 0.80)
-        rep.target(f"fresh fetch, {scheme}: speed-up over the seed's fresh fetch", f"{speed:.1f}x",
+        rep.target(f"fresh fetch, {scheme}: speed-up over pytify's fresh fetch", f"{speed:.1f}x",
                    "≥ 1.5x", speed >= 1.5)
-    rep.table(("scheme", "oauth2cc", "libcurl", "seed Python", "oauth2cc / libcurl", "paired",
-               "seed / oauth2cc"), rows)
+    rep.table(("scheme", "oauth2cc", "libcurl", "pytify (Python)", "oauth2cc / libcurl", "paired",
+               "pytify / oauth2cc"), rows)
     rep.spreads("fresh", ("oauth2cc", "libcurl", "python"))
     per_token = rep.med("fresh_https_python") / rep.med("keepalive_https_oauth2cc")
     rep.text(f"""
         Per token, the client's kept-alive HTTPS refresh ({rep.cell('keepalive_https_oauth2cc')})
-        against what the seed does for every token, a fresh HTTPS `requests.post`
+        against what the Python pytify client does for every token, a fresh HTTPS `requests.post`
         ({rep.cell('fresh_https_python')}): **{per_token:.0f}x** faster.
         """)
-    rep.target("per token: client kept-alive https refresh vs the seed's fresh https requests.post",
+    rep.target("per token: client kept-alive https refresh vs pytify's fresh https requests.post",
                f"{per_token:.0f}x faster", "≥ 20x", per_token >= 20)
 
 
@@ -230,7 +230,7 @@ def whole_process(rep):
         hyperfine (`-N`, no shell), in rounds that alternate the three, runs merged. oauth2cc:
         `examples/client_credentials` (C, linked to
         `liboauth2cc.so`; https trusts the run's CA through `SSL_CERT_FILE`). curl: the `curl` CLI
-        with `-u id:secret -d grant_type=client_credentials --cacert`. Seed: `python3
+        with `-u id:secret -d grant_type=client_credentials --cacert`. pytify: `python3
         benches/seed_token.py` (interpreter start, `import requests`, one fetch).
         """)
     rows = []
@@ -238,8 +238,8 @@ def whole_process(rep):
         ours, curl, py = (f"process_{scheme}_{w}" for w in ("oauth2cc", "curl", "python"))
         rows.append((scheme, rep.cell(ours), rep.cell(curl), rep.cell(py),
                      f"{rep.med(ours) / rep.med(curl):.2f}x", f"{rep.med(py) / rep.med(ours):.1f}x"))
-    rep.table(("scheme", "oauth2cc (C example)", "curl CLI", "seed Python", "oauth2cc / curl",
-               "seed / oauth2cc"), rows)
+    rep.table(("scheme", "oauth2cc (C example)", "curl CLI", "pytify (Python)", "oauth2cc / curl",
+               "pytify / oauth2cc"), rows)
     rep.spreads("process", ("oauth2cc", "curl", "python"))
 
 
@@ -277,7 +277,7 @@ def footprint(rep):
     rep.table(("process", "peak RSS"), [
         ("`examples/client_credentials`", rep.cell("rss_https_oauth2cc")),
         ("`curl` CLI", rep.cell("rss_https_curl")),
-        ("seed Python", rep.cell("rss_https_python")),
+        ("pytify (Python)", rep.cell("rss_https_python")),
     ])
     so = rep.med("so_stripped")
     rep.target("stripped liboauth2cc.so", fmt(so, "bytes"), "≤ 2.5 MB", so <= 2.5e6)
@@ -360,9 +360,9 @@ def endpoint(rep):
             ("get_http", "1. kept-alive GET, http (oauth2cc + libcurl interleaved)"),
             ("get_https", "1. kept-alive GET, https (oauth2cc + libcurl interleaved)"),
             ("fresh_http", "2. fresh, http (oauth2cc + libcurl interleaved)"),
-            ("seed_http", "2. fresh, http (seed Python)"),
+            ("seed_http", "2. fresh, http (pytify (Python))"),
             ("fresh_https", "2. fresh, https (oauth2cc + libcurl interleaved)"),
-            ("seed_https", "2. fresh, https (seed Python)"),
+            ("seed_https", "2. fresh, https (pytify (Python))"),
         )
     ])
 
@@ -375,7 +375,7 @@ def wire(rep, run_dir):
             e = json.loads(line)
             ua = e["ua"]
             if ua.startswith("python-requests"):
-                ua = "python-requests (seed)"
+                ua = "python-requests (pytify)"
             elif ua.startswith("curl/"):
                 ua = "curl CLI"
             elif ua.startswith("oauth2cc/"):

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The benchmark: oauth2cc against libcurl, curl and the seed's Python, in one run, against one
+# The benchmark: oauth2cc against libcurl, curl and the Python pytify client, in one run, against one
 # local token endpoint (nginx on loopback, HTTP and HTTPS with a CA made for the run).
 #
 #   scripts/bench.sh            full run (a few minutes); writes BENCHMARKS.md
@@ -364,7 +364,7 @@ phase keepalive_https bench keepalive "$HTTPS_URL" "$CA" "$KEEPALIVE_ITERS"
 log "1. kept-alive authorized GET: oauth2cc_client_get vs one reused libcurl handle, same header"
 phase get_http bench get "$HTTP_URL" - "$HTTP_API" "$KEEPALIVE_ITERS"
 phase get_https bench get "$HTTPS_URL" "$CA" "$HTTPS_API" "$KEEPALIVE_ITERS"
-log "2. fresh-connection fetch: oauth2cc_request_token vs a fresh libcurl handle vs the seed"
+log "2. fresh-connection fetch: oauth2cc_request_token vs a fresh libcurl handle vs pytify"
 phase fresh_http bench fresh "$HTTP_URL" - "$FRESH_HTTP_ITERS"
 OAUTH2CC_TOKEN_URL=$HTTP_URL phase seed_http seed_loop "$PY_HTTP_ITERS"
 phase fresh_https bench fresh "$HTTPS_URL" "$CA" "$FRESH_HTTPS_ITERS"
@@ -377,7 +377,7 @@ done
 # ---- 4. whole process: start, fetch one token, exit -------------------------------------------------------
 # In ROUNDS rounds, so that load coming and going on the machine is spread over all three;
 # report.py merges the rounds' runs. Each trusts exactly the run's CA, as curl --cacert does.
-log "4. whole process (hyperfine, $ROUNDS rounds): C example vs curl vs the seed's Python"
+log "4. whole process (hyperfine, $ROUNDS rounds): C example vs curl vs pytify"
 whole() { # scheme url
   local scheme=$1 url=$2 round
   for round in $(seq "$ROUNDS"); do
@@ -435,5 +435,5 @@ CMD="scripts/bench.sh"
 ((QUICK)) && CMD="scripts/bench.sh --quick"
 "$PYTHON" benches/report.py --run-dir "$RUN" --out "$OUT_MD" --command "$CMD" \
   --versions "${versions%; }" \
-  --iterations "kept-alive $KEEPALIVE_ITERS per client, token fetch and GET each; fresh $FRESH_HTTP_ITERS (http) / $FRESH_HTTPS_ITERS (https), seed $PY_HTTP_ITERS / $PY_HTTPS_ITERS; cache hit $HIT_BATCHES batches of $HIT_BATCH calls per thread and contender; whole process $((ROUNDS * PROC_RUNS)) runs (seed $((ROUNDS * PY_PROC_RUNS))) in $ROUNDS rounds"
+  --iterations "kept-alive $KEEPALIVE_ITERS per client, token fetch and GET each; fresh $FRESH_HTTP_ITERS (http) / $FRESH_HTTPS_ITERS (https), pytify $PY_HTTP_ITERS / $PY_HTTPS_ITERS; cache hit $HIT_BATCHES batches of $HIT_BATCH calls per thread and contender; whole process $((ROUNDS * PROC_RUNS)) runs (pytify $((ROUNDS * PY_PROC_RUNS))) in $ROUNDS rounds"
 log "wrote $OUT_MD"
