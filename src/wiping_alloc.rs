@@ -58,6 +58,21 @@ unsafe impl GlobalAlloc for WipingAllocator {
     }
 }
 
+impl WipingAllocator {
+    /// What [`GlobalAlloc::dealloc`] does before it frees a block: zeroes it. For a test's
+    /// own allocator that looks at each block between the wipe and the free
+    /// (`tests/freed_memory.rs`); not needed otherwise.
+    ///
+    /// # Safety
+    /// `block` is a live block from `System` of at least `size` bytes, not used after.
+    #[doc(hidden)]
+    #[allow(unsafe_code)]
+    pub unsafe fn wipe_before_free(block: *mut u8, size: usize) {
+        // SAFETY: the caller's promise.
+        unsafe { wipe(block, size) }
+    }
+}
+
 /// Zeroes the block at `block`, `size` bytes asked for, about to be freed.
 ///
 /// # Safety

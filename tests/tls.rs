@@ -144,7 +144,7 @@ fn an_expired_or_not_yet_valid_certificate_is_a_tls_error() {
         (
             (2999, 1, 1),
             (3000, 1, 1),
-            "TLS: certificate for 127.0.0.1 is not valid yet (valid from 2999-01-01 00:00:00 UTC)",
+            "TLS: certificate for 127.0.0.1 is not valid yet (valid from 2999-01-01 00:00:00 UTC; is the clock right?)",
         ),
     ] {
         let leaf = pki.leaf_valid(&["127.0.0.1"], not_before, not_after);

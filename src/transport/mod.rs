@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ureq::http::{Method, Uri};
-use ureq::tls::{RootCerts, TlsConfig};
+use ureq::tls::RootCerts;
 use ureq::{Agent, AsSendBody};
 
 use crate::config::Config;
@@ -101,6 +101,8 @@ pub(crate) struct Transport {
     timeout: Duration,
     connect_timeout: Duration,
     proxies: ProxyPolicy,
+    /// The TLS settings and the one rustls config that all connections share.
+    tls: Arc<tls::TlsSettings>,
     /// Where the trusted roots came from, for messages.
     trust_source: String,
     /// Why the system's roots could not be loaded; reported by every HTTPS request.
@@ -149,20 +151,18 @@ impl Transport {
             .max_redirects(0)
             .https_only(false)
             .proxy(None)
-            .tls_config(
-                TlsConfig::builder()
-                    .root_certs(roots)
-                    .client_cert(config.auth.certificate().map(|c| c.tls()))
-                    .build(),
-            )
             .user_agent(config.user_agent().unwrap_or(USER_AGENT))
             .timeout_global(Some(config.timeout()))
             .timeout_connect(Some(config.connect_timeout()))
             .max_response_header_size(64 * 1024)
             .build();
+        let tls = Arc::new(tls::TlsSettings::new(
+            roots,
+            config.auth.certificate().map(|c| c.tls()),
+        ));
         let agent = Agent::with_parts(
-            agent_config.clone(),
-            connector(proxy::ProxyConnector::new(proxies.clone(), agent_config)),
+            agent_config,
+            connector(tls.clone()),
             resolver::CachingResolver::default(),
         );
         Ok(Transport {
@@ -170,6 +170,7 @@ impl Transport {
             timeout: config.timeout(),
             connect_timeout: config.connect_timeout(),
             proxies,
+            tls,
             trust_source,
             trust_error,
             answered: AtomicBool::new(false),
@@ -182,18 +183,17 @@ impl Transport {
     /// parent's pooled connections (and their TLS sessions) stay untouched, and no file or
     /// environment is read again (so no lock a parent thread may have held is taken).
     pub fn for_child_process(&self) -> Transport {
+        let tls = Arc::new(self.tls.for_child_process());
         Transport {
             agent: Agent::with_parts(
                 self.agent.config().clone(),
-                connector(proxy::ProxyConnector::new(
-                    self.proxies.clone(),
-                    self.agent.config().clone(),
-                )),
+                connector(tls.clone()),
                 resolver::CachingResolver::default(),
             ),
             timeout: self.timeout,
             connect_timeout: self.connect_timeout,
             proxies: self.proxies.clone(),
+            tls,
             trust_source: self.trust_source.clone(),
             trust_error: self.trust_error.clone(),
             answered: AtomicBool::new(false),
@@ -302,19 +302,19 @@ impl Transport {
     }
 }
 
-/// ureq's default chain (ureq 3.5 `DefaultConnector`: SOCKS, CONNECT proxy, TCP, rustls)
-/// with our TCP connector (module `tcp`: one write per request, socket timeouts set only when
-/// they change, a one-call liveness probe, wiped buffers) in place of ureq's; our proxy
-/// connector (module `proxy`: SOCKS5 and CONNECT, the proxy's credentials never given to
-/// ureq) in place of ureq's two, which opens its connection to the proxy through this same
-/// chain, so a tunnel runs over ours too; and our TLS connector (module `tls`: rustls's
-/// handshake, then records decrypted in place in, and encrypted from, wiped buffers of ours)
-/// in place of ureq's rustls transport.
-fn connector(proxy: proxy::ProxyConnector) -> impl ureq::unversioned::transport::Connector {
-    use ureq::unversioned::transport::Connector as _;
-    ().chain(proxy)
+/// ureq's default chain (ureq 3.5 `DefaultConnector`: SOCKS, CONNECT proxy, TCP, rustls) with
+/// ureq's own proxy connectors, our TCP connector (module `tcp`: one write per request, socket
+/// timeouts set only when they change, a one-call liveness probe) in place of ureq's, and our
+/// TLS connector (module `tls`: rustls's connection with one config per transport, so that
+/// sessions resume) in place of ureq's. The CONNECT connector opens its connection to the
+/// proxy through this same chain, so a tunnel runs over our TCP (and TLS, for an `https://`
+/// proxy); ureq's SOCKS connector makes its own TCP connection to the proxy.
+fn connector(tls: Arc<tls::TlsSettings>) -> impl ureq::unversioned::transport::Connector {
+    use ureq::unversioned::transport::{ConnectProxyConnector, Connector as _, SocksConnector};
+    ().chain(SocksConnector::default())
+        .chain(ConnectProxyConnector::default())
         .chain(tcp::TcpConnector)
-        .chain(tls::TlsConnector::default())
+        .chain(tls::TlsConnector::new(tls))
 }
 
 /// Whether a request header carries a credential (the token request's Basic credential,

@@ -56,6 +56,110 @@ pub(crate) fn rustls_roots(config: &crate::Config) -> Result<rustls::RootCertSto
     Ok(store)
 }
 
+/// The server certificate verifier for `roots`: rustls's WebPKI verifier, and one rule more,
+/// curl's (OpenSSL's): a server certificate that is itself one of the trusted certificates
+/// (a self-signed certificate given as the CA file, made as most people make one:
+/// `openssl req -x509 ... -addext subjectAltName=...`, which marks it `CA:TRUE`) is accepted
+/// when it names the server, and is within its validity period. WebPKI refuses such a
+/// certificate as a server's (`CaUsedAsEndEntity`) after it has checked its validity
+/// (rustls-webpki 0.103 `check_issuer_independent_properties`: validity, then basic
+/// constraints; `tests/tls.rs` pins that an expired one is still refused as expired); the
+/// name is checked here. The handshake's signature proves the server holds its key.
+pub(crate) fn verifier(
+    roots: &RootCerts,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+) -> std::result::Result<Arc<dyn rustls::client::danger::ServerCertVerifier>, rustls::Error> {
+    let mut store = rustls::RootCertStore::empty();
+    let mut exact = Vec::new();
+    match roots {
+        RootCerts::Specific(certs) => {
+            exact = certs
+                .iter()
+                .map(|c| rustls::pki_types::CertificateDer::from(c.der().to_vec()))
+                .collect();
+            store.add_parsable_certificates(exact.iter().cloned());
+        }
+        _ => store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
+    let webpki =
+        rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider)
+            .build()
+            .map_err(|e| rustls::Error::General(format!("no usable CA certificate: {e}")))?;
+    Ok(Arc::new(Verifier { webpki, exact }))
+}
+
+/// [`verifier`]'s verifier.
+#[derive(Debug)]
+struct Verifier {
+    webpki: Arc<rustls::client::WebPkiServerVerifier>,
+    /// The trusted certificates as given (CA file, `SSL_CERT_FILE`, `SSL_CERT_DIR`, system).
+    exact: Vec<rustls::pki_types::CertificateDer<'static>>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for Verifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        server_name: &rustls::pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> std::result::Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        let verdict = self.webpki.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        );
+        match verdict {
+            Err(e)
+                if is_ca_used_as_end_entity(&e) && self.exact.iter().any(|c| c == end_entity) =>
+            {
+                let parsed = rustls::server::ParsedCertificate::try_from(end_entity)?;
+                rustls::client::verify_server_name(&parsed, server_name)?;
+                Ok(rustls::client::danger::ServerCertVerified::assertion())
+            }
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.webpki.supported_verify_schemes()
+    }
+
+    fn requires_raw_public_keys(&self) -> bool {
+        false
+    }
+}
+
+/// WebPKI's `CaUsedAsEndEntity`, which rustls passes on inside an opaque `Other` error.
+pub(crate) fn is_ca_used_as_end_entity(e: &rustls::Error) -> bool {
+    matches!(
+        e,
+        rustls::Error::InvalidCertificate(rustls::CertificateError::Other(other))
+            if matches!(other.0.downcast_ref(), Some(webpki::Error::CaUsedAsEndEntity))
+    )
+}
+
 /// The values of the variables the system store depends on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct EnvKey {
