@@ -97,6 +97,30 @@ impl Pki {
     }
 }
 
+/// A self-signed server certificate for `names` that is also a CA (`CA:TRUE`), as
+/// `openssl req -x509` makes one, valid from `not_before` to `not_after`; and its PEM.
+pub fn self_signed(
+    names: &[&str],
+    not_before: (i32, u8, u8),
+    not_after: (i32, u8, u8),
+) -> (Leaf, String) {
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let mut params = CertificateParams::new(names).expect("self-signed params");
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "localhost");
+    params.not_before = rcgen::date_time_ymd(not_before.0, not_before.1, not_before.2);
+    params.not_after = rcgen::date_time_ymd(not_after.0, not_after.1, not_after.2);
+    let key = KeyPair::generate().expect("self-signed key");
+    let cert = params.self_signed(&key).expect("self-signed certificate");
+    let leaf = Leaf {
+        cert: cert.der().clone(),
+        key: key.serialize_der(),
+    };
+    (leaf, cert.pem())
+}
+
 impl Pki {
     /// A client certificate for mutual TLS named `name`, its chain and key written as PEM to
     /// `<name>.crt` and `<name>.key` in [`Pki::dir`]; returns (chain file, key file, DER).
