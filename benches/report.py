@@ -193,6 +193,38 @@ def fresh(rep):
                f"{per_token:.0f}x faster", "≥ 20x", per_token >= 20)
 
 
+def reconnect(rep):
+    rep.text("""
+        ### A new connection with a resumed TLS session
+
+        The token endpoint closes the connection after every answer (`Connection: close`), as
+        servers that limit requests per connection or close idle ones do. oauth2cc: one client
+        (invalidate + token + free), whose connections share one rustls config and so its
+        session store: every fetch after the first is a new TCP connection and an abbreviated
+        (resumed) TLS handshake. libcurl: one reused easy handle, whose session cache
+        (`CURLOPT_SSL_SESSIONID_CACHE`, on by default) does the same. Beside them, the full
+        handshake of section 2's fresh https fetch, measured in the same run. The access-log
+        table below counts the resumed sessions (`oauth2cc-bench-reconnect`,
+        `libcurl-bench-reconnect`).
+        """)
+    ours, theirs = "reconnect_https_oauth2cc", "reconnect_https_libcurl"
+    q = rep.med(ours) / rep.med(theirs)
+    full = rep.med("fresh_https_oauth2cc") / rep.med(ours)
+    rep.table(("fetch, https", "oauth2cc", "libcurl", "oauth2cc / libcurl", "paired"), [
+        ("new connection, resumed session", rep.cell(ours), rep.cell(theirs), f"{q:.2f}x",
+         rep.cell("reconnect_https_paired")),
+        ("new connection, full handshake (section 2)", rep.cell("fresh_https_oauth2cc"),
+         rep.cell("fresh_https_libcurl"),
+         f"{rep.med('fresh_https_oauth2cc') / rep.med('fresh_https_libcurl'):.2f}x",
+         rep.cell("fresh_https_paired")),
+    ], align="lrrrr")
+    rep.text(f"p10 – p90: https oauth2cc {rep.spread(ours)}; https libcurl {rep.spread(theirs)}.")
+    rep.target("reconnect, https: resumed session vs oauth2cc's full handshake",
+               f"{full:.1f}x faster", "≥ 1.5x", full >= 1.5)
+    rep.target("reconnect, https: oauth2cc / libcurl, both resuming", f"{q:.2f}x", "≤ 1.00x",
+               q <= 1.0)
+
+
 # Section 3's contenders in benches/hot_path.c: result name, label, goal in ns (None: a baseline).
 HITS = (("hit_header", "`oauth2cc_client_authorization_header`", 25),
         ("hit_token_free", "`oauth2cc_client_token` + `oauth2cc_authorization_free`", 50),
@@ -414,7 +446,7 @@ def main():
     args = ap.parse_args()
 
     body = Report(load_results(args.run_dir))
-    for section in (kept_alive, fresh, cache_hit, whole_process, footprint, counted, endpoint):
+    for section in (kept_alive, fresh, reconnect, cache_hit, whole_process, footprint, counted, endpoint):
         section(body)
     wire(body, args.run_dir)
 

@@ -7,6 +7,11 @@
  *                                            connection: oauth2cc_client_get on a warm client
  *                                            (a valid token) vs one reused libcurl easy handle
  *                                            sending the same `Authorization: Bearer ...`
+ *   token_bench reconnect URL CAFILE ITERS   as keepalive, against a URL whose server closes the
+ *                                            connection after every answer: each fetch is a new
+ *                                            connection with a resumed TLS session (the client's
+ *                                            shared rustls config; the easy handle's session cache,
+ *                                            CURLOPT_SSL_SESSIONID_CACHE, on by default)
  *   token_bench fresh URL CAFILE ITERS       one-shot fetch on a fresh connection:
  *                                            oauth2cc_request_token vs a fresh libcurl handle
  *   token_bench loop MODE oauth2cc|libcurl URL CAFILE [API_URL] ITERS
@@ -259,6 +264,7 @@ static const struct mode {
     {"keepalive", oauth2cc_refresh, curl_reused, 1, 0},
     {"get", oauth2cc_get, curl_reused, 1, 1},
     {"fresh", oauth2cc_fresh, curl_fresh, 0, 0},
+    {"reconnect", oauth2cc_refresh, curl_reused, 1, 0},
 };
 
 static const struct mode *find_mode(const char *name) {
@@ -339,9 +345,9 @@ int main(int argc, char **argv) {
   if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) die("curl_global_init", NULL);
   static struct bench b; /* holds a 64 KiB body buffer */
   const char *usage =
-      "usage: token_bench keepalive|fresh URL CAFILE ITERS\n"
+      "usage: token_bench keepalive|fresh|reconnect URL CAFILE ITERS\n"
       "       token_bench get URL CAFILE API_URL ITERS\n"
-      "       token_bench loop keepalive|get|fresh oauth2cc|libcurl URL CAFILE [API_URL] ITERS\n";
+      "       token_bench loop keepalive|get|fresh|reconnect oauth2cc|libcurl URL CAFILE [API_URL] ITERS\n";
   int loop = argc > 1 && strcmp(argv[1], "loop") == 0;
   char **args = argv + 2 + 2 * loop; /* URL CAFILE [API_URL] ITERS */
   int nargs = argc - 2 - 2 * loop;

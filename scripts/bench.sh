@@ -199,7 +199,19 @@ $temp_paths
     ssl_certificate $RUN/server.pem;
     ssl_certificate_key $RUN/server.key;
     ssl_protocols TLSv1.2 TLSv1.3;
+    # TLS 1.2 session ids (TLS 1.3 and 1.2 tickets are on by default).
+    ssl_session_cache shared:bench:1m;
     location = /api/token {
+      if (\$request_method != POST) { return 405; }
+      if (\$http_authorization != "Basic $BASIC") {
+        return 401 '{"error":"invalid_client","error_description":"Invalid client"}';
+      }
+      return 200 '$TOKEN_JSON';
+    }
+    # The same endpoint, closing the connection after every answer (Connection: close), as
+    # servers that limit requests per connection do: section 2's reconnect rows.
+    location = /close/token {
+      keepalive_timeout 0;
       if (\$request_method != POST) { return 405; }
       if (\$http_authorization != "Basic $BASIC") {
         return 401 '{"error":"invalid_client","error_description":"Invalid client"}';
@@ -222,6 +234,7 @@ log "starting nginx on 127.0.0.1:$HTTP_PORT (http) and :$HTTPS_PORT (https)"
 NGINX_PID=$!
 HTTP_URL=http://127.0.0.1:$HTTP_PORT/api/token
 HTTPS_URL=https://127.0.0.1:$HTTPS_PORT/api/token
+HTTPS_CLOSE_URL=https://127.0.0.1:$HTTPS_PORT/close/token
 HTTP_API=http://127.0.0.1:$HTTP_PORT/v1/me
 HTTPS_API=https://127.0.0.1:$HTTPS_PORT/v1/me
 CA=$RUN/ca.pem
@@ -368,6 +381,8 @@ log "2. fresh-connection fetch: oauth2cc_request_token vs a fresh libcurl handle
 phase fresh_http bench fresh "$HTTP_URL" - "$FRESH_HTTP_ITERS"
 OAUTH2CC_TOKEN_URL=$HTTP_URL phase seed_http seed_loop "$PY_HTTP_ITERS"
 phase fresh_https bench fresh "$HTTPS_URL" "$CA" "$FRESH_HTTPS_ITERS"
+log "2. reconnect: a new connection per fetch with a resumed TLS session, client vs reused handle"
+phase reconnect_https bench reconnect "$HTTPS_CLOSE_URL" "$CA" "$FRESH_HTTPS_ITERS"
 OAUTH2CC_TOKEN_URL=$HTTPS_URL REQUESTS_CA_BUNDLE=$CA phase seed_https seed_loop "$PY_HTTPS_ITERS"
 log "3. cache hit (benches/hot_path.c): the header call, token + free, clock_gettime, interleaved"
 for threads in 1 2; do

@@ -346,3 +346,31 @@ fn an_answer_cut_without_close_notify_is_an_error_not_a_short_answer() {
         // Closed, no close_notify.
     });
 }
+
+/// An answer of four TLS records and more (60 KiB: rustls sends at most 16 KiB of plain text
+/// per record), for the token request and an authorized GET, on kept-alive connections.
+#[test]
+fn an_answer_of_many_records_arrives_whole() {
+    let pad = "p".repeat(60 * 1024);
+    let body = format!(
+        r#"{{"access_token":"sessions-token","token_type":"Bearer","expires_in":3600,"pad":"{pad}"}}"#
+    );
+    let answer = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    for version in [Version::Tls12, Version::Tls13] {
+        let pki = Pki::new("large CA");
+        let server = TlsServer::start(&pki.leaf(&["127.0.0.1"]), version, answer.as_bytes(), false);
+        let client = Client::new(&config(&server.url("/token"), &pki.ca_file())).unwrap();
+        assert_eq!(
+            client.token().unwrap().access_token().expose(),
+            "sessions-token"
+        );
+        for _ in 0..3 {
+            let response = client.get(&server.url("/api")).unwrap();
+            assert_eq!(response.body, body.as_bytes(), "{version:?}");
+        }
+        assert_eq!(server.connections().len(), 1, "{version:?}: kept alive");
+    }
+}

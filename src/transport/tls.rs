@@ -315,29 +315,33 @@ impl TlsTransport {
         Ok(())
     }
 
-    /// Hands rustls the records the chained transport received, and lets it process them;
-    /// sends what it answers (an alert, a key update).
+    /// Hands rustls the records the chained transport received (as many as it takes in one
+    /// read: never more than its buffers hold, as the plain text it held is read first), and
+    /// lets it process them; sends what it answers (an alert, a key update's answer).
     fn receive_records(&mut self, phase: Phase, timeout: NextTimeout) -> Result<(), Error> {
-        while !self.inner.buffers().input().is_empty() {
-            let mut input = self.inner.buffers().input();
-            let before = input.len();
-            let read = self.conn.read_tls(&mut input);
-            let taken = before - input.len();
-            self.inner.buffers().input_consume(taken);
-            if let Err(e) = read {
+        let mut input = self.inner.buffers().input();
+        let before = input.len();
+        let read = self.conn.read_tls(&mut input);
+        let taken = before - input.len();
+        self.inner.buffers().input_consume(taken);
+        match read {
+            Ok(_) if taken > 0 => {}
+            Ok(_) => {
+                self.broken = true;
+                return Err(Error::Io(io::Error::other(
+                    "the TLS layer took none of the data received",
+                )));
+            }
+            Err(e) => {
                 self.broken = true;
                 return Err(e.into());
             }
-            let processed = self.conn.process_new_packets();
-            if let Err(e) = processed {
-                self.broken = true;
-                // rustls queued an alert saying why: tell the server, best effort.
-                let _ = self.send_records(timeout);
-                return Err(failure(e, phase));
-            }
-            if taken == 0 {
-                break;
-            }
+        }
+        if let Err(e) = self.conn.process_new_packets() {
+            self.broken = true;
+            // rustls queued an alert saying why: tell the server, best effort.
+            let _ = self.send_records(timeout);
+            return Err(failure(e, phase));
         }
         if self.conn.wants_write() && !self.conn.is_handshaking() {
             // Post-handshake answers (a KeyUpdate's) go out at once.
