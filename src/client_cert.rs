@@ -15,14 +15,10 @@ use std::fmt;
 use std::path::Path;
 
 use ureq::tls::{ClientCert, PemItem};
-use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
-use crate::files::{read_bounded, MAX_CA_FILE_BYTES};
+use crate::files::{read_file, MAX_CA_FILE_BYTES, MAX_KEY_FILE_BYTES};
 use crate::jwt::{pem_private_key, thumbprints, PemKey, PrivateKey};
-
-/// Largest key file read.
-const MAX_KEY_FILE_BYTES: u64 = 1024 * 1024;
 
 /// A client certificate chain with its key.
 pub(crate) struct ClientCertificate {
@@ -48,8 +44,7 @@ impl ClientCertificate {
     /// the file, never the key.
     pub fn from_files(chain_path: &Path, key_path: &Path) -> Result<ClientCertificate> {
         let source = format!("client certificate file {}", chain_path.display());
-        let chain = read_bounded(chain_path, MAX_CA_FILE_BYTES)
-            .map_err(|e| Error::config(format!("cannot read {source}: {e}")))?;
+        let chain = read_file(chain_path, "client certificate file", MAX_CA_FILE_BYTES)?;
         let mut certs = Vec::new();
         for item in ureq::tls::parse_pem(&chain) {
             match item {
@@ -63,9 +58,7 @@ impl ClientCertificate {
         };
         let thumbprints = thumbprints(leaf.der());
         let key_source = format!("client certificate key file {}", key_path.display());
-        let pem = read_bounded(key_path, MAX_KEY_FILE_BYTES)
-            .map(Zeroizing::new)
-            .map_err(|e| Error::config(format!("cannot read {key_source}: {e}")))?;
+        let pem = read_file(key_path, "client certificate key file", MAX_KEY_FILE_BYTES)?;
         let key = PrivateKey::from_pem(&pem, key_source.clone(), None)?;
         let no_key = || Error::config(format!("{key_source}: no usable private key"));
         let (kind, der) = pem_private_key(&pem).ok().flatten().ok_or_else(no_key)?;

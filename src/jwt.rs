@@ -26,6 +26,7 @@ use std::mem::{ManuallyDrop, MaybeUninit};
 use zeroize::{Zeroize as _, Zeroizing};
 
 use crate::error::{Error, Result};
+use crate::files::MAX_KEY_FILE_BYTES;
 use crate::secret::{Text, WipedString};
 
 /// `client_assertion_type` of a JWT client assertion (RFC 7523 §2.2).
@@ -36,8 +37,6 @@ pub(crate) const ASSERTION_LIFETIME_SECS: u64 = 60;
 pub(crate) const JTI_BYTES: usize = 16;
 /// The shortest client secret HS256 accepts: RFC 7518 §3.2 wants a key as long as the hash.
 pub(crate) const MIN_HMAC_SECRET_BYTES: usize = 32;
-/// Largest key file read.
-const MAX_KEY_FILE_BYTES: u64 = 1024 * 1024;
 
 /// What kind of key a private key is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -196,9 +195,7 @@ impl PrivateKey {
     /// (an RSA key under 2048 bits) is CONFIG naming the file and the reason.
     pub fn from_file(path: &std::path::Path, key_id: Option<&str>) -> Result<PrivateKey> {
         let source = format!("private key file {}", path.display());
-        let pem = crate::files::read_bounded(path, MAX_KEY_FILE_BYTES)
-            .map(Zeroizing::new)
-            .map_err(|e| Error::config(format!("cannot read {source}: {e}")))?;
+        let pem = crate::files::read_file(path, "private key file", MAX_KEY_FILE_BYTES)?;
         PrivateKey::from_pem(&pem, source, key_id)
     }
 
