@@ -12,12 +12,15 @@
 //! * Bounded: at most a cap per kind of file, so a file that grows as it is read cannot make
 //!   the library allocate without end. Read into a buffer that is wiped when dropped (a key
 //!   file, a config file with a secret, a cached token).
+//! * PEM: certificates are read with rustls-pki-types' PEM reader ([`read_certificates`]),
+//!   private keys too (`jwt.rs`); its errors are worded here ([`pem_problem`]).
 
 use std::fs::{self, File};
 use std::io::{self, Read as _};
 use std::path::Path;
 
-use ureq::tls::{Certificate, PemItem};
+use rustls::pki_types::pem::{self, PemObject as _};
+use rustls::pki_types::CertificateDer;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
@@ -168,30 +171,42 @@ fn blocking(_file: &File) -> io::Result<()> {
     Ok(())
 }
 
-/// Reads a PEM file of CA certificates. Missing, unreadable, not PEM or without a
-/// certificate is a [`crate::ErrorKind::Config`] error naming the path.
-pub fn load_ca_file(path: &Path) -> Result<Vec<Certificate<'static>>> {
-    let bytes = read_file(path, "CA file", MAX_CA_FILE_BYTES)?;
-    let mut certs = Vec::new();
-    for item in ureq::tls::parse_pem(&bytes) {
-        match item {
-            Ok(PemItem::Certificate(c)) => certs.push(c),
-            Ok(_) => {}
-            Err(e) => {
-                return Err(Error::config(format!(
-                    "CA file {} is not valid PEM: {e}",
-                    path.display()
-                )))
-            }
-        }
-    }
+/// The certificates of the PEM file at `path`, in their order (a chain's leaf first), read
+/// with rustls-pki-types' PEM reader; other sections (a key beside them) are skipped. `what`
+/// names the file in messages. Unreadable, not PEM, or without a certificate: a
+/// [`crate::ErrorKind::Config`] error naming the file.
+pub(crate) fn read_certificates(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>> {
+    let bytes = read_file(path, what, MAX_CA_FILE_BYTES)?;
+    let certs = CertificateDer::pem_slice_iter(&bytes)
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| {
+            let why = pem_problem(&e);
+            Error::config(format!("{what} {} is not valid PEM: {why}", path.display()))
+        })?;
     if certs.is_empty() {
         return Err(Error::config(format!(
-            "CA file {} holds no certificate",
+            "{what} {} holds no certificate",
             path.display()
         )));
     }
     Ok(certs)
+}
+
+/// The CA certificates of a config's CA file ([`read_certificates`]).
+pub fn load_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
+    read_certificates(path, "CA file")
+}
+
+/// What is wrong with PEM text, in words: rustls-pki-types' own messages are for
+/// programmers (the offending line as a Rust list of byte values).
+pub(crate) fn pem_problem(e: &pem::Error) -> &'static str {
+    match e {
+        pem::Error::MissingSectionEnd { .. } => "a PEM section has no END line",
+        pem::Error::IllegalSectionStart { .. } => "a PEM BEGIN line is malformed",
+        pem::Error::Base64Decode(_) => "a PEM section is not valid base64",
+        pem::Error::SectionTooLarge => "a PEM section is larger than 256 MB",
+        _ => "it cannot be read as PEM",
+    }
 }
 
 #[cfg(test)]

@@ -196,3 +196,57 @@ fn the_file_is_read_in_blocking_mode() {
     assert_eq!(flags & libc::O_NONBLOCK, 0, "{info}");
     assert_ne!(flags & libc::O_CLOEXEC, 0, "{info}");
 }
+
+#[test]
+fn certificates_are_read_in_order_and_other_sections_skipped() {
+    let dir = TempDir::new("files-pem");
+    let cert = fs::read_to_string(key_path("p256.cert.pem")).unwrap();
+    let key = fs::read_to_string(key_path("p256.pk8.pem")).unwrap();
+    let der = CertificateDer::from_pem_slice(cert.as_bytes()).unwrap();
+    // A chain of two with the key between them, CRLF line ends on the second.
+    let chain = dir.write(
+        "chain.pem",
+        format!("{cert}{key}{}", cert.replace('\n', "\r\n")),
+    );
+    let certs = read_certificates(&chain, "client certificate file").unwrap();
+    assert_eq!(certs, [der.clone(), der]);
+}
+
+/// PEM problems are worded, never rustls-pki-types' Debug text (a list of byte values).
+#[test]
+fn pem_problems_are_worded() {
+    let dir = TempDir::new("files-pem-errors");
+    for (name, text, why) in [
+        (
+            "no-end.pem",
+            "-----BEGIN CERTIFICATE-----\nAAAA\n",
+            "is not valid PEM: a PEM section has no END line",
+        ),
+        (
+            "bad-begin.pem",
+            "-----BEGIN CERTIFICATE----\nAAAA\n-----END CERTIFICATE-----\n",
+            "is not valid PEM: a PEM BEGIN line is malformed",
+        ),
+        (
+            "bad-base64.pem",
+            "-----BEGIN CERTIFICATE-----\nA*AA\n-----END CERTIFICATE-----\n",
+            "is not valid PEM: a PEM section is not valid base64",
+        ),
+        ("empty.pem", "", "holds no certificate"),
+        (
+            "key-only.pem",
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+            "holds no certificate",
+        ),
+    ] {
+        let path = dir.write(name, text);
+        let e = load_ca_file(&path).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Config);
+        let m = e.message();
+        assert!(
+            m.starts_with("CA file ") && m.contains(name) && m.ends_with(why),
+            "{m}"
+        );
+        assert!(!m.contains('['), "{m}");
+    }
+}
