@@ -1,13 +1,19 @@
-use std::path::{Path, PathBuf};
+#[cfg(unix)]
+use std::path::Path;
+use std::path::PathBuf;
+#[cfg(unix)]
 use std::sync::mpsc;
+#[cfg(unix)]
 use std::time::{Duration, Instant};
 
 use oauth2cc_testkit::temp::TempDir;
 
 use super::*;
+#[cfg(unix)]
 use crate::config::Config;
 use crate::ErrorKind;
 
+#[cfg(unix)]
 /// What issue 21 asks of a setter given a FIFO: CONFIG, at once.
 const AT_ONCE: Duration = Duration::from_millis(100);
 
@@ -36,6 +42,7 @@ fn mkfifo(dir: &Path, name: &str) -> PathBuf {
     path
 }
 
+#[cfg(unix)]
 /// Runs `call` on a thread and returns its result and how long it took. A call still
 /// running after 10 s fails the test, after writers have opened `fifo` (which releases a
 /// reader blocked in open(2)) so that the thread can end.
@@ -58,6 +65,7 @@ fn timed<T: Send + 'static>(
     }
 }
 
+#[cfg(unix)]
 fn assert_refused(what: &str, result: Result<()>, path: &Path, reason: &str) {
     let e = result.expect_err(what);
     assert_eq!(e.kind(), ErrorKind::Config, "{what}: {}", e.message());
@@ -69,6 +77,7 @@ fn assert_refused(what: &str, result: Result<()>, path: &Path, reason: &str) {
     );
 }
 
+#[cfg(unix)]
 /// A call that hands a path to one of the setters.
 type Setter = dyn FnOnce(PathBuf) -> Result<()> + Send;
 
@@ -114,6 +123,7 @@ fn every_file_setter_refuses_a_fifo_at_once() {
     }
 }
 
+#[cfg(unix)]
 fn config() -> Config {
     Config::new("files-client", "files-secret").unwrap()
 }
