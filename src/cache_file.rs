@@ -10,7 +10,7 @@
 use std::ffi::CString;
 use std::ffi::OsStr;
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::config::Config;
+use crate::files::{self, Follow};
 use crate::token::Token;
 
 const FORMAT_VERSION: u32 = 1;
@@ -75,7 +76,8 @@ impl CacheFile {
     /// The cached token, when the file is trustworthy, ours, and parseable. Expiry is left to
     /// the caller.
     pub(crate) fn load(&self, now: SystemTime, now_mono: Instant) -> Option<Token> {
-        let bytes = read_bounded(open_trusted(&self.path)?)?;
+        let (file, meta) = open_trusted(&self.path)?;
+        let bytes = files::read_bounded(file, &meta, MAX_FILE_BYTES).ok()?;
         let entry: Entry = serde_json::from_slice(&bytes).ok()?;
         if entry.version != FORMAT_VERSION || entry.key != self.key {
             return None;
@@ -114,7 +116,7 @@ impl CacheFile {
     /// Removes the cache file if it is ours (by what is open, not by path; `unlink` never
     /// follows a final symlink), and any orphaned temporaries.
     pub(crate) fn remove(&self) {
-        if let Some(file) = open_trusted(&self.path) {
+        if let Some((file, _)) = open_trusted(&self.path) {
             if still_named(&file, &self.path) {
                 let _ = fs::remove_file(&self.path);
             }
@@ -124,21 +126,16 @@ impl CacheFile {
 }
 
 /// Opens the cache file for reading when the opened file is trustworthy: on Unix a regular
-/// file owned by us and writable by nobody else. Never blocks: a final symlink is not followed
-/// (`O_NOFOLLOW`), and a FIFO or device opens at once (`O_NONBLOCK`) and is then refused by
-/// the check, which looks at the open descriptor (`fstat`), not at the path again. std adds
-/// `O_CLOEXEC`.
+/// file owned by us and writable by nobody else. Never blocks, as every file the library
+/// reads ([`files::open_regular`]: a FIFO or device is refused without waiting), and a final
+/// symlink is not followed (`O_NOFOLLOW`). The checks look at the open descriptor (`fstat`),
+/// not at the path again.
 #[cfg(unix)]
-fn open_trusted(path: &Path) -> Option<File> {
-    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-    let file = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)
-        .ok()?;
-    let meta = file.metadata().ok()?;
-    let ours = meta.file_type().is_file() && meta.uid() == euid() && meta.mode() & 0o022 == 0;
-    ours.then_some(file)
+fn open_trusted(path: &Path) -> Option<(File, fs::Metadata)> {
+    use std::os::unix::fs::MetadataExt;
+    let (file, meta) = files::open_regular(path, Follow::NoSymlinks).ok()?;
+    let ours = meta.uid() == euid() && meta.mode() & 0o022 == 0;
+    ours.then_some((file, meta))
 }
 
 /// The name `path` still refers to the file we opened (compared by device and inode).
@@ -191,11 +188,11 @@ fn is_reparse_point(_meta: &fs::Metadata) -> bool {
 }
 
 #[cfg(not(unix))]
-fn open_trusted(path: &Path) -> Option<File> {
+fn open_trusted(path: &Path) -> Option<(File, fs::Metadata)> {
     if !trustworthy(path) {
         return None;
     }
-    File::open(path).ok()
+    files::open_regular(path, Follow::Symlinks).ok()
 }
 
 #[cfg(not(unix))]
@@ -206,15 +203,6 @@ fn still_named(_file: &File, path: &Path) -> bool {
 #[cfg(not(unix))]
 fn owned_regular(meta: &fs::Metadata) -> bool {
     meta.file_type().is_file()
-}
-
-/// At most [`MAX_FILE_BYTES`] from `file`, into a buffer that is wiped on drop and never
-/// reallocated (so no unwiped copy of the token is left in freed memory).
-fn read_bounded(file: File) -> Option<Zeroizing<Vec<u8>>> {
-    let cap = MAX_FILE_BYTES as usize + 1;
-    let mut bytes = Zeroizing::new(Vec::with_capacity(cap));
-    file.take(cap as u64).read_to_end(&mut bytes).ok()?;
-    (bytes.len() < cap).then_some(bytes)
 }
 
 /// How [`write_atomically`] wrote the file.

@@ -3,26 +3,22 @@
 //! certificate credential, as Entra ID registers them), whose header then carries the
 //! certificate's thumbprints (`x5t#S256`, `x5t`).
 //!
-//! The key is held twice: as [`PrivateKey`] for signing (wiped on drop), and as ureq's
-//! `PrivateKey` inside the [`ClientCert`] that every transport made from the config presents
-//! (ureq 3.5: `TlsConfig::client_cert`). That second copy, and the signing key rustls makes
-//! from it for the TLS handshake, are NOT wiped on drop: rustls-pki-types 1.16 implements
-//! `Zeroize` for key DER but does not call it on drop, and ureq gives no mutable access. It
-//! is made from the DER our own PEM reader decoded into wiped memory (ureq's `from_pem`
-//! would leave the key's PEM text in rustls-pki-types' freed base64 buffer).
+//! Both files are read with rustls-pki-types' PEM reader (`files.rs`, `jwt.rs`). The key is
+//! held twice: as [`PrivateKey`] for signing (wiped on drop), and as ureq's `PrivateKey`
+//! inside the [`ClientCert`] that every transport made from the config presents (ureq 3.5:
+//! `TlsConfig::client_cert`). That second copy, the signing key rustls makes from it for the
+//! TLS handshake, and the PEM reader's freed base64 buffers are wiped only by the C
+//! library's allocator ([`crate::WipingAllocator`]): rustls-pki-types 1.16 implements
+//! `Zeroize` for key DER but does not call it on drop, and ureq gives no mutable access.
 
 use std::fmt;
 use std::path::Path;
 
-use ureq::tls::{ClientCert, PemItem};
-use zeroize::Zeroizing;
+use ureq::tls::{Certificate, ClientCert};
 
 use crate::error::{Error, Result};
-use crate::files::{read_bounded, MAX_CA_FILE_BYTES};
-use crate::jwt::{pem_private_key, thumbprints, PemKey, PrivateKey};
-
-/// Largest key file read.
-const MAX_KEY_FILE_BYTES: u64 = 1024 * 1024;
+use crate::files::{read_certificates, read_file, MAX_KEY_FILE_BYTES};
+use crate::jwt::{thumbprints, PrivateKey};
 
 /// A client certificate chain with its key.
 pub(crate) struct ClientCertificate {
@@ -47,45 +43,24 @@ impl ClientCertificate {
     /// `key_path`. Unreadable, no certificate, or a key that cannot be used: CONFIG naming
     /// the file, never the key.
     pub fn from_files(chain_path: &Path, key_path: &Path) -> Result<ClientCertificate> {
-        let source = format!("client certificate file {}", chain_path.display());
-        let chain = read_bounded(chain_path, MAX_CA_FILE_BYTES)
-            .map_err(|e| Error::config(format!("cannot read {source}: {e}")))?;
-        let mut certs = Vec::new();
-        for item in ureq::tls::parse_pem(&chain) {
-            match item {
-                Ok(PemItem::Certificate(c)) => certs.push(c),
-                Ok(_) => {}
-                Err(e) => return Err(Error::config(format!("{source} is not valid PEM: {e}"))),
-            }
-        }
-        let Some(leaf) = certs.first() else {
-            return Err(Error::config(format!("{source} holds no certificate")));
-        };
-        let thumbprints = thumbprints(leaf.der());
+        let certs = read_certificates(chain_path, "client certificate file")?;
+        let thumbprints = thumbprints(certs[0].as_ref());
         let key_source = format!("client certificate key file {}", key_path.display());
-        let pem = read_bounded(key_path, MAX_KEY_FILE_BYTES)
-            .map(Zeroizing::new)
-            .map_err(|e| Error::config(format!("cannot read {key_source}: {e}")))?;
+        let pem = read_file(key_path, "client certificate key file", MAX_KEY_FILE_BYTES)?;
         let key = PrivateKey::from_pem(&pem, key_source.clone(), None)?;
-        let no_key = || Error::config(format!("{key_source}: no usable private key"));
-        let (kind, der) = pem_private_key(&pem).ok().flatten().ok_or_else(no_key)?;
-        // ureq 3.5 does not export its `KeyKind`: the value comes from a key that ureq parses
-        // out of a placeholder PEM section with the same label (no secret in it).
-        let label = match kind {
-            PemKey::Pkcs8 => "PRIVATE KEY",
-            PemKey::Pkcs1 => "RSA PRIVATE KEY",
-            PemKey::Sec1 => "EC PRIVATE KEY",
-        };
-        let placeholder = format!("-----BEGIN {label}-----\nAA==\n-----END {label}-----\n");
-        let kind = ureq::tls::PrivateKey::from_pem(placeholder.as_bytes())
-            .map_err(|_| no_key())?
-            .kind();
-        let tls_key = ureq::tls::PrivateKey::from_der(kind, &der).to_owned();
+        // ureq 3.5 makes its key type from PEM (rustls-pki-types' reader, the same as
+        // `from_pem` above) or from DER with a key kind it does not export.
+        let tls_key = ureq::tls::PrivateKey::from_pem(&pem)
+            .map_err(|_| Error::config(format!("{key_source}: no usable private key")))?;
+        let chain: Vec<Certificate<'static>> = certs
+            .iter()
+            .map(|c| Certificate::from_der(c.as_ref()).to_owned())
+            .collect();
         Ok(ClientCertificate {
-            tls: ClientCert::new_with_certs(&certs, tls_key),
+            tls: ClientCert::new_with_certs(&chain, tls_key),
             key,
             thumbprints,
-            source,
+            source: format!("client certificate file {}", chain_path.display()),
         })
     }
 

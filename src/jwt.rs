@@ -1,16 +1,18 @@
 //! Client assertions (RFC 7523 §2.2): the private keys that sign them, the algorithms, and
 //! the JWT itself. A leaf over `ring` (already in the tree through rustls) and the PEM parser
-//! of `rustls-pki-types`.
+//! of `rustls-pki-types`. One piece is ours because no crate in the tree offers it:
+//! [`sec1_to_pkcs8`] wraps a SEC1 EC key into PKCS#8, the only form ring reads EC keys in
+//! (rustls does the same wrap for its own signing keys, privately).
 //!
 //! * Keys: PEM PKCS#8 (RSA, P-256, P-384, Ed25519), PKCS#1 RSA and SEC1 EC, never encrypted.
-//!   A SEC1 key is wrapped into PKCS#8 (what ring reads) by [`sec1_to_pkcs8`].
-//! * Wiping: the PEM text is decoded by [`pem_private_key`] into wiped memory (rustls-pki-types'
-//!   PEM reader frees its base64 buffers unwiped), and the DER is parsed into a ring key pair
-//!   once, kept for the key's life on the heap, where ring returned it. ring's key pairs are
-//!   not wiped on drop: an ECDSA or Ed25519 key pair is plain data, and we wipe it in place;
-//!   an RSA key pair frees its primes and exponents (heap limbs) unwiped, once, when the key
-//!   is dropped with the last config or client holding it (parsing per signature left one
-//!   such copy per token request).
+//! * Wiping: the decoded DER is held in a `Zeroizing` buffer until it is parsed into a ring
+//!   key pair, once, kept for the key's life on the heap, where ring returned it. ring's key
+//!   pairs are not wiped on drop: an ECDSA or Ed25519 key pair is plain data, and we wipe it
+//!   in place; an RSA key pair frees its primes and exponents (heap limbs) unwiped, once,
+//!   when the key is dropped with the last config or client holding it (parsing per
+//!   signature left one such copy per token request). The PEM reader's base64 buffers are
+//!   freed unwiped: only the C library's allocator ([`crate::WipingAllocator`]) wipes them,
+//!   as it wipes ring's RSA limbs.
 //! * [`assertion`] is pure: the time and the `jti` bytes come from the caller, so tests pin
 //!   the exact header and claims.
 
@@ -23,9 +25,12 @@ use ring::signature::KeyPair as _;
 use ring::signature::{self, EcdsaKeyPair, Ed25519KeyPair, RsaKeyPair};
 use std::mem::{ManuallyDrop, MaybeUninit};
 
+use rustls::pki_types::pem::{self, PemObject as _};
+use rustls::pki_types::PrivateKeyDer;
 use zeroize::{Zeroize as _, Zeroizing};
 
 use crate::error::{Error, Result};
+use crate::files::MAX_KEY_FILE_BYTES;
 use crate::secret::{Text, WipedString};
 
 /// `client_assertion_type` of a JWT client assertion (RFC 7523 §2.2).
@@ -36,8 +41,6 @@ pub(crate) const ASSERTION_LIFETIME_SECS: u64 = 60;
 pub(crate) const JTI_BYTES: usize = 16;
 /// The shortest client secret HS256 accepts: RFC 7518 §3.2 wants a key as long as the hash.
 pub(crate) const MIN_HMAC_SECRET_BYTES: usize = 32;
-/// Largest key file read.
-const MAX_KEY_FILE_BYTES: u64 = 1024 * 1024;
 
 /// What kind of key a private key is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -156,6 +159,12 @@ enum Der {
     Pkcs1,
 }
 
+/// Why a key file's key is refused when it is encrypted.
+const ENCRYPTED_KEY: &str =
+    "the key is encrypted; decrypt it first (openssl pkey -in key.pem -out plain.pem)";
+/// Why a key file's key is refused when there is none.
+const NO_KEY: &str = "no PEM private key (PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY) found";
+
 /// A parsed key pair, kept for the key's life (module doc: what ring leaves when it drops).
 enum KeyPair {
     Rsa(RsaKeyPair),
@@ -196,9 +205,7 @@ impl PrivateKey {
     /// (an RSA key under 2048 bits) is CONFIG naming the file and the reason.
     pub fn from_file(path: &std::path::Path, key_id: Option<&str>) -> Result<PrivateKey> {
         let source = format!("private key file {}", path.display());
-        let pem = crate::files::read_bounded(path, MAX_KEY_FILE_BYTES)
-            .map(Zeroizing::new)
-            .map_err(|e| Error::config(format!("cannot read {source}: {e}")))?;
+        let pem = crate::files::read_file(path, "private key file", MAX_KEY_FILE_BYTES)?;
         PrivateKey::from_pem(&pem, source, key_id)
     }
 
@@ -210,21 +217,26 @@ impl PrivateKey {
             Some(kid) => Some(Text::new(kid).ok_or_else(|| fail("the key id holds a NUL byte"))?),
             None => None,
         };
-        let found = match pem_private_key(pem).map_err(fail)? {
-            Some((PemKey::Pkcs8, der)) => Some((Der::Pkcs8, der)),
-            Some((PemKey::Pkcs1, der)) => Some((Der::Pkcs1, der)),
-            Some((PemKey::Sec1, der)) => Some((Der::Pkcs8, sec1_to_pkcs8(&der))),
-            None => None,
+        let encrypted = || pem.windows(9).any(|w| w == b"ENCRYPTED");
+        let key = match PrivateKeyDer::from_pem_slice(pem) {
+            Ok(key) => Zeroizing::new(key),
+            // An encrypted PKCS#8 key is a section of another name; an encrypted PKCS#1 or
+            // SEC1 key has headers (`Proc-Type: 4,ENCRYPTED`) that are not base64.
+            Err(_) if encrypted() => return Err(fail(ENCRYPTED_KEY)),
+            Err(pem::Error::NoItemsFound) => return Err(fail(NO_KEY)),
+            Err(e) => return Err(fail(crate::files::pem_problem(&e))),
         };
-        let Some((format, der)) = found else {
-            let why = if pem.windows(9).any(|w| w == b"ENCRYPTED") {
-                "the key is encrypted; decrypt it first (openssl pkey -in key.pem -out plain.pem)"
-            } else {
-                "no PEM private key (PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY) found"
-            };
-            return Err(fail(why));
+        let sec1_wrapped;
+        let (format, der) = match &*key {
+            PrivateKeyDer::Pkcs8(k) => (Der::Pkcs8, k.secret_pkcs8_der()),
+            PrivateKeyDer::Pkcs1(k) => (Der::Pkcs1, k.secret_pkcs1_der()),
+            PrivateKeyDer::Sec1(k) => {
+                sec1_wrapped = sec1_to_pkcs8(k.secret_sec1_der());
+                (Der::Pkcs8, &sec1_wrapped[..])
+            }
+            _ => return Err(fail(NO_KEY)),
         };
-        let (key_type, pair) = identify(format, &der).map_err(|why| fail(&why))?;
+        let (key_type, pair) = identify(format, der).map_err(|why| fail(&why))?;
         Ok(PrivateKey {
             pair,
             key_type,
@@ -356,79 +368,6 @@ fn identify(
     Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)
         .map(|pair| (KeyType::Ed25519, boxed(KeyPair::Ed25519(pair))))
         .map_err(|e| format!("not an RSA, P-256, P-384 or Ed25519 private key ({e})"))
-}
-
-/// The PEM sections that hold a private key ring can read (directly or, SEC1, wrapped).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum PemKey {
-    /// `PRIVATE KEY`.
-    Pkcs8,
-    /// `RSA PRIVATE KEY`.
-    Pkcs1,
-    /// `EC PRIVATE KEY`.
-    Sec1,
-}
-
-/// A private key section: its kind and its DER, wiped when dropped.
-pub(crate) type PemSection = (PemKey, Zeroizing<Vec<u8>>);
-
-/// The first private key section of `pem`, decoded, or `None` when there is none; an error
-/// (without the PEM's content) for a malformed BEGIN line, a section without its END line
-/// or bad base64. The same rules as rustls-pki-types' PEM reader (lines end at CR or LF;
-/// other sections are skipped; whitespace in the base64 is ignored), but the base64 and the
-/// DER are collected in buffers sized up front and wiped: that reader grows its base64
-/// buffer line by line and frees it unwiped, a copy of the key's text each time.
-pub(crate) fn pem_private_key(pem: &[u8]) -> std::result::Result<Option<PemSection>, &'static str> {
-    let mut section: Option<(&[u8], Option<PemKey>)> = None;
-    let mut b64 = Zeroizing::new(Vec::with_capacity(pem.len()));
-    for line in pem.split(|&b| b == b'\n' || b == b'\r') {
-        if let Some(rest) = line.strip_prefix(b"-----BEGIN ") {
-            let rest = rest.trim_ascii_end();
-            let label = rest
-                .strip_suffix(b"-----")
-                .filter(|l| !l.ends_with(b"-"))
-                .ok_or("a PEM BEGIN line is malformed")?;
-            let kind = match label {
-                b"PRIVATE KEY" => Some(PemKey::Pkcs8),
-                b"RSA PRIVATE KEY" => Some(PemKey::Pkcs1),
-                b"EC PRIVATE KEY" => Some(PemKey::Sec1),
-                _ => None,
-            };
-            section = Some((label, kind));
-            b64.clear();
-            continue;
-        }
-        let Some((label, kind)) = section else {
-            continue;
-        };
-        let end = line
-            .strip_prefix(b"-----END ")
-            .and_then(|l| l.strip_prefix(label))
-            .is_some_and(|l| l.starts_with(b"-----"));
-        if !end {
-            b64.extend(line.iter().filter(|b| !b.is_ascii_whitespace()));
-            continue;
-        }
-        section = None;
-        let Some(kind) = kind else {
-            continue;
-        };
-        let engine = base64::engine::GeneralPurpose::new(
-            &base64::alphabet::STANDARD,
-            base64::engine::GeneralPurposeConfig::new()
-                .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
-        );
-        let mut der = Zeroizing::new(vec![0u8; b64.len() / 4 * 3 + 3]);
-        let n = engine
-            .decode_slice(&b64, &mut der)
-            .map_err(|_| "a PEM section is not valid base64")?;
-        der.truncate(n);
-        return Ok(Some((kind, der)));
-    }
-    match section {
-        Some(_) => Err("a PEM section has no END line"),
-        None => Ok(None),
-    }
 }
 
 /// Wraps a SEC1 `ECPrivateKey` into a PKCS#8 `PrivateKeyInfo` (RFC 5208) for ring: version 0,

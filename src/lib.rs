@@ -86,7 +86,6 @@ pub use wiping_alloc::WipingAllocator;
 /// API: no stability promise.
 #[doc(hidden)]
 pub mod internals {
-    pub use crate::files::read_bounded;
     pub use crate::token::{
         build_token_request, parse_error_body, parse_retry_after, parse_token_response, Reply,
         TokenRequest, MAX_EXPIRES_IN,

@@ -992,6 +992,31 @@ fn key_based_client_authentication() {
     assert_eq!(server.request_count(), 5, "{}", outcome.report());
 }
 
+/// `key_files.c`: the setters that read a file refuse a FIFO, a directory, `/dev/null` and
+/// `/dev/zero` with CONFIG within 100 ms (issue 21); no server is involved.
+#[test]
+fn key_files_that_are_not_files() {
+    if support::c_harness::posix_only("FIFOs and /dev/zero as key files") {
+        return;
+    }
+    let dir = TempDir::new("key-files");
+    let outcome = run_c_test(
+        "key_files",
+        &[
+            (
+                "OAUTH2CC_TEST_KEYS",
+                manifest_dir().join("tests/data/keys").display().to_string(),
+            ),
+            ("OAUTH2CC_TEST_DIR", dir.path().display().to_string()),
+        ],
+    );
+    assert!(
+        outcome.stdout.contains("is a FIFO, not a regular file"),
+        "{}",
+        outcome.report()
+    );
+}
+
 /// `mtls.c`: a token endpoint and an API behind a TLS front that requires a client
 /// certificate; the endpoint checks what each client sent, the front which certificate.
 #[test]

@@ -453,7 +453,8 @@ fn an_oversized_file_is_not_read() {
     let file = CacheFile::new(&path, &config());
     file.store(&token(3600));
     let mut text = fs::read_to_string(&path).unwrap();
-    let exact = read_bounded(fs::File::open(&path).unwrap()).unwrap();
+    let (open, meta) = files::open_regular(&path, Follow::NoSymlinks).unwrap();
+    let exact = files::read_bounded(open, &meta, MAX_FILE_BYTES).unwrap();
     assert_eq!(&exact[..], text.as_bytes());
     // Valid JSON, one byte over the bound with trailing spaces.
     text.push_str(&" ".repeat(MAX_FILE_BYTES as usize + 1 - text.len()));

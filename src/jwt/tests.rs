@@ -177,15 +177,15 @@ fn hs256_with_the_secret_and_thumbprints_in_the_header() {
 #[test]
 fn thumbprints_are_base64url_digests_of_the_der() {
     let pem = std::fs::read(key_path("p256.cert.pem")).unwrap();
-    let der = ureq::tls::Certificate::from_pem(&pem).unwrap();
-    let (s256, sha1) = thumbprints(der.der());
+    let der = rustls::pki_types::CertificateDer::from_pem_slice(&pem).unwrap();
+    let (s256, sha1) = thumbprints(&der);
     assert_eq!(s256.len(), 43);
     assert_eq!(sha1.len(), 27);
     // openssl x509 -in p256.cert.pem -outform der | sha256sum, then base64url.
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     assert_eq!(
         b64.decode(&s256).unwrap(),
-        ring::digest::digest(&ring::digest::SHA256, der.der()).as_ref()
+        ring::digest::digest(&ring::digest::SHA256, &der).as_ref()
     );
 }
 
@@ -208,7 +208,17 @@ fn refused_keys_name_the_file_and_the_reason_never_the_key() {
     assert!(e.message().contains("not an RSA"), "{}", e.message());
     let e =
         PrivateKey::from_pem(b"-----BEGIN PRIVATE KEY-----\nAAAA\n", "x".into(), None).unwrap_err();
-    assert!(e.message().contains("END"), "{}", e.message());
+    assert_eq!(e.message(), "x: a PEM section has no END line");
+    // The legacy OpenSSL encryption: headers inside the section.
+    let legacy = b"-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n\
+        DEK-Info: AES-128-CBC,00112233445566778899AABBCCDDEEFF\n\nAAAA\n\
+        -----END RSA PRIVATE KEY-----\n";
+    let e = PrivateKey::from_pem(legacy, "y".into(), None).unwrap_err();
+    assert!(
+        e.message().starts_with("y: the key is encrypted"),
+        "{}",
+        e.message()
+    );
     assert!(PrivateKey::from_file(&key_path("p256.pk8.pem"), Some("")).is_err());
 }
 

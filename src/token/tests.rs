@@ -726,28 +726,6 @@ fn token_debug_redacts_secrets() {
 }
 
 #[test]
-fn json_strings_are_unescaped_as_serde_json_does() {
-    for literal in [
-        r#""plain""#,
-        r#""""#,
-        r#""a\/b\\c\"d""#,
-        r#""\b\f\n\r\t""#,
-        r#""\u0041\u00e9\u20AC""#,
-        r#""\ud83d\ude00 and \uD834\uDD1E""#,
-        r#""héllo \u0000 end""#,
-    ] {
-        let want: String = serde_json::from_str(literal).unwrap();
-        assert_eq!(unescape_json_string(literal), Some(Ok(want)), "{literal}");
-    }
-    for lone in [r#""\ud83d""#, r#""\ude00x""#, r#""\ud83d\u0041""#] {
-        assert!(serde_json::from_str::<String>(lone).is_err(), "{lone}");
-        assert_eq!(unescape_json_string(lone), Some(Err(())), "{lone}");
-    }
-    assert_eq!(unescape_json_string("12"), None);
-    assert_eq!(unescape_json_string("null"), None);
-}
-
-#[test]
 fn a_token_with_escapes_and_answers_that_are_not_objects() {
     let t = ok(r#"{"access_token":"at-\/\u0041\u0062","token_type":"b\u0065arer","scope":"a\/b"}"#);
     assert_eq!(t.access_token().expose(), "at-/Ab");
@@ -759,7 +737,12 @@ fn a_token_with_escapes_and_answers_that_are_not_objects() {
         r#"{"access_token":"\ud800"}"#,
     )
     .unwrap_err();
-    assert!(e.message().contains("lone surrogate"), "{}", e.message());
+    assert!(
+        e.message()
+            .ends_with("not JSON (unexpected end of hex escape at line 1 column 24)"),
+        "{}",
+        e.message()
+    );
     for body in ["[1,2]", r#""text""#, "42"] {
         let e = parse(200, Some("application/json"), body).unwrap_err();
         assert!(

@@ -31,7 +31,7 @@ pub(crate) struct Trust {
 /// Trust exactly the certificates in `path` (a config's CA file).
 pub(crate) fn ca_file_trust(path: &Path) -> Result<Trust> {
     Ok(Trust {
-        roots: RootCerts::Specific(Arc::new(load_ca_file(path)?)),
+        roots: RootCerts::Specific(Arc::new(to_certificates(&load_ca_file(path)?))),
         source: format!("CA file {}", path.display()),
     })
 }
