@@ -4,17 +4,17 @@
 //! certificate's thumbprints (`x5t#S256`, `x5t`).
 //!
 //! Both files are read with rustls-pki-types' PEM reader (`files.rs`, `jwt.rs`). The key is
-//! held twice: as [`PrivateKey`] for signing (wiped on drop), and as ureq's `PrivateKey`
-//! inside the [`ClientCert`] that every transport made from the config presents (ureq 3.5:
-//! `TlsConfig::client_cert`). That second copy, the signing key rustls makes from it for the
-//! TLS handshake, and the PEM reader's freed base64 buffers are wiped only by the C
-//! library's allocator ([`crate::WipingAllocator`]): rustls-pki-types 1.16 implements
-//! `Zeroize` for key DER but does not call it on drop, and ureq gives no mutable access.
+//! held twice: as [`PrivateKey`] for signing (wiped on drop), and as the DER that each
+//! transport's TLS configuration is given (module `transport::tls`). That second copy, the
+//! signing key rustls makes from it for the TLS handshake, and the PEM reader's freed base64
+//! buffers are wiped only by the C library's allocator ([`crate::WipingAllocator`]):
+//! rustls-pki-types 1.16 implements `Zeroize` for key DER but does not call it on drop.
 
 use std::fmt;
 use std::path::Path;
 
-use ureq::tls::{Certificate, ClientCert};
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::error::{Error, Result};
 use crate::files::{read_certificates, read_file, MAX_KEY_FILE_BYTES};
@@ -22,7 +22,8 @@ use crate::jwt::{thumbprints, PrivateKey};
 
 /// A client certificate chain with its key.
 pub(crate) struct ClientCertificate {
-    tls: ClientCert,
+    chain: Vec<CertificateDer<'static>>,
+    tls_key: PrivateKeyDer<'static>,
     key: PrivateKey,
     /// `x5t#S256` and `x5t` of the first (leaf) certificate.
     thumbprints: (String, String),
@@ -48,25 +49,24 @@ impl ClientCertificate {
         let key_source = format!("client certificate key file {}", key_path.display());
         let pem = read_file(key_path, "client certificate key file", MAX_KEY_FILE_BYTES)?;
         let key = PrivateKey::from_pem(&pem, key_source.clone(), None)?;
-        // ureq 3.5 makes its key type from PEM (rustls-pki-types' reader, the same as
-        // `from_pem` above) or from DER with a key kind it does not export.
-        let tls_key = ureq::tls::PrivateKey::from_pem(&pem)
+        // The same reader as `from_pem` above, which accepted the key.
+        let tls_key = PrivateKeyDer::from_pem_slice(&pem)
             .map_err(|_| Error::config(format!("{key_source}: no usable private key")))?;
-        let chain: Vec<Certificate<'static>> = certs
-            .iter()
-            .map(|c| Certificate::from_der(c.as_ref()).to_owned())
-            .collect();
         Ok(ClientCertificate {
-            tls: ClientCert::new_with_certs(&chain, tls_key),
+            chain: certs,
+            tls_key,
             key,
             thumbprints,
             source: format!("client certificate file {}", chain_path.display()),
         })
     }
 
-    /// What a transport presents (a cheap clone: shared).
-    pub fn tls(&self) -> ClientCert {
-        self.tls.clone()
+    /// What a transport presents: the chain and a copy of the key.
+    pub fn tls(&self) -> crate::transport::ClientIdentity {
+        crate::transport::ClientIdentity {
+            chain: self.chain.clone(),
+            key: self.tls_key.clone_key(),
+        }
     }
 
     /// The certificate's key, for signing assertions.

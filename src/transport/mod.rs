@@ -24,7 +24,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ureq::http::{Method, Uri};
-use ureq::tls::RootCerts;
 use ureq::{Agent, AsSendBody};
 
 use crate::config::Config;
@@ -34,6 +33,7 @@ use crate::secret::WipedString;
 
 pub use proxy::PROXY_VARIABLES;
 use proxy::{ProxyPolicy, Route};
+pub(crate) use tls::ClientIdentity;
 
 /// The library's default `User-Agent`.
 pub const USER_AGENT: &str = concat!("oauth2cc/", env!("CARGO_PKG_VERSION"));
@@ -141,7 +141,7 @@ impl Transport {
         let (roots, trust_source, trust_error) = match trust {
             Ok(t) => (t.roots, t.source, None),
             Err(e) => (
-                RootCerts::Specific(Arc::new(Vec::new())),
+                trust::Roots::Specific(Arc::default()),
                 String::new(),
                 Some(e),
             ),

@@ -28,7 +28,6 @@ use std::time::{Duration, Instant};
 use rustls::client::Resumption;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, ClientConnection};
-use ureq::tls::{ClientCert, RootCerts};
 use ureq::unversioned::transport::time::Duration as UreqDuration;
 use ureq::unversioned::transport::{
     Buffers, ConnectionDetails, Connector, Either, NextTimeout, Transport,
@@ -37,6 +36,7 @@ use ureq::{Error, Timeout};
 use zeroize::Zeroize as _;
 
 use super::tcp::WipedBuffers;
+use super::trust::Roots;
 
 /// How long a dropped connection may spend sending its `close_notify`.
 pub(crate) const CLOSE_NOTIFY_TIMEOUT: Duration = Duration::from_millis(100);
@@ -45,13 +45,13 @@ pub(crate) const CLOSE_NOTIFY_TIMEOUT: Duration = Duration::from_millis(100);
 /// the rustls config built from them on the first TLS connection and shared by all.
 #[derive(Debug)]
 pub(crate) struct TlsSettings {
-    roots: RootCerts,
-    client_cert: Option<ClientCert>,
+    roots: Roots,
+    client_cert: Option<ClientIdentity>,
     config: OnceLock<Arc<ClientConfig>>,
 }
 
 impl TlsSettings {
-    pub fn new(roots: RootCerts, client_cert: Option<ClientCert>) -> TlsSettings {
+    pub fn new(roots: Roots, client_cert: Option<ClientIdentity>) -> TlsSettings {
         TlsSettings {
             roots,
             client_cert,
@@ -71,7 +71,10 @@ impl TlsSettings {
         }
         TlsSettings {
             roots: self.roots.clone(),
-            client_cert: self.client_cert.clone(),
+            client_cert: self
+                .client_cert
+                .as_ref()
+                .map(ClientIdentity::clone_identity),
             config,
         }
     }
@@ -99,20 +102,32 @@ impl TlsSettings {
             .dangerous()
             .with_custom_certificate_verifier(verifier);
         match &self.client_cert {
-            Some(cert) => {
-                let chain = cert
-                    .certs()
-                    .iter()
-                    .map(|c| CertificateDer::from(c.der()).into_owned())
-                    .collect();
-                // ureq keeps the key's kind (PKCS#1, PKCS#8, SEC1) in a type it does not
-                // export; pki-types tells them apart from the DER itself.
-                let key = PrivateKeyDer::try_from(cert.private_key().der())
-                    .map_err(|why| rustls::Error::General(format!("client key: {why}")))?;
-                builder.with_client_auth_cert(chain, key.clone_key())
-            }
+            Some(id) => builder.with_client_auth_cert(id.chain.clone(), id.key.clone_key()),
             None => Ok(builder.with_no_client_auth()),
         }
+    }
+}
+
+/// A client certificate chain (leaf first) and its key, presented on every connection.
+pub(crate) struct ClientIdentity {
+    pub chain: Vec<CertificateDer<'static>>,
+    pub key: PrivateKeyDer<'static>,
+}
+
+impl ClientIdentity {
+    fn clone_identity(&self) -> ClientIdentity {
+        ClientIdentity {
+            chain: self.chain.clone(),
+            key: self.key.clone_key(),
+        }
+    }
+}
+
+impl std::fmt::Debug for ClientIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientIdentity")
+            .field("certificates", &self.chain.len())
+            .finish_non_exhaustive()
     }
 }
 

@@ -16,22 +16,31 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use ureq::tls::{Certificate, RootCerts};
+use rustls::pki_types::CertificateDer;
 
 use crate::error::{Error, Result};
-use crate::files::load_ca_file;
+use crate::files::{load_ca_file, read_certificates};
+
+/// Which certificates are trusted.
+#[derive(Clone, Debug)]
+pub(crate) enum Roots {
+    /// These (a CA file, `SSL_CERT_FILE` / `SSL_CERT_DIR`, the system's store).
+    Specific(Arc<Vec<CertificateDer<'static>>>),
+    /// The bundled Mozilla roots (`webpki-roots`).
+    Bundled,
+}
 
 /// The roots a transport trusts and where they came from (for messages).
 #[derive(Clone, Debug)]
 pub(crate) struct Trust {
-    pub roots: RootCerts,
+    pub roots: Roots,
     pub source: String,
 }
 
 /// Trust exactly the certificates in `path` (a config's CA file).
 pub(crate) fn ca_file_trust(path: &Path) -> Result<Trust> {
     Ok(Trust {
-        roots: RootCerts::Specific(Arc::new(to_certificates(&load_ca_file(path)?))),
+        roots: Roots::Specific(Arc::new(load_ca_file(path)?)),
         source: format!("CA file {}", path.display()),
     })
 }
@@ -43,17 +52,18 @@ pub(crate) fn rustls_roots(config: &crate::Config) -> Result<rustls::RootCertSto
         Some(path) => ca_file_trust(path)?,
         None => system_trust()?,
     };
+    Ok(root_store(&trust.roots))
+}
+
+fn root_store(roots: &Roots) -> rustls::RootCertStore {
     let mut store = rustls::RootCertStore::empty();
-    match &trust.roots {
-        RootCerts::Specific(certs) => {
-            let ders = certs
-                .iter()
-                .map(|c| rustls::pki_types::CertificateDer::from(c.der().to_vec()));
-            store.add_parsable_certificates(ders);
+    match roots {
+        Roots::Specific(certs) => {
+            store.add_parsable_certificates(certs.iter().cloned());
         }
-        _ => store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+        Roots::Bundled => store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
     }
-    Ok(store)
+    store
 }
 
 /// The server certificate verifier for `roots`: rustls's WebPKI verifier, and one rule more,
@@ -63,24 +73,17 @@ pub(crate) fn rustls_roots(config: &crate::Config) -> Result<rustls::RootCertSto
 /// when it names the server, and is within its validity period. WebPKI refuses such a
 /// certificate as a server's (`CaUsedAsEndEntity`) after it has checked its validity
 /// (rustls-webpki 0.103 `check_issuer_independent_properties`: validity, then basic
-/// constraints; `tests/tls.rs` pins that an expired one is still refused as expired); the
+/// constraints; `tests/tls_sessions.rs` pins that an expired one is still refused as expired); the
 /// name is checked here. The handshake's signature proves the server holds its key.
 pub(crate) fn verifier(
-    roots: &RootCerts,
+    roots: &Roots,
     provider: Arc<rustls::crypto::CryptoProvider>,
 ) -> std::result::Result<Arc<dyn rustls::client::danger::ServerCertVerifier>, rustls::Error> {
-    let mut store = rustls::RootCertStore::empty();
-    let mut exact = Vec::new();
-    match roots {
-        RootCerts::Specific(certs) => {
-            exact = certs
-                .iter()
-                .map(|c| rustls::pki_types::CertificateDer::from(c.der().to_vec()))
-                .collect();
-            store.add_parsable_certificates(exact.iter().cloned());
-        }
-        _ => store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
-    }
+    let store = root_store(roots);
+    let exact = match roots {
+        Roots::Specific(certs) => certs.clone(),
+        Roots::Bundled => Arc::default(),
+    };
     let webpki =
         rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider)
             .build()
@@ -93,7 +96,7 @@ pub(crate) fn verifier(
 struct Verifier {
     webpki: Arc<rustls::client::WebPkiServerVerifier>,
     /// The trusted certificates as given (CA file, `SSL_CERT_FILE`, `SSL_CERT_DIR`, system).
-    exact: Vec<rustls::pki_types::CertificateDer<'static>>,
+    exact: Arc<Vec<CertificateDer<'static>>>,
 }
 
 impl rustls::client::danger::ServerCertVerifier for Verifier {
@@ -198,12 +201,12 @@ fn load_system_trust(key: &EnvKey) -> Result<Trust> {
         let found = rustls_native_certs::load_native_certs();
         if found.certs.is_empty() {
             return Ok(Trust {
-                roots: RootCerts::WebPki,
+                roots: Roots::Bundled,
                 source: "the bundled Mozilla roots (the system has no CA certificates)".into(),
             });
         }
         return Ok(Trust {
-            roots: RootCerts::Specific(Arc::new(to_certificates(&found.certs))),
+            roots: Roots::Specific(Arc::new(found.certs)),
             source: "the system trust store".into(),
         });
     }
@@ -215,21 +218,30 @@ fn load_system_trust(key: &EnvKey) -> Result<Trust> {
         .as_deref()
         .map(|d| std::env::split_paths(d).collect())
         .unwrap_or_default();
-    let mut load = |file: Option<&Path>, dir: Option<&Path>| {
-        let found = rustls_native_certs::load_certs_from_paths(file, dir);
-        certs.extend(found.certs);
+    // Through the library's file reader (crate::files): a FIFO, socket or device named by
+    // either variable is refused at once instead of blocking, as every file we read.
+    let mut note = |e: String| {
         if first_error.is_none() {
-            first_error = found.errors.into_iter().next().map(|e| e.to_string());
+            first_error = Some(e);
         }
     };
-    if file.is_some() {
-        load(file, None);
+    if let Some(file) = file {
+        match read_certificates(file, "SSL_CERT_FILE file") {
+            Ok(found) => certs.extend(found),
+            Err(e) => note(e.message().to_string()),
+        }
     }
     for dir in dirs.iter().filter(|d| !d.as_os_str().is_empty()) {
         match dir_entries(dir) {
-            Ok(files) => files.iter().for_each(|f| load(Some(f), None)),
-            // Let rustls-native-certs report the unreadable directory.
-            Err(_) => load(None, Some(dir)),
+            Ok(files) => {
+                for f in &files {
+                    match read_certificates(f, "SSL_CERT_DIR file") {
+                        Ok(found) => certs.extend(found),
+                        Err(e) => note(e.message().to_string()),
+                    }
+                }
+            }
+            Err(e) => note(format!("cannot read folder {}: {e}", dir.display())),
         }
     }
     let source = describe_env(key);
@@ -242,7 +254,7 @@ fn load_system_trust(key: &EnvKey) -> Result<Trust> {
     certs.sort_unstable_by(|a, b| a.as_ref().cmp(b.as_ref()));
     certs.dedup();
     Ok(Trust {
-        roots: RootCerts::Specific(Arc::new(to_certificates(&certs))),
+        roots: Roots::Specific(Arc::new(certs)),
         source,
     })
 }
@@ -291,14 +303,6 @@ fn describe_env(key: &EnvKey) -> String {
         .filter_map(|(name, value)| value.as_ref().map(|v| format!("{name}={v}")))
         .collect();
     parts.join(" ")
-}
-
-fn to_certificates(
-    ders: &[rustls::pki_types::CertificateDer<'static>],
-) -> Vec<Certificate<'static>> {
-    ders.iter()
-        .map(|der| Certificate::from_der(der.as_ref()).to_owned())
-        .collect()
 }
 
 #[cfg(test)]
@@ -372,5 +376,35 @@ mod tests {
         };
         let e = load_system_trust(&key).unwrap_err();
         assert!(e.message().starts_with("SSL_CERT_DIR="), "{e}");
+    }
+
+    /// `SSL_CERT_FILE` and an `SSL_CERT_DIR` entry that are FIFOs nobody writes to: refused at
+    /// once (the file reader opens without blocking), not a hang.
+    #[cfg(unix)]
+    #[test]
+    fn env_locations_that_are_fifos_are_refused_at_once() {
+        let dir = temp("fifo-marker", b"").parent().unwrap().join("fifo-dir");
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("0a1b2c3d.0");
+        let _ = std::fs::remove_file(&fifo);
+        let path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path; mkfifo keeps no pointer.
+        #[allow(unsafe_code)]
+        let made = unsafe { libc::mkfifo(path.as_ptr(), 0o600) };
+        assert_eq!(made, 0, "mkfifo {}", fifo.display());
+        for key in [
+            EnvKey {
+                file: Some(fifo.to_string_lossy().into_owned()),
+                dir: None,
+            },
+            EnvKey {
+                file: None,
+                dir: Some(dir.to_string_lossy().into_owned()),
+            },
+        ] {
+            let e = load_system_trust(&key).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::Config);
+            assert!(e.message().contains("is a FIFO"), "{e}");
+        }
     }
 }
