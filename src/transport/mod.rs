@@ -490,7 +490,6 @@ impl Attempt<'_> {
                 ErrorKind::Tls,
                 format!("TLS: no TLS connection could be made to {}", self.host),
             ),
-            U::Pem(why) => (ErrorKind::Tls, format!("TLS: {why}")),
             U::LargeResponseHeader(..) => (
                 ErrorKind::InvalidResponse,
                 "response headers are too large".to_string(),
