@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's test command: installs what the tests need (Debian/Ubuntu, when missing and
-# when we may), then runs every test with `cargo test`: Rust unit and integration tests, the
-# C, C++ and Python consumer tests, the header checks, the install-layout test and the
-# command-line tool's tests.
+# when we may; waiting for another apt or dpkg to finish), then runs every test with
+# `cargo test`: Rust unit and integration tests, the C, C++ and Python consumer tests, the
+# header checks, the install-layout test, the provider recipes, the man pages and the
+# command-line tool's tests. It ends with the list of tests that were skipped, and why.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,8 +11,10 @@ cd "$(dirname "$0")/.."
 # layout), tinyproxy and microsocks (HTTP and SOCKS5 proxy tests), readelf (SONAME),
 # make (examples), python3 (ctypes binding) with pip and venv (its wheel), curl (the
 # command-line tool's test) and libcurl's development files (include/oauth2cc_curl.h's C
-# test), redis-server and redis-cli (tests/shared_cache.rs). Node and Go
-# (tests/ffi_languages.rs) are optional here: without them those examples are not run.
+# test), redis-server and redis-cli (tests/shared_cache.rs). Optional here: Node and Go
+# (tests/ffi_languages.rs), mingw-w64 and Wine (tests/windows.rs), Doxygen and pandoc
+# (tests/man_pages.rs). Without them those tests print `skipped: <test>: <why>` and the run
+# ends with the list; .ci/run installs them all, and under CI=true a skip fails.
 need=()
 command -v cc >/dev/null || need+=(gcc)
 command -v c++ >/dev/null || need+=(g++)

@@ -83,11 +83,12 @@ def first_sentence(text):
 
 def sentences_with(text, word):
     """The sentences of `text` that contain `word` (case-insensitive), one line each."""
-    flat = re.sub(r"\s+", " ", text)
     found = []
-    for s in re.split(r"(?<=[.!?])\s+(?=[A-Z`(])", flat):
-        if word.lower() in s.lower():
-            found.append(s.strip())
+    for para in text.split("\n\n"):
+        flat = re.sub(r"\s+", " ", para)
+        for s in re.split(r"(?<=[.!?])\s+(?=[A-Z`(])", flat):
+            if word.lower() in s.lower():
+                found.append(s.strip())
     return found
 
 
@@ -162,6 +163,34 @@ def example_for(name, blocks):
     return None
 
 
+def tables_as_lists(markdown):
+    """Pipe tables as bullet lists: a man page is 80 columns wide, a table of long cells
+    would not fit (groff: "table wider than line width"). Each row becomes
+    `- **first cell** (header: cell; ...)`."""
+    out, rows = [], []
+
+    def flush():
+        if len(rows) >= 2:
+            headers = rows[0]
+            for row in rows[2:]:
+                rest = "; ".join(f"{h}: {c}" for h, c in zip(headers[1:], row[1:]) if c)
+                out.append(f"- **{row[0]}**" + (f" ({rest})" if rest else ""))
+        else:
+            out.extend("|" + "|".join(r) + "|" for r in rows)
+        rows.clear()
+
+    for line in markdown.split("\n"):
+        if line.startswith("|"):
+            rows.append([c.strip() for c in line.strip().strip("|").split("|")])
+            continue
+        if rows:
+            flush()
+        out.append(line)
+    if rows:
+        flush()
+    return "\n".join(out)
+
+
 def code_block(text):
     return "```c\n" + text.rstrip("\n") + "\n```"
 
@@ -229,14 +258,20 @@ def main(argv):
         brief = first_sentence(description)
         returns, description = return_value(decl, description)
         mentioned = [n for n in dict.fromkeys(MENTION.findall(doc)) if n in exports and n != name]
-        example = example_for(name, blocks)
+        # An example in the doc comment itself wins over one from the Markdown pages.
+        own = re.search(r"(?:^Example:\s*\n)?```c\n(.*?)```\s*", description, re.S | re.M)
+        if own:
+            example = ("the header", own.group(1))
+            description = (description[: own.start()] + description[own.end():]).strip()
+        else:
+            example = example_for(name, blocks)
         sections = [
             ("SYNOPSIS", code_block("#include <oauth2cc.h>\n\n" + decl) + "\n\nLink with *-loauth2cc* (`pkg-config --libs oauth2cc`)."),
             ("DESCRIPTION", description),
             ("RETURN VALUE", returns),
             ("ARGUMENTS", safety),
-            ("THREAD SAFETY", thread_safety(name, decl, doc, types)),
-            ("EXAMPLE", f"From {example[0]}:\n\n" + code_block(example[1]) if example else ""),
+            ("THREAD SAFETY", thread_safety(name, decl, description, types)),
+            ("EXAMPLE", (f"From {example[0]}:\n\n" if example[0] != "the header" else "") + code_block(example[1]) if example else ""),
             ("SEE ALSO", see_also(["oauth2cc"] + mentioned)),
         ]
         (out / f"{name}.md").write_text(page(name, brief, version, sections), encoding="utf-8")
@@ -248,6 +283,7 @@ def main(argv):
     overview = re.sub(r"\A# .*\n", "", overview)
     overview = re.sub(r"^(#+) ", lambda m: "#" * (len(m.group(1)) - 1) + " ", overview, flags=re.M)
     overview = re.sub(r"\[([^\]]+)\]\((?!https?:)[^)]*\)", r"\1", overview)
+    overview = tables_as_lists(overview)
     overview_sections = [
         ("SYNOPSIS", code_block("#include <oauth2cc.h>") + "\n\nLink with *-loauth2cc* (`pkg-config --libs oauth2cc`)."),
         ("DESCRIPTION", overview),
