@@ -40,9 +40,11 @@ command -v curl >/dev/null || need+=(curl)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
     echo "scripts/test.sh: installing ${need[*]}"
-    # Wait for another apt/dpkg (unattended-upgrades, a parallel install) instead of failing.
-    apt-get -o DPkg::Lock::Timeout=300 update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq "${need[@]}" >/dev/null
+    # Waits for another apt/dpkg (unattended-upgrades, a parallel install) instead of failing.
+    # shellcheck source=scripts/lib/apt.sh
+    . scripts/lib/apt.sh
+    apt_update
+    apt_install "${need[@]}"
   else
     echo "scripts/test.sh: please install: ${need[*]}" >&2
     exit 1
