@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Builds oauth2cc in release mode and installs it the way C users expect: the layout cargo-c's
-# `cargo cinstall` produces, plus a CMake package (see README "Installing" for why this script
+# `cargo cinstall` produces, plus a CMake package (see docs/install.md for why this script
 # and not cargo-c):
 #
-#   PREFIX/bin/oauth2cc                           the command-line tool (README "Command line")
+#   PREFIX/bin/oauth2cc                           the command-line tool (docs/command-line.md)
 #   PREFIX/lib/liboauth2cc.so.X.Y.Z               the shared library (SONAME liboauth2cc.so.SOVERSION),
 #                                                 stripped like the tool (--strip-unneeded)
 #   PREFIX/lib/liboauth2cc.so.SOVERSION -> liboauth2cc.so.X.Y.Z   what the loader looks for
@@ -16,12 +16,18 @@
 #                                                 by its path (when the archive is installed)
 #   PREFIX/lib/cmake/oauth2cc/oauth2ccConfig.cmake, oauth2ccConfigVersion.cmake
 #                                                 find_package(oauth2cc): oauth2cc::oauth2cc
+#   PREFIX/share/man/man3/oauth2cc.3, oauth2cc_*.3  a man page per function (scripts/docs.sh
+#                                                 --man-only, from the header's doc comments;
+#                                                 needs python3 and pandoc, else skipped with
+#                                                 a warning): man 3 oauth2cc_client_token
 #
-# SOVERSION is 0.MINOR while the version is 0.x and MAJOR from 1.0 on (see README "ABI policy").
+# SOVERSION is 0.MINOR while the version is 0.x and MAJOR from 1.0 on (see docs/c-api.md,
+# "ABI policy").
 #
 # Usage: scripts/install.sh [--prefix DIR] [--destdir DIR] [--libdir DIR] [--includedir DIR]
-#                           [--bindir DIR] [--library-type cdylib|staticlib]... [--without-cli]
-#                           [--no-strip] [--target TRIPLE] [--dry-run]
+#                           [--bindir DIR] [--mandir DIR] [--library-type cdylib|staticlib]...
+#                           [--without-cli] [--without-man] [--no-strip] [--target TRIPLE]
+#                           [--dry-run]
 #   --prefix DIR        where the files go and what the .pc file says (default /usr/local)
 #   --destdir DIR       stage the files under DIR (DIR/PREFIX/...) for packaging; the .pc file
 #                       still names PREFIX (the CMake package is relocatable). Default: $DESTDIR.
@@ -29,17 +35,19 @@
 #                       lib/x86_64-linux-gnu)
 #   --includedir DIR    header folder, relative to PREFIX (default include)
 #   --bindir DIR        folder of the oauth2cc tool, relative to PREFIX (default bin)
+#   --mandir DIR        man page folder, relative to PREFIX (default share/man)
 #   --library-type T    install only this kind of library (repeatable; default both), as
 #                       cargo-c's option of that name: with only `staticlib`, `-loauth2cc`
 #                       finds the archive and pkg-config's Libs lists the system libraries too
 #   --without-cli       do not build or install the oauth2cc tool
+#   --without-man       do not make or install the man pages
 #   --no-strip          install the library and the tool with their symbol tables
 #   --target TRIPLE     build for this Linux target (default: the host's, from rustc -vV)
 #   --dry-run           build and print what would be installed, install nothing
 # Environment: CARGO (the cargo to run), CARGO_TARGET_DIR, DESTDIR, STRIP (the strip to run;
 # default strip for the host's target, else <arch>-linux-gnu-strip when installed).
 #
-# Linux only (ELF shared libraries with a SONAME). For Windows, see README "Windows".
+# Linux only (ELF shared libraries with a SONAME). For Windows, see docs/windows.md.
 
 set -euo pipefail
 
@@ -57,6 +65,8 @@ destdir=${DESTDIR:-}
 libdir=lib
 includedir=include
 bindir=bin
+mandir=share/man
+want_man=yes
 want_cli=yes
 strip_files=yes
 want_cdylib=yes
@@ -77,7 +87,10 @@ while [ $# -gt 0 ]; do
     --includedir=*) includedir=${1#*=}; shift ;;
     --bindir) [ $# -ge 2 ] || die "--bindir needs a value"; bindir=$2; shift 2 ;;
     --bindir=*) bindir=${1#*=}; shift ;;
+    --mandir) [ $# -ge 2 ] || die "--mandir needs a value"; mandir=$2; shift 2 ;;
+    --mandir=*) mandir=${1#*=}; shift ;;
     --without-cli) want_cli=no; shift ;;
+    --without-man) want_man=no; shift ;;
     --no-strip) strip_files=no; shift ;;
     --library-type) [ $# -ge 2 ] || die "--library-type needs a value"; library_types+=("$2"); shift 2 ;;
     --library-type=*) library_types+=("${1#*=}"); shift ;;
@@ -107,18 +120,19 @@ case "$prefix" in
 esac
 prefix=${prefix%/}
 [ -n "$prefix" ] || prefix=/
-for rel in "$libdir" "$includedir" "$bindir"; do
+for rel in "$libdir" "$includedir" "$bindir" "$mandir"; do
   case "$rel" in
-    /* | "" | *..*) die "--libdir, --includedir and --bindir are relative to the prefix and stay inside it: '$rel'" ;;
+    /* | "" | *..*) die "--libdir, --includedir, --bindir and --mandir are relative to the prefix and stay inside it: '$rel'" ;;
   esac
 done
 libdir=${libdir%/}
 includedir=${includedir%/}
 bindir=${bindir%/}
+mandir=${mandir%/}
 case "$prefix$libdir$includedir$bindir" in
   *[\|\&\\]*) die "paths with '|', '&' or a backslash are not supported: $prefix $libdir $includedir $bindir" ;;
 esac
-[ "$(uname -s)" = Linux ] || die "this script installs ELF shared libraries on Linux; see README \"Windows\" for other systems"
+[ "$(uname -s)" = Linux ] || die "this script installs ELF shared libraries on Linux; see docs/windows.md for other systems"
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -138,7 +152,7 @@ case "$target" in
 esac
 
 # --- Version and SONAME -------------------------------------------------------------------
-# The ABI policy (README "ABI policy"): 0.x -> liboauth2cc.so.0.x, >= 1 -> liboauth2cc.so.MAJOR.
+# The ABI policy (docs/c-api.md, "ABI policy"): 0.x -> liboauth2cc.so.0.x, >= 1 -> liboauth2cc.so.MAJOR.
 # Only installed libraries carry a SONAME: a plain `cargo build` leaves it out, so programs
 # linked against target/release/liboauth2cc.so find that very file at run time.
 script=install.sh
@@ -232,6 +246,19 @@ if [ "$want_staticlib" = yes ]; then
 fi
 run install -m 0644 include/oauth2cc.h include/oauth2cc.hpp include/oauth2cc_curl.h "$inc/"
 write oauth2cc.pc.in "$lib/pkgconfig/oauth2cc.pc"
+# Man pages: made from the header by scripts/docs.sh (python3 and pandoc), one per function.
+if [ "$want_man" = yes ]; then
+  if command -v pandoc >/dev/null 2>&1 && command -v python3 >/dev/null 2>&1; then
+    # A folder of this run's own: install.sh may run in parallel (tests).
+    man_out=${CARGO_TARGET_DIR:-$root/target}/doc-c-install.$$
+    man3=$("$root/scripts/docs.sh" --man-only --out "$man_out")
+    run install -d "$stage/$mandir/man3"
+    run install -m 0644 "$man3"/*.3 "$stage/$mandir/man3/"
+    rm -rf "$man_out"
+  else
+    echo "$script: man pages not installed: pandoc or python3 is missing (apt-get install pandoc)" >&2
+  fi
+fi
 write cmake/oauth2ccConfig.cmake.in "$lib/cmake/oauth2cc/oauth2ccConfig.cmake"
 write cmake/oauth2ccConfigVersion.cmake.in "$lib/cmake/oauth2cc/oauth2ccConfigVersion.cmake"
 

@@ -3,8 +3,8 @@
 //! an API that refuses the first token it sees, so each example also goes through the
 //! library's 401 rule (invalidate, refresh, resend once).
 //!
-//! When `node`/`npm` or `go` is missing the test says so and passes, unless `CI` is set: then
-//! a missing tool fails it (`.ci/run` installs them). `npm ci` runs in `examples/node/` when
+//! When `node`/`npm` or `go` is missing the test prints `skipped: <test>: <why>` (where
+//! `cargo test` shows it) and passes, unless `CI` is set: then a missing tool fails it (`.ci/run` installs them). `npm ci` runs in `examples/node/` when
 //! its `node_modules/koffi` is missing (koffi comes from the npm registry, pinned by
 //! `package-lock.json`); the Go program needs nothing but the Go toolchain and a C compiler.
 
@@ -20,20 +20,18 @@ use std::time::Instant;
 
 use support::c_harness::{lib_dir, manifest_dir, out_dir, run_tool};
 use support::http_server::{Action, Request, Response, TestServer};
+use support::skip::{skip, Ci};
 use support::{oauth_error, token_json, CLIENT_ID, CLIENT_SECRET};
 
-/// Whether `tool` runs; when it does not, says so on stderr, or fails the test under CI.
+/// Whether `tool` runs; when it does not, the test says `skipped: <test>: <why>` (under CI,
+/// which installs Node and Go, it fails instead).
 fn have(tool: &str, version_arg: &str, install: &str) -> bool {
-    let found = Command::new(tool)
-        .arg(version_arg)
-        .output()
-        .is_ok_and(|o| o.status.success());
+    let found = support::skip::runs(tool, version_arg);
     if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but `{tool}` is missing: {install}"
+        skip(
+            Ci::Installs,
+            &format!("`{tool}` not found, example not run: {install}"),
         );
-        eprintln!("`{tool}` not found, example not run: {install}");
     }
     found
 }

@@ -8,8 +8,9 @@
 //! `OAUTH2CC_C_TEST_WINDOWS=<unzipped package> cargo test --test c_api`.
 //!
 //! Needs: `rustup target add x86_64-pc-windows-gnu`; Debian packages gcc-mingw-w64-x86-64
-//! g++-mingw-w64-x86-64 wine64 zip unzip pkg-config cmake. Without them the tests print why
-//! and pass, unless `CI` is set: then a missing tool fails them.
+//! g++-mingw-w64-x86-64 wine64 zip unzip pkg-config cmake. Without them each test prints
+//! `skipped: <test>: <why>` (support::skip) and passes, unless `CI` is set: then a missing
+//! tool fails them.
 
 #![cfg(target_os = "linux")]
 
@@ -26,6 +27,7 @@ use harness::{
 };
 use support::c_harness as harness;
 use support::http_server::{Action, Response, TestServer};
+use support::skip::{skip, Ci};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 const TARGET: &str = "x86_64-pc-windows-gnu";
@@ -107,46 +109,54 @@ fn missing_prerequisite() -> Option<String> {
     (!installed).then(|| format!("the Rust target is missing (rustup target add {TARGET})"))
 }
 
-/// The unzipped package, made once per test process; `None` (after saying why) when the
-/// tools are missing and `CI` is not set.
+/// The unzipped package, made once per test process; `None` when the tools are missing,
+/// after the calling test said `skipped: <test>: <why>` (under CI a missing tool fails it).
 fn package() -> Option<&'static Path> {
-    static PACKAGE: OnceLock<Option<PathBuf>> = OnceLock::new();
-    PACKAGE
-        .get_or_init(|| {
-            if let Some(reason) = missing_prerequisite() {
-                assert!(
-                    std::env::var_os("CI").is_none(),
-                    "CI is set, so the Windows tests must run: {reason}"
-                );
-                eprintln!("skipping the Windows package tests: {reason}");
-                return None;
-            }
-            let output = Command::new(manifest_dir().join("scripts/package-windows.sh"))
-                .output()
-                .expect("run scripts/package-windows.sh");
-            assert!(
-                output.status.success(),
-                "scripts/package-windows.sh failed:\n{}",
-                String::from_utf8_lossy(&output.stderr)
+    static PACKAGE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let made = PACKAGE.get_or_init(|| {
+        if let Some(reason) = missing_prerequisite() {
+            return Err(reason);
+        }
+        Ok(make_package())
+    });
+    match made {
+        Ok(package) => Some(package),
+        Err(reason) => {
+            skip(
+                Ci::Installs,
+                &format!("the Windows package cannot be built: {reason}"),
             );
-            let zip = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
-            assert_eq!(
-                zip.file_name().and_then(|n| n.to_str()),
-                Some(format!("oauth2cc-{VERSION}-{TARGET}.zip").as_str())
-            );
-            let root = run_folder("windows-test");
-            let unzipped = root.join("package");
-            std::fs::create_dir_all(&unzipped).expect("create the test folder");
-            run_tool(
-                Command::new("unzip")
-                    .arg("-q")
-                    .arg(&zip)
-                    .arg("-d")
-                    .arg(&unzipped),
-            );
-            Some(unzipped)
-        })
-        .as_deref()
+            None
+        }
+    }
+}
+
+/// Runs `scripts/package-windows.sh` and unzips its zip into a run folder.
+fn make_package() -> PathBuf {
+    let output = Command::new(manifest_dir().join("scripts/package-windows.sh"))
+        .output()
+        .expect("run scripts/package-windows.sh");
+    assert!(
+        output.status.success(),
+        "scripts/package-windows.sh failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let zip = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+    assert_eq!(
+        zip.file_name().and_then(|n| n.to_str()),
+        Some(format!("oauth2cc-{VERSION}-{TARGET}.zip").as_str())
+    );
+    let root = run_folder("windows-test");
+    let unzipped = root.join("package");
+    std::fs::create_dir_all(&unzipped).expect("create the test folder");
+    run_tool(
+        Command::new("unzip")
+            .arg("-q")
+            .arg(&zip)
+            .arg("-d")
+            .arg(&unzipped),
+    );
+    unzipped
 }
 
 fn objdump(dll: &Path) -> String {

@@ -108,7 +108,10 @@ fn c_tests_root() -> PathBuf {
 pub fn posix_only(what: &str) -> bool {
     let windows = windows_package().is_some();
     if windows {
-        eprintln!("{what}: POSIX only, not run for the Windows package");
+        super::skip::skip(
+            super::skip::Ci::DoesNotInstall,
+            &format!("{what}: POSIX only, not run for the Windows package"),
+        );
     }
     windows
 }
@@ -706,6 +709,16 @@ pub fn is_windows_program(exe: &Path) -> bool {
 /// Runs `exe args...` (behind the wrapper, if any; with `wine` if it is a `.exe`) with `env` on top of the scrubbed
 /// environment. Kills it and panics if it runs past the timeout.
 pub fn run_program(exe: &Path, args: &[&str], env: &[(&str, String)]) -> Outcome {
+    run_program_in(None, exe, args, env)
+}
+
+/// [`run_program`] with `dir` (when given) as the program's working folder.
+pub fn run_program_in(
+    dir: Option<&Path>,
+    exe: &Path,
+    args: &[&str],
+    env: &[(&str, String)],
+) -> Outcome {
     let windows = is_windows_program(exe);
     let mut argv: Vec<OsString> = if windows {
         vec!["wine".into()]
@@ -734,6 +747,9 @@ pub fn run_program(exe: &Path, args: &[&str], env: &[(&str, String)]) -> Outcome
     }
     if windows {
         command.envs(wine_env(wine_prefix()));
+    }
+    if let Some(dir) = dir {
+        command.current_dir(dir);
     }
     command
         .envs(env.iter().map(|(k, v)| (k, v)))

@@ -4,6 +4,7 @@
 //!   certificates and self-cleaning temporary files of the `oauth2cc-testkit` crate.
 //! * [`c_harness`]: builds and runs C and C++ programs against the library.
 //! * [`env`]: environment variables for one test at a time.
+//! * [`skip`]: saying that a test did not run, and why, where `cargo test` shows it.
 //! * Below: the test credentials, a config for them, a token endpoint and the bits of a
 //!   token endpoint that several tests script by hand.
 
@@ -12,6 +13,7 @@
 pub mod assertions;
 pub mod c_harness;
 pub mod env;
+pub mod skip;
 
 // Each test crate uses some of these; the others would be unused imports there.
 #[allow(unused_imports)]
