@@ -4,7 +4,7 @@
 #
 #   bin/oauth2cc.dll                      the DLL: exports the oauth2cc_* functions only, and
 #                                         carries a version resource (file version = VERSION)
-#   bin/oauth2cc.exe                      the command-line tool (README "Command line"), stripped
+#   bin/oauth2cc.exe                      the command-line tool (docs/command-line.md), stripped
 #   lib/oauth2cc.lib                      import library for MSVC's link.exe (made by dlltool
 #                                         from lib/oauth2cc.def, the DLL's export table)
 #   lib/oauth2cc.def                      that export table

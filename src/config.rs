@@ -17,7 +17,8 @@ use crate::redis_url::RedisTarget;
 use crate::secret::{Secret, Text};
 use crate::url_rules::{check_url, parse_proxy_url};
 
-/// Spotify's accounts service token endpoint, the default token URL.
+/// Spotify's accounts service token endpoint: what `oauth2cc_authenticate` (the Python pytify
+/// client's one call) uses; a config has no token URL until one is set.
 pub const SPOTIFY_TOKEN_URL: &str = "https://accounts.spotify.com/api/token";
 /// Default whole-request timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);

@@ -3,7 +3,7 @@
 # The sourcing script defines die() and sets `script` to its own name for messages.
 
 # read_version: sets version (X.Y.Z from Cargo.toml), major, minor and soversion (0.MINOR
-# while the version is 0.x, MAJOR from 1.0 on: README "ABI policy").
+# while the version is 0.x, MAJOR from 1.0 on: docs/c-api.md, "ABI policy").
 read_version() {
   local pkgid rest
   pkgid=$("$cargo" pkgid)
