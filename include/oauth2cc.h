@@ -26,7 +26,7 @@
 #define OAUTH2CC_VERSION_NUMBER (OAUTH2CC_VERSION_MAJOR * 10000 + OAUTH2CC_VERSION_MINOR * 100 + OAUTH2CC_VERSION_PATCH)
 #define OAUTH2CC_VERSION_STRING "0.1.0"
 
-/** Spotify's accounts service token endpoint, the default token URL. */
+/** Spotify's accounts service token endpoint (what oauth2cc_authenticate uses); give it to oauth2cc_config_set_token_url for Spotify: a config has no default token URL. */
 #define OAUTH2CC_SPOTIFY_TOKEN_URL "https://accounts.spotify.com/api/token"
 
 
