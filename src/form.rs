@@ -1,4 +1,8 @@
 //! `application/x-www-form-urlencoded` and percent-encoding, both ways. A leaf.
+//!
+//! Ours, in 50 lines, because the crates that do it are not a better fit: `percent-encoding`
+//! (in the tree through ureq) has no form mode (a space as `+`, and `+` read back as a space),
+//! and `form_urlencoded` (which has) would be a new crate for these three functions.
 
 /// Percent-encodes `s` onto `out`. Unreserved bytes (`A-Z a-z 0-9 - . _ ~`) stay; with
 /// `space_as_plus` (application/x-www-form-urlencoded) a space becomes `+`.

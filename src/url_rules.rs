@@ -1,5 +1,9 @@
 //! Where requests may go: the rules for token and API URLs, hosts, ports and proxy URLs.
 //! A leaf: it depends on nothing in the crate but [`crate::error`] and [`crate::secret`].
+//!
+//! The parsing is `http::Uri`'s (ureq's own); what is ours is the rules (https, or http to
+//! loopback only; ports; no userinfo in a token URL; proxy schemes). The `url` crate
+//! (WHATWG URLs) would bring `idna` and ICU's normalizer for host names we refuse anyway.
 
 use std::net::IpAddr;
 
