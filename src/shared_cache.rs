@@ -23,8 +23,15 @@
 //!
 //! # What is stored
 //! The key is a SHA-256 of (format version, issuer, token URL, client id, scope, params, auth
-//! style): two configs that would get different tokens never share one. The entry holds the
-//! token, its type, scope and absolute expiry; never the client secret.
+//! style, and the credential's binding, see [`credential`]): two configs that would get
+//! different tokens never share one, and a client with a wrong secret or another key never
+//! finds the entry of the right one (it asks the endpoint, and gets its own answer). The
+//! value is `o2c2:<fingerprint>:` then the entry (token, type, scope, absolute expiry)
+//! sealed with AES-256-GCM under a key derived from the credential and bound to the key's
+//! name: reading Redis (a replica, a dump, `MONITOR`) gives no token and no secret. The
+//! fingerprint, a keyed hash of the token, lets the 401 path delete the entry only while it
+//! holds the rejected token, without Redis ever seeing the token. A new format changes the
+//! version in the key: old entries are never read.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -39,7 +46,12 @@ use crate::redis_url::RedisTarget;
 use crate::token::Token;
 use crate::transport::redis::{RedisConnection, Reply};
 
-const FORMAT_VERSION: u32 = 1;
+pub(crate) mod credential;
+use credential::Credential;
+
+const FORMAT_VERSION: u32 = 2;
+/// What a value starts with: the format, then the token's fingerprint and a colon.
+const VALUE_PREFIX: &str = "o2c2:";
 /// How long a client leaves Redis alone after a failure.
 pub(crate) const BACKOFF: Duration = Duration::from_secs(30);
 /// How often a process waiting for another's refresh looks again.
@@ -49,14 +61,12 @@ pub(crate) const POLL: Duration = Duration::from_millis(50);
 pub(crate) const RELEASE_LOCK: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
      return redis.call('DEL', KEYS[1]) else return 0 end";
 
-/// Deletes the entry (KEYS[1]) only if it still holds the token whose SHA-1 is ARGV[1]: a
-/// process whose token got a 401 cannot flush a newer, good one. The token itself is never
-/// sent; a garbage entry is left for the next refresh to overwrite.
+/// Deletes the entry (KEYS[1]) only if it still holds the token whose value prefix (format
+/// and fingerprint) is ARGV[1]: a process whose token got a 401 cannot flush a newer, good
+/// one. The token itself is never sent; a garbage entry is left for the next refresh to
+/// overwrite.
 pub(crate) const FORGET_TOKEN: &str = "local v = redis.call('GET', KEYS[1]) \
-     if not v then return 0 end \
-     local ok, e = pcall(cjson.decode, v) \
-     if ok and type(e) == 'table' and type(e.access_token) == 'string' \
-        and redis.sha1hex(e.access_token) == ARGV[1] then \
+     if v and string.sub(v, 1, string.len(ARGV[1])) == ARGV[1] then \
        return redis.call('DEL', KEYS[1]) end \
      return 0";
 
@@ -64,6 +74,8 @@ pub(crate) const FORGET_TOKEN: &str = "local v = redis.call('GET', KEYS[1]) \
 #[derive(Debug)]
 pub(crate) struct SharedCache {
     target: RedisTarget,
+    /// Binds the key and seals the value.
+    credential: Credential,
     key: String,
     lock_key: String,
     /// The client's creation, the origin of `failed_at_ms`.
@@ -85,6 +97,8 @@ struct KeyParts<'a> {
     scope: Option<&'a str>,
     params: Vec<(&'a str, &'a str)>,
     auth_style: String,
+    /// The credential's binding (a one-way derivation of the secret or key).
+    credential: &'a str,
 }
 
 /// The stored entry.
@@ -120,7 +134,7 @@ impl Stored {
 }
 
 /// The Redis key of `config`'s token: `oauth2cc:token:<hex SHA-256 of the identity>`.
-pub(crate) fn key_for(config: &Config) -> String {
+pub(crate) fn key_for(config: &Config, credential: &Credential) -> String {
     let parts = KeyParts {
         version: FORMAT_VERSION,
         issuer: config.issuer(),
@@ -129,6 +143,7 @@ pub(crate) fn key_for(config: &Config) -> String {
         scope: config.scope(),
         params: config.params().collect(),
         auth_style: format!("{:?}", config.auth_style()),
+        credential: credential.binding(),
     };
     let json = serde_json::to_vec(&parts).unwrap_or_default();
     format!(
@@ -137,17 +152,21 @@ pub(crate) fn key_for(config: &Config) -> String {
     )
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lowercase hex digits of `bytes`.
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The entry for `token` and how long Redis should keep it (its remaining life), or `None`
-/// for a token without a known expiry or already expired.
+/// The value for `token` under `key` (sealed, see the module's "What is stored") and how
+/// long Redis should keep it (its remaining life), or `None` for a token without a known
+/// expiry or already expired.
 pub(crate) fn encode(
     token: &Token,
+    credential: &Credential,
+    key: &str,
     now: SystemTime,
     now_mono: Instant,
-) -> Option<(Zeroizing<Vec<u8>>, u64)> {
+) -> Option<(Vec<u8>, u64)> {
     let left = token.deadline()?.checked_duration_since(now_mono)?;
     let ttl_ms = i64::try_from(left.as_millis()).ok()?;
     let now_ms = i64::try_from(now.duration_since(UNIX_EPOCH).ok()?.as_millis()).ok()?;
@@ -163,12 +182,30 @@ pub(crate) fn encode(
         lifetime: token.expires_in()?,
     };
     let json = Zeroizing::new(serde_json::to_vec(&entry).ok()?);
-    Some((json, ttl_ms as u64))
+    let mut value = value_prefix(credential, token).into_bytes();
+    value.extend_from_slice(&credential.seal(key, &json)?);
+    Some((value, ttl_ms as u64))
 }
 
-/// The token in an entry, when it is one of ours and not expired at `now`.
-pub(crate) fn decode(bytes: &[u8], now: SystemTime, now_mono: Instant) -> Option<Stored> {
-    let entry: Entry = serde_json::from_slice(bytes).ok()?;
+/// What the value of `token` starts with: the format and the token's fingerprint.
+fn value_prefix(credential: &Credential, token: &Token) -> String {
+    let fingerprint = credential.fingerprint(token.access_token().expose());
+    format!("{VALUE_PREFIX}{fingerprint}:")
+}
+
+/// The token in the value of `key`, when it is one of ours, sealed with this credential,
+/// and not expired at `now`.
+pub(crate) fn decode(
+    bytes: &[u8],
+    credential: &Credential,
+    key: &str,
+    now: SystemTime,
+    now_mono: Instant,
+) -> Option<Stored> {
+    let rest = bytes.strip_prefix(VALUE_PREFIX.as_bytes())?;
+    let colon = rest.iter().position(|b| *b == b':')?;
+    let json = credential.open(key, &rest[colon + 1..])?;
+    let entry: Entry = serde_json::from_slice(&json).ok()?;
     if entry.v != FORMAT_VERSION {
         return None;
     }
@@ -200,9 +237,11 @@ impl SharedCache {
     /// The shared cache `config` names, if any.
     pub(crate) fn new(config: &Config) -> Option<SharedCache> {
         let target = config.shared_cache()?.clone();
-        let key = key_for(config);
+        let credential = Credential::of(config);
+        let key = key_for(config, &credential);
         Some(SharedCache {
             target,
+            credential,
             lock_key: format!("{key}:lock"),
             key,
             created: Instant::now(),
@@ -262,7 +301,13 @@ impl SharedCache {
         loop {
             let (now, system_now) = (clock.now(), clock.system_now());
             let entry = match conn.command(&[b"GET", self.key.as_bytes()])? {
-                Reply::Bulk(Some(bytes)) => decode(&Zeroizing::new(bytes), system_now, now),
+                Reply::Bulk(Some(bytes)) => decode(
+                    &Zeroizing::new(bytes),
+                    &self.credential,
+                    &self.key,
+                    system_now,
+                    now,
+                ),
                 Reply::Bulk(None) => None,
                 other => return Err(unexpected("GET", other)),
             };
@@ -323,7 +368,16 @@ impl SharedCache {
         owner: &str,
         clock: &dyn Clock,
     ) -> std::io::Result<()> {
-        let stored = match token.and_then(|t| encode(t, clock.system_now(), clock.now())) {
+        let encoded = token.and_then(|t| {
+            encode(
+                t,
+                &self.credential,
+                &self.key,
+                clock.system_now(),
+                clock.now(),
+            )
+        });
+        let stored = match encoded {
             Some((entry, ttl_ms)) => {
                 let ttl = ttl_ms.to_string();
                 let set = [
@@ -351,16 +405,12 @@ impl SharedCache {
         if self.backing_off() {
             return;
         }
-        let sha1 = ring::digest::digest(
-            &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
-            token.access_token().expose().as_bytes(),
-        );
-        let sha1 = hex(sha1.as_ref());
+        let prefix = value_prefix(&self.credential, token);
         let result = (|| {
             let deadline = Instant::now() + config.timeout();
             let mut conn =
                 RedisConnection::connect(&self.target, config, deadline, op_timeout(config))?;
-            eval(&mut conn, FORGET_TOKEN, "forget", &self.key, &sha1)
+            eval(&mut conn, FORGET_TOKEN, "forget", &self.key, &prefix)
         })();
         if let Err(e) = result {
             self.failed(hooks, &e);

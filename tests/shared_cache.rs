@@ -109,14 +109,32 @@ impl Drop for Redis {
     }
 }
 
-/// No key or value holds the client secret; returns how many keys there are.
+/// No key or value holds the client secret or an access token (the endpoints here issue
+/// `tok-<n>`: entries are sealed); returns how many keys there are.
 fn assert_no_secret(redis: &Redis) -> usize {
     let all = redis.dump();
     for (key, value) in &all {
         assert!(!key.contains(CLIENT_SECRET), "secret in key {key}");
         assert!(!value.contains(CLIENT_SECRET), "secret in {key}'s value");
+        assert!(
+            !value.contains("tok-"),
+            "a token in {key}'s value: {value:?}"
+        );
     }
     all.len()
+}
+
+/// The token a new client with `config` gets from Redis, which it must get without a token
+/// request (the entry is sealed: only a client with the credential reads it).
+fn read_back(endpoint: &Endpoint, config: &Config) -> String {
+    let before = endpoint.token_requests();
+    let token = Client::new(config).unwrap().token().unwrap();
+    assert_eq!(
+        endpoint.token_requests(),
+        before,
+        "read from Redis, not fetched"
+    );
+    token.access_token().expose().to_owned()
 }
 
 /// A token endpoint issuing `tok-<n>` valid `expires_in` s, each answer after `delay(n)`
@@ -141,10 +159,9 @@ impl Endpoint {
                     .any(|t| auth == format!("Bearer {t}"));
                 return Response::json(if bad { 401 } else { 200 }, "{}").into();
             }
-            assert_eq!(
-                request.basic_auth(),
-                Some((CLIENT_ID.into(), CLIENT_SECRET.into()))
-            );
+            if request.basic_auth() != Some((CLIENT_ID.into(), CLIENT_SECRET.into())) {
+                return support::oauth_error(401, "invalid_client", "Invalid client");
+            }
             let n = issued.fetch_add(1, Ordering::SeqCst) + 1;
             match delay(n) {
                 None => Action::Stall(Duration::from_secs(30)),
@@ -320,11 +337,14 @@ fn a_cold_fleet_of_8_processes_x_8_threads_makes_one_token_request() {
     // The entry and nothing else is left (the lock was released), and no secret anywhere.
     assert_eq!(assert_no_secret(&redis), 1);
     let key = redis.token_key().unwrap();
-    assert!(redis.cli(&["GET", &key]).contains("tok-1"));
     let ttl: i64 = redis.cli(&["PTTL", &key]).parse().unwrap();
     assert!(
         (3_590_000..=3_600_000).contains(&ttl),
         "expires with the token: {ttl} ms"
+    );
+    assert_eq!(
+        read_back(&endpoint, &shared_config(&endpoint, &redis.url(), 5000)),
+        "tok-1"
     );
 }
 
@@ -446,6 +466,60 @@ fn redis_stopped_wrong_password_paused_full_or_read_only_never_fails_a_call() {
     assert_eq!(replica.cli(&["DBSIZE"]), "0");
 }
 
+/// A client with the right secret stores its token in Redis and in the cache file; one
+/// with the same id, URL and scope but a wrong secret finds neither (both are bound to the
+/// credential), asks the endpoint and gets its own 401. Neither store holds the token.
+#[test]
+fn a_wrong_secret_misses_both_caches_and_gets_its_own_answer() {
+    let redis = Redis::start(&[]);
+    let endpoint = Endpoint::start(3600, |_| Some(Duration::ZERO));
+    let dir = support::TempDir::new("wrong-secret");
+    let cache = dir.path().join("cache.json");
+    let cache = cache.to_str().unwrap();
+    let with = |secret: &str, redis_url: Option<&str>, cache_file: Option<&str>| {
+        let mut config = Config::new(CLIENT_ID, secret).unwrap();
+        config
+            .set_token_url(&endpoint.server.url("/token"))
+            .unwrap();
+        config.set_timeout_ms(2000).unwrap();
+        config.set_shared_cache(redis_url).unwrap();
+        config.set_cache_file(cache_file).unwrap();
+        config
+    };
+    let url = redis.url();
+    let right = with(CLIENT_SECRET, Some(&url), Some(cache));
+    let token = Client::new(&right).unwrap().token().unwrap();
+    assert_eq!(token.access_token().expose(), "tok-1");
+    assert_eq!(assert_no_secret(&redis), 1);
+    let file = std::fs::read(cache).unwrap();
+    assert!(!String::from_utf8_lossy(&file).contains("tok-1"), "sealed");
+    assert!(!String::from_utf8_lossy(&file).contains(CLIENT_SECRET));
+    for (what, wrong) in [
+        ("both", with("a-wrong-secret", Some(&url), Some(cache))),
+        ("Redis", with("a-wrong-secret", Some(&url), None)),
+        ("the cache file", with("a-wrong-secret", None, Some(cache))),
+    ] {
+        let before = endpoint.token_requests();
+        let e = Client::new(&wrong).unwrap().token().unwrap_err();
+        assert_eq!(e.kind(), oauth2cc::ErrorKind::Unauthorized, "{what}: {e}");
+        assert_eq!(
+            endpoint.token_requests(),
+            before + 1,
+            "{what}: asked the endpoint"
+        );
+    }
+    // The right secret still finds its token in each.
+    assert_eq!(
+        read_back(&endpoint, &with(CLIENT_SECRET, Some(&url), None)),
+        "tok-1"
+    );
+    assert_eq!(
+        read_back(&endpoint, &with(CLIENT_SECRET, None, Some(cache))),
+        "tok-1"
+    );
+    assert_eq!(assert_no_secret(&redis), 1);
+}
+
 #[test]
 fn a_corrupted_entry_is_replaced_not_trusted() {
     let redis = Redis::start(&[]);
@@ -466,8 +540,7 @@ fn a_corrupted_entry_is_replaced_not_trusted() {
             "{garbage}"
         );
         assert_eq!(endpoint.token_requests(), before + 1, "fetched, not read");
-        let entry = redis.cli(&["GET", &key]);
-        assert!(entry.contains(token.access_token().expose()), "{entry}");
+        assert_eq!(read_back(&endpoint, &config), token.access_token().expose());
     }
     assert_no_secret(&redis);
 }
@@ -491,7 +564,7 @@ fn a_401_deletes_the_shared_entry_only_while_it_holds_the_rejected_token() {
     // The API rejects A's tok-1: A must not flush the good tok-2; it takes it instead.
     endpoint.rejected.lock().unwrap().push("tok-1".into());
     assert_eq!(a.get(&api).unwrap().status, 200);
-    assert!(redis.cli(&["GET", &key]).contains("tok-2"), "kept");
+    assert_eq!(read_back(&endpoint, &config), "tok-2", "kept");
     assert_eq!(a.token().unwrap().access_token().expose(), "tok-2");
     assert_eq!(endpoint.token_requests(), 2);
 
@@ -499,7 +572,7 @@ fn a_401_deletes_the_shared_entry_only_while_it_holds_the_rejected_token() {
     endpoint.rejected.lock().unwrap().push("tok-2".into());
     assert_eq!(a.get(&api).unwrap().status, 200);
     assert_eq!(a.token().unwrap().access_token().expose(), "tok-3");
-    assert!(redis.cli(&["GET", &key]).contains("tok-3"), "replaced");
+    assert_eq!(read_back(&endpoint, &config), "tok-3", "replaced");
     assert_eq!(endpoint.token_requests(), 3);
 }
 
@@ -542,9 +615,7 @@ fn rediss_is_checked_against_the_token_endpoints_trust() {
         .set_ca_file(&pki.ca_file().to_string_lossy())
         .unwrap();
     let first = Client::new(&trusted).unwrap().token().unwrap();
-    assert!(redis
-        .cli(&["GET", &redis.token_key().unwrap()])
-        .contains("tok-1"));
+    assert!(redis.token_key().is_some());
     // ...and another client reads it back over TLS without a request.
     let second = Client::new(&trusted).unwrap().token().unwrap();
     assert_eq!(second.access_token(), first.access_token());
