@@ -758,7 +758,7 @@ impl Inner {
                         &self.hooks,
                         self.leeway(),
                         current.as_deref(),
-                        || self.fetch(state),
+                        |budget| self.fetch_within(state, budget),
                     )?,
                     None => self.fetch(state)?,
                 };
@@ -777,7 +777,28 @@ impl Inner {
 
     /// One request to the token endpoint, learning Auto's style.
     fn fetch(&self, state: &State) -> Result<Token> {
-        let (fetched, used) = self.endpoint().fetch(self.auth_style(state))?;
+        self.fetch_with(state, &self.config)
+    }
+
+    /// [`Inner::fetch`] within `budget` instead of the whole timeout: the shared cache's
+    /// path, which hands on what is left of the caller's timeout.
+    fn fetch_within(&self, state: &State, budget: Duration) -> Result<Token> {
+        if budget >= self.config.timeout() {
+            return self.fetch(state);
+        }
+        let mut config = self.config.clone();
+        config.timeout = budget.max(Duration::from_millis(1));
+        self.fetch_with(state, &config)
+    }
+
+    fn fetch_with(&self, state: &State, config: &Config) -> Result<Token> {
+        let endpoint = TokenEndpoint {
+            config,
+            transport: state.transport(),
+            hooks: &self.hooks,
+            discovery: &self.discovery,
+        };
+        let (fetched, used) = endpoint.fetch(self.auth_style(state))?;
         if self.config.auth_style() == AuthStyle::Auto {
             // Losing this race to another thread's identical answer is fine.
             let _ = state.learned_style.set(used);
@@ -785,12 +806,12 @@ impl Inner {
         Ok(fetched)
     }
 
-    /// How long a caller waits for another thread's refresh: the timeout; three times it
-    /// with a shared cache, whose leader may wait up to its timeout for another process,
-    /// then fetch (the timeout), then store the token (half of it).
+    /// How long a caller waits for another thread's refresh: the timeout; twice it with a
+    /// shared cache, whose leader's Redis conversation and fetch end within its timeout,
+    /// but may store the token after it (an eighth of it at most): a margin, not a need.
     fn refresh_budget(&self) -> Duration {
         match self.shared_cache {
-            Some(_) => self.config.timeout() * 3,
+            Some(_) => self.config.timeout() * 2,
             None => self.config.timeout(),
         }
     }

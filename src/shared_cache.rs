@@ -6,20 +6,35 @@
 //! token is missing or within the leeway; the cache hit path never touches Redis. It then:
 //! 1. `GET`s the entry. A token outside the leeway is taken as it is: no request.
 //! 2. Otherwise it tries to become the fleet's refresher: `SET <lock> <random id> NX PX
-//!    <timeout>`. The winner fetches from the token endpoint, `SET`s the entry with `PX` =
-//!    the token's remaining life (Redis drops it when the token expires), and releases the
-//!    lock only if it still holds it (compare-and-delete in Lua, [`RELEASE_LOCK`]).
+//!    <ttl>`, the ttl being what is left of its timeout plus a store's bound (so about the
+//!    request timeout: a dead holder's lock is gone that long after it was taken). The
+//!    winner fetches from the token endpoint within what is left of its timeout, `SET`s the
+//!    entry with `PX` = the token's remaining life (Redis drops it when the token expires),
+//!    and releases the lock only if it still holds it (compare-and-delete, [`RELEASE_LOCK`]).
 //! 3. A loser keeps a still-valid old entry if there is one; else it polls (every
-//!    [`POLL`]) for the new entry, trying the lock again each time, so a refresher that died
-//!    frees the others when its lock's `PX` runs out. Its wait ends at its own timeout; then
-//!    it fetches by itself.
+//!    [`POLL`]) for the new entry, trying the lock again each time.
+//! 4. The lock wait: a third of the timeout. A loser that has waited that long takes the
+//!    *takeover* lock (`<lock>:takeover`) instead, so that one process of the fleet, not
+//!    all of them, stands in for a holder that is gone (killed, partitioned) or slow: it
+//!    fetches within what is left (two thirds), stores the entry for the others and releases
+//!    its lock. The others keep polling and take that entry.
+//! 5. At two thirds of the timeout a loser stops waiting and fetches by itself, within the
+//!    third that is left.
+//!
+//! # Deadlines
+//! Every Redis command runs under the caller's remaining time: the connect and the commands
+//! before the fetch (`AUTH`, `SELECT`, `GET`, `SET NX`, the polls) end by two thirds of the
+//! timeout, each one also within a quarter of it (see `transport::redis`: a deadline per
+//! command, not a timeout per read, so a Redis trickling its reply cannot stretch it); the
+//! fetch gets what is left. A call with a shared cache thus returns within its timeout, and
+//! storing a token already in hand may take it an eighth of the timeout beyond.
 //!
 //! # Redis is never a new way to fail
-//! Every socket operation is bounded (connect and each command by a quarter of the timeout,
-//! all of them by the timeout). Any failure (unreachable, slow, wrong password, `OOM`,
-//! `READONLY`, a reply we do not understand) makes the leader fetch directly, and the client
-//! leaves Redis alone for [`BACKOFF`], so an outage does not become a stampede on a sick
-//! Redis. A corrupted entry is a miss, overwritten by the next refresh.
+//! Any failure (unreachable, slow, wrong password, `OOM`, `READONLY`, a reply we do not
+//! understand) makes the leader fetch directly, within what is left (at least a third of the
+//! timeout), and the client leaves Redis alone for [`BACKOFF`], so an outage does not
+//! become a stampede on a sick Redis. A corrupted entry is a miss, overwritten by the next
+//! refresh.
 //!
 //! # What is stored
 //! The key is a SHA-256 of (format version, issuer, token URL, client id, scope, params, auth
@@ -229,7 +244,7 @@ enum Outcome {
     Shared(Token),
     /// We held the lock and fetched: the fetch's result.
     Fetched(Result<Token>),
-    /// Another process held the lock past our timeout: fetch by ourselves.
+    /// Other processes held the locks for two thirds of our timeout: fetch by ourselves.
     GaveUp,
 }
 
@@ -250,28 +265,29 @@ impl SharedCache {
     }
 
     /// A token to replace `replacing` (the caller's current one, if any): from Redis when
-    /// another process refreshed it, else from `fetch` (called at most once), stored for the
-    /// others. The entry is taken only if it is outside the leeway and is not `replacing`
-    /// itself (a background refresh comes before the leeway: handing it its own token back
-    /// would make it ask again and again). Redis failing only means `fetch` is called
-    /// directly. See the module's documentation.
+    /// another process refreshed it, else from `fetch` (called at most once, with the time
+    /// it may take), stored for the others. The entry is taken only if it is outside the
+    /// leeway and is not `replacing` itself (a background refresh comes before the leeway:
+    /// handing it its own token back would make it ask again and again). Redis failing only
+    /// means `fetch` is called directly. See the module's documentation.
     pub(crate) fn get_or_refresh(
         &self,
         config: &Config,
         hooks: &Hooks,
         leeway: Duration,
         replacing: Option<&Token>,
-        fetch: impl FnOnce() -> Result<Token>,
+        fetch: impl FnOnce(Duration) -> Result<Token>,
     ) -> Result<Token> {
+        let deadline = Instant::now() + config.timeout();
         let mut fetch = Some(fetch);
         if !self.backing_off() {
-            match self.through_redis(config, hooks, leeway, replacing, &mut fetch) {
+            match self.through_redis(config, hooks, leeway, replacing, deadline, &mut fetch) {
                 Ok(Outcome::Shared(token)) => return Ok(token),
                 Ok(Outcome::Fetched(result)) => return result,
                 Ok(Outcome::GaveUp) => hooks.log(LogLevel::Warn, || {
                     format!(
-                        "shared cache {}: another process held the refresh lock past the \
-                         timeout; fetching directly",
+                        "shared cache {}: other processes held the refresh locks for two \
+                         thirds of the timeout; fetching directly",
                         self.target.describe()
                     )
                 }),
@@ -279,7 +295,7 @@ impl SharedCache {
             }
         }
         match fetch.take() {
-            Some(fetch) => fetch(),
+            Some(fetch) => fetch(deadline.saturating_duration_since(Instant::now())),
             None => unreachable!("through_redis returns Fetched once it has fetched"),
         }
     }
@@ -290,13 +306,17 @@ impl SharedCache {
         hooks: &Hooks,
         leeway: Duration,
         replacing: Option<&Token>,
-        fetch: &mut Option<impl FnOnce() -> Result<Token>>,
+        deadline: Instant,
+        fetch: &mut Option<impl FnOnce(Duration) -> Result<Token>>,
     ) -> std::io::Result<Outcome> {
-        let deadline = Instant::now() + config.timeout();
-        let mut conn =
-            RedisConnection::connect(&self.target, config, deadline, op_timeout(config))?;
+        let timeout = config.timeout();
+        let start = deadline.checked_sub(timeout).unwrap_or_else(Instant::now);
+        let takeover_at = start + lock_wait(config);
+        let give_up_at = start + timeout * 2 / 3;
+        let op = op_timeout(config);
+        let mut conn = RedisConnection::connect(&self.target, config, give_up_at, op)?;
         let owner = random_id();
-        let lock_ms = config.timeout().as_millis().max(1).to_string();
+        let takeover_key = format!("{}:takeover", self.lock_key);
         let clock = &*hooks.clock;
         loop {
             let (now, system_now) = (clock.now(), clock.system_now());
@@ -322,26 +342,39 @@ impl SharedCache {
                 }
                 stale_or_none => stale_or_none.map(|stored| stored.token),
             };
+            // The lock, or past the lock wait the takeover lock; held at most what is left of
+            // the timeout (the fetch's bound) plus a store's.
+            let lock_key = match Instant::now() < takeover_at {
+                true => &self.lock_key,
+                false => &takeover_key,
+            };
+            let ttl = deadline.saturating_duration_since(Instant::now()) + op / 2;
+            let ttl = ttl.as_millis().max(1).to_string();
             let lock = [
                 &b"SET"[..],
-                self.lock_key.as_bytes(),
+                lock_key.as_bytes(),
                 owner.as_bytes(),
                 b"NX",
                 b"PX",
-                lock_ms.as_bytes(),
+                ttl.as_bytes(),
             ];
             match conn.command(&lock)? {
                 Reply::Status(ok) if ok == "OK" => {
                     let Some(fetch) = fetch.take() else {
-                        unreachable!("the lock is taken at most once")
+                        unreachable!("a lock is taken at most once")
                     };
-                    let result = fetch();
-                    // The fetch had its own timeout; storing and unlocking get two more
-                    // socket operations' worth, whatever the fetch left.
-                    conn.set_deadline(Instant::now() + op_timeout(config) * 2);
-                    if let Err(e) =
-                        self.store_and_unlock(&mut conn, result.as_ref().ok(), &owner, clock)
-                    {
+                    let result = fetch(deadline.saturating_duration_since(Instant::now()));
+                    // Storing a token in hand and unlocking: what is left of the timeout,
+                    // or an eighth of it (half a command's bound) if less is left.
+                    conn.set_deadline(deadline.max(Instant::now() + op / 2));
+                    let stored = self.store_and_unlock(
+                        &mut conn,
+                        result.as_ref().ok(),
+                        lock_key,
+                        &owner,
+                        clock,
+                    );
+                    if let Err(e) = stored {
                         self.failed(hooks, &e);
                     }
                     return Ok(Outcome::Fetched(result));
@@ -351,7 +384,7 @@ impl SharedCache {
                     if let Some(old) = entry.filter(|t| !t.is_expired_at(now, Duration::ZERO)) {
                         return Ok(Outcome::Shared(old));
                     }
-                    if Instant::now() + POLL >= deadline {
+                    if Instant::now() + POLL >= give_up_at {
                         return Ok(Outcome::GaveUp);
                     }
                     std::thread::sleep(POLL);
@@ -365,6 +398,7 @@ impl SharedCache {
         &self,
         conn: &mut RedisConnection,
         token: Option<&Token>,
+        lock_key: &str,
         owner: &str,
         clock: &dyn Clock,
     ) -> std::io::Result<()> {
@@ -395,7 +429,7 @@ impl SharedCache {
             None => Ok(()),
         };
         // Unlock even when the entry could not be written: the others then fetch themselves.
-        let released = eval(conn, RELEASE_LOCK, "unlock", &self.lock_key, owner);
+        let released = eval(conn, RELEASE_LOCK, "unlock", lock_key, owner);
         stored.and(released)
     }
 
@@ -443,7 +477,13 @@ impl SharedCache {
     }
 }
 
-/// One socket operation's bound: a quarter of the timeout (Redis answers in microseconds;
+/// How long a process waits for another's refresh before it takes the takeover lock: a
+/// third of the timeout.
+pub(crate) fn lock_wait(config: &Config) -> Duration {
+    config.timeout() / 3
+}
+
+/// One Redis command's bound: a quarter of the timeout (Redis answers in microseconds;
 /// a slow one must leave time for the direct fetch), at most the connect timeout.
 fn op_timeout(config: &Config) -> Duration {
     (config.timeout() / 4)

@@ -1,7 +1,13 @@
 //! A minimal Redis client: RESP2 over a `TcpStream`, or over rustls for `rediss://`, with the
 //! token endpoint's trust (the config's CA file, else the system's). Only what the shared
-//! cache sends: `AUTH`, `SELECT`, `GET`, `SET`, `EVAL`. Every socket operation is bounded by
-//! the caller's deadline and by a per-operation timeout.
+//! cache sends: `AUTH`, `SELECT`, `GET`, `SET`, `EVAL`.
+//!
+//! Deadlines, not timeouts: each command (and the connect) has a deadline, the earlier of
+//! the caller's and the command's own bound, and every read and write of the socket under
+//! it (the TLS handshake's included) waits only for what is left of it. A Redis that
+//! trickles its reply a byte at a time cannot stretch a command past its deadline, as a
+//! per-read timeout would let it. What is sent (the `AUTH` password among it) is built in
+//! memory that is wiped when dropped, and so are the replies' strings.
 //!
 //! Hand-written rather than the `redis` crate: that crate (1.8, sync, `tls-rustls`) brings
 //! `url` with `idna` and the ICU normalizer, `combine`, `socket2` and a second copy of the
@@ -12,6 +18,8 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use zeroize::Zeroizing;
 
 use crate::config::Config;
 use crate::redis_url::RedisTarget;
@@ -27,13 +35,17 @@ pub(crate) enum Reply {
     Status(String),
     Error(String),
     Int(i64),
-    Bulk(Option<Vec<u8>>),
+    Bulk(Option<Zeroizing<Vec<u8>>>),
     Array(Option<Vec<Reply>>),
 }
 
-/// A command in RESP2's request form: an array of bulk strings.
-pub(crate) fn encode_command(args: &[&[u8]]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+/// A command in RESP2's request form: an array of bulk strings, in memory wiped when
+/// dropped (it may hold the password). Its size is known first: the buffer never grows,
+/// so no unwiped copy is left behind by a reallocation.
+pub(crate) fn encode_command(args: &[&[u8]]) -> Zeroizing<Vec<u8>> {
+    let size = 16 + args.iter().map(|a| a.len() + 32).sum::<usize>();
+    let mut out = Zeroizing::new(Vec::with_capacity(size));
+    out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
     for arg in args {
         out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
         out.extend_from_slice(arg);
@@ -82,7 +94,7 @@ fn read_reply_at(r: &mut impl BufRead, depth: u32) -> io::Result<Reply> {
         "$" => match read_len(rest)? {
             None => Ok(Reply::Bulk(None)),
             Some(n) => {
-                let mut data = vec![0; n + 2];
+                let mut data = Zeroizing::new(vec![0; n + 2]);
                 r.read_exact(&mut data)?;
                 if !data.ends_with(b"\r\n") {
                     return Err(invalid("a bulk reply is not terminated"));
@@ -103,17 +115,54 @@ fn read_reply_at(r: &mut impl BufRead, depth: u32) -> io::Result<Reply> {
     }
 }
 
+/// A TCP socket whose reads and writes end by its deadline: each waits at most what is
+/// left of it, whatever the bytes trickle in at.
+struct Socket {
+    tcp: TcpStream,
+    deadline: Instant,
+}
+
+impl Socket {
+    /// Maps a timed-out read or write (`EAGAIN` on Unix) to the deadline's error.
+    fn bounded<T>(&self, result: io::Result<T>) -> io::Result<T> {
+        result.map_err(|e| match e.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => time_is_up(),
+            _ => e,
+        })
+    }
+}
+
+impl Read for Socket {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.tcp.set_read_timeout(Some(remaining(self.deadline)?))?;
+        let result = self.tcp.read(buf);
+        self.bounded(result)
+    }
+}
+
+impl Write for Socket {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.tcp
+            .set_write_timeout(Some(remaining(self.deadline)?))?;
+        let result = self.tcp.write(buf);
+        self.bounded(result)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.tcp.flush()
+    }
+}
+
 /// The byte stream under a connection.
 enum Stream {
-    Plain(TcpStream),
-    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+    Plain(Socket),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, Socket>>),
 }
 
 impl Stream {
-    fn tcp(&self) -> &TcpStream {
+    fn socket(&mut self) -> &mut Socket {
         match self {
             Stream::Plain(s) => s,
-            Stream::Tls(s) => s.get_ref(),
+            Stream::Tls(s) => &mut s.sock,
         }
     }
 }
@@ -152,8 +201,8 @@ pub(crate) struct RedisConnection {
 }
 
 impl RedisConnection {
-    /// Connects, then `AUTH` and `SELECT` as the target says. No single socket operation
-    /// waits longer than `op_timeout`, and none goes past `deadline`.
+    /// Connects, then `AUTH` and `SELECT` as the target says. The connect and each command
+    /// end within `op_timeout`, and none goes past `deadline`.
     pub fn connect(
         target: &RedisTarget,
         config: &Config,
@@ -174,6 +223,7 @@ impl RedisConnection {
         }
         let tcp = tcp.ok_or(last)?;
         tcp.set_nodelay(true)?;
+        let tcp = Socket { tcp, deadline };
         let stream = if target.tls {
             let tls = rustls::ClientConnection::new(tls_config(config)?, server_name(target)?)
                 .map_err(io::Error::other)?;
@@ -207,14 +257,14 @@ impl RedisConnection {
         self.deadline = deadline;
     }
 
-    /// Sends one command and reads its reply. A Redis error reply is returned as a
-    /// [`Reply::Error`], not as an `Err`.
+    /// Sends one command and reads its reply, all of it by the command's deadline: the
+    /// connection's, or `op_timeout` from now if that is earlier. A Redis error reply is
+    /// returned as a [`Reply::Error`], not as an `Err`.
     pub fn command(&mut self, args: &[&[u8]]) -> io::Result<Reply> {
-        let timeout = Some(remaining(self.deadline)?.min(self.op_timeout));
-        let tcp = self.stream.get_ref().tcp();
-        tcp.set_read_timeout(timeout)?;
-        tcp.set_write_timeout(timeout)?;
+        let deadline = self.deadline.min(Instant::now() + self.op_timeout);
+        remaining(deadline)?;
         let stream = self.stream.get_mut();
+        stream.socket().deadline = deadline;
         stream.write_all(&encode_command(args))?;
         stream.flush()?;
         read_reply(&mut self.stream)
@@ -234,12 +284,13 @@ fn expect_ok(reply: Reply, what: &str) -> io::Result<()> {
 fn remaining(deadline: Instant) -> io::Result<Duration> {
     let left = deadline.saturating_duration_since(Instant::now());
     if left.is_zero() {
-        return Err(io::Error::new(
-            io::ErrorKind::TimedOut,
-            "the shared cache's time is up",
-        ));
+        return Err(time_is_up());
     }
     Ok(left)
+}
+
+fn time_is_up() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "the shared cache's time is up")
 }
 
 fn server_name(target: &RedisTarget) -> io::Result<rustls::pki_types::ServerName<'static>> {
@@ -266,7 +317,7 @@ mod tests {
     #[test]
     fn commands_and_replies() {
         assert_eq!(
-            encode_command(&[b"GET", b"k"]),
+            *encode_command(&[b"GET", b"k"]),
             b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n".to_vec()
         );
         let read = |bytes: &[u8]| read_reply(&mut io::Cursor::new(bytes.to_vec()));
@@ -276,11 +327,14 @@ mod tests {
         assert_eq!(read(b"$-1\r\n").unwrap(), Reply::Bulk(None));
         assert_eq!(
             read(b"$2\r\nab\r\n").unwrap(),
-            Reply::Bulk(Some(b"ab".to_vec()))
+            Reply::Bulk(Some(Zeroizing::new(b"ab".to_vec())))
         );
         assert_eq!(
             read(b"*2\r\n:1\r\n$0\r\n\r\n").unwrap(),
-            Reply::Array(Some(vec![Reply::Int(1), Reply::Bulk(Some(vec![]))]))
+            Reply::Array(Some(vec![
+                Reply::Int(1),
+                Reply::Bulk(Some(Zeroizing::new(vec![])))
+            ]))
         );
         for bad in [
             &b"$5\r\nab\r\n"[..],
