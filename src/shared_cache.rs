@@ -49,6 +49,7 @@
 //! version in the key: old entries are never read.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -93,6 +94,9 @@ pub(crate) struct SharedCache {
     credential: Credential,
     key: String,
     lock_key: String,
+    /// The Redis Cluster node that owns the key's slot, when a `MOVED` said: connected to
+    /// first. Only ever `try_lock`ed (never waited on; a fork child may find it locked).
+    node: Mutex<Option<(String, u16)>>,
     /// The client's creation, the origin of `failed_at_ms`.
     created: Instant,
     /// When Redis last failed for this client, in ms after `created` plus one (0: never); it
@@ -148,7 +152,9 @@ impl Stored {
     }
 }
 
-/// The Redis key of `config`'s token: `oauth2cc:token:<hex SHA-256 of the identity>`.
+/// The Redis key of `config`'s token: `oauth2cc:token:{<hex SHA-256 of the identity>}`.
+/// The braces are a Redis Cluster hash tag: the locks, named after the key, are in the same
+/// slot, on the same node.
 pub(crate) fn key_for(config: &Config, credential: &Credential) -> String {
     let parts = KeyParts {
         version: FORMAT_VERSION,
@@ -162,7 +168,7 @@ pub(crate) fn key_for(config: &Config, credential: &Credential) -> String {
     };
     let json = serde_json::to_vec(&parts).unwrap_or_default();
     format!(
-        "oauth2cc:token:{}",
+        "oauth2cc:token:{{{}}}",
         hex(ring::digest::digest(&ring::digest::SHA256, &json).as_ref())
     )
 }
@@ -259,6 +265,7 @@ impl SharedCache {
             credential,
             lock_key: format!("{key}:lock"),
             key,
+            node: Mutex::new(None),
             created: Instant::now(),
             failed_at_ms: AtomicU64::new(0),
         })
@@ -314,7 +321,7 @@ impl SharedCache {
         let takeover_at = start + lock_wait(config);
         let give_up_at = start + timeout * 2 / 3;
         let op = op_timeout(config);
-        let mut conn = RedisConnection::connect(&self.target, config, give_up_at, op)?;
+        let mut conn = self.connect(config, give_up_at, op)?;
         let owner = random_id();
         let takeover_key = format!("{}:takeover", self.lock_key);
         let clock = &*hooks.clock;
@@ -442,13 +449,24 @@ impl SharedCache {
         let prefix = value_prefix(&self.credential, token);
         let result = (|| {
             let deadline = Instant::now() + config.timeout();
-            let mut conn =
-                RedisConnection::connect(&self.target, config, deadline, op_timeout(config))?;
+            let mut conn = self.connect(config, deadline, op_timeout(config))?;
             eval(&mut conn, FORGET_TOKEN, "forget", &self.key, &prefix)
         })();
         if let Err(e) = result {
             self.failed(hooks, &e);
         }
+    }
+
+    /// A connection: to the node that owns the key's slot first, if known.
+    fn connect(
+        &self,
+        config: &Config,
+        deadline: Instant,
+        op: Duration,
+    ) -> std::io::Result<Conn<'_>> {
+        let prefer = self.node.try_lock().ok().and_then(|node| node.clone());
+        let conn = RedisConnection::connect(&self.target, config, deadline, op, prefer.as_ref())?;
+        Ok(Conn { conn, cache: self })
     }
 
     fn backing_off(&self) -> bool {
@@ -481,6 +499,35 @@ impl SharedCache {
 /// third of the timeout.
 pub(crate) fn lock_wait(config: &Config) -> Duration {
     config.timeout() / 3
+}
+
+/// A connection that, when dropped, tells its cache which node a `MOVED` sent it to.
+struct Conn<'a> {
+    conn: RedisConnection,
+    cache: &'a SharedCache,
+}
+
+impl std::ops::Deref for Conn<'_> {
+    type Target = RedisConnection;
+    fn deref(&self) -> &RedisConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Conn<'_> {
+    fn deref_mut(&mut self) -> &mut RedisConnection {
+        &mut self.conn
+    }
+}
+
+impl Drop for Conn<'_> {
+    fn drop(&mut self) {
+        if let Some(moved_to) = self.conn.moved_to() {
+            if let Ok(mut node) = self.cache.node.try_lock() {
+                *node = Some(moved_to.clone());
+            }
+        }
+    }
 }
 
 /// One Redis command's bound: a quarter of the timeout (Redis answers in microseconds;

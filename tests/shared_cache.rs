@@ -26,7 +26,10 @@ struct Redis {
 
 impl Redis {
     fn start(extra: &[&str]) -> Redis {
-        let port = free_port();
+        Redis::start_on(free_port(), extra)
+    }
+
+    fn start_on(port: u16, extra: &[&str]) -> Redis {
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--dir", "/tmp"])
@@ -420,6 +423,113 @@ fn a_lock_holder_killed_mid_fetch_costs_the_others_the_lock_wait_not_their_timeo
     // ...and stored its token for the fleet.
     let config = shared_config(&endpoint, &redis.url(), timeout_ms);
     assert_eq!(read_back(&endpoint, &config), "tok-2");
+}
+
+/// A free loopback port whose cluster bus port (+10000) is free too.
+fn cluster_port() -> u16 {
+    loop {
+        let port = free_port();
+        if port < 55000 && std::net::TcpListener::bind(("127.0.0.1", port + 10000)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// A Redis Cluster of three masters on loopback, made by the test with `redis-cli --cluster
+/// create`.
+fn start_cluster(dir: &support::TempDir) -> Vec<Redis> {
+    let nodes: Vec<Redis> = (0..3)
+        .map(|_| {
+            let port = cluster_port();
+            let conf = dir.path().join(format!("nodes-{port}.conf"));
+            Redis::start_on(
+                port,
+                &[
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    conf.to_str().unwrap(),
+                    "--cluster-node-timeout",
+                    "5000",
+                ],
+            )
+        })
+        .collect();
+    let addrs: Vec<String> = nodes
+        .iter()
+        .map(|n| format!("127.0.0.1:{}", n.port))
+        .collect();
+    let out = Command::new("redis-cli")
+        .args(["--cluster", "create"])
+        .args(&addrs)
+        .args(["--cluster-replicas", "0", "--cluster-yes"])
+        .output()
+        .expect("redis-cli --cluster create");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let started = Instant::now();
+    for node in &nodes {
+        while !node.cli(&["CLUSTER", "INFO"]).contains("cluster_state:ok") {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the cluster is not ok"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    nodes
+}
+
+/// A fleet pointed at each node of a 3-master Redis Cluster in turn makes one token
+/// request per fleet: the nodes that do not own the key's slot answer `MOVED`, followed to
+/// the owner (for the entry and both locks, which share its slot through a hash tag).
+#[test]
+fn a_fleet_pointed_at_any_node_of_a_redis_cluster_makes_one_token_request() {
+    let dir = support::TempDir::new("redis-cluster");
+    let nodes = start_cluster(&dir);
+    let endpoint = Endpoint::start(3600, |_| Some(Duration::from_millis(300)));
+    let mut owners = Vec::new();
+    for (i, node) in nodes.iter().enumerate() {
+        let fleet = Fleet {
+            start_at: unix_ms() + 1500,
+            ..Fleet::new(&endpoint, node.url(), 5000)
+        };
+        let lines = fleet.run(6);
+        let expected = format!("TOKEN tok-{} ", i + 1);
+        assert_eq!(lines.len(), 6, "{lines:?}");
+        assert!(lines.iter().all(|l| l.starts_with(&expected)), "{lines:?}");
+        assert_eq!(
+            endpoint.token_requests(),
+            i + 1,
+            "one request for fleet {i}"
+        );
+        // The entry is on the node that owns its slot, sealed; no lock is left.
+        let holders: Vec<(usize, Vec<(String, String)>)> = nodes
+            .iter()
+            .enumerate()
+            .map(|(n, node)| (n, node.dump()))
+            .filter(|(_, keys)| !keys.is_empty())
+            .collect();
+        assert_eq!(holders.len(), 1, "{holders:?}");
+        let (owner, keys) = &holders[0];
+        assert_eq!(keys.len(), 1, "{keys:?}");
+        assert_no_secret(&nodes[*owner]);
+        owners.push(*owner);
+        nodes[*owner].cli(&["DEL", &keys[0].0]);
+    }
+    println!(
+        "redis cluster: 3 fleets of 6 processes, each pointed at another node, the key's \
+         slot on node {}: {} token requests",
+        owners[0],
+        endpoint.token_requests()
+    );
+    assert!(
+        owners.iter().all(|o| *o == owners[0]),
+        "one key, one slot: {owners:?}"
+    );
 }
 
 /// A fake Redis on loopback that answers every command with a bulk reply trickled a byte

@@ -27,7 +27,7 @@ fn decode(bytes: &[u8], now: SystemTime, mono: Instant) -> Option<Stored> {
 fn the_key_changes_with_every_part_of_the_identity_and_holds_no_secret() {
     let base = key_of(&config());
     assert!(base.starts_with("oauth2cc:token:"), "{base}");
-    assert_eq!(base.len(), "oauth2cc:token:".len() + 64);
+    assert_eq!(base.len(), "oauth2cc:token:{}".len() + 64);
     assert_eq!(key_of(&config()), base, "stable");
     assert!(!base.contains("the-client-secret"));
     let variants: [fn(&mut Config); 7] = [

@@ -198,57 +198,68 @@ pub(crate) struct RedisConnection {
     stream: BufReader<Stream>,
     deadline: Instant,
     op_timeout: Duration,
+    /// How to log in to any node (a Redis Cluster's other nodes: the same credentials).
+    target: RedisTarget,
+    /// The TLS config, for `rediss://` (made once per connection, reused for redirections).
+    tls: Option<Arc<rustls::ClientConfig>>,
+    /// The node a `MOVED` sent the connection to last, if any.
+    moved_to: Option<(String, u16)>,
 }
 
+/// The most redirections one command follows (a cluster being resharded answers a few).
+const MAX_REDIRECTIONS: usize = 5;
+
 impl RedisConnection {
-    /// Connects, then `AUTH` and `SELECT` as the target says. The connect and each command
-    /// end within `op_timeout`, and none goes past `deadline`.
+    /// Connects (to `prefer` first, when given and reachable: the node that owns the key's
+    /// slot, learned from an earlier `MOVED`), then `AUTH` and `SELECT` as the target says.
+    /// The connect and each command end within `op_timeout`, and none goes past `deadline`.
     pub fn connect(
         target: &RedisTarget,
         config: &Config,
         deadline: Instant,
         op_timeout: Duration,
+        prefer: Option<&(String, u16)>,
     ) -> io::Result<RedisConnection> {
-        let mut last = io::Error::new(io::ErrorKind::NotFound, "the host has no address");
-        let mut tcp = None;
-        for addr in (target.host.as_str(), target.port).to_socket_addrs()? {
-            let left = remaining(deadline)?.min(op_timeout);
-            match TcpStream::connect_timeout(&addr, left) {
-                Ok(s) => {
-                    tcp = Some(s);
-                    break;
-                }
-                Err(e) => last = e,
-            }
-        }
-        let tcp = tcp.ok_or(last)?;
-        tcp.set_nodelay(true)?;
-        let tcp = Socket { tcp, deadline };
-        let stream = if target.tls {
-            let tls = rustls::ClientConnection::new(tls_config(config)?, server_name(target)?)
-                .map_err(io::Error::other)?;
-            Stream::Tls(Box::new(rustls::StreamOwned::new(tls, tcp)))
-        } else {
-            Stream::Plain(tcp)
+        let tls = match target.tls {
+            true => Some(tls_config(config)?),
+            false => None,
         };
+        let (tcp, host) = dial(&target.host, target.port, deadline, op_timeout, prefer)?;
         let mut conn = RedisConnection {
-            stream: BufReader::new(stream),
+            stream: BufReader::new(wrap(tcp, &host, tls.as_ref(), deadline)?),
             deadline,
             op_timeout,
+            target: target.clone(),
+            tls,
+            moved_to: None,
         };
+        conn.log_in()?;
+        Ok(conn)
+    }
+
+    /// `AUTH` and `SELECT` as the target says.
+    fn log_in(&mut self) -> io::Result<()> {
+        let target = self.target.clone();
         if let Some(password) = &target.password {
             let password = password.expose().as_bytes();
             let reply = match &target.user {
-                Some(user) => conn.command(&[b"AUTH", user.as_bytes(), password])?,
-                None => conn.command(&[b"AUTH", password])?,
+                Some(user) => self.command_once(&[b"AUTH", user.as_bytes(), password])?,
+                None => self.command_once(&[b"AUTH", password])?,
             };
             expect_ok(reply, "AUTH")?;
         }
         if target.db != 0 {
             let db = target.db.to_string();
-            expect_ok(conn.command(&[b"SELECT", db.as_bytes()])?, "SELECT")?;
+            expect_ok(self.command_once(&[b"SELECT", db.as_bytes()])?, "SELECT")?;
         }
-        Ok(conn)
+        Ok(())
+    }
+
+    /// Drops this connection for one to `host:port` (a cluster's redirection), logged in.
+    fn reconnect(&mut self, host: &str, port: u16) -> io::Result<()> {
+        let (tcp, host) = dial(host, port, self.deadline, self.op_timeout, None)?;
+        self.stream = BufReader::new(wrap(tcp, &host, self.tls.as_ref(), self.deadline)?);
+        self.log_in()
     }
 
     /// Moves the deadline of the commands still to come (after a token request, which has
@@ -257,10 +268,39 @@ impl RedisConnection {
         self.deadline = deadline;
     }
 
-    /// Sends one command and reads its reply, all of it by the command's deadline: the
-    /// connection's, or `op_timeout` from now if that is earlier. A Redis error reply is
-    /// returned as a [`Reply::Error`], not as an `Err`.
+    /// The node that owns the keys this connection was redirected for, if a `MOVED` said.
+    pub fn moved_to(&self) -> Option<&(String, u16)> {
+        self.moved_to.as_ref()
+    }
+
+    /// Sends one command and reads its reply, following a Redis Cluster's `MOVED` (to the
+    /// node that owns the key's slot, remembered) and `ASK` (to a node importing the slot:
+    /// `ASKING`, then the command, once) redirections, a few at most. A Redis error reply
+    /// is returned as a [`Reply::Error`], not as an `Err`.
     pub fn command(&mut self, args: &[&[u8]]) -> io::Result<Reply> {
+        for _ in 0..MAX_REDIRECTIONS {
+            let reply = self.command_once(args)?;
+            let Some((ask, host, port)) = redirection(&reply) else {
+                return Ok(reply);
+            };
+            let host = match host.is_empty() {
+                // A node that does not know its own address names only the port.
+                true => self.target.host.clone(),
+                false => host,
+            };
+            self.reconnect(&host, port)?;
+            if ask {
+                expect_ok(self.command_once(&[b"ASKING"])?, "ASKING")?;
+                return self.command_once(args);
+            }
+            self.moved_to = Some((host, port));
+        }
+        Err(io::Error::other("too many Redis Cluster redirections"))
+    }
+
+    /// One command and its reply, all of it by the command's deadline: the connection's, or
+    /// `op_timeout` from now if that is earlier.
+    fn command_once(&mut self, args: &[&[u8]]) -> io::Result<Reply> {
         let deadline = self.deadline.min(Instant::now() + self.op_timeout);
         remaining(deadline)?;
         let stream = self.stream.get_mut();
@@ -269,6 +309,70 @@ impl RedisConnection {
         stream.flush()?;
         read_reply(&mut self.stream)
     }
+}
+
+/// `MOVED <slot> <host>:<port>` or `ASK <slot> <host>:<port>`: (whether ASK, host, port).
+fn redirection(reply: &Reply) -> Option<(bool, String, u16)> {
+    let Reply::Error(e) = reply else { return None };
+    let mut words = e.split(' ');
+    let ask = match words.next()? {
+        "MOVED" => false,
+        "ASK" => true,
+        _ => return None,
+    };
+    words.next()?.parse::<u16>().ok()?;
+    let (host, port) = words.next()?.rsplit_once(':')?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    Some((ask, host.to_string(), port.parse().ok()?))
+}
+
+/// `tcp`, connected to `host`, under TLS when `tls` is given (the handshake runs within the
+/// first command's deadline).
+fn wrap(
+    tcp: TcpStream,
+    host: &str,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+    deadline: Instant,
+) -> io::Result<Stream> {
+    let socket = Socket { tcp, deadline };
+    Ok(match tls {
+        Some(tls) => {
+            let session = rustls::ClientConnection::new(Arc::clone(tls), server_name(host)?)
+                .map_err(io::Error::other)?;
+            Stream::Tls(Box::new(rustls::StreamOwned::new(session, socket)))
+        }
+        None => Stream::Plain(socket),
+    })
+}
+
+/// A TCP connection to `host:port` (to `prefer` first, if given and reachable), each
+/// attempt within what is left before `deadline` and within `op_timeout`; and the host it
+/// reached.
+fn dial(
+    host: &str,
+    port: u16,
+    deadline: Instant,
+    op_timeout: Duration,
+    prefer: Option<&(String, u16)>,
+) -> io::Result<(TcpStream, String)> {
+    let mut last = io::Error::new(io::ErrorKind::NotFound, "the host has no address");
+    let preferred = prefer.into_iter().map(|(h, p)| (h.as_str(), *p));
+    for (host, port) in preferred.chain([(host, port)]) {
+        let Ok(addrs) = (host, port).to_socket_addrs() else {
+            continue;
+        };
+        for addr in addrs {
+            let left = remaining(deadline)?.min(op_timeout);
+            match TcpStream::connect_timeout(&addr, left) {
+                Ok(tcp) => {
+                    tcp.set_nodelay(true)?;
+                    return Ok((tcp, host.to_string()));
+                }
+                Err(e) => last = e,
+            }
+        }
+    }
+    Err(last)
 }
 
 fn expect_ok(reply: Reply, what: &str) -> io::Result<()> {
@@ -293,8 +397,8 @@ fn time_is_up() -> io::Error {
     io::Error::new(io::ErrorKind::TimedOut, "the shared cache's time is up")
 }
 
-fn server_name(target: &RedisTarget) -> io::Result<rustls::pki_types::ServerName<'static>> {
-    rustls::pki_types::ServerName::try_from(target.host.clone()).map_err(io::Error::other)
+fn server_name(host: &str) -> io::Result<rustls::pki_types::ServerName<'static>> {
+    rustls::pki_types::ServerName::try_from(host.to_string()).map_err(io::Error::other)
 }
 
 /// A rustls client config trusting what the token endpoint trusts.
@@ -336,6 +440,17 @@ mod tests {
                 Reply::Bulk(Some(Zeroizing::new(vec![])))
             ]))
         );
+        let moved = |e: &str| redirection(&Reply::Error(e.into()));
+        assert_eq!(
+            moved("MOVED 3999 127.0.0.1:6381"),
+            Some((false, "127.0.0.1".into(), 6381))
+        );
+        assert_eq!(moved("ASK 1 ::1:7000"), Some((true, "::1".into(), 7000)));
+        assert_eq!(moved("MOVED 1 :7000"), Some((false, String::new(), 7000)));
+        for not in ["ERR x", "MOVED", "MOVED x h:1", "ASK 1 h", "MOVED 1 h:port"] {
+            assert_eq!(moved(not), None, "{not}");
+        }
+        assert_eq!(redirection(&Reply::Status("MOVED 1 h:1".into())), None);
         for bad in [
             &b"$5\r\nab\r\n"[..],
             b"$99999999\r\n",
