@@ -7,6 +7,9 @@
  *   2. oauth2cc_client_free while the client's background refresh is in flight against a
  *      slow endpoint: the free waits for it, and after it returns the log callback is never
  *      called again and the cache file is not written again.
+ *   3. fork() while the refresher runs: the child has no refresher thread until a client it
+ *      makes asks for one (then it has its own, which refreshes that client), and freeing
+ *      the parent's client there neither waits nor touches the parent's refresher.
  *
  * Environment (set by tests/background.rs):
  *   OAUTH2CC_TEST_BASE   http://127.0.0.1:PORT of a server with
@@ -23,7 +26,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "oauth2cc.h"
@@ -144,9 +149,53 @@ static void free_waits_for_the_refresh_in_flight(void) {
   pthread_mutex_unlock(&log_lock);
 }
 
+static void wait_for_token(oauth2cc_client *client) {
+  double deadline = now_s() + 20;
+  while (tokens_issued(client) == 0 && now_s() < deadline) sleep_ms(20);
+  CHECK_INT(tokens_issued(client), 1);
+}
+
+static void fork_child_has_its_own_refresher(void) {
+  int before = thread_count();
+  oauth2cc_config *config = test_config("sched-client", "sched-secret", base, "/token", 5000);
+  CHECK_STATUS(oauth2cc_config_set_background_refresh(config, true), OAUTH2CC_STATUS_OK);
+  oauth2cc_client *parents = client_from(config);
+  wait_for_token(parents);
+  CHECK_INT(thread_count(), before + 1);
+  fflush(NULL);
+  pid_t pid = fork();
+  CHECK(pid >= 0);
+  if (pid == 0) {
+    alarm(30); /* a hang becomes a failure */
+    CHECK_INT(thread_count(), 1);
+    check_client_token(parents, NULL); /* the parent's token, no refresher needed */
+    CHECK_INT(thread_count(), 1);
+    config = test_config("sched-child", "sched-secret", base, "/token", 5000);
+    CHECK_STATUS(oauth2cc_config_set_background_refresh(config, true), OAUTH2CC_STATUS_OK);
+    oauth2cc_client *own = client_from(config);
+    CHECK_INT(thread_count(), 2); /* the child's own refresher */
+    wait_for_token(own);          /* ...which fetched the child client's token */
+    oauth2cc_client_free(own);
+    CHECK_INT(thread_count(), 1);
+    double start = now_s();
+    oauth2cc_client_free(parents); /* registered with the parent's refresher: not waited */
+    CHECK(now_s() - start < 1.0);
+    printf("fork child: %lu checks passed\n", checks_run);
+    fflush(stdout);
+    _exit(0);
+  }
+  int status = 0;
+  CHECK(waitpid(pid, &status, 0) == pid);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  CHECK_INT(thread_count(), before + 1);
+  oauth2cc_client_free(parents);
+  CHECK_INT(thread_count(), before);
+}
+
 int main(void) {
   base = required_env("OAUTH2CC_TEST_BASE");
   one_thread_for_a_thousand_clients();
   free_waits_for_the_refresh_in_flight();
+  fork_child_has_its_own_refresher();
   return checks_passed("scheduler");
 }
