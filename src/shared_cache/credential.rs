@@ -48,21 +48,24 @@ impl ring::hkdf::KeyType for Len {
 impl Credential {
     /// The credential of `config`.
     pub(crate) fn of(config: &Config) -> Credential {
+        let mut parts: Vec<(u8, &[u8])> = Vec::with_capacity(3);
+        if let Some(secret) = config.auth.client_secret() {
+            parts.push((b's', secret.expose().as_bytes()));
+        }
+        if let Some(key) = config.auth.private_key() {
+            parts.push((b'k', key.seal_seed()));
+        }
+        if let Some(cert) = config.auth.certificate() {
+            parts.push((b'c', cert.key().seal_seed()));
+        }
         // Each part framed as tag, length, bytes: no two configs' parts run together alike.
-        let mut ikm = Zeroizing::new(Vec::new());
-        let mut part = |tag: u8, bytes: &[u8]| {
+        // Sized first: the buffer never grows, so no unwiped copy of the secret is left.
+        let size = parts.iter().map(|(_, bytes)| 9 + bytes.len()).sum();
+        let mut ikm = Zeroizing::new(Vec::with_capacity(size));
+        for (tag, bytes) in parts {
             ikm.push(tag);
             ikm.extend_from_slice(&(bytes.len() as u64).to_be_bytes());
             ikm.extend_from_slice(bytes);
-        };
-        if let Some(secret) = config.auth.client_secret() {
-            part(b's', secret.expose().as_bytes());
-        }
-        if let Some(key) = config.auth.private_key() {
-            part(b'k', key.seal_seed());
-        }
-        if let Some(cert) = config.auth.certificate() {
-            part(b'c', cert.key().seal_seed());
         }
         let prk = Salt::new(HKDF_SHA256, SALT).extract(&ikm);
         let mut binding = [0u8; 32];
@@ -137,5 +140,58 @@ fn expand(prk: &Prk, info: &[&[u8]], out: &mut [u8]) {
     // Only fails for an output over 255 hash lengths; ours are 32 bytes.
     if let Ok(okm) = prk.expand(info, Len(out.len())) {
         let _ = okm.fill(out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key_file(name: &str) -> String {
+        format!("{}/tests/data/keys/{name}", env!("CARGO_MANIFEST_DIR"))
+    }
+
+    fn with_secret(secret: &str) -> Config {
+        Config::new("id", secret).unwrap()
+    }
+
+    fn with_key(file: &str) -> Config {
+        let mut c = Config::with_optional_secret("id", None).unwrap();
+        c.set_private_key_file(&key_file(file), None).unwrap();
+        c
+    }
+
+    #[test]
+    fn every_credential_binds_and_seals_apart() {
+        let configs = [
+            with_secret("the-client-secret"),
+            with_secret("the-client-secreT"),
+            with_key("p256.pk8.pem"),
+            with_key("ed25519.pk8.pem"),
+            with_key("rsa2048.pk8.pem"),
+        ];
+        let credentials: Vec<Credential> = configs.iter().map(Credential::of).collect();
+        for (i, a) in credentials.iter().enumerate() {
+            assert_eq!(a.binding().len(), 64);
+            assert_eq!(a.binding(), Credential::of(&configs[i]).binding(), "stable");
+            assert!(!a.binding().contains("secret"));
+            let sealed = a.seal("k", b"tok-1").unwrap();
+            assert!(!sealed.windows(5).any(|w| w == b"tok-1"));
+            assert_eq!(&a.open("k", &sealed).unwrap()[..], b"tok-1");
+            assert!(a.open("other", &sealed).is_none(), "bound to the name");
+            assert_ne!(
+                a.seal("k", b"tok-1").unwrap(),
+                sealed,
+                "a fresh nonce each time"
+            );
+            for (j, b) in credentials.iter().enumerate() {
+                if i != j {
+                    assert_ne!(a.binding(), b.binding(), "{i} {j}");
+                    assert!(b.open("k", &sealed).is_none(), "{i} {j}");
+                    assert_ne!(a.fingerprint("tok-1"), b.fingerprint("tok-1"));
+                }
+            }
+        }
+        assert!(credentials[0].open("k", b"short").is_none());
     }
 }
