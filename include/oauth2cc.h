@@ -532,7 +532,11 @@ enum oauth2cc_status oauth2cc_client_get_stats(const struct oauth2cc_client *cli
 
 /**
  * Frees a client, its cached token (wiped) and its connections. Handles it handed out stay
- * valid. NULL is a no-op. No other call on this client may be running or follow.
+ * valid. NULL is a no-op. No other call on this client may be running or follow. With
+ * background refresh, it takes the client out of the refresher's schedule and, if its
+ * refresh is running, waits for it (bounded by the request timeout: at most twice it and a
+ * second): after it returns, the client's log callback is never called again and nothing
+ * is written to its caches.
  *
  * # Safety
  * `client` NULL or a client from this library not yet freed.
@@ -735,8 +739,12 @@ enum oauth2cc_status oauth2cc_config_set_retries(struct oauth2cc_config *config,
 /**
  * Lets a client keep its token in `path` so short-lived processes reuse it: created 0600,
  * replaced atomically, holding no client secret, keyed by token URL + client id + scope +
- * params. A corrupt, foreign, symlinked or group/world-writable file is ignored and replaced.
- * NULL or `""` turns it off. Set it before `oauth2cc_client_new`.
+ * params + a one-way derivation of the credential (client secret, private key or client
+ * certificate key), so a client with a wrong secret never reads the right one's token: it
+ * asks the endpoint and gets its own answer. The token in the file is sealed (AES-256-GCM)
+ * under a key derived from the credential: the file's bytes give no usable token to
+ * someone without it. A corrupt, foreign, symlinked or group/world-writable file is
+ * ignored and replaced. NULL or `""` turns it off. Set it before `oauth2cc_client_new`.
  *
  * # Safety
  * `config` is NULL or a live config not used by another thread; `path` NULL or NUL-terminated.
@@ -749,14 +757,23 @@ enum oauth2cc_status oauth2cc_config_set_cache_file(struct oauth2cc_config *conf
  * machine, through Redis (or Valkey) at `redis_url`:
  * `redis://[user:password@]host[:port][/db]`, or `rediss://...` for TLS, checked against
  * the same roots as the token endpoint (`oauth2cc_config_set_ca_file`, else the system's).
- * One process in the fleet refreshes (a lock with a deadline of the timeout) while the others
- * keep their still-valid token or wait for the new one. The entry holds the token, its type,
- * scope and expiry, never the secret, and is keyed by a hash of token URL, client id, scope,
- * params and auth style. Redis is read only when the in-memory token needs a refresh.
- * Redis unreachable, slow or refusing: the client fetches directly and leaves Redis alone
- * for 30 s; a call never fails because of the cache. NULL or `""` turns it off. Set it
- * before `oauth2cc_client_new`. Returns `OK`, `INVALID_ARGUMENT` (NULL config, not UTF-8)
- * or `CONFIG` (not a Redis URL; the message never holds the password).
+ * One process in the fleet refreshes (a lock that expires about the request timeout after
+ * it is taken) while the others keep their still-valid token or wait for the new one, at
+ * most a third of the timeout: then one of them takes over (a holder that died costs the
+ * others that wait, not their timeout), fetches and stores for the fleet; at two thirds a
+ * waiter fetches alone. The entry is keyed by a hash of token URL, client id, scope,
+ * params, auth style and a one-way derivation of the credential (a wrong secret never
+ * finds the right one's entry), and holds the token, its type, scope and expiry sealed
+ * with AES-256-GCM under a key derived from the credential: reading Redis (a replica, a
+ * dump, `MONITOR`) gives neither the token nor the secret. A Redis Cluster (or a Valkey
+ * cluster) works through any of its nodes: `MOVED` and `ASK` are followed. Redis is read
+ * only when the in-memory token needs a refresh, and every Redis command runs under the
+ * caller's remaining time (a deadline per command, never per read): Redis unreachable,
+ * slow or refusing, the client fetches directly within what is left of its timeout and
+ * leaves Redis alone for 30 s; a call never fails because of the cache. NULL or `""`
+ * turns it off. Set it before `oauth2cc_client_new`. Returns `OK`, `INVALID_ARGUMENT`
+ * (NULL config, not UTF-8) or `CONFIG` (not a Redis URL; the message never holds the
+ * password).
  *
  * # Safety
  * `config` is NULL or a live config not used by another thread; `redis_url` NULL or
@@ -817,15 +834,22 @@ enum oauth2cc_status oauth2cc_config_set_log(struct oauth2cc_config *config,
                                              int max_level);
 
 /**
- * Makes clients refresh their token in a thread of their own before it is due, so callers
- * of `oauth2cc_client_token` and `_authorization_header` never wait after the first token
- * (unless it really expired, e.g. the endpoint was down). The refresh happens at the
- * token's refresh point minus a random 5-10 % of its lifetime (at most 60 s): before any
- * caller would refresh, and spread over that window across a fleet. Off by default: a library does not start
- * threads unasked. The thread ends in `oauth2cc_client_free`, which then waits for it (at
- * most the request timeout, when a refresh is running). A `fork()` child has no such thread
- * (its callers refresh as usual) and never waits for the parent's. Returns `OK` or
- * `INVALID_ARGUMENT`.
+ * Makes clients refresh their token in the background before it is due, so callers of
+ * `oauth2cc_client_token` and `_authorization_header` never wait after the first token
+ * (unless it really expired, e.g. the endpoint was down). One thread per process refreshes
+ * every such client, each at its token's refresh point minus a random 5-10 % of its
+ * lifetime (at most 60 s): before any caller would refresh, and spread over that window
+ * across a fleet. 1,000 clients cost one thread; it starts with the first such client and
+ * ends with the last one's `oauth2cc_client_free`. A refresh that fails, or that gets back
+ * the token the client already has (an endpoint answering 503 while the old token is
+ * valid), is tried again after 1 s, doubling up to 30 s, each wait lengthened by a random
+ * 0-25 %: a failing endpoint never sees more. `oauth2cc_client_free` takes the client out
+ * and, when its refresh is running, waits for it (bounded by the request timeout: at most
+ * twice it and a second): once it returns, nothing of that client runs (no log callback,
+ * no cache write). Off by default: a library does not start threads unasked. A `fork()`
+ * child has no refresher until a client it makes asks for one (clients made before the
+ * fork are refreshed by their callers there), and never waits for the parent's. Returns
+ * `OK` or `INVALID_ARGUMENT`.
  *
  * # Safety
  * `config` is NULL or a live config not used by another thread.

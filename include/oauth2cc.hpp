@@ -320,7 +320,7 @@ class Config : public detail::Owner<oauth2cc_config, oauth2cc_config_free> {
   Config &set_log(oauth2cc_log_fn callback, void *userdata, int max_level) {
     return call(oauth2cc_config_set_log, callback, userdata, max_level);
   }
-  /** Clients refresh their token in a thread of their own before it is due. */
+  /** Clients refresh their token in the background (one thread per process) before it is due. */
   Config &set_background_refresh(bool enabled) {
     return call(oauth2cc_config_set_background_refresh, enabled);
   }

@@ -151,6 +151,11 @@ impl ClientAuth {
         }
     }
 
+    /// The client secret, if any (the shared caches bind their entries to it).
+    pub(crate) fn client_secret(&self) -> Option<&Secret> {
+        self.client_secret.as_ref()
+    }
+
     pub(crate) fn has_secret(&self) -> bool {
         self.client_secret.is_some()
     }

@@ -1,7 +1,10 @@
 //! The optional token cache file: lets short-lived processes reuse a token. It holds no
 //! client secret; it is created 0600 and replaced atomically (write a temporary file, on
 //! Linux an unnamed `O_TMPFILE` one, then rename); it is keyed by token URL + client id +
-//! scope + params; a file that is corrupt, foreign (another key, another owner), a symlink, a
+//! scope + params + the credential's binding (a one-way derivation of the secret or key:
+//! a client with a wrong secret never reads the right one's token), and the token in it is
+//! sealed (AES-256-GCM) under a key derived from the credential, so the file's bytes give no
+//! usable token to someone without the credential (see `shared_cache::credential`); a file that is corrupt, foreign (another key, another owner), a symlink, a
 //! FIFO or device, over 64 KiB, or group/world-writable is ignored and later replaced, never
 //! trusted, and never waited on. Temporaries that killed writers left are swept on store and
 //! remove.
@@ -20,9 +23,12 @@ use zeroize::Zeroizing;
 
 use crate::config::Config;
 use crate::files::{self, Follow};
+use crate::shared_cache::credential::Credential;
 use crate::token::Token;
 
-const FORMAT_VERSION: u32 = 1;
+const FORMAT_VERSION: u32 = 2;
+/// The associated data of the sealed token: what it is.
+const SEALED_FOR: &str = "oauth2cc cache file token";
 /// A cache file is a few hundred bytes; anything much larger is not ours.
 const MAX_FILE_BYTES: u64 = 64 * 1024;
 
@@ -30,6 +36,7 @@ const MAX_FILE_BYTES: u64 = 64 * 1024;
 pub(crate) struct CacheFile {
     path: PathBuf,
     key: Key,
+    credential: Credential,
 }
 
 #[derive(Serialize, Deserialize, PartialEq, Eq, Debug, Clone)]
@@ -38,13 +45,16 @@ struct Key {
     client_id: String,
     scope: Option<String>,
     params: Vec<(String, String)>,
+    /// The credential's binding.
+    credential: String,
 }
 
 #[derive(Serialize, Deserialize)]
 struct Entry {
     version: u32,
     key: Key,
-    access_token: Zeroizing<String>,
+    /// The access token sealed with the credential, in hex.
+    sealed_token: String,
     token_type: String,
     /// Unix seconds; entries without an expiry are not cached.
     expires_at: i64,
@@ -53,6 +63,7 @@ struct Entry {
 
 impl CacheFile {
     pub(crate) fn new(path: &Path, config: &Config) -> CacheFile {
+        let credential = Credential::of(config);
         let key = Key {
             // With discovery the token URL comes from the issuer: the issuer identifies it.
             token_url: config
@@ -66,10 +77,12 @@ impl CacheFile {
                 .params()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            credential: credential.binding().to_string(),
         };
         CacheFile {
             path: path.to_path_buf(),
             key,
+            credential,
         }
     }
 
@@ -82,8 +95,11 @@ impl CacheFile {
         if entry.version != FORMAT_VERSION || entry.key != self.key {
             return None;
         }
+        let sealed = Zeroizing::new(unhex(&entry.sealed_token)?);
+        let access_token = self.credential.open(SEALED_FOR, &sealed)?;
+        let access_token = Zeroizing::new(String::from_utf8(access_token.to_vec()).ok()?);
         Token::restored(
-            &entry.access_token,
+            &access_token,
             &entry.token_type,
             entry.scope.as_deref(),
             entry.expires_at.checked_mul(1000)?,
@@ -97,10 +113,14 @@ impl CacheFile {
         let Some(expires_at) = token.expires_at() else {
             return;
         };
+        let plain = token.access_token().expose().as_bytes();
+        let Some(sealed) = self.credential.seal(SEALED_FOR, plain) else {
+            return;
+        };
         let entry = Entry {
             version: FORMAT_VERSION,
             key: self.key.clone(),
-            access_token: Zeroizing::new(token.access_token().expose().to_string()),
+            sealed_token: crate::shared_cache::hex(&sealed),
             token_type: token.token_type().as_str().to_string(),
             expires_at,
             scope: token.scope().map(|s| s.as_str().to_string()),
@@ -408,6 +428,17 @@ fn writer_is_gone(pid: u32) -> bool {
         && pid != std::process::id()
         && Path::new("/proc/self").exists()
         && !Path::new("/proc").join(pid.to_string()).exists()
+}
+
+/// The bytes of lowercase or uppercase hex digits.
+fn unhex(hex: &str) -> Option<Vec<u8>> {
+    if hex.len() % 2 != 0 {
+        return None;
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 /// The folder holding `path` (`.` for a bare name).

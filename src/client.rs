@@ -46,7 +46,7 @@ mod striped;
 
 use api_request::ApiRequest;
 pub(crate) use api_request::{is_token_rejected, split_header_line};
-use background::Background;
+use background::Registration;
 pub(crate) use seq_header::HeaderHit;
 use striped::StripedToken;
 
@@ -76,6 +76,10 @@ pub fn request_token(config: &Config) -> Result<Token> {
 ///   token, refreshes once and resends once.
 #[derive(Clone)]
 pub struct Client {
+    /// The client's place in the background refresher's schedule, when the config asks for
+    /// one. Dropped first (fields drop in order): the last handle's drop takes the client
+    /// out and waits for its running refresh while `inner` is still alive.
+    _background: Option<Arc<Registration>>,
     inner: Arc<Inner>,
 }
 
@@ -88,16 +92,16 @@ struct Inner {
     state: State,
     /// The issuer's metadata, fetched at the first token request when the config names one.
     discovery: Discovery,
-    /// The background refresher, when the config asks for one.
-    background: OnceLock<Arc<Background>>,
 }
 
-impl Drop for Inner {
-    fn drop(&mut self) {
-        if let Some(background) = self.background.get() {
-            background.stop();
-        }
-    }
+/// What a background refresh came to (see `background`).
+enum Renewal {
+    /// A new token.
+    Renewed,
+    /// Failed, or handed back the token the client already had.
+    Failed { error: String, still_valid: bool },
+    /// A caller's refresh was running: nothing was done.
+    Busy,
 }
 
 /// What belongs to one process: see the module's "fork()" section.
@@ -298,7 +302,6 @@ impl Client {
             shared_cache: SharedCache::new(config),
             state: State::new(crate::fork::generation(), transport),
             discovery: Discovery::default(),
-            background: OnceLock::new(),
         };
         if let Some(token) = inner.load_cache_file() {
             inner
@@ -307,13 +310,21 @@ impl Client {
                 .set(Some(&token), inner.fresh_until_ns(&token));
         }
         let inner = Arc::new(inner);
-        if config.background_refresh() {
-            let background = Background::start(&inner).map_err(|e| {
-                Error::config(format!("cannot start the background refresh thread: {e}"))
-            })?;
-            let _ = inner.background.set(background);
-        }
-        Ok(Client { inner })
+        let background = match config.background_refresh() {
+            // A drop waits for a running refresh as long as a refresh may take, and a
+            // second more for its log line.
+            true => Some(Arc::new(
+                Registration::add(&inner, inner.refresh_budget() + Duration::from_secs(1))
+                    .map_err(|e| {
+                        Error::config(format!("cannot start the background refresh thread: {e}"))
+                    })?,
+            )),
+            false => None,
+        };
+        Ok(Client {
+            _background: background,
+            inner,
+        })
     }
 
     /// The configuration this client was made with.
@@ -634,47 +645,64 @@ impl Inner {
                 None => flight.wait(self.refresh_budget()),
             };
         }
-        self.lead_refresh(state, flight, still_valid)
+        self.lead_refresh(state, flight, still_valid, false).0
     }
 
-    /// A refresh now, whether or not the token is due (the background refresher): leads
-    /// one if none is running, else waits for the running one. Callers keep getting the
-    /// current token meanwhile.
-    fn refresh_now(&self) -> Result<Arc<Token>> {
+    /// A refresh now, whether or not the token is due (the background refresher), unless
+    /// another refresh is running (then nothing is done: it is the callers'). Callers keep
+    /// getting the current token meanwhile. Logs nothing of a failure: the refresher does,
+    /// with when it tries again.
+    fn refresh_in_background(&self) -> Renewal {
         let state = self.state();
         let flight = {
             let mut slot = state.flight.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(running) = slot.as_ref() {
-                let running = Arc::clone(running);
-                drop(slot);
-                return running.wait(self.config.timeout());
+            if slot.is_some() {
+                return Renewal::Busy;
             }
             let f = Arc::new(Flight::led_here());
             *slot = Some(Arc::clone(&f));
             f
         };
         let clock = &*self.hooks.clock;
-        let still_valid = state
-            .current
-            .get()
+        let current = state.current.get();
+        let still_valid = current
+            .clone()
             .filter(|t| !t.is_expired_at(clock.now(), Duration::ZERO));
-        self.lead_refresh(state, flight, still_valid)
+        let (handed_out, fetched) = self.lead_refresh(state, flight, still_valid, true);
+        let still_valid = handed_out.is_ok();
+        match fetched {
+            Err(e) => Renewal::Failed {
+                error: e.message().to_string(),
+                still_valid,
+            },
+            // The same token again (a server that hands out its cached token until near
+            // expiry): nothing was renewed, and asking again at once would get it again.
+            Ok(new) if current.is_some_and(|old| old.access_token() == new.access_token()) => {
+                Renewal::Failed {
+                    error: "the token endpoint handed back the current token".to_string(),
+                    still_valid,
+                }
+            }
+            Ok(_) => Renewal::Renewed,
+        }
     }
 
     /// The leader's part of a refresh: fetch, store, share the result with the flight's
-    /// waiters; a failure falls back on `still_valid` if it still is.
+    /// waiters; a failure falls back on `still_valid` if it still is. Returns what is handed
+    /// out and what the fetch got. `background`: the refresher's, which logs its own failures.
     fn lead_refresh(
         &self,
         state: &State,
         flight: Arc<Flight>,
         still_valid: Option<Arc<Token>>,
-    ) -> Result<Arc<Token>> {
+        background: bool,
+    ) -> (Result<Arc<Token>>, Result<Arc<Token>>) {
         let clock = &*self.hooks.clock;
         let guard = FlightGuard { state, flight };
-        let result = self.fetch_and_store(state);
+        let fetched = self.fetch_and_store(state);
         // A failed refresh falls back on the old token only if it is still valid now (the
         // fetch may have taken up to the whole timeout).
-        if let Err(e) = &result {
+        if let Err(e) = &fetched {
             let code = ErrorKind::ALL
                 .iter()
                 .position(|k| *k == e.kind())
@@ -684,32 +712,44 @@ impl Inner {
                 .last_error_status
                 .store(code as u32, std::sync::atomic::Ordering::Relaxed);
         }
-        let result = match (result, still_valid) {
+        let result = match (&fetched, still_valid) {
             (Err(e), Some(old)) if !old.is_expired_at(clock.now(), Duration::ZERO) => {
-                self.hooks.log(LogLevel::Warn, || {
-                    format!(
-                        "token refresh failed; the current token is still valid: {}",
-                        e.message()
-                    )
-                });
+                if !background {
+                    self.hooks.log(LogLevel::Warn, || {
+                        format!(
+                            "token refresh failed; the current token is still valid: {}",
+                            e.message()
+                        )
+                    });
+                }
                 Ok(old)
             }
             (Err(e), _) => {
-                self.hooks.log(LogLevel::Error, || {
-                    format!("token refresh failed: {}", e.message())
-                });
-                Err(e)
+                if !background {
+                    self.hooks.log(LogLevel::Error, || {
+                        format!("token refresh failed: {}", e.message())
+                    });
+                }
+                Err(e.clone())
             }
-            (ok, _) => ok,
+            (Ok(new), _) => Ok(Arc::clone(new)),
         };
         guard.flight.finish(result.clone());
         drop(guard);
-        result
+        (result, fetched)
     }
 
     fn fetch_and_store(&self, state: &State) -> Result<Arc<Token>> {
-        // Another process may have refreshed the cache file meanwhile.
-        let fresh = match self.load_cache_file() {
+        // Another process may have refreshed the cache file meanwhile (the file's token is
+        // taken only when it is not the one being replaced: a background refresh comes
+        // before the leeway, when the file still holds the current token).
+        let current = state.current.get();
+        let from_file = self.load_cache_file().filter(|from_file| {
+            current
+                .as_ref()
+                .is_none_or(|old| old.access_token() != from_file.access_token())
+        });
+        let fresh = match from_file {
             Some(from_file) => from_file,
             None => {
                 let fetched = match &self.shared_cache {
@@ -717,8 +757,8 @@ impl Inner {
                         &self.config,
                         &self.hooks,
                         self.leeway(),
-                        state.current.get().as_deref(),
-                        || self.fetch(state),
+                        current.as_deref(),
+                        |budget| self.fetch_within(state, budget),
                     )?,
                     None => self.fetch(state)?,
                 };
@@ -737,7 +777,28 @@ impl Inner {
 
     /// One request to the token endpoint, learning Auto's style.
     fn fetch(&self, state: &State) -> Result<Token> {
-        let (fetched, used) = self.endpoint().fetch(self.auth_style(state))?;
+        self.fetch_with(state, &self.config)
+    }
+
+    /// [`Inner::fetch`] within `budget` instead of the whole timeout: the shared cache's
+    /// path, which hands on what is left of the caller's timeout.
+    fn fetch_within(&self, state: &State, budget: Duration) -> Result<Token> {
+        if budget >= self.config.timeout() {
+            return self.fetch(state);
+        }
+        let mut config = self.config.clone();
+        config.timeout = budget.max(Duration::from_millis(1));
+        self.fetch_with(state, &config)
+    }
+
+    fn fetch_with(&self, state: &State, config: &Config) -> Result<Token> {
+        let endpoint = TokenEndpoint {
+            config,
+            transport: state.transport(),
+            hooks: &self.hooks,
+            discovery: &self.discovery,
+        };
+        let (fetched, used) = endpoint.fetch(self.auth_style(state))?;
         if self.config.auth_style() == AuthStyle::Auto {
             // Losing this race to another thread's identical answer is fine.
             let _ = state.learned_style.set(used);
@@ -745,12 +806,12 @@ impl Inner {
         Ok(fetched)
     }
 
-    /// How long a caller waits for another thread's refresh: the timeout; three times it
-    /// with a shared cache, whose leader may wait up to its timeout for another process,
-    /// then fetch (the timeout), then store the token (half of it).
+    /// How long a caller waits for another thread's refresh: the timeout; twice it with a
+    /// shared cache, whose leader's Redis conversation and fetch end within its timeout,
+    /// but may store the token after it (an eighth of it at most): a margin, not a need.
     fn refresh_budget(&self) -> Duration {
         match self.shared_cache {
-            Some(_) => self.config.timeout() * 3,
+            Some(_) => self.config.timeout() * 2,
             None => self.config.timeout(),
         }
     }

@@ -492,9 +492,10 @@ impl Config {
         self.log = log;
     }
 
-    /// Whether a client refreshes its token in a thread of its own before it is due, so
-    /// callers never wait after the first token (default off: a library does not start
-    /// threads unasked). The thread ends when the client is dropped.
+    /// Whether a client refreshes its token in the background before it is due, so callers
+    /// never wait after the first token (default off: a library does not start threads
+    /// unasked). One thread per process serves every such client; dropping a client's last
+    /// handle waits for its refresh in flight (see `client::background`).
     pub fn set_background_refresh(&mut self, enabled: bool) {
         self.background_refresh = enabled;
     }

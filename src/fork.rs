@@ -1,11 +1,14 @@
 //! Noticing that this process is a `fork()` child. A child inherits its parent's memory: a
 //! client's pooled connections (sockets and TLS sessions shared with the parent), locks some
-//! other parent thread held at the moment of the fork, and the record of a token refresh
-//! whose thread does not exist in the child. None of that may be used in the child.
+//! other parent thread held at the moment of the fork, the record of a token refresh
+//! whose thread does not exist in the child, and the background refresher's schedule (its
+//! thread is the parent's). None of that may be used in the child.
 //!
 //! A handler registered with `pthread_atfork` bumps a process-wide generation in every
 //! child. A client remembers the generation its connections and locks belong to and, when
-//! the generation it reads (one relaxed load) differs, sets up new ones (see `client`).
+//! the generation it reads (one relaxed load) differs, sets up new ones (see `client`); the
+//! refresher does the same for its schedule, made anew the first time a client of the child
+//! asks for one (see `client::background`).
 //! `Relaxed` is enough: the handler runs in the child's only thread before `fork()` returns
 //! there, so every later read in the child, on any thread it starts, sees the new value.
 

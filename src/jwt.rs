@@ -188,6 +188,9 @@ pub(crate) struct PrivateKey {
     /// The file it came from, or "the PEM private key", for messages.
     source: String,
     key_id: Option<Text>,
+    /// SHA-256 of the key's DER, under a label of its own: the secret the shared caches
+    /// bind and seal their entries with (see `shared_cache::credential`). Wiped on drop.
+    seal_seed: Zeroizing<[u8; 32]>,
 }
 
 impl fmt::Debug for PrivateKey {
@@ -237,16 +240,28 @@ impl PrivateKey {
             _ => return Err(fail(NO_KEY)),
         };
         let (key_type, pair) = identify(format, der).map_err(|why| fail(&why))?;
+        let mut seal_seed = Zeroizing::new([0u8; 32]);
+        let mut hash = ring::digest::Context::new(&ring::digest::SHA256);
+        hash.update(b"oauth2cc private key seal seed v1\0");
+        hash.update(der);
+        seal_seed.copy_from_slice(hash.finish().as_ref());
         Ok(PrivateKey {
             pair,
             key_type,
             source,
             key_id,
+            seal_seed,
         })
     }
 
     pub fn source(&self) -> &str {
         &self.source
+    }
+
+    /// A secret derived from the key (a labelled SHA-256 of its DER): what the shared caches
+    /// bind and seal their entries with.
+    pub(crate) fn seal_seed(&self) -> &[u8] {
+        &self.seal_seed[..]
     }
 
     pub fn key_id(&self) -> Option<&str> {

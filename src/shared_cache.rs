@@ -6,27 +6,50 @@
 //! token is missing or within the leeway; the cache hit path never touches Redis. It then:
 //! 1. `GET`s the entry. A token outside the leeway is taken as it is: no request.
 //! 2. Otherwise it tries to become the fleet's refresher: `SET <lock> <random id> NX PX
-//!    <timeout>`. The winner fetches from the token endpoint, `SET`s the entry with `PX` =
-//!    the token's remaining life (Redis drops it when the token expires), and releases the
-//!    lock only if it still holds it (compare-and-delete in Lua, [`RELEASE_LOCK`]).
+//!    <ttl>`, the ttl being what is left of its timeout plus a store's bound (so about the
+//!    request timeout: a dead holder's lock is gone that long after it was taken). The
+//!    winner fetches from the token endpoint within what is left of its timeout, `SET`s the
+//!    entry with `PX` = the token's remaining life (Redis drops it when the token expires),
+//!    and releases the lock only if it still holds it (compare-and-delete, [`RELEASE_LOCK`]).
 //! 3. A loser keeps a still-valid old entry if there is one; else it polls (every
-//!    [`POLL`]) for the new entry, trying the lock again each time, so a refresher that died
-//!    frees the others when its lock's `PX` runs out. Its wait ends at its own timeout; then
-//!    it fetches by itself.
+//!    [`POLL`]) for the new entry, trying the lock again each time.
+//! 4. The lock wait: a third of the timeout. A loser that has waited that long takes the
+//!    *takeover* lock (`<lock>:takeover`) instead, so that one process of the fleet, not
+//!    all of them, stands in for a holder that is gone (killed, partitioned) or slow: it
+//!    fetches within what is left (two thirds), stores the entry for the others and releases
+//!    its lock. The others keep polling and take that entry.
+//! 5. At two thirds of the timeout a loser stops waiting and fetches by itself, within the
+//!    third that is left.
+//!
+//! # Deadlines
+//! Every Redis command runs under the caller's remaining time: the connect and the commands
+//! before the fetch (`AUTH`, `SELECT`, `GET`, `SET NX`, the polls) end by two thirds of the
+//! timeout, each one also within a quarter of it (see `transport::redis`: a deadline per
+//! command, not a timeout per read, so a Redis trickling its reply cannot stretch it); the
+//! fetch gets what is left. A call with a shared cache thus returns within its timeout, and
+//! storing a token already in hand may take it an eighth of the timeout beyond.
 //!
 //! # Redis is never a new way to fail
-//! Every socket operation is bounded (connect and each command by a quarter of the timeout,
-//! all of them by the timeout). Any failure (unreachable, slow, wrong password, `OOM`,
-//! `READONLY`, a reply we do not understand) makes the leader fetch directly, and the client
-//! leaves Redis alone for [`BACKOFF`], so an outage does not become a stampede on a sick
-//! Redis. A corrupted entry is a miss, overwritten by the next refresh.
+//! Any failure (unreachable, slow, wrong password, `OOM`, `READONLY`, a reply we do not
+//! understand) makes the leader fetch directly, within what is left (at least a third of the
+//! timeout), and the client leaves Redis alone for [`BACKOFF`], so an outage does not
+//! become a stampede on a sick Redis. A corrupted entry is a miss, overwritten by the next
+//! refresh.
 //!
 //! # What is stored
 //! The key is a SHA-256 of (format version, issuer, token URL, client id, scope, params, auth
-//! style): two configs that would get different tokens never share one. The entry holds the
-//! token, its type, scope and absolute expiry; never the client secret.
+//! style, and the credential's binding, see [`credential`]): two configs that would get
+//! different tokens never share one, and a client with a wrong secret or another key never
+//! finds the entry of the right one (it asks the endpoint, and gets its own answer). The
+//! value is `o2c2:<fingerprint>:` then the entry (token, type, scope, absolute expiry)
+//! sealed with AES-256-GCM under a key derived from the credential and bound to the key's
+//! name: reading Redis (a replica, a dump, `MONITOR`) gives no token and no secret. The
+//! fingerprint, a keyed hash of the token, lets the 401 path delete the entry only while it
+//! holds the rejected token, without Redis ever seeing the token. A new format changes the
+//! version in the key: old entries are never read.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -39,7 +62,12 @@ use crate::redis_url::RedisTarget;
 use crate::token::Token;
 use crate::transport::redis::{RedisConnection, Reply};
 
-const FORMAT_VERSION: u32 = 1;
+pub(crate) mod credential;
+use credential::Credential;
+
+const FORMAT_VERSION: u32 = 2;
+/// What a value starts with: the format, then the token's fingerprint and a colon.
+const VALUE_PREFIX: &str = "o2c2:";
 /// How long a client leaves Redis alone after a failure.
 pub(crate) const BACKOFF: Duration = Duration::from_secs(30);
 /// How often a process waiting for another's refresh looks again.
@@ -49,14 +77,12 @@ pub(crate) const POLL: Duration = Duration::from_millis(50);
 pub(crate) const RELEASE_LOCK: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
      return redis.call('DEL', KEYS[1]) else return 0 end";
 
-/// Deletes the entry (KEYS[1]) only if it still holds the token whose SHA-1 is ARGV[1]: a
-/// process whose token got a 401 cannot flush a newer, good one. The token itself is never
-/// sent; a garbage entry is left for the next refresh to overwrite.
+/// Deletes the entry (KEYS[1]) only if it still holds the token whose value prefix (format
+/// and fingerprint) is ARGV[1]: a process whose token got a 401 cannot flush a newer, good
+/// one. The token itself is never sent; a garbage entry is left for the next refresh to
+/// overwrite.
 pub(crate) const FORGET_TOKEN: &str = "local v = redis.call('GET', KEYS[1]) \
-     if not v then return 0 end \
-     local ok, e = pcall(cjson.decode, v) \
-     if ok and type(e) == 'table' and type(e.access_token) == 'string' \
-        and redis.sha1hex(e.access_token) == ARGV[1] then \
+     if v and string.sub(v, 1, string.len(ARGV[1])) == ARGV[1] then \
        return redis.call('DEL', KEYS[1]) end \
      return 0";
 
@@ -64,8 +90,13 @@ pub(crate) const FORGET_TOKEN: &str = "local v = redis.call('GET', KEYS[1]) \
 #[derive(Debug)]
 pub(crate) struct SharedCache {
     target: RedisTarget,
+    /// Binds the key and seals the value.
+    credential: Credential,
     key: String,
     lock_key: String,
+    /// The Redis Cluster node that owns the key's slot, when a `MOVED` said: connected to
+    /// first. Only ever `try_lock`ed (never waited on; a fork child may find it locked).
+    node: Mutex<Option<(String, u16)>>,
     /// The client's creation, the origin of `failed_at_ms`.
     created: Instant,
     /// When Redis last failed for this client, in ms after `created` plus one (0: never); it
@@ -85,6 +116,8 @@ struct KeyParts<'a> {
     scope: Option<&'a str>,
     params: Vec<(&'a str, &'a str)>,
     auth_style: String,
+    /// The credential's binding (a one-way derivation of the secret or key).
+    credential: &'a str,
 }
 
 /// The stored entry.
@@ -119,8 +152,10 @@ impl Stored {
     }
 }
 
-/// The Redis key of `config`'s token: `oauth2cc:token:<hex SHA-256 of the identity>`.
-pub(crate) fn key_for(config: &Config) -> String {
+/// The Redis key of `config`'s token: `oauth2cc:token:{<hex SHA-256 of the identity>}`.
+/// The braces are a Redis Cluster hash tag: the locks, named after the key, are in the same
+/// slot, on the same node.
+pub(crate) fn key_for(config: &Config, credential: &Credential) -> String {
     let parts = KeyParts {
         version: FORMAT_VERSION,
         issuer: config.issuer(),
@@ -129,25 +164,30 @@ pub(crate) fn key_for(config: &Config) -> String {
         scope: config.scope(),
         params: config.params().collect(),
         auth_style: format!("{:?}", config.auth_style()),
+        credential: credential.binding(),
     };
     let json = serde_json::to_vec(&parts).unwrap_or_default();
     format!(
-        "oauth2cc:token:{}",
+        "oauth2cc:token:{{{}}}",
         hex(ring::digest::digest(&ring::digest::SHA256, &json).as_ref())
     )
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lowercase hex digits of `bytes`.
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The entry for `token` and how long Redis should keep it (its remaining life), or `None`
-/// for a token without a known expiry or already expired.
+/// The value for `token` under `key` (sealed, see the module's "What is stored") and how
+/// long Redis should keep it (its remaining life), or `None` for a token without a known
+/// expiry or already expired.
 pub(crate) fn encode(
     token: &Token,
+    credential: &Credential,
+    key: &str,
     now: SystemTime,
     now_mono: Instant,
-) -> Option<(Zeroizing<Vec<u8>>, u64)> {
+) -> Option<(Vec<u8>, u64)> {
     let left = token.deadline()?.checked_duration_since(now_mono)?;
     let ttl_ms = i64::try_from(left.as_millis()).ok()?;
     let now_ms = i64::try_from(now.duration_since(UNIX_EPOCH).ok()?.as_millis()).ok()?;
@@ -163,12 +203,30 @@ pub(crate) fn encode(
         lifetime: token.expires_in()?,
     };
     let json = Zeroizing::new(serde_json::to_vec(&entry).ok()?);
-    Some((json, ttl_ms as u64))
+    let mut value = value_prefix(credential, token).into_bytes();
+    value.extend_from_slice(&credential.seal(key, &json)?);
+    Some((value, ttl_ms as u64))
 }
 
-/// The token in an entry, when it is one of ours and not expired at `now`.
-pub(crate) fn decode(bytes: &[u8], now: SystemTime, now_mono: Instant) -> Option<Stored> {
-    let entry: Entry = serde_json::from_slice(bytes).ok()?;
+/// What the value of `token` starts with: the format and the token's fingerprint.
+fn value_prefix(credential: &Credential, token: &Token) -> String {
+    let fingerprint = credential.fingerprint(token.access_token().expose());
+    format!("{VALUE_PREFIX}{fingerprint}:")
+}
+
+/// The token in the value of `key`, when it is one of ours, sealed with this credential,
+/// and not expired at `now`.
+pub(crate) fn decode(
+    bytes: &[u8],
+    credential: &Credential,
+    key: &str,
+    now: SystemTime,
+    now_mono: Instant,
+) -> Option<Stored> {
+    let rest = bytes.strip_prefix(VALUE_PREFIX.as_bytes())?;
+    let colon = rest.iter().position(|b| *b == b':')?;
+    let json = credential.open(key, &rest[colon + 1..])?;
+    let entry: Entry = serde_json::from_slice(&json).ok()?;
     if entry.v != FORMAT_VERSION {
         return None;
     }
@@ -192,7 +250,7 @@ enum Outcome {
     Shared(Token),
     /// We held the lock and fetched: the fetch's result.
     Fetched(Result<Token>),
-    /// Another process held the lock past our timeout: fetch by ourselves.
+    /// Other processes held the locks for two thirds of our timeout: fetch by ourselves.
     GaveUp,
 }
 
@@ -200,39 +258,43 @@ impl SharedCache {
     /// The shared cache `config` names, if any.
     pub(crate) fn new(config: &Config) -> Option<SharedCache> {
         let target = config.shared_cache()?.clone();
-        let key = key_for(config);
+        let credential = Credential::of(config);
+        let key = key_for(config, &credential);
         Some(SharedCache {
             target,
+            credential,
             lock_key: format!("{key}:lock"),
             key,
+            node: Mutex::new(None),
             created: Instant::now(),
             failed_at_ms: AtomicU64::new(0),
         })
     }
 
     /// A token to replace `replacing` (the caller's current one, if any): from Redis when
-    /// another process refreshed it, else from `fetch` (called at most once), stored for the
-    /// others. The entry is taken only if it is outside the leeway and is not `replacing`
-    /// itself (a background refresh comes before the leeway: handing it its own token back
-    /// would make it ask again and again). Redis failing only means `fetch` is called
-    /// directly. See the module's documentation.
+    /// another process refreshed it, else from `fetch` (called at most once, with the time
+    /// it may take), stored for the others. The entry is taken only if it is outside the
+    /// leeway and is not `replacing` itself (a background refresh comes before the leeway:
+    /// handing it its own token back would make it ask again and again). Redis failing only
+    /// means `fetch` is called directly. See the module's documentation.
     pub(crate) fn get_or_refresh(
         &self,
         config: &Config,
         hooks: &Hooks,
         leeway: Duration,
         replacing: Option<&Token>,
-        fetch: impl FnOnce() -> Result<Token>,
+        fetch: impl FnOnce(Duration) -> Result<Token>,
     ) -> Result<Token> {
+        let deadline = Instant::now() + config.timeout();
         let mut fetch = Some(fetch);
         if !self.backing_off() {
-            match self.through_redis(config, hooks, leeway, replacing, &mut fetch) {
+            match self.through_redis(config, hooks, leeway, replacing, deadline, &mut fetch) {
                 Ok(Outcome::Shared(token)) => return Ok(token),
                 Ok(Outcome::Fetched(result)) => return result,
                 Ok(Outcome::GaveUp) => hooks.log(LogLevel::Warn, || {
                     format!(
-                        "shared cache {}: another process held the refresh lock past the \
-                         timeout; fetching directly",
+                        "shared cache {}: other processes held the refresh locks for two \
+                         thirds of the timeout; fetching directly",
                         self.target.describe()
                     )
                 }),
@@ -240,7 +302,7 @@ impl SharedCache {
             }
         }
         match fetch.take() {
-            Some(fetch) => fetch(),
+            Some(fetch) => fetch(deadline.saturating_duration_since(Instant::now())),
             None => unreachable!("through_redis returns Fetched once it has fetched"),
         }
     }
@@ -251,18 +313,28 @@ impl SharedCache {
         hooks: &Hooks,
         leeway: Duration,
         replacing: Option<&Token>,
-        fetch: &mut Option<impl FnOnce() -> Result<Token>>,
+        deadline: Instant,
+        fetch: &mut Option<impl FnOnce(Duration) -> Result<Token>>,
     ) -> std::io::Result<Outcome> {
-        let deadline = Instant::now() + config.timeout();
-        let mut conn =
-            RedisConnection::connect(&self.target, config, deadline, op_timeout(config))?;
+        let timeout = config.timeout();
+        let start = deadline.checked_sub(timeout).unwrap_or_else(Instant::now);
+        let takeover_at = start + lock_wait(config);
+        let give_up_at = start + timeout * 2 / 3;
+        let op = op_timeout(config);
+        let mut conn = self.connect(config, give_up_at, op)?;
         let owner = random_id();
-        let lock_ms = config.timeout().as_millis().max(1).to_string();
+        let takeover_key = format!("{}:takeover", self.lock_key);
         let clock = &*hooks.clock;
         loop {
             let (now, system_now) = (clock.now(), clock.system_now());
             let entry = match conn.command(&[b"GET", self.key.as_bytes()])? {
-                Reply::Bulk(Some(bytes)) => decode(&Zeroizing::new(bytes), system_now, now),
+                Reply::Bulk(Some(bytes)) => decode(
+                    &Zeroizing::new(bytes),
+                    &self.credential,
+                    &self.key,
+                    system_now,
+                    now,
+                ),
                 Reply::Bulk(None) => None,
                 other => return Err(unexpected("GET", other)),
             };
@@ -277,26 +349,39 @@ impl SharedCache {
                 }
                 stale_or_none => stale_or_none.map(|stored| stored.token),
             };
+            // The lock, or past the lock wait the takeover lock; held at most what is left of
+            // the timeout (the fetch's bound) plus a store's.
+            let lock_key = match Instant::now() < takeover_at {
+                true => &self.lock_key,
+                false => &takeover_key,
+            };
+            let ttl = deadline.saturating_duration_since(Instant::now()) + op / 2;
+            let ttl = ttl.as_millis().max(1).to_string();
             let lock = [
                 &b"SET"[..],
-                self.lock_key.as_bytes(),
+                lock_key.as_bytes(),
                 owner.as_bytes(),
                 b"NX",
                 b"PX",
-                lock_ms.as_bytes(),
+                ttl.as_bytes(),
             ];
             match conn.command(&lock)? {
                 Reply::Status(ok) if ok == "OK" => {
                     let Some(fetch) = fetch.take() else {
-                        unreachable!("the lock is taken at most once")
+                        unreachable!("a lock is taken at most once")
                     };
-                    let result = fetch();
-                    // The fetch had its own timeout; storing and unlocking get two more
-                    // socket operations' worth, whatever the fetch left.
-                    conn.set_deadline(Instant::now() + op_timeout(config) * 2);
-                    if let Err(e) =
-                        self.store_and_unlock(&mut conn, result.as_ref().ok(), &owner, clock)
-                    {
+                    let result = fetch(deadline.saturating_duration_since(Instant::now()));
+                    // Storing a token in hand and unlocking: what is left of the timeout,
+                    // or an eighth of it (half a command's bound) if less is left.
+                    conn.set_deadline(deadline.max(Instant::now() + op / 2));
+                    let stored = self.store_and_unlock(
+                        &mut conn,
+                        result.as_ref().ok(),
+                        lock_key,
+                        &owner,
+                        clock,
+                    );
+                    if let Err(e) = stored {
                         self.failed(hooks, &e);
                     }
                     return Ok(Outcome::Fetched(result));
@@ -306,7 +391,7 @@ impl SharedCache {
                     if let Some(old) = entry.filter(|t| !t.is_expired_at(now, Duration::ZERO)) {
                         return Ok(Outcome::Shared(old));
                     }
-                    if Instant::now() + POLL >= deadline {
+                    if Instant::now() + POLL >= give_up_at {
                         return Ok(Outcome::GaveUp);
                     }
                     std::thread::sleep(POLL);
@@ -320,10 +405,20 @@ impl SharedCache {
         &self,
         conn: &mut RedisConnection,
         token: Option<&Token>,
+        lock_key: &str,
         owner: &str,
         clock: &dyn Clock,
     ) -> std::io::Result<()> {
-        let stored = match token.and_then(|t| encode(t, clock.system_now(), clock.now())) {
+        let encoded = token.and_then(|t| {
+            encode(
+                t,
+                &self.credential,
+                &self.key,
+                clock.system_now(),
+                clock.now(),
+            )
+        });
+        let stored = match encoded {
             Some((entry, ttl_ms)) => {
                 let ttl = ttl_ms.to_string();
                 let set = [
@@ -341,7 +436,7 @@ impl SharedCache {
             None => Ok(()),
         };
         // Unlock even when the entry could not be written: the others then fetch themselves.
-        let released = eval(conn, RELEASE_LOCK, "unlock", &self.lock_key, owner);
+        let released = eval(conn, RELEASE_LOCK, "unlock", lock_key, owner);
         stored.and(released)
     }
 
@@ -351,20 +446,27 @@ impl SharedCache {
         if self.backing_off() {
             return;
         }
-        let sha1 = ring::digest::digest(
-            &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
-            token.access_token().expose().as_bytes(),
-        );
-        let sha1 = hex(sha1.as_ref());
+        let prefix = value_prefix(&self.credential, token);
         let result = (|| {
             let deadline = Instant::now() + config.timeout();
-            let mut conn =
-                RedisConnection::connect(&self.target, config, deadline, op_timeout(config))?;
-            eval(&mut conn, FORGET_TOKEN, "forget", &self.key, &sha1)
+            let mut conn = self.connect(config, deadline, op_timeout(config))?;
+            eval(&mut conn, FORGET_TOKEN, "forget", &self.key, &prefix)
         })();
         if let Err(e) = result {
             self.failed(hooks, &e);
         }
+    }
+
+    /// A connection: to the node that owns the key's slot first, if known.
+    fn connect(
+        &self,
+        config: &Config,
+        deadline: Instant,
+        op: Duration,
+    ) -> std::io::Result<Conn<'_>> {
+        let prefer = self.node.try_lock().ok().and_then(|node| node.clone());
+        let conn = RedisConnection::connect(&self.target, config, deadline, op, prefer.as_ref())?;
+        Ok(Conn { conn, cache: self })
     }
 
     fn backing_off(&self) -> bool {
@@ -393,7 +495,42 @@ impl SharedCache {
     }
 }
 
-/// One socket operation's bound: a quarter of the timeout (Redis answers in microseconds;
+/// How long a process waits for another's refresh before it takes the takeover lock: a
+/// third of the timeout.
+pub(crate) fn lock_wait(config: &Config) -> Duration {
+    config.timeout() / 3
+}
+
+/// A connection that, when dropped, tells its cache which node a `MOVED` sent it to.
+struct Conn<'a> {
+    conn: RedisConnection,
+    cache: &'a SharedCache,
+}
+
+impl std::ops::Deref for Conn<'_> {
+    type Target = RedisConnection;
+    fn deref(&self) -> &RedisConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Conn<'_> {
+    fn deref_mut(&mut self) -> &mut RedisConnection {
+        &mut self.conn
+    }
+}
+
+impl Drop for Conn<'_> {
+    fn drop(&mut self) {
+        if let Some(moved_to) = self.conn.moved_to() {
+            if let Ok(mut node) = self.cache.node.try_lock() {
+                *node = Some(moved_to.clone());
+            }
+        }
+    }
+}
+
+/// One Redis command's bound: a quarter of the timeout (Redis answers in microseconds;
 /// a slow one must leave time for the direct fetch), at most the connect timeout.
 fn op_timeout(config: &Config) -> Duration {
     (config.timeout() / 4)

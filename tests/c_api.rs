@@ -793,15 +793,23 @@ fn fresh_dir(stem: &str) -> std::path::PathBuf {
 }
 
 /// The access token a cache file holds (the file is the library's JSON).
-fn cached_token(path: &std::path::Path) -> String {
-    let text =
-        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    let entry: serde_json::Value =
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    entry["access_token"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
+fn cached_token(path: &std::path::Path, token_url: &str, issued: &AtomicUsize) -> String {
+    // The token in the file is sealed with the credential: read it as a client would.
+    let mut config = oauth2cc::Config::new("cache-client", "cache-secret").expect("config");
+    config.set_token_url(token_url).expect("token url");
+    config
+        .set_cache_file(Some(path.to_str().expect("a UTF-8 path")))
+        .expect("cache file");
+    let before = issued.load(Ordering::SeqCst);
+    let client = oauth2cc::Client::new(&config).expect("client");
+    let token = client.token().expect("token");
+    assert_eq!(
+        issued.load(Ordering::SeqCst),
+        before,
+        "{} held no usable token",
+        path.display()
+    );
+    token.access_token().expose().to_owned()
 }
 
 #[test]
@@ -838,9 +846,16 @@ fn cache_file_with_platform_paths() {
     );
     assert_eq!(issued.load(Ordering::SeqCst), 5, "{}", outcome.report());
     let unicode = dir.join("jeton-\u{fc}-\u{6771}\u{4eac}.json");
-    assert_eq!(cached_token(&unicode), "cache-4");
-    assert_eq!(cached_token(&dir.join("foreign.json")), "cache-2");
-    assert_eq!(cached_token(&dir.join("from-json-\u{f6}.json")), "cache-5");
+    let url = server.url("/api/token");
+    assert_eq!(cached_token(&unicode, &url, &issued), "cache-4");
+    assert_eq!(
+        cached_token(&dir.join("foreign.json"), &url, &issued),
+        "cache-2"
+    );
+    assert_eq!(
+        cached_token(&dir.join("from-json-\u{f6}.json"), &url, &issued),
+        "cache-5"
+    );
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .expect("read the cache folder")
         .map(|e| {

@@ -56,6 +56,7 @@ fn round_trip_with_0600_and_no_secret() {
     assert_eq!(mode, 0o600);
     let text = fs::read_to_string(&path).unwrap();
     assert!(!text.contains("the-client-secret"), "{text}");
+    assert!(!text.contains("cached-access-token"), "sealed: {text}");
     let loaded = load_now(&file).unwrap();
     assert_eq!(loaded.access_token().expose(), "cached-access-token");
     assert_eq!(loaded.token_type().as_str(), "Bearer");
@@ -101,7 +102,12 @@ fn a_changed_key_does_not_reuse_the_token() {
         .unwrap();
     let mut other_params = config();
     other_params.add_param("audience", "x").unwrap();
-    for c in [other_scope, other_id, other_url, other_params] {
+    let mut wrong_secret = Config::new("client", "a-wrong-secret").unwrap();
+    wrong_secret
+        .set_token_url("http://127.0.0.1:9/token")
+        .unwrap();
+    wrong_secret.set_scope(Some("a b")).unwrap();
+    for c in [other_scope, other_id, other_url, other_params, wrong_secret] {
         assert!(load_now(&CacheFile::new(&path, &c)).is_none(), "{c:?}");
     }
     assert!(CacheFile::new(&path, &config())

@@ -328,7 +328,11 @@ unsafe fn write_prefix(full: &oauth2cc_client_stats, out: *mut oauth2cc_client_s
 }
 
 /// Frees a client, its cached token (wiped) and its connections. Handles it handed out stay
-/// valid. NULL is a no-op. No other call on this client may be running or follow.
+/// valid. NULL is a no-op. No other call on this client may be running or follow. With
+/// background refresh, it takes the client out of the refresher's schedule and, if its
+/// refresh is running, waits for it (bounded by the request timeout: at most twice it and a
+/// second): after it returns, the client's log callback is never called again and nothing
+/// is written to its caches.
 ///
 /// # Safety
 /// `client` NULL or a client from this library not yet freed.

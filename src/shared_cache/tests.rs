@@ -9,18 +9,32 @@ fn config() -> Config {
     c
 }
 
+fn key_of(config: &Config) -> String {
+    key_for(config, &Credential::of(config))
+}
+
+const KEY: &str = "oauth2cc:token:test";
+
+fn encode(token: &Token, now: SystemTime, mono: Instant) -> Option<(Vec<u8>, u64)> {
+    super::encode(token, &Credential::of(&config()), KEY, now, mono)
+}
+
+fn decode(bytes: &[u8], now: SystemTime, mono: Instant) -> Option<Stored> {
+    super::decode(bytes, &Credential::of(&config()), KEY, now, mono)
+}
+
 #[test]
 fn the_key_changes_with_every_part_of_the_identity_and_holds_no_secret() {
-    let base = key_for(&config());
+    let base = key_of(&config());
     assert!(base.starts_with("oauth2cc:token:"), "{base}");
-    assert_eq!(base.len(), "oauth2cc:token:".len() + 64);
-    assert_eq!(key_for(&config()), base, "stable");
-    let mut other_secret = Config::new("id", "another-secret").unwrap();
-    other_secret
-        .set_token_url("https://auth.example/token")
-        .unwrap();
-    assert_eq!(key_for(&other_secret), base, "the secret is not part of it");
-    let variants: [fn(&mut Config); 6] = [
+    assert_eq!(base.len(), "oauth2cc:token:{}".len() + 64);
+    assert_eq!(key_of(&config()), base, "stable");
+    assert!(!base.contains("the-client-secret"));
+    let variants: [fn(&mut Config); 7] = [
+        |c| {
+            *c = Config::new("id", "another-secret").unwrap();
+            c.set_token_url("https://auth.example/token").unwrap();
+        },
         |c| c.set_issuer(Some("https://auth.example")).unwrap(),
         |c| c.set_token_url("https://auth.example/token2").unwrap(),
         |c| c.set_scope(Some("read")).unwrap(),
@@ -32,7 +46,7 @@ fn the_key_changes_with_every_part_of_the_identity_and_holds_no_secret() {
     for change in variants {
         let mut c = config();
         change(&mut c);
-        let key = key_for(&c);
+        let key = key_of(&c);
         assert!(!seen.contains(&key), "{c:?}");
         seen.push(key);
     }
@@ -42,7 +56,7 @@ fn the_key_changes_with_every_part_of_the_identity_and_holds_no_secret() {
     let mut b = config();
     b.add_param("resource", "y").unwrap();
     b.add_param("audience", "x").unwrap();
-    assert_ne!(key_for(&a), key_for(&b), "params keep their order");
+    assert_ne!(key_of(&a), key_of(&b), "params keep their order");
 }
 
 fn at(unix: u64) -> SystemTime {
@@ -65,8 +79,10 @@ fn entries_round_trip_and_hold_no_secret() {
     .unwrap();
     let (bytes, ttl_ms) = encode(&token, now, mono).unwrap();
     assert_eq!(ttl_ms, 300_000);
-    let text = String::from_utf8(bytes.to_vec()).unwrap();
+    let text = String::from_utf8_lossy(&bytes);
     assert!(!text.contains("the-client-secret"), "{text}");
+    assert!(!text.contains("tok-abc"), "sealed: {text}");
+    assert!(text.starts_with("o2c2:"), "{text}");
     // 100 s later, 200 s are left.
     let later = at(1_000_100);
     let Stored {
@@ -103,23 +119,44 @@ fn entries_round_trip_and_hold_no_secret() {
 fn garbage_entries_are_misses() {
     let now = at(1_000_000);
     let mono = Instant::now();
+    let credential = Credential::of(&config());
+    let sealed = |json: &[u8]| {
+        let mut value = format!("{VALUE_PREFIX}f:").into_bytes();
+        value.extend_from_slice(&credential.seal(KEY, json).unwrap());
+        value
+    };
+    let good =
+        br#"{"v":2,"access_token":"t","token_type":"Bearer","scope":null,"expires_at_ms":1000100000,"lifetime":300}"#;
     for bad in [
         &b""[..],
         b"garbage",
         b"{}",
         b"[1,2]",
-        br#"{"v":2,"access_token":"t","token_type":"Bearer","scope":null,"expires_at_ms":1000100000,"lifetime":300}"#,
-        br#"{"v":1,"access_token":"","token_type":"Bearer","scope":null,"expires_at_ms":1000100000,"lifetime":300}"#,
-        br#"{"v":1,"access_token":"a\r\nb","token_type":"Bearer","scope":null,"expires_at_ms":1000100000,"lifetime":300}"#,
-        br#"{"v":1,"access_token":"t","token_type":"Bearer","scope":null,"expires_at_ms":"soon","lifetime":300}"#,
-        br#"{"v":1,"access_token":"t","token_type":"Bearer","scope":null,"expires_at_ms":-9223372036854775808,"lifetime":300}"#,
-        br#"{"v":1,"access_token":"t","token_type":"Bearer","scope":null,"expires_at_ms":1000100000}"#,
+        br#"{"v":1,"access_token":"t","token_type":"Bearer","scope":null,"expires_at_ms":1000100000,"lifetime":300}"#,
+        br#"{"v":2,"access_token":"","token_type":"Bearer","scope":null,"expires_at_ms":1000100000,"lifetime":300}"#,
+        br#"{"v":2,"access_token":"a\r\nb","token_type":"Bearer","scope":null,"expires_at_ms":1000100000,"lifetime":300}"#,
+        br#"{"v":2,"access_token":"t","token_type":"Bearer","scope":null,"expires_at_ms":"soon","lifetime":300}"#,
+        br#"{"v":2,"access_token":"t","token_type":"Bearer","scope":null,"expires_at_ms":-9223372036854775808,"lifetime":300}"#,
+        br#"{"v":2,"access_token":"t","token_type":"Bearer","scope":null,"expires_at_ms":1000100000}"#,
     ] {
-        assert!(decode(bad, now, mono).is_none(), "{:?}", String::from_utf8_lossy(bad));
+        assert!(decode(&sealed(bad), now, mono).is_none(), "{:?}", String::from_utf8_lossy(bad));
     }
-    let good =
-        br#"{"v":1,"access_token":"t","token_type":"Bearer","scope":null,"expires_at_ms":1000100000,"lifetime":300}"#;
-    assert!(decode(good, now, mono).is_some());
+    assert!(decode(&sealed(good), now, mono).is_some());
+    // The plain entry (the old format's kind), one sealed for another key name, one sealed
+    // with another secret, one altered: all misses.
+    assert!(decode(good, now, mono).is_none());
+    let mut other_name = format!("{VALUE_PREFIX}f:").into_bytes();
+    other_name.extend_from_slice(&credential.seal("oauth2cc:token:other", good).unwrap());
+    assert!(decode(&other_name, now, mono).is_none());
+    let mut wrong = Config::new("id", "a-wrong-secret").unwrap();
+    wrong.set_token_url("https://auth.example/token").unwrap();
+    let mut other_secret = format!("{VALUE_PREFIX}f:").into_bytes();
+    other_secret.extend_from_slice(&Credential::of(&wrong).seal(KEY, good).unwrap());
+    assert!(decode(&other_secret, now, mono).is_none());
+    let mut altered = sealed(good);
+    let last = altered.len() - 1;
+    altered[last] ^= 1;
+    assert!(decode(&altered, now, mono).is_none());
 }
 
 #[test]

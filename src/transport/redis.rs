@@ -1,7 +1,13 @@
 //! A minimal Redis client: RESP2 over a `TcpStream`, or over rustls for `rediss://`, with the
 //! token endpoint's trust (the config's CA file, else the system's). Only what the shared
-//! cache sends: `AUTH`, `SELECT`, `GET`, `SET`, `EVAL`. Every socket operation is bounded by
-//! the caller's deadline and by a per-operation timeout.
+//! cache sends: `AUTH`, `SELECT`, `GET`, `SET`, `EVAL`.
+//!
+//! Deadlines, not timeouts: each command (and the connect) has a deadline, the earlier of
+//! the caller's and the command's own bound, and every read and write of the socket under
+//! it (the TLS handshake's included) waits only for what is left of it. A Redis that
+//! trickles its reply a byte at a time cannot stretch a command past its deadline, as a
+//! per-read timeout would let it. What is sent (the `AUTH` password among it) is built in
+//! memory that is wiped when dropped, and so are the replies' strings.
 //!
 //! Hand-written rather than the `redis` crate: that crate (1.8, sync, `tls-rustls`) brings
 //! `url` with `idna` and the ICU normalizer, `combine`, `socket2` and a second copy of the
@@ -12,6 +18,8 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use zeroize::Zeroizing;
 
 use crate::config::Config;
 use crate::redis_url::RedisTarget;
@@ -27,13 +35,17 @@ pub(crate) enum Reply {
     Status(String),
     Error(String),
     Int(i64),
-    Bulk(Option<Vec<u8>>),
+    Bulk(Option<Zeroizing<Vec<u8>>>),
     Array(Option<Vec<Reply>>),
 }
 
-/// A command in RESP2's request form: an array of bulk strings.
-pub(crate) fn encode_command(args: &[&[u8]]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+/// A command in RESP2's request form: an array of bulk strings, in memory wiped when
+/// dropped (it may hold the password). Its size is known first: the buffer never grows,
+/// so no unwiped copy is left behind by a reallocation.
+pub(crate) fn encode_command(args: &[&[u8]]) -> Zeroizing<Vec<u8>> {
+    let size = 16 + args.iter().map(|a| a.len() + 32).sum::<usize>();
+    let mut out = Zeroizing::new(Vec::with_capacity(size));
+    out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
     for arg in args {
         out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
         out.extend_from_slice(arg);
@@ -82,7 +94,7 @@ fn read_reply_at(r: &mut impl BufRead, depth: u32) -> io::Result<Reply> {
         "$" => match read_len(rest)? {
             None => Ok(Reply::Bulk(None)),
             Some(n) => {
-                let mut data = vec![0; n + 2];
+                let mut data = Zeroizing::new(vec![0; n + 2]);
                 r.read_exact(&mut data)?;
                 if !data.ends_with(b"\r\n") {
                     return Err(invalid("a bulk reply is not terminated"));
@@ -103,17 +115,54 @@ fn read_reply_at(r: &mut impl BufRead, depth: u32) -> io::Result<Reply> {
     }
 }
 
+/// A TCP socket whose reads and writes end by its deadline: each waits at most what is
+/// left of it, whatever the bytes trickle in at.
+struct Socket {
+    tcp: TcpStream,
+    deadline: Instant,
+}
+
+impl Socket {
+    /// Maps a timed-out read or write (`EAGAIN` on Unix) to the deadline's error.
+    fn bounded<T>(&self, result: io::Result<T>) -> io::Result<T> {
+        result.map_err(|e| match e.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => time_is_up(),
+            _ => e,
+        })
+    }
+}
+
+impl Read for Socket {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.tcp.set_read_timeout(Some(remaining(self.deadline)?))?;
+        let result = self.tcp.read(buf);
+        self.bounded(result)
+    }
+}
+
+impl Write for Socket {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.tcp
+            .set_write_timeout(Some(remaining(self.deadline)?))?;
+        let result = self.tcp.write(buf);
+        self.bounded(result)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.tcp.flush()
+    }
+}
+
 /// The byte stream under a connection.
 enum Stream {
-    Plain(TcpStream),
-    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+    Plain(Socket),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, Socket>>),
 }
 
 impl Stream {
-    fn tcp(&self) -> &TcpStream {
+    fn socket(&mut self) -> &mut Socket {
         match self {
             Stream::Plain(s) => s,
-            Stream::Tls(s) => s.get_ref(),
+            Stream::Tls(s) => &mut s.sock,
         }
     }
 }
@@ -149,56 +198,68 @@ pub(crate) struct RedisConnection {
     stream: BufReader<Stream>,
     deadline: Instant,
     op_timeout: Duration,
+    /// How to log in to any node (a Redis Cluster's other nodes: the same credentials).
+    target: RedisTarget,
+    /// The TLS config, for `rediss://` (made once per connection, reused for redirections).
+    tls: Option<Arc<rustls::ClientConfig>>,
+    /// The node a `MOVED` sent the connection to last, if any.
+    moved_to: Option<(String, u16)>,
 }
 
+/// The most redirections one command follows (a cluster being resharded answers a few).
+const MAX_REDIRECTIONS: usize = 5;
+
 impl RedisConnection {
-    /// Connects, then `AUTH` and `SELECT` as the target says. No single socket operation
-    /// waits longer than `op_timeout`, and none goes past `deadline`.
+    /// Connects (to `prefer` first, when given and reachable: the node that owns the key's
+    /// slot, learned from an earlier `MOVED`), then `AUTH` and `SELECT` as the target says.
+    /// The connect and each command end within `op_timeout`, and none goes past `deadline`.
     pub fn connect(
         target: &RedisTarget,
         config: &Config,
         deadline: Instant,
         op_timeout: Duration,
+        prefer: Option<&(String, u16)>,
     ) -> io::Result<RedisConnection> {
-        let mut last = io::Error::new(io::ErrorKind::NotFound, "the host has no address");
-        let mut tcp = None;
-        for addr in (target.host.as_str(), target.port).to_socket_addrs()? {
-            let left = remaining(deadline)?.min(op_timeout);
-            match TcpStream::connect_timeout(&addr, left) {
-                Ok(s) => {
-                    tcp = Some(s);
-                    break;
-                }
-                Err(e) => last = e,
-            }
-        }
-        let tcp = tcp.ok_or(last)?;
-        tcp.set_nodelay(true)?;
-        let stream = if target.tls {
-            let tls = rustls::ClientConnection::new(tls_config(config)?, server_name(target)?)
-                .map_err(io::Error::other)?;
-            Stream::Tls(Box::new(rustls::StreamOwned::new(tls, tcp)))
-        } else {
-            Stream::Plain(tcp)
+        let tls = match target.tls {
+            true => Some(tls_config(config)?),
+            false => None,
         };
+        let (tcp, host) = dial(&target.host, target.port, deadline, op_timeout, prefer)?;
         let mut conn = RedisConnection {
-            stream: BufReader::new(stream),
+            stream: BufReader::new(wrap(tcp, &host, tls.as_ref(), deadline)?),
             deadline,
             op_timeout,
+            target: target.clone(),
+            tls,
+            moved_to: None,
         };
+        conn.log_in()?;
+        Ok(conn)
+    }
+
+    /// `AUTH` and `SELECT` as the target says.
+    fn log_in(&mut self) -> io::Result<()> {
+        let target = self.target.clone();
         if let Some(password) = &target.password {
             let password = password.expose().as_bytes();
             let reply = match &target.user {
-                Some(user) => conn.command(&[b"AUTH", user.as_bytes(), password])?,
-                None => conn.command(&[b"AUTH", password])?,
+                Some(user) => self.command_once(&[b"AUTH", user.as_bytes(), password])?,
+                None => self.command_once(&[b"AUTH", password])?,
             };
             expect_ok(reply, "AUTH")?;
         }
         if target.db != 0 {
             let db = target.db.to_string();
-            expect_ok(conn.command(&[b"SELECT", db.as_bytes()])?, "SELECT")?;
+            expect_ok(self.command_once(&[b"SELECT", db.as_bytes()])?, "SELECT")?;
         }
-        Ok(conn)
+        Ok(())
+    }
+
+    /// Drops this connection for one to `host:port` (a cluster's redirection), logged in.
+    fn reconnect(&mut self, host: &str, port: u16) -> io::Result<()> {
+        let (tcp, host) = dial(host, port, self.deadline, self.op_timeout, None)?;
+        self.stream = BufReader::new(wrap(tcp, &host, self.tls.as_ref(), self.deadline)?);
+        self.log_in()
     }
 
     /// Moves the deadline of the commands still to come (after a token request, which has
@@ -207,18 +268,111 @@ impl RedisConnection {
         self.deadline = deadline;
     }
 
-    /// Sends one command and reads its reply. A Redis error reply is returned as a
-    /// [`Reply::Error`], not as an `Err`.
+    /// The node that owns the keys this connection was redirected for, if a `MOVED` said.
+    pub fn moved_to(&self) -> Option<&(String, u16)> {
+        self.moved_to.as_ref()
+    }
+
+    /// Sends one command and reads its reply, following a Redis Cluster's `MOVED` (to the
+    /// node that owns the key's slot, remembered) and `ASK` (to a node importing the slot:
+    /// `ASKING`, then the command, once) redirections, a few at most. A Redis error reply
+    /// is returned as a [`Reply::Error`], not as an `Err`.
     pub fn command(&mut self, args: &[&[u8]]) -> io::Result<Reply> {
-        let timeout = Some(remaining(self.deadline)?.min(self.op_timeout));
-        let tcp = self.stream.get_ref().tcp();
-        tcp.set_read_timeout(timeout)?;
-        tcp.set_write_timeout(timeout)?;
+        for _ in 0..MAX_REDIRECTIONS {
+            let reply = self.command_once(args)?;
+            let Some((ask, host, port)) = redirection(&reply) else {
+                return Ok(reply);
+            };
+            let host = match host.is_empty() {
+                // A node that does not know its own address names only the port.
+                true => self.target.host.clone(),
+                false => host,
+            };
+            self.reconnect(&host, port)?;
+            if ask {
+                expect_ok(self.command_once(&[b"ASKING"])?, "ASKING")?;
+                return self.command_once(args);
+            }
+            self.moved_to = Some((host, port));
+        }
+        Err(io::Error::other("too many Redis Cluster redirections"))
+    }
+
+    /// One command and its reply, all of it by the command's deadline: the connection's, or
+    /// `op_timeout` from now if that is earlier.
+    fn command_once(&mut self, args: &[&[u8]]) -> io::Result<Reply> {
+        let deadline = self.deadline.min(Instant::now() + self.op_timeout);
+        remaining(deadline)?;
         let stream = self.stream.get_mut();
+        stream.socket().deadline = deadline;
         stream.write_all(&encode_command(args))?;
         stream.flush()?;
         read_reply(&mut self.stream)
     }
+}
+
+/// `MOVED <slot> <host>:<port>` or `ASK <slot> <host>:<port>`: (whether ASK, host, port).
+fn redirection(reply: &Reply) -> Option<(bool, String, u16)> {
+    let Reply::Error(e) = reply else { return None };
+    let mut words = e.split(' ');
+    let ask = match words.next()? {
+        "MOVED" => false,
+        "ASK" => true,
+        _ => return None,
+    };
+    words.next()?.parse::<u16>().ok()?;
+    let (host, port) = words.next()?.rsplit_once(':')?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    Some((ask, host.to_string(), port.parse().ok()?))
+}
+
+/// `tcp`, connected to `host`, under TLS when `tls` is given (the handshake runs within the
+/// first command's deadline).
+fn wrap(
+    tcp: TcpStream,
+    host: &str,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+    deadline: Instant,
+) -> io::Result<Stream> {
+    let socket = Socket { tcp, deadline };
+    Ok(match tls {
+        Some(tls) => {
+            let session = rustls::ClientConnection::new(Arc::clone(tls), server_name(host)?)
+                .map_err(io::Error::other)?;
+            Stream::Tls(Box::new(rustls::StreamOwned::new(session, socket)))
+        }
+        None => Stream::Plain(socket),
+    })
+}
+
+/// A TCP connection to `host:port` (to `prefer` first, if given and reachable), each
+/// attempt within what is left before `deadline` and within `op_timeout`; and the host it
+/// reached.
+fn dial(
+    host: &str,
+    port: u16,
+    deadline: Instant,
+    op_timeout: Duration,
+    prefer: Option<&(String, u16)>,
+) -> io::Result<(TcpStream, String)> {
+    let mut last = io::Error::new(io::ErrorKind::NotFound, "the host has no address");
+    let preferred = prefer.into_iter().map(|(h, p)| (h.as_str(), *p));
+    for (host, port) in preferred.chain([(host, port)]) {
+        let Ok(addrs) = (host, port).to_socket_addrs() else {
+            continue;
+        };
+        for addr in addrs {
+            let left = remaining(deadline)?.min(op_timeout);
+            match TcpStream::connect_timeout(&addr, left) {
+                Ok(tcp) => {
+                    tcp.set_nodelay(true)?;
+                    return Ok((tcp, host.to_string()));
+                }
+                Err(e) => last = e,
+            }
+        }
+    }
+    Err(last)
 }
 
 fn expect_ok(reply: Reply, what: &str) -> io::Result<()> {
@@ -234,27 +388,33 @@ fn expect_ok(reply: Reply, what: &str) -> io::Result<()> {
 fn remaining(deadline: Instant) -> io::Result<Duration> {
     let left = deadline.saturating_duration_since(Instant::now());
     if left.is_zero() {
-        return Err(io::Error::new(
-            io::ErrorKind::TimedOut,
-            "the shared cache's time is up",
-        ));
+        return Err(time_is_up());
     }
     Ok(left)
 }
 
-fn server_name(target: &RedisTarget) -> io::Result<rustls::pki_types::ServerName<'static>> {
-    rustls::pki_types::ServerName::try_from(target.host.clone()).map_err(io::Error::other)
+fn time_is_up() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "the shared cache's time is up")
+}
+
+fn server_name(host: &str) -> io::Result<rustls::pki_types::ServerName<'static>> {
+    rustls::pki_types::ServerName::try_from(host.to_string()).map_err(io::Error::other)
 }
 
 /// A rustls client config trusting what the token endpoint trusts.
 fn tls_config(config: &Config) -> io::Result<Arc<rustls::ClientConfig>> {
-    let roots = super::trust::rustls_roots(config)
+    let trust = super::trust::config_trust(config)
         .map_err(|e| io::Error::other(e.message().to_string()))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    // The token endpoint's verifier: the same roots and rules (a self-signed certificate
+    // given as the CA file included).
+    let verifier =
+        super::trust::verifier(&trust.roots, provider.clone()).map_err(io::Error::other)?;
     let tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(io::Error::other)?
-        .with_root_certificates(roots)
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
     Ok(Arc::new(tls))
 }
@@ -266,7 +426,7 @@ mod tests {
     #[test]
     fn commands_and_replies() {
         assert_eq!(
-            encode_command(&[b"GET", b"k"]),
+            *encode_command(&[b"GET", b"k"]),
             b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n".to_vec()
         );
         let read = |bytes: &[u8]| read_reply(&mut io::Cursor::new(bytes.to_vec()));
@@ -276,12 +436,26 @@ mod tests {
         assert_eq!(read(b"$-1\r\n").unwrap(), Reply::Bulk(None));
         assert_eq!(
             read(b"$2\r\nab\r\n").unwrap(),
-            Reply::Bulk(Some(b"ab".to_vec()))
+            Reply::Bulk(Some(Zeroizing::new(b"ab".to_vec())))
         );
         assert_eq!(
             read(b"*2\r\n:1\r\n$0\r\n\r\n").unwrap(),
-            Reply::Array(Some(vec![Reply::Int(1), Reply::Bulk(Some(vec![]))]))
+            Reply::Array(Some(vec![
+                Reply::Int(1),
+                Reply::Bulk(Some(Zeroizing::new(vec![])))
+            ]))
         );
+        let moved = |e: &str| redirection(&Reply::Error(e.into()));
+        assert_eq!(
+            moved("MOVED 3999 127.0.0.1:6381"),
+            Some((false, "127.0.0.1".into(), 6381))
+        );
+        assert_eq!(moved("ASK 1 ::1:7000"), Some((true, "::1".into(), 7000)));
+        assert_eq!(moved("MOVED 1 :7000"), Some((false, String::new(), 7000)));
+        for not in ["ERR x", "MOVED", "MOVED x h:1", "ASK 1 h", "MOVED 1 h:port"] {
+            assert_eq!(moved(not), None, "{not}");
+        }
+        assert_eq!(redirection(&Reply::Status("MOVED 1 h:1".into())), None);
         for bad in [
             &b"$5\r\nab\r\n"[..],
             b"$99999999\r\n",

@@ -45,14 +45,13 @@ pub(crate) fn ca_file_trust(path: &Path) -> Result<Trust> {
     })
 }
 
-/// The roots `config` trusts (its CA file, else the system's), as a rustls store: what a
-/// `rediss://` shared cache is checked against, the same as the token endpoint.
-pub(crate) fn rustls_roots(config: &crate::Config) -> Result<rustls::RootCertStore> {
-    let trust = match config.ca_file() {
-        Some(path) => ca_file_trust(path)?,
-        None => system_trust()?,
-    };
-    Ok(root_store(&trust.roots))
+/// What `config` trusts (its CA file, else the system's): what a `rediss://` shared cache
+/// is checked against ([`verifier`]), the same as the token endpoint.
+pub(crate) fn config_trust(config: &crate::Config) -> Result<Trust> {
+    match config.ca_file() {
+        Some(path) => ca_file_trust(path),
+        None => system_trust(),
+    }
 }
 
 fn root_store(roots: &Roots) -> rustls::RootCertStore {

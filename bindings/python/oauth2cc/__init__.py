@@ -670,7 +670,8 @@ class Config(_Handle):
         return self
 
     def set_background_refresh(self, enabled):
-        """Clients refresh their token in a thread of their own before it is due."""
+        """Clients refresh their token in the background (one thread per process for all
+        clients) before it is due; close() waits for a refresh in flight."""
         if not isinstance(enabled, bool):
             raise TypeError(f"enabled must be a bool, not {type(enabled).__name__}")
         return self._set(_lib.oauth2cc_config_set_background_refresh, enabled)
