@@ -201,10 +201,12 @@ impl TokenEndpoint<'_> {
         };
         let token =
             parse_token_response(&reply, url, clock.system_now(), clock.now()).map_err(|e| {
-                match &request.assertion {
-                    Some(assertion) => e.redact(&[assertion.as_str()]),
-                    None => e,
-                }
+                let assertions: Vec<&str> = [&request.assertion, &request.grant_assertion]
+                    .into_iter()
+                    .flatten()
+                    .map(|a| a.as_str())
+                    .collect();
+                e.redact(&assertions)
             });
         // The body holds the access token: wipe it before its memory goes back to the
         // allocator (the Token keeps its own, wiped, copy).

@@ -51,6 +51,7 @@
 #![warn(missing_debug_implementations)]
 #![warn(missing_docs)]
 
+mod assertion_file;
 mod auth;
 mod cache_file;
 pub mod client;
@@ -66,6 +67,7 @@ mod fork;
 mod form;
 mod hooks;
 mod jwt;
+mod jwt_bearer;
 mod redis_url;
 pub mod secret;
 mod shared_cache;
