@@ -91,6 +91,8 @@ const ENV_KEYS: &[(&str, VarKind)] = &[
     ("jwt_bearer", VarKind::Bool),
     ("jwt_bearer_subject", VarKind::Text),
     ("client_assertion_file", VarKind::Text),
+    ("dpop", VarKind::Bool),
+    ("dpop_key_file", VarKind::Text),
 ];
 
 /// The environment variable of a JSON key: `timeout_ms` -> `OAUTH2CC_TIMEOUT_MS`.
@@ -141,6 +143,8 @@ pub struct Config {
     pub(crate) background_refresh: bool,
     pub(crate) max_response_bytes: usize,
     pub(crate) issuer: Option<Text>,
+    /// DPoP (RFC 9449): the key clients prove possession of; `None`: off.
+    pub(crate) dpop: Option<crate::dpop::DpopKey>,
 }
 
 impl fmt::Debug for Config {
@@ -172,6 +176,7 @@ impl fmt::Debug for Config {
             .field("background_refresh", &self.background_refresh)
             .field("max_response_bytes", &self.max_response_bytes)
             .field("issuer", &self.issuer)
+            .field("dpop", &self.dpop)
             .finish()
     }
 }
@@ -250,6 +255,7 @@ impl Config {
             background_refresh: false,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             issuer: None,
+            dpop: None,
         })
     }
 
@@ -666,6 +672,34 @@ impl Config {
         Ok(c)
     }
 
+    // --- DPoP (RFC 9449) ---
+
+    /// Turns DPoP on (a fresh P-256 key per client, ES256) or off. Setting it off also drops
+    /// a key set by [`Config::set_dpop_key_file`]; setting it on keeps that key.
+    pub fn set_dpop(&mut self, enabled: bool) {
+        self.dpop = match (enabled, self.dpop.take()) {
+            (false, _) => None,
+            (true, Some(key)) => Some(key),
+            (true, None) => Some(crate::dpop::DpopKey::Generated),
+        };
+    }
+
+    /// DPoP with the key in a PEM file (read now): RSA (PS256), P-256 (ES256), P-384 (ES384)
+    /// or Ed25519 (EdDSA); turns DPoP on. CONFIG naming the file as for a private key.
+    pub fn set_dpop_key_file(&mut self, path: &str) -> Result<()> {
+        if path.is_empty() {
+            return Err(Error::invalid_argument("DPoP key path is empty"));
+        }
+        let key = crate::jwt::PrivateKey::from_file(Path::new(path), None)?;
+        self.dpop = Some(crate::dpop::DpopKey::File(std::sync::Arc::new(key)));
+        Ok(())
+    }
+
+    /// Whether DPoP is on.
+    pub fn dpop(&self) -> bool {
+        self.dpop.is_some()
+    }
+
     // --- Discovery (RFC 8414, OpenID Connect Discovery) ---
 
     /// The authorization server's issuer identifier (`https://`, or `http://` to loopback):
@@ -966,6 +1000,8 @@ struct ConfigFile {
     jwt_bearer: Option<bool>,
     jwt_bearer_subject: Option<String>,
     client_assertion_file: Option<PathBuf>,
+    dpop: Option<bool>,
+    dpop_key_file: Option<PathBuf>,
 }
 
 impl ConfigFile {
@@ -1050,6 +1086,12 @@ impl ConfigFile {
         }
         if let Some(path) = &self.client_assertion_file {
             c.set_client_assertion_file(Some(&base.join(path).to_string_lossy()))?;
+        }
+        if let Some(enabled) = self.dpop {
+            c.set_dpop(enabled);
+        }
+        if let Some(path) = &self.dpop_key_file {
+            c.set_dpop_key_file(&base.join(path).to_string_lossy())?;
         }
         let keyless = c.auth.private_key().is_none()
             && c.auth.certificate().is_none()

@@ -97,7 +97,9 @@ pub(crate) mod tests {
     }
 
     /// The form of the request `config` makes at unix time 1_700_000_000, and its headers.
-    fn form(config: &Config) -> (Vec<(String, String)>, Vec<(&'static str, String)>) {
+    type Pairs = Vec<(String, String)>;
+
+    fn form(config: &Config) -> (Pairs, Vec<(&'static str, String)>) {
         let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         let request = build_token_request(config, config.auth_style(), URL, at).unwrap();
         let pairs = request

@@ -58,6 +58,7 @@ pub mod client;
 mod client_cert;
 pub mod config;
 mod discovery;
+mod dpop;
 pub mod error;
 mod fetch;
 #[allow(unsafe_code)]

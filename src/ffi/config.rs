@@ -22,7 +22,8 @@ use crate::hooks::{LogLevel, LogSink, Logger};
 /// `_set_background_refresh`, `_set_shared_cache`,
 /// `_set_max_response_bytes`, `_set_private_key_file`, `_set_private_key_pem`,
 /// `_set_jwt_algorithm`, `_set_jwt_audience`, `_set_client_certificate_file`, `_set_issuer`,
-/// `_set_jwt_bearer`, `_set_client_assertion_file`, `oauth2cc_config_free`.
+/// `_set_jwt_bearer`, `_set_client_assertion_file`, `_set_dpop`, `_set_dpop_key_file`,
+/// `oauth2cc_config_free`.
 #[derive(Debug)]
 pub struct oauth2cc_config {
     pub(crate) inner: Config,
@@ -780,6 +781,74 @@ pub unsafe extern "C" fn oauth2cc_config_set_client_assertion_file(
             .inner
             .set_client_assertion_file(arg_opt_str!(path)?)
     })
+}
+
+/// Turns DPoP (RFC 9449, sender-constrained tokens) on (`enabled` non-zero) or off (0).
+/// On: each client made from the config (`oauth2cc_client_new`) generates a fresh P-256 key
+/// pair, kept for the client's life (refreshes included) and wiped when it is freed, and
+/// signs proofs with ES256; `oauth2cc_request_token` uses a key of its own for its one
+/// request. A stolen DPoP-bound token is useless without that key.
+///
+/// Every token request then carries a `DPoP` header, a proof JWT (header `typ` `dpop+jwt`,
+/// `alg`, `jwk` with the public key only; claims a unique `jti`, `htm` `POST`, `htu` the
+/// token URL without query and fragment, `iat`). Whether the token is bound is the server's
+/// word: `token_type` `DPoP` in its answer. A bound token's header is `DPoP <token>`
+/// (`oauth2cc_client_authorization_header`), and `oauth2cc_client_get` / `_request` send it
+/// with a fresh proof that also carries `ath` (the token's SHA-256); for requests sent by
+/// other means, `oauth2cc_client_dpop_proof` makes the `DPoP` header's value. A server that
+/// ignores the proof and answers `Bearer` gets plain Bearer use, no proofs (logged at INFO).
+///
+/// Nonces (RFC 9449 §8, §9): a token endpoint's 400 `use_dpop_nonce` with a `DPoP-Nonce`
+/// header, or a resource server's 401 `WWW-Authenticate: DPoP error="use_dpop_nonce"` with
+/// one, is answered by sending the request once more with that nonce in a new proof (and, at
+/// the token endpoint, a freshly signed client assertion; a refusal repeated is the status).
+/// The newest nonce is remembered per origin (scheme, host, port), taken from a `DPoP-Nonce`
+/// on any answer, 200 included. With the API's 401 rule a request makes at most three
+/// attempts. Off also forgets a key set with `oauth2cc_config_set_dpop_key_file`; on keeps
+/// it. Returns `OK` or `INVALID_ARGUMENT` (NULL config).
+///
+/// Example:
+/// ```c
+/// oauth2cc_config_set_dpop(config, 1);
+/// oauth2cc_client_new(config, &client);
+/// oauth2cc_client_get(client, "https://api.example/v1/items", &response);
+/// /* or, for a request made with another HTTP library: */
+/// oauth2cc_client_authorization_header(client, auth, sizeof auth, NULL); /* "DPoP ..." */
+/// oauth2cc_client_dpop_proof(client, "GET", "https://api.example/v1/items", NULL,
+///                            proof, sizeof proof, NULL);             /* the DPoP header */
+/// ```
+///
+/// # Safety
+/// `config` is NULL or a live config not used by another thread.
+#[no_mangle]
+pub unsafe extern "C" fn oauth2cc_config_set_dpop(
+    config: *mut oauth2cc_config,
+    enabled: c_int,
+) -> oauth2cc_status {
+    ffi_export!({ set_infallible(arg_mut!(config), |c| c.set_dpop(enabled != 0)) })
+}
+
+/// Turns DPoP on (see `oauth2cc_config_set_dpop`) with the key pair in the PEM file at
+/// `path`, read now, instead of a fresh key per client: PKCS#8 (RSA, P-256, P-384, Ed25519),
+/// PKCS#1 RSA or SEC1 EC, not encrypted. The proof algorithm follows the key: RSA signs
+/// PS256, P-256 ES256, P-384 ES384, Ed25519 EdDSA (RFC 8037). ES256 is the algorithm every
+/// DPoP server accepts; PS256, ES384 and EdDSA work where the server allows them (its
+/// `dpop_signing_alg_values_supported`). Every client of the config proves the same key, so
+/// tokens stay bound to it across restarts (with a cache file, for instance).
+///
+/// The key is kept in memory wiped when the last config or client holding it is freed, and
+/// never appears in a message. Returns `OK`, `INVALID_ARGUMENT` (NULL or non-UTF-8
+/// arguments, an empty path) or `CONFIG` naming the file and the reason (unreadable, not a
+/// key, encrypted, an RSA key under 2048 bits).
+///
+/// # Safety
+/// `config` is NULL or a live config not used by another thread; `path` NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn oauth2cc_config_set_dpop_key_file(
+    config: *mut oauth2cc_config,
+    path: *const c_char,
+) -> oauth2cc_status {
+    ffi_export!({ arg_mut!(config)?.inner.set_dpop_key_file(arg_str!(path)?) })
 }
 
 /// Frees a config and wipes its secret. NULL is a no-op. Must not be called twice on the
