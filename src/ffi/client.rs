@@ -98,7 +98,10 @@ pub unsafe extern "C" fn oauth2cc_client_invalidate(client: *mut oauth2cc_client
 
 /// GETs `url` with `Authorization: Bearer <token>`. The URL must be `https://` (or `http://`
 /// to a loopback host). Any HTTP status is a success: read it with `oauth2cc_response_status`.
-/// On a 401 the token is invalidated, refreshed and the request retried once. The body is
+/// On a 401 the token is invalidated, refreshed and the request retried once. With DPoP
+/// (`oauth2cc_config_set_dpop`) and a DPoP-bound token, the header is `Authorization: DPoP
+/// <token>` with a fresh proof in `DPoP`, and a 401 `use_dpop_nonce` challenge is answered
+/// once with the server's nonce before the 401 rule (at most three attempts). The body is
 /// read up to the configured cap (default 16 MiB; larger is `INVALID_RESPONSE`). On success
 /// `*out` receives a response the caller frees with `oauth2cc_response_free`. Returns `OK`,
 /// `INVALID_ARGUMENT`, `CONFIG` (bad URL), any token status, `TIMEOUT`, `NETWORK`, `TLS` or
@@ -136,8 +139,11 @@ pub unsafe extern "C" fn oauth2cc_client_get(
 /// The 401 rule: on a 401 (or any status with `WWW-Authenticate: Bearer
 /// error="invalid_token"`), the token that was sent is invalidated, a new one is fetched and
 /// the request, body included, is sent once more; the second answer is returned whatever
-/// it is. A 403 (e.g. `insufficient_scope`) is returned as it is: a new token would carry the
-/// same rights. Timeout, response size cap and redirects (none followed) as for
+/// it is. With a DPoP-bound token, `DPoP` is the library's too, a fresh proof per attempt;
+/// a 401 `WWW-Authenticate: DPoP error="use_dpop_nonce"` with a `DPoP-Nonce` is answered
+/// first by sending once more with that nonce (`oauth2cc_config_set_dpop`), so a request
+/// makes at most three attempts. A 403 (e.g. `insufficient_scope`) is returned as it is: a
+/// new token would carry the same rights. Timeout, response size cap and redirects (none followed) as for
 /// `oauth2cc_client_get`. On success `*out` receives a response the caller frees with
 /// `oauth2cc_response_free`. Returns `OK`, `INVALID_ARGUMENT`, `CONFIG` (bad URL), any token
 /// status, `TIMEOUT`, `NETWORK`, `TLS` or `INVALID_RESPONSE`.
@@ -173,7 +179,9 @@ pub unsafe extern "C" fn oauth2cc_client_request(
 }
 
 /// Writes `"<token_type> <access_token>"` of a valid token (the `Authorization` header
-/// value) into `buf`, refreshing first when `oauth2cc_client_token` would. snprintf rules as
+/// value: `Bearer <token>`, or `DPoP <token>` for a DPoP-bound token, which also needs
+/// `oauth2cc_client_dpop_proof`'s `DPoP` header) into `buf`, refreshing first when
+/// `oauth2cc_client_token` would. snprintf rules as
 /// `oauth2cc_authorization_header`: `*needed` (when not NULL) receives the length without the
 /// NUL; when `buf_len <= *needed` nothing is written to `buf` and the call returns
 /// `BUFFER_TOO_SMALL` (`buf` may be NULL with `buf_len` 0 to ask for the size).
@@ -219,7 +227,7 @@ pub unsafe extern "C" fn oauth2cc_client_authorization_header(
 /// Follows the rules of `oauth2cc_client_authorization_header` (snprintf): `*needed` (when
 /// `needed` is not NULL) receives the length without the NUL; when `buf_len <= *needed`
 /// nothing is written and the call returns `BUFFER_TOO_SMALL`. A proof is at most about
-/// 1.5 KiB with an RSA-4096 key, well under 1 KiB with the default P-256 key.
+/// 2.2 KiB with an RSA-4096 key, under 1 KiB with the default P-256 key.
 ///
 /// Returns `OK`, `INVALID_ARGUMENT` (NULL client, method or url; a method that is not an
 /// HTTP token; a url that is not `http(s)://`; NULL `buf` with a non-zero `buf_len`),
