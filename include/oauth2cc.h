@@ -1107,10 +1107,10 @@ enum oauth2cc_status oauth2cc_config_set_client_assertion_file(struct oauth2cc_c
  * oauth2cc_config_set_dpop(config, 1);
  * oauth2cc_client_new(config, &client);
  * oauth2cc_client_get(client, "https://api.example/v1/items", &response);
- * /* or, for a request made with another HTTP library: */
- * oauth2cc_client_authorization_header(client, auth, sizeof auth, NULL); /* "DPoP ..." */
+ * // or, for a request made with another HTTP library:
+ * oauth2cc_client_authorization_header(client, auth, sizeof auth, NULL); // "DPoP ..."
  * oauth2cc_client_dpop_proof(client, "GET", "https://api.example/v1/items", NULL,
- *                            proof, sizeof proof, NULL);             /* the DPoP header */
+ *                            proof, sizeof proof, NULL);             // the DPoP header
  * ```
  *
  * # Safety
