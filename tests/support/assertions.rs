@@ -94,6 +94,20 @@ impl AssertionChecker {
         key: &Registered,
         audience: &str,
     ) -> Result<serde_json::Value, String> {
+        self.check_with_subject(form, client_id, client_id, key, audience)
+            .map(|(header, _)| header)
+    }
+
+    /// [`AssertionChecker::check`] of an assertion whose `sub` is `subject` (the JWT bearer
+    /// grant's): its header and claims.
+    pub fn check_with_subject(
+        &self,
+        form: &[(String, String)],
+        client_id: &str,
+        subject: &str,
+        key: &Registered,
+        audience: &str,
+    ) -> Result<(serde_json::Value, serde_json::Value), String> {
         let value = |name: &str| {
             form.iter()
                 .find(|(k, _)| k == name)
@@ -146,8 +160,11 @@ impl AssertionChecker {
         if header["typ"] != "JWT" {
             return Err("typ is not JWT".into());
         }
-        if claims["iss"] != client_id || claims["sub"] != client_id {
-            return Err("iss/sub is not the client id".into());
+        if claims["iss"] != client_id || claims["sub"] != subject {
+            return Err(format!(
+                "iss/sub {}/{} is not {client_id}/{subject}",
+                claims["iss"], claims["sub"]
+            ));
         }
         if claims["aud"] != audience {
             return Err(format!("aud {} is not {audience}", claims["aud"]));
@@ -170,6 +187,6 @@ impl AssertionChecker {
         if !self.seen.lock().unwrap().insert(jti.to_string()) {
             return Err(format!("jti {jti} replayed"));
         }
-        Ok(header)
+        Ok((header, claims))
     }
 }

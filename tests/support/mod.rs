@@ -11,6 +11,7 @@
 
 pub mod assertions;
 pub mod c_harness;
+pub mod dpop;
 pub mod env;
 
 // Each test crate uses some of these; the others would be unused imports there.
