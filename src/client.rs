@@ -295,12 +295,18 @@ impl Client {
     pub(crate) fn with_hooks(config: &Config, hooks: Hooks) -> Result<Client> {
         crate::fork::watch();
         let transport = Transport::new(config, &hooks)?;
-        let cache_file = config.cache_file().map(|p| CacheFile::new(p, config));
+        // A DPoP key made for this client alone: no other process (nor a later one) has it,
+        // so a token bound to it is of no use to them; the caches are not used.
+        let own_key = matches!(config.dpop, Some(crate::dpop::DpopKey::Generated));
+        let cache_file = config
+            .cache_file()
+            .filter(|_| !own_key)
+            .map(|p| CacheFile::new(p, config));
         let inner = Inner {
             config: config.clone(),
             hooks,
             cache_file,
-            shared_cache: SharedCache::new(config),
+            shared_cache: SharedCache::new(config).filter(|_| !own_key),
             state: State::new(crate::fork::generation(), transport),
             discovery: Discovery::default(),
             background: OnceLock::new(),

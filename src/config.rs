@@ -675,7 +675,8 @@ impl Config {
     // --- DPoP (RFC 9449) ---
 
     /// Turns DPoP on (a fresh P-256 key per client, ES256) or off. Setting it off also drops
-    /// a key set by [`Config::set_dpop_key_file`]; setting it on keeps that key.
+    /// a key set by [`Config::set_dpop_key_file`]; setting it on keeps that key. A client
+    /// with a key of its own uses neither the cache file nor the shared cache.
     pub fn set_dpop(&mut self, enabled: bool) {
         self.dpop = match (enabled, self.dpop.take()) {
             (false, _) => None,

@@ -459,3 +459,25 @@ fn a_client_assertion_file_is_reread_after_rotation() {
     assert_eq!(e.kind(), ErrorKind::Unauthorized);
     assert!(!e.message().contains(&jwt(2)), "{e}");
 }
+
+#[test]
+fn a_per_client_key_keeps_bound_tokens_out_of_the_cache_file_and_a_key_file_does_not() {
+    let server = DpopServer::start(Behaviour::default());
+    let dir = TempDir::new("dpop-cache");
+    for (key, cached) in [(None, false), (Some("p256.pk8.pem"), true)] {
+        let cache = dir.path().join(format!("{key:?}.json"));
+        let mut config = dpop_config(&server, key);
+        config
+            .set_cache_file(Some(&cache.to_string_lossy()))
+            .unwrap();
+        let first = Client::new(&config).unwrap().token().unwrap();
+        assert_eq!(cache.exists(), cached, "{key:?}");
+        let second = Client::new(&config).unwrap().token().unwrap();
+        let same = first.access_token() == second.access_token();
+        assert_eq!(same, cached, "{key:?}");
+        // Either way, the second client's token works with its own proofs.
+        let client = Client::new(&config).unwrap();
+        assert_eq!(client.get(&server.url("/api/x")).unwrap().status, 200);
+    }
+    assert!(server.refusals().is_empty(), "{:?}", server.refusals());
+}

@@ -805,7 +805,9 @@ pub unsafe extern "C" fn oauth2cc_config_set_client_assertion_file(
 /// The newest nonce is remembered per origin (scheme, host, port), taken from a `DPoP-Nonce`
 /// on any answer, 200 included. With the API's 401 rule a request makes at most three
 /// attempts. Off also forgets a key set with `oauth2cc_config_set_dpop_key_file`; on keeps
-/// it. Returns `OK` or `INVALID_ARGUMENT` (NULL config).
+/// it. With a fresh key per client, the cache file and the shared cache are not used: a
+/// token bound to a key no other process has is of no use to them (with a key file they
+/// are). Returns `OK` or `INVALID_ARGUMENT` (NULL config).
 ///
 /// Example:
 /// ```c
