@@ -98,6 +98,14 @@ impl Env {
             .expect("run oauth2cc")
     }
 
+    /// Runs `sh -c script` (a script that calls curl) in this environment.
+    fn sh(&self, script: &str) -> Output {
+        self.command("sh")
+            .args(["-c", script])
+            .output()
+            .expect("run sh (and curl: apt-get install curl)")
+    }
+
     fn cache_dir(&self) -> std::path::PathBuf {
         self.cache_home.path().join("oauth2cc")
     }
@@ -172,11 +180,7 @@ fn curl_with_the_header_reaches_the_api() {
         "curl --silent --show-error --noproxy '*' -H \"$('{}' header)\" '{api}'",
         env!("CARGO_BIN_EXE_oauth2cc")
     );
-    let out = env
-        .command("sh")
-        .args(["-c", &script])
-        .output()
-        .expect("run sh (and curl: apt-get install curl)");
+    let out = env.sh(&script);
     assert_exit(&out, 0);
     assert_eq!(stdout(&out), r#"{"api":"Bearer tok-1"}"#);
     let api_requests: Vec<Request> = server
@@ -444,11 +448,7 @@ fn header_prints_the_dpop_proof_line_for_a_bound_token() {
          -H \"$(echo \"$h\" | sed -n 2p)\" '{api}'",
         bin = env!("CARGO_BIN_EXE_oauth2cc")
     );
-    let out = env
-        .command("sh")
-        .args(["-c", &script])
-        .output()
-        .expect("run sh (and curl: apt-get install curl)");
+    let out = env.sh(&script);
     assert_exit(&out, 0);
     assert_eq!(stdout(&out), r#"{"api":"DPoP dpop-3"}"#);
     // A key per process: a bound token is never cached for the next one (each run above
