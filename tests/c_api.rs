@@ -1273,28 +1273,19 @@ fn service_identities() {
     let refusals = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let bearer_refusals = refusals.clone();
     let bearer_server = TestServer::start(move |request| {
-        let form = vec![
-            (
-                "client_assertion_type".to_string(),
-                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_string(),
-            ),
-            ("client_id".into(), "svc-client".into()),
-            (
-                "client_assertion".into(),
-                request.form_value("assertion").unwrap_or_default(),
-            ),
-        ];
         let url = format!("http://{}/token", request.header("host").unwrap_or(""));
-        let grant = request.form_value("grant_type");
-        let checked = match grant.as_deref() {
-            Some("urn:ietf:params:oauth:grant-type:jwt-bearer") => checker
-                .check_with_subject(&form, "svc-client", "user@example.com", &key, &url)
-                .and_then(|(header, _)| match header["kid"] == "kid-1" {
-                    true => Ok(()),
-                    false => Err(format!("kid {}", header["kid"])),
-                }),
-            other => Err(format!("grant_type {other:?}")),
-        };
+        let checked = checker
+            .check_grant(
+                &request.form(),
+                "svc-client",
+                "user@example.com",
+                &key,
+                &url,
+            )
+            .and_then(|(header, _)| match header["kid"] == "kid-1" {
+                true => Ok(()),
+                false => Err(format!("kid {}", header["kid"])),
+            });
         match checked {
             Ok(()) => token_response(
                 "tok-user@example.com",

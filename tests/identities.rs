@@ -296,29 +296,11 @@ fn jwt_bearer_server(
             seen.lock().unwrap().push(why.clone());
             oauth_error(400, "invalid_grant", &why)
         };
-        let form = request.form();
-        if request.form_value("grant_type").as_deref()
-            != Some("urn:ietf:params:oauth:grant-type:jwt-bearer")
-        {
-            return fail(format!("grant_type: {form:?}"));
-        }
         if request.header("authorization").is_some() || request.form_value("client_id").is_some() {
             return fail("client authentication was added".into());
         }
-        // The checker reads a client assertion's form; the grant's assertion, renamed.
-        let as_client = vec![
-            (
-                "client_assertion_type".to_string(),
-                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_string(),
-            ),
-            ("client_id".into(), issuer.into()),
-            (
-                "client_assertion".into(),
-                request.form_value("assertion").unwrap_or_default(),
-            ),
-        ];
         let url = format!("http://{}/token", request.header("host").unwrap_or(""));
-        let claims = match checker.check_with_subject(&as_client, issuer, subject, &key, &url) {
+        let claims = match checker.check_grant(&request.form(), issuer, subject, &key, &url) {
             Ok((_, claims)) => claims,
             Err(why) => return fail(why),
         };
