@@ -12,7 +12,7 @@
 //!   (scheme, host, port).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -30,6 +30,8 @@ pub(crate) const PROOF_TYPE: &str = "dpop+jwt";
 pub(crate) const USE_DPOP_NONCE: &str = "use_dpop_nonce";
 /// The longest nonce kept: a server's nonce is short; a longer header is ignored.
 const MAX_NONCE_BYTES: usize = 1024;
+/// Tries at the nonces' lock before doing without (see [`Dpop::lock`]).
+const LOCK_TRIES: usize = 10_000;
 /// Origins whose nonce a client keeps; past it the map starts over (a lost nonce costs one
 /// retry, never a failure).
 const MAX_ORIGINS: usize = 256;
@@ -165,7 +167,7 @@ impl Dpop {
     /// The newest nonce known for `url`'s origin.
     pub(crate) fn nonce_for(&self, url: &str) -> Option<String> {
         let origin = origin(url)?;
-        self.lock().get(&origin).cloned()
+        self.lock()?.get(&origin).cloned()
     }
 
     /// Remembers `nonce` (a `DPoP-Nonce` header's value) for `url`'s origin; returns whether
@@ -183,7 +185,9 @@ impl Dpop {
         if !valid {
             return false;
         }
-        let mut nonces = self.lock();
+        let Some(mut nonces) = self.lock() else {
+            return false;
+        };
         if nonces.get(&origin).is_some_and(|n| n == nonce) {
             return false;
         }
@@ -194,8 +198,18 @@ impl Dpop {
         true
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
-        self.nonces.lock().unwrap_or_else(PoisonError::into_inner)
+    /// The nonces, or `None` when the lock stays taken: held for a map lookup only, it is
+    /// free within a few tries unless a fork() child inherited it taken by a thread that is
+    /// not there. A nonce missed costs a `use_dpop_nonce` retry, never a hang.
+    fn lock(&self) -> Option<std::sync::MutexGuard<'_, HashMap<String, String>>> {
+        for _ in 0..LOCK_TRIES {
+            match self.nonces.try_lock() {
+                Ok(guard) => return Some(guard),
+                Err(std::sync::TryLockError::Poisoned(p)) => return Some(p.into_inner()),
+                Err(std::sync::TryLockError::WouldBlock) => std::thread::yield_now(),
+            }
+        }
+        None
     }
 }
 

@@ -283,3 +283,65 @@ fn debug_never_shows_the_key() {
     let shown = format!("{dpop:?} {:?}", DpopKey::Generated);
     assert!(shown.contains("P256") && !shown.contains("jwk"), "{shown}");
 }
+
+#[test]
+fn a_nonce_lock_held_forever_is_done_without() {
+    let dpop = Dpop::new(&DpopKey::Generated).unwrap();
+    assert!(dpop.remember_nonce("https://as.example/", Some("n1")));
+    let held = dpop.nonces.lock().unwrap();
+    // As in a fork() child whose parent's thread held it: no nonce, no hang.
+    assert_eq!(dpop.nonce_for("https://as.example/"), None);
+    assert!(!dpop.remember_nonce("https://as.example/", Some("n2")));
+    drop(held);
+    assert_eq!(dpop.nonce_for("https://as.example/").as_deref(), Some("n1"));
+}
+
+#[test]
+fn dpop_from_the_json_file_and_the_environment() {
+    let key =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/keys/p384.sec1.pem");
+    let json = serde_json::json!({
+        "client_id": "id", "client_secret": "s", "dpop": true,
+    });
+    let config =
+        crate::Config::from_json_bytes(json.to_string().as_bytes(), std::path::Path::new(""))
+            .unwrap();
+    assert!(matches!(config.dpop, Some(DpopKey::Generated)));
+    let json = serde_json::json!({
+        "client_id": "id", "client_secret": "s", "dpop_key_file": key,
+    });
+    let config =
+        crate::Config::from_json_bytes(json.to_string().as_bytes(), std::path::Path::new(""))
+            .unwrap();
+    assert!(matches!(&config.dpop, Some(DpopKey::File(k)) if k.key_type() == KeyType::P384));
+    let key = key.display().to_string();
+    for (vars, expected) in [
+        (vec![("OAUTH2CC_DPOP", "yes")], Some(false)),
+        (vec![("OAUTH2CC_DPOP", "1")], Some(false)),
+        (vec![("OAUTH2CC_DPOP", "no")], None),
+        (vec![("OAUTH2CC_DPOP", "0")], None),
+        (vec![("OAUTH2CC_DPOP_KEY_FILE", key.as_str())], Some(true)),
+    ] {
+        let mut all = vec![
+            ("OAUTH2CC_CLIENT_ID", "id"),
+            ("OAUTH2CC_CLIENT_SECRET", "s"),
+        ];
+        all.extend(vars.iter().copied());
+        let config = crate::Config::from_vars(|name| {
+            all.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
+        })
+        .unwrap();
+        let from_file = config.dpop.as_ref().map(|k| matches!(k, DpopKey::File(_)));
+        assert_eq!(from_file, expected, "{vars:?}");
+    }
+    let e = crate::Config::from_vars(|name| match name {
+        "OAUTH2CC_CLIENT_ID" => Some("id".into()),
+        "OAUTH2CC_CLIENT_SECRET" => Some("s".into()),
+        "OAUTH2CC_DPOP" => Some("maybe".into()),
+        _ => None,
+    })
+    .unwrap_err();
+    assert!(e.message().contains("OAUTH2CC_DPOP"), "{e}");
+}
