@@ -265,8 +265,10 @@ impl Config {
     /// (object of strings), `timeout_ms`, `connect_timeout_ms`, `user_agent`, `ca_file`,
     /// `proxy`, `expiry_leeway`, `max_retries`, `retry_max_wait_ms`, `cache_file`,
     /// `max_response_bytes`, `private_key_file`, `private_key_pem`, `private_key_id`,
-    /// `jwt_algorithm`, `jwt_audience`, `shared_cache`. `client_secret` may be left out when
-    /// a private key is given. An unknown key is an error naming it. A relative `ca_file` or
+    /// `jwt_algorithm`, `jwt_audience`, `shared_cache`, `jwt_bearer`, `jwt_bearer_subject`,
+    /// `client_assertion_file`, `dpop`, `dpop_key_file`. `client_secret` may be left out when
+    /// a private key, a certificate or an assertion file is given. A Google service-account
+    /// key file (`"type": "service_account"`) is read as the JWT bearer grant. An unknown key is an error naming it. A relative `ca_file` or
     /// `cache_file` is taken relative to the configuration file's folder.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Config> {
         let path = path.as_ref();
