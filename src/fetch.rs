@@ -191,6 +191,7 @@ impl TokenEndpoint<'_> {
                 self.hooks.log(LogLevel::Debug, || {
                     format!("token endpoint {url} asked for a DPoP nonce: sending again with it")
                 });
+                Counters::add(&self.hooks.counters.token_requests);
                 self.send_token_request(url, style, deadline, Some(dpop))
             }
             Ok(token) => {
