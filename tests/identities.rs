@@ -211,7 +211,11 @@ fn nonces_at_the_token_endpoint_are_retried_once_with_a_fresh_client_assertion()
         "a fresh assertion for the retry"
     );
     assert_eq!(server.refusals(), ["token: use_dpop_nonce"]);
-    assert_eq!(client.stats().token_requests, 2, "the retry is a request too");
+    assert_eq!(
+        client.stats().token_requests,
+        2,
+        "the retry is a request too"
+    );
     let seen = server.seen.lock().unwrap();
     assert_eq!(seen.token_proofs[0].claims["nonce"], "token-nonce-1");
     drop(seen);
