@@ -833,6 +833,8 @@ impl Inner {
         headers.extend_from_slice(request.headers);
         headers.push(("Authorization", authorization.as_str()));
         if let Some(proof) = &proof {
+            // The proof is the library's: a caller's own DPoP header would be a second one.
+            headers.retain(|(name, _)| !name.eq_ignore_ascii_case("dpop"));
             headers.push(("DPoP", proof.as_str()));
         }
         let deadline = self.hooks.clock.now() + self.config.timeout();

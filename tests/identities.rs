@@ -80,8 +80,14 @@ fn dpop_bound_tokens_with_every_key_type() {
             assert_eq!(response.status, 200, "{key:?}: {:?}", server.refusals());
         }
         client.invalidate();
+        // A DPoP header of the caller's is replaced (the server refuses two).
         let response = client
-            .request("POST", &server.url("/api/items"), &[], b"{}")
+            .request(
+                "POST",
+                &server.url("/api/items"),
+                &[("dpop", "stale")],
+                b"{}",
+            )
             .unwrap();
         assert_eq!(response.status, 200, "{:?}", server.refusals());
         assert!(

@@ -139,7 +139,8 @@ pub unsafe extern "C" fn oauth2cc_client_get(
 /// The 401 rule: on a 401 (or any status with `WWW-Authenticate: Bearer
 /// error="invalid_token"`), the token that was sent is invalidated, a new one is fetched and
 /// the request, body included, is sent once more; the second answer is returned whatever
-/// it is. With a DPoP-bound token, `DPoP` is the library's too, a fresh proof per attempt;
+/// it is. With a DPoP-bound token, `DPoP` is the library's too (a caller's `DPoP` line is
+/// left out), a fresh proof per attempt;
 /// a 401 `WWW-Authenticate: DPoP error="use_dpop_nonce"` with a `DPoP-Nonce` is answered
 /// first by sending once more with that nonce (`oauth2cc_config_set_dpop`), so a request
 /// makes at most three attempts. A 403 (e.g. `insufficient_scope`) is returned as it is: a
