@@ -474,3 +474,54 @@ fn a_per_client_key_keeps_bound_tokens_out_of_the_cache_file_and_a_key_file_does
     }
     assert!(server.refusals().is_empty(), "{:?}", server.refusals());
 }
+
+#[test]
+fn a_request_makes_at_most_three_attempts() {
+    // The API asks for a new nonce every time: the nonce retry, then the 401 rule's
+    // refresh and resend, then its answer is returned.
+    let api_calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let calls = api_calls.clone();
+    let server = TestServer::start(move |request: &Request| {
+        if request.path() == "/token" {
+            return Action::Respond(Response::json(
+                200,
+                r#"{"access_token":"bound","token_type":"DPoP","expires_in":3600}"#,
+            ));
+        }
+        let n = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Action::Respond(
+            Response::json(401, r#"{"error":"use_dpop_nonce"}"#)
+                .with_header("WWW-Authenticate", r#"DPoP error="use_dpop_nonce""#)
+                .with_header("DPoP-Nonce", format!("n-{n}")),
+        )
+    });
+    let mut config = Config::new("id", "secret").unwrap();
+    config.set_token_url(&server.url("/token")).unwrap();
+    config.set_dpop(true);
+    let client = Client::new(&config).unwrap();
+    let response = client.get(&server.url("/api/x")).unwrap();
+    assert_eq!(response.status, 401);
+    assert_eq!(api_calls.load(std::sync::atomic::Ordering::SeqCst), 3);
+    let paths = server.paths();
+    assert_eq!(paths, ["/token", "/api/x", "/api/x", "/token", "/api/x"]);
+    // Each attempt carried the newest nonce it knew.
+    let nonces: Vec<Option<String>> = server
+        .requests()
+        .iter()
+        .filter(|r| r.path() == "/api/x")
+        .map(|r| {
+            let proof = r.header("dpop").unwrap();
+            let claims: serde_json::Value = serde_json::from_slice(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(proof.split('.').nth(1).unwrap())
+                    .unwrap(),
+            )
+            .unwrap();
+            claims["nonce"].as_str().map(str::to_string)
+        })
+        .collect();
+    assert_eq!(
+        nonces,
+        [None, Some("n-0".to_string()), Some("n-1".to_string())]
+    );
+}
