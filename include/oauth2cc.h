@@ -154,7 +154,7 @@ typedef struct oauth2cc_authorization oauth2cc_authorization;
  * and may be used on both sides.
  *
  * Methods: `oauth2cc_client_token`, `_authorization_header`, `_invalidate`, `_get`,
- * `_request`, `_get_stats`, `_free`.
+ * `_request`, `_dpop_proof`, `_get_stats`, `_free`.
  */
 typedef struct oauth2cc_client oauth2cc_client;
 
@@ -174,6 +174,7 @@ typedef struct oauth2cc_client oauth2cc_client;
  * `_set_background_refresh`, `_set_shared_cache`,
  * `_set_max_response_bytes`, `_set_private_key_file`, `_set_private_key_pem`,
  * `_set_jwt_algorithm`, `_set_jwt_audience`, `_set_client_certificate_file`, `_set_issuer`,
+ * `_set_jwt_bearer`, `_set_client_assertion_file`, `_set_dpop`, `_set_dpop_key_file`,
  * `oauth2cc_config_free`.
  */
 typedef struct oauth2cc_config oauth2cc_config;
@@ -449,7 +450,10 @@ void oauth2cc_client_invalidate(struct oauth2cc_client *client);
 /**
  * GETs `url` with `Authorization: Bearer <token>`. The URL must be `https://` (or `http://`
  * to a loopback host). Any HTTP status is a success: read it with `oauth2cc_response_status`.
- * On a 401 the token is invalidated, refreshed and the request retried once. The body is
+ * On a 401 the token is invalidated, refreshed and the request retried once. With DPoP
+ * (`oauth2cc_config_set_dpop`) and a DPoP-bound token, the header is `Authorization: DPoP
+ * <token>` with a fresh proof in `DPoP`, and a 401 `use_dpop_nonce` challenge is answered
+ * once with the server's nonce before the 401 rule (at most three attempts). The body is
  * read up to the configured cap (default 16 MiB; larger is `INVALID_RESPONSE`). On success
  * `*out` receives a response the caller frees with `oauth2cc_response_free`. Returns `OK`,
  * `INVALID_ARGUMENT`, `CONFIG` (bad URL), any token status, `TIMEOUT`, `NETWORK`, `TLS` or
@@ -479,8 +483,12 @@ enum oauth2cc_status oauth2cc_client_get(struct oauth2cc_client *client,
  * The 401 rule: on a 401 (or any status with `WWW-Authenticate: Bearer
  * error="invalid_token"`), the token that was sent is invalidated, a new one is fetched and
  * the request, body included, is sent once more; the second answer is returned whatever
- * it is. A 403 (e.g. `insufficient_scope`) is returned as it is: a new token would carry the
- * same rights. Timeout, response size cap and redirects (none followed) as for
+ * it is. With a DPoP-bound token, `DPoP` is the library's too (a caller's `DPoP` line is
+ * left out), a fresh proof per attempt;
+ * a 401 `WWW-Authenticate: DPoP error="use_dpop_nonce"` with a `DPoP-Nonce` is answered
+ * first by sending once more with that nonce (`oauth2cc_config_set_dpop`), so a request
+ * makes at most three attempts. A 403 (e.g. `insufficient_scope`) is returned as it is: a
+ * new token would carry the same rights. Timeout, response size cap and redirects (none followed) as for
  * `oauth2cc_client_get`. On success `*out` receives a response the caller frees with
  * `oauth2cc_response_free`. Returns `OK`, `INVALID_ARGUMENT`, `CONFIG` (bad URL), any token
  * status, `TIMEOUT`, `NETWORK`, `TLS` or `INVALID_RESPONSE`.
@@ -500,7 +508,9 @@ enum oauth2cc_status oauth2cc_client_request(struct oauth2cc_client *client,
 
 /**
  * Writes `"<token_type> <access_token>"` of a valid token (the `Authorization` header
- * value) into `buf`, refreshing first when `oauth2cc_client_token` would. snprintf rules as
+ * value: `Bearer <token>`, or `DPoP <token>` for a DPoP-bound token, which also needs
+ * `oauth2cc_client_dpop_proof`'s `DPoP` header) into `buf`, refreshing first when
+ * `oauth2cc_client_token` would. snprintf rules as
  * `oauth2cc_authorization_header`: `*needed` (when not NULL) receives the length without the
  * NUL; when `buf_len <= *needed` nothing is written to `buf` and the call returns
  * `BUFFER_TOO_SMALL` (`buf` may be NULL with `buf_len` 0 to ask for the size).
@@ -517,6 +527,38 @@ enum oauth2cc_status oauth2cc_client_authorization_header(struct oauth2cc_client
                                                           char *buf,
                                                           size_t buf_len,
                                                           size_t *needed);
+
+/**
+ * Writes the value of the `DPoP` header (RFC 9449) for one request made with another HTTP
+ * library: a proof JWT signed with the client's DPoP key, for `method` (e.g. `"GET"`) and
+ * `url` (`htu` is the URL without its query and fragment), with `ath` over `access_token`:
+ * the token the request sends, i.e. what follows `"DPoP "` in
+ * `oauth2cc_client_authorization_header`'s value. NULL `access_token`: the client's current
+ * token, refreshed first as `oauth2cc_client_token` would. The proof carries the newest
+ * nonce a server of the URL's origin sent (a `DPoP-Nonce` header the library saw); a
+ * unique `jti` and the current `iat`, so make one per request, never reuse it.
+ *
+ * Follows the rules of `oauth2cc_client_authorization_header` (snprintf): `*needed` (when
+ * `needed` is not NULL) receives the length without the NUL; when `buf_len <= *needed`
+ * nothing is written and the call returns `BUFFER_TOO_SMALL`. A proof is at most about
+ * 2.2 KiB with an RSA-4096 key, under 1 KiB with the default P-256 key.
+ *
+ * Returns `OK`, `INVALID_ARGUMENT` (NULL client, method or url; a method that is not an
+ * HTTP token; a url that is not `http(s)://`; NULL `buf` with a non-zero `buf_len`),
+ * `CONFIG` (DPoP is off: `oauth2cc_config_set_dpop`), `BUFFER_TOO_SMALL`, or a token
+ * status when `access_token` is NULL and the refresh fails.
+ *
+ * # Safety
+ * `client` NULL or a live client; strings NULL or NUL-terminated; `buf` NULL or writable
+ * for `buf_len` bytes; `needed` NULL or writable.
+ */
+enum oauth2cc_status oauth2cc_client_dpop_proof(struct oauth2cc_client *client,
+                                                const char *method,
+                                                const char *url,
+                                                const char *access_token,
+                                                char *buf,
+                                                size_t buf_len,
+                                                size_t *needed);
 
 /**
  * Fills `*out` with the client's counters, as many fields as `out->struct_size` bytes hold
@@ -569,10 +611,21 @@ enum oauth2cc_status oauth2cc_config_new(const char *client_id,
  * `retry_max_wait_ms`, `cache_file`, `min_refresh_interval_ms`,
  * `unauthorized_refresh_interval_ms`, `background_refresh`, `max_response_bytes`,
  * `private_key_file`, `private_key_pem`, `private_key_id`, `jwt_algorithm`, `jwt_audience`,
- * `client_certificate_file`, `client_certificate_key_file`, `issuer`, `shared_cache`;
- * `client_secret` may be
- * left out when a private key or a client certificate is given). An unknown key
- * is an error naming it. Relative paths inside are relative to the file's folder.
+ * `client_certificate_file`, `client_certificate_key_file`, `issuer`, `shared_cache`,
+ * `jwt_bearer` (true: `oauth2cc_config_set_jwt_bearer`), `jwt_bearer_subject` (implies
+ * `jwt_bearer`), `client_assertion_file`, `dpop` (true: `oauth2cc_config_set_dpop`),
+ * `dpop_key_file`; `client_secret` may be left out when a private key, a client certificate
+ * or a client assertion file is given). An unknown key is an error naming it. Relative
+ * paths inside are relative to the file's folder.
+ *
+ * A Google service-account key file (the JSON Google's console or `gcloud iam
+ * service-accounts keys create` writes, `"type": "service_account"`) is read too, every
+ * member Google writes accepted: the client id is its `client_email`, the JWT bearer grant
+ * (`oauth2cc_config_set_jwt_bearer`) with `iss` = `sub` = `client_email` (never Google's
+ * numeric `client_id`), `aud` = the token URL = `token_uri`, `kid` = `private_key_id`,
+ * RS256 with `private_key`; the scope, set with `oauth2cc_config_set_scope` after loading
+ * (or `OAUTH2CC_SCOPE` with `oauth2cc_config_from_env`), goes in a `scope` claim as Google
+ * asks, e.g. `https://www.googleapis.com/auth/cloud-platform`.
  *
  * On success `*out` receives a new config (free with `oauth2cc_config_free`). Returns `OK`,
  * `INVALID_ARGUMENT` (NULL/non-UTF-8 path, empty id/secret) or `CONFIG` (unreadable file,
@@ -589,8 +642,19 @@ enum oauth2cc_status oauth2cc_config_from_file(const char *path, struct oauth2cc
  * `OAUTH2CC_CLIENT_ID`, `OAUTH2CC_CLIENT_SECRET` (required unless a private key or client
  * certificate file is set), `OAUTH2CC_TOKEN_URL` (without it or `OAUTH2CC_ISSUER` a request
  * is `CONFIG`), `OAUTH2CC_TIMEOUT_MS`, `OAUTH2CC_AUTH_STYLE` (a style's name),
- * `OAUTH2CC_BACKGROUND_REFRESH` (`true`/`false`), `OAUTH2CC_PARAMS` (form-encoded), and so
- * on; an empty variable is unset. On success `*out` receives a new
+ * `OAUTH2CC_BACKGROUND_REFRESH` (`true`/`false`), `OAUTH2CC_PARAMS` (form-encoded),
+ * `OAUTH2CC_JWT_BEARER` / `OAUTH2CC_JWT_BEARER_SUBJECT`, `OAUTH2CC_CLIENT_ASSERTION_FILE`,
+ * `OAUTH2CC_DPOP`, `OAUTH2CC_DPOP_KEY_FILE`, and so on; an empty variable is unset; a
+ * boolean is `1`/`true`/`yes`/`on` or `0`/`false`/`no`/`off`.
+ *
+ * When `OAUTH2CC_CLIENT_ID` is unset: with `AZURE_CLIENT_ID`, `AZURE_TENANT_ID` and
+ * `AZURE_FEDERATED_TOKEN_FILE` (what Microsoft Entra workload identity sets in a pod) the
+ * config is that client with the federated token as its client assertion file, token URL
+ * `AZURE_AUTHORITY_HOST` (default `https://login.microsoftonline.com/`, with or without a
+ * trailing `/`) + tenant + `/oauth2/v2.0/token`; else with `GOOGLE_APPLICATION_CREDENTIALS`
+ * the service-account key file it names (see `oauth2cc_config_from_file`). The other
+ * `OAUTH2CC_*` variables apply to Entra's (`OAUTH2CC_SCOPE`: Entra wants
+ * `<resource>/.default`); `OAUTH2CC_SCOPE` applies to Google's. On success `*out` receives a new
  * config (free with `oauth2cc_config_free`). Returns `OK`, `INVALID_ARGUMENT` (NULL `out`)
  * or `CONFIG` (a variable missing, a bad URL).
  *
@@ -968,6 +1032,138 @@ enum oauth2cc_status oauth2cc_config_set_client_certificate_file(struct oauth2cc
  */
 enum oauth2cc_status oauth2cc_config_set_issuer(struct oauth2cc_config *config,
                                                 const char *issuer_url);
+
+/**
+ * Uses the JWT bearer grant (RFC 7523 §2.1) instead of client credentials: the token
+ * request carries `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer` and an
+ * `assertion`, a JWT signed afresh at each request with the private key
+ * (`oauth2cc_config_set_private_key_file` / `_pem`; `kid` from its key id): `iss` = the
+ * client id, `sub` = `subject` (NULL or `""`: the client id), `aud` =
+ * `oauth2cc_config_set_jwt_audience`'s value when set, else the token URL, `iat`, `exp`
+ * (60 s after `iat`), a unique `jti`. The algorithm is the key's (RSA: RS256, P-256:
+ * ES256, P-384: ES384, Ed25519: EdDSA) unless `oauth2cc_config_set_jwt_algorithm` sets one.
+ * The scope goes in the form's `scope`, as for client credentials. Salesforce, DocuSign
+ * and Google (see `oauth2cc_config_from_file` for Google's service-account key files) use
+ * this grant.
+ *
+ * The assertion is the grant: no client authentication is added unless a client secret,
+ * a client assertion file or an explicit auth style asks for it. A token request without a
+ * private key is `CONFIG`.
+ *
+ * Returns `OK` or `INVALID_ARGUMENT` (NULL config, non-UTF-8 subject).
+ *
+ * Example:
+ * ```c
+ * oauth2cc_config *config = NULL;
+ * oauth2cc_config_new("my-app@example", NULL, &config);
+ * oauth2cc_config_set_token_url(config, "https://login.example/services/oauth2/token");
+ * oauth2cc_config_set_private_key_file(config, "/etc/app/key.pem", "key-1");
+ * oauth2cc_config_set_jwt_bearer(config, "user@example.com");
+ * ```
+ *
+ * # Safety
+ * `config` is NULL or a live config not used by another thread; `subject` NULL or NUL-terminated.
+ */
+enum oauth2cc_status oauth2cc_config_set_jwt_bearer(struct oauth2cc_config *config,
+                                                    const char *subject);
+
+/**
+ * Authenticates the client with a client assertion someone else made and keeps in a file:
+ * a Kubernetes projected service-account token, Microsoft Entra workload identity's
+ * federated token (`AZURE_FEDERATED_TOKEN_FILE`), a SPIFFE JWT-SVID, a GitHub Actions OIDC
+ * token saved to a file. Each token request sends
+ * `client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer`,
+ * `client_assertion` = the file's text with surrounding whitespace trimmed, and `client_id`
+ * (Entra requires it). The file is read at every token request, never cached, since the
+ * platform rotates it under the process; it may be created after this call. It replaces
+ * the client secret for authentication when both are set, unless another auth style is set
+ * explicitly with `oauth2cc_config_set_auth_style`; the secret may be NULL in
+ * `oauth2cc_config_new`.
+ *
+ * Nothing is read now. At a token request, a file that is missing, unreadable, empty, over
+ * 64 KiB or not a JWT (three base64url parts separated by dots) is `CONFIG` naming the
+ * path, never the content; a server's refusal of an expired assertion is the usual status
+ * (`UNAUTHORIZED` or `BAD_REQUEST` with `invalid_client`). NULL or `""` removes the file.
+ * Returns `OK` or `INVALID_ARGUMENT` (NULL config, non-UTF-8 path).
+ *
+ * Example:
+ * ```c
+ * oauth2cc_config *config = NULL;
+ * oauth2cc_config_new(getenv("AZURE_CLIENT_ID"), NULL, &config);
+ * oauth2cc_config_set_token_url(config,
+ *     "https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token");
+ * oauth2cc_config_set_scope(config, "https://graph.microsoft.com/.default");
+ * oauth2cc_config_set_client_assertion_file(config, getenv("AZURE_FEDERATED_TOKEN_FILE"));
+ * ```
+ *
+ * # Safety
+ * `config` is NULL or a live config not used by another thread; `path` NULL or NUL-terminated.
+ */
+enum oauth2cc_status oauth2cc_config_set_client_assertion_file(struct oauth2cc_config *config,
+                                                               const char *path);
+
+/**
+ * Turns DPoP (RFC 9449, sender-constrained tokens) on (`enabled` non-zero) or off (0).
+ * On: each client made from the config (`oauth2cc_client_new`) generates a fresh P-256 key
+ * pair, kept for the client's life (refreshes included) and wiped when it is freed, and
+ * signs proofs with ES256; `oauth2cc_request_token` uses a key of its own for its one
+ * request. A stolen DPoP-bound token is useless without that key.
+ *
+ * Every token request then carries a `DPoP` header, a proof JWT (header `typ` `dpop+jwt`,
+ * `alg`, `jwk` with the public key only; claims a unique `jti`, `htm` `POST`, `htu` the
+ * token URL without query and fragment, `iat`). Whether the token is bound is the server's
+ * word: `token_type` `DPoP` in its answer. A bound token's header is `DPoP <token>`
+ * (`oauth2cc_client_authorization_header`), and `oauth2cc_client_get` / `_request` send it
+ * with a fresh proof that also carries `ath` (the token's SHA-256); for requests sent by
+ * other means, `oauth2cc_client_dpop_proof` makes the `DPoP` header's value. A server that
+ * ignores the proof and answers `Bearer` gets plain Bearer use, no proofs (logged at INFO).
+ *
+ * Nonces (RFC 9449 §8, §9): a token endpoint's 400 `use_dpop_nonce` with a `DPoP-Nonce`
+ * header, or a resource server's 401 `WWW-Authenticate: DPoP error="use_dpop_nonce"` with
+ * one, is answered by sending the request once more with that nonce in a new proof (and, at
+ * the token endpoint, a freshly signed client assertion; a refusal repeated is the status).
+ * The newest nonce is remembered per origin (scheme, host, port), taken from a `DPoP-Nonce`
+ * on any answer, 200 included. With the API's 401 rule a request makes at most three
+ * attempts. Off also forgets a key set with `oauth2cc_config_set_dpop_key_file`; on keeps
+ * it. With a fresh key per client, the cache file and the shared cache are not used: a
+ * token bound to a key no other process has is of no use to them (with a key file they
+ * are). Returns `OK` or `INVALID_ARGUMENT` (NULL config).
+ *
+ * Example:
+ * ```c
+ * oauth2cc_config_set_dpop(config, 1);
+ * oauth2cc_client_new(config, &client);
+ * oauth2cc_client_get(client, "https://api.example/v1/items", &response);
+ * // or, for a request made with another HTTP library:
+ * oauth2cc_client_authorization_header(client, auth, sizeof auth, NULL); // "DPoP ..."
+ * oauth2cc_client_dpop_proof(client, "GET", "https://api.example/v1/items", NULL,
+ *                            proof, sizeof proof, NULL);             // the DPoP header
+ * ```
+ *
+ * # Safety
+ * `config` is NULL or a live config not used by another thread.
+ */
+enum oauth2cc_status oauth2cc_config_set_dpop(struct oauth2cc_config *config, int enabled);
+
+/**
+ * Turns DPoP on (see `oauth2cc_config_set_dpop`) with the key pair in the PEM file at
+ * `path`, read now, instead of a fresh key per client: PKCS#8 (RSA, P-256, P-384, Ed25519),
+ * PKCS#1 RSA or SEC1 EC, not encrypted. The proof algorithm follows the key: RSA signs
+ * PS256, P-256 ES256, P-384 ES384, Ed25519 EdDSA (RFC 8037). ES256 is the algorithm every
+ * DPoP server accepts; PS256, ES384 and EdDSA work where the server allows them (its
+ * `dpop_signing_alg_values_supported`). Every client of the config proves the same key, so
+ * tokens stay bound to it across restarts (with a cache file, for instance).
+ *
+ * The key is kept in memory wiped when the last config or client holding it is freed, and
+ * never appears in a message. Returns `OK`, `INVALID_ARGUMENT` (NULL or non-UTF-8
+ * arguments, an empty path) or `CONFIG` naming the file and the reason (unreadable, not a
+ * key, encrypted, an RSA key under 2048 bits).
+ *
+ * # Safety
+ * `config` is NULL or a live config not used by another thread; `path` NULL or NUL-terminated.
+ */
+enum oauth2cc_status oauth2cc_config_set_dpop_key_file(struct oauth2cc_config *config,
+                                                       const char *path);
 
 /**
  * Frees a config and wipes its secret. NULL is a no-op. Must not be called twice on the

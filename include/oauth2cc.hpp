@@ -370,6 +370,29 @@ class Config : public detail::Owner<oauth2cc_config, oauth2cc_config_free> {
   Config &set_jwt_audience(std::string_view audience) {
     return set_text(oauth2cc_config_set_jwt_audience, audience, "audience");
   }
+  /**
+   * The JWT bearer grant (RFC 7523 §2.1): an assertion signed with the private key is the
+   * grant; "sub" = `subject` (empty: the client id). No client authentication is added
+   * unless a secret, an assertion file or an explicit auth style asks for it.
+   */
+  Config &set_jwt_bearer(std::string_view subject = {}) {
+    const std::string sub = detail::c_str(subject, "subject");
+    return call(oauth2cc_config_set_jwt_bearer, subject.empty() ? nullptr : sub.c_str());
+  }
+  /**
+   * A client assertion someone else made (a Kubernetes service-account token, Entra
+   * workload identity's federated token) in the file at `path`, read at every token request;
+   * it replaces the secret. Empty removes it.
+   */
+  Config &set_client_assertion_file(std::string_view path) {
+    return set_text(oauth2cc_config_set_client_assertion_file, path, "path");
+  }
+  /** DPoP (RFC 9449) on, with a fresh P-256 key per client, or off. */
+  Config &set_dpop(bool enabled = true) { return call(oauth2cc_config_set_dpop, enabled ? 1 : 0); }
+  /** DPoP with the PEM key pair in `path` (RSA: PS256, P-256: ES256, P-384: ES384, Ed25519). */
+  Config &set_dpop_key_file(std::string_view path) {
+    return set_text(oauth2cc_config_set_dpop_key_file, path, "path");
+  }
 
   // native_handle() and release(): from detail::Owner.
 
@@ -563,6 +586,28 @@ class Client : public detail::Owner<oauth2cc_client, oauth2cc_client_free> {
   /** The same into the caller's buffer (snprintf rules): the hot path, no allocation. */
   oauth2cc_status authorization_header(char *buf, std::size_t buf_len, std::size_t *needed) noexcept {
     return oauth2cc_client_authorization_header(native_handle(), buf, buf_len, needed);
+  }
+  /**
+   * The DPoP header's value for one request with a DPoP-bound token (authorization_header()
+   * then says "DPoP <token>"): a fresh proof for `method` and `url`, `ath` over
+   * `access_token` (empty: the client's current token). Throws Status::Config when DPoP is
+   * off. Make one per request.
+   */
+  std::string dpop_proof(std::string_view method, std::string_view url,
+                         std::string_view access_token = {}) {
+    const std::string m = detail::c_str(method, "method");
+    const std::string u = detail::c_str(url, "url");
+    const detail::SecretCopy token(access_token, "access_token");
+    const char *t = access_token.empty() ? nullptr : token.c_str();
+    std::size_t needed = 0;
+    const oauth2cc_status first =
+        oauth2cc_client_dpop_proof(native_handle(), m.c_str(), u.c_str(), t, nullptr, 0, &needed);
+    if (first != OAUTH2CC_STATUS_BUFFER_TOO_SMALL) detail::check(first);
+    std::string value(needed + 1, '\0');
+    detail::check(oauth2cc_client_dpop_proof(native_handle(), m.c_str(), u.c_str(), t,
+                                             value.data(), value.size(), &needed));
+    value.resize(needed);
+    return value;
   }
   /** The client's counters now. */
   oauth2cc_client_stats stats() const {

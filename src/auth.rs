@@ -12,6 +12,7 @@ use crate::client_cert::ClientCertificate;
 use crate::error::{Error, Result};
 use crate::form::{form_pair, percent_encode_into};
 use crate::jwt::{self, JwtAlgorithm, PrivateKey, Signer};
+use crate::jwt_bearer::JwtBearer;
 use crate::secret::{Secret, Text, WipedString};
 
 /// Declares [`AuthStyle`] and its table (name and C number per method) in one place, so that
@@ -110,6 +111,10 @@ pub(crate) struct ClientAuth {
     jwt_algorithm: Option<JwtAlgorithm>,
     jwt_audience: Option<Text>,
     certificate: Option<Arc<ClientCertificate>>,
+    /// The JWT bearer grant (RFC 7523 §2.1) instead of client credentials.
+    jwt_bearer: Option<JwtBearer>,
+    /// A client assertion made by someone else, read from this file at every request.
+    assertion_file: Option<Arc<std::path::Path>>,
 }
 
 impl std::fmt::Debug for ClientAuth {
@@ -125,6 +130,8 @@ impl std::fmt::Debug for ClientAuth {
             .field("jwt_algorithm", &self.jwt_algorithm)
             .field("jwt_audience", &self.jwt_audience)
             .field("certificate", &self.certificate)
+            .field("jwt_bearer", &self.jwt_bearer)
+            .field("assertion_file", &self.assertion_file)
             .finish()
     }
 }
@@ -138,11 +145,15 @@ impl ClientAuth {
         }
     }
 
-    /// The style in use: the one set; else private_key_jwt with a private key; else
-    /// tls_client with a client certificate and no secret; else basic.
+    /// The style in use: the one set; else private_key_jwt with an assertion file; else basic
+    /// with the JWT bearer grant (added only with a secret, see [`ClientAuth::authenticates`]);
+    /// else private_key_jwt with a private key; else tls_client with a client certificate and
+    /// no secret; else basic.
     pub(crate) fn style(&self) -> AuthStyle {
         match (self.style, &self.private_key) {
             (Some(style), _) => style,
+            (None, _) if self.assertion_file.is_some() => AuthStyle::PrivateKeyJwt,
+            (None, _) if self.jwt_bearer.is_some() => AuthStyle::Basic,
             (None, Some(_)) => AuthStyle::PrivateKeyJwt,
             (None, None) if self.certificate.is_some() && self.client_secret.is_none() => {
                 AuthStyle::TlsClient
@@ -214,6 +225,71 @@ impl ClientAuth {
         self.jwt_audience = audience;
     }
 
+    /// Whether a token request carries client authentication: always, except with the JWT
+    /// bearer grant, where the assertion is the grant and authentication is added only when
+    /// a client secret, an assertion file or an explicit auth style asks for it.
+    pub(crate) fn authenticates(&self) -> bool {
+        self.jwt_bearer.is_none()
+            || self.style.is_some()
+            || self.client_secret.is_some()
+            || self.assertion_file.is_some()
+    }
+
+    pub(crate) fn jwt_bearer(&self) -> Option<&JwtBearer> {
+        self.jwt_bearer.as_ref()
+    }
+
+    pub(crate) fn set_jwt_bearer(&mut self, bearer: Option<JwtBearer>) {
+        self.jwt_bearer = bearer;
+    }
+
+    pub(crate) fn assertion_file(&self) -> Option<&std::path::Path> {
+        self.assertion_file.as_deref()
+    }
+
+    /// The file whose JWT is the client assertion (read at each request); `None`: none.
+    pub(crate) fn set_assertion_file(&mut self, path: Option<&std::path::Path>) {
+        self.assertion_file = path.map(Arc::from);
+    }
+
+    /// The grant's own assertion (the JWT bearer grant), signed afresh for a request to `url`
+    /// at `now`; `None` for client credentials. `scope` goes in a claim when the grant says so.
+    pub(crate) fn grant_assertion(
+        &self,
+        client_id: &str,
+        url: &str,
+        now: SystemTime,
+        scope: Option<&str>,
+    ) -> Result<Option<WipedString>> {
+        let Some(bearer) = &self.jwt_bearer else {
+            return Ok(None);
+        };
+        let key = self
+            .private_key()
+            .or(self.certificate().map(ClientCertificate::key))
+            .ok_or_else(|| {
+                Error::config(
+                    "the JWT bearer grant needs a private key \
+                     (set_private_key_file or set_private_key_pem)",
+                )
+            })?;
+        let alg = key.algorithm(self.jwt_algorithm.filter(|a| *a != JwtAlgorithm::HS256))?;
+        let jti = jwt::random_jti()?;
+        jwt::assertion(
+            Signer::Key(key, alg),
+            &jwt::Claims {
+                client_id,
+                audience: self.jwt_audience().unwrap_or(url),
+                issued_at: now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+                jti: &jti,
+                thumbprints: None,
+                subject: bearer.subject.as_ref().map(Text::as_str),
+                scope: scope.filter(|_| bearer.scope_in_assertion),
+            },
+        )
+        .map(Some)
+    }
+
     /// The client secret, or CONFIG: `style` needs one and the config has none.
     fn secret(&self, style: AuthStyle) -> Result<&str> {
         self.client_secret
@@ -252,7 +328,10 @@ impl ClientAuth {
                 headers.push(("Authorization", basic_authorization(client_id, secret)));
             }
             AuthStyle::PrivateKeyJwt | AuthStyle::ClientSecretJwt => {
-                let assertion = self.assertion(style, client_id, url, now)?;
+                let assertion = match (&self.assertion_file, style) {
+                    (Some(path), AuthStyle::PrivateKeyJwt) => crate::assertion_file::read(path)?,
+                    _ => self.assertion(style, client_id, url, now)?,
+                };
                 reserve_form(
                     body,
                     &[
@@ -318,6 +397,8 @@ impl ClientAuth {
                 issued_at,
                 jti: &jti,
                 thumbprints: self.certificate().map(ClientCertificate::thumbprints),
+                subject: None,
+                scope: None,
             },
         )
     }

@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 use crate::cache_file::CacheFile;
 use crate::config::{AuthStyle, Config};
 use crate::discovery::Discovery;
+use crate::dpop::Dpop;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fetch::TokenEndpoint;
 use crate::hooks::{
@@ -56,11 +57,13 @@ pub fn request_token(config: &Config) -> Result<Token> {
     let hooks = Hooks::new(config.log.clone());
     let transport = Transport::new(config, &hooks)?;
     let discovery = Discovery::default();
+    let dpop = config.dpop.as_ref().map(Dpop::new).transpose()?;
     let endpoint = TokenEndpoint {
         config,
         transport: &transport,
         hooks: &hooks,
         discovery: &discovery,
+        dpop: dpop.as_ref(),
     };
     endpoint.fetch(config.auth_style()).map(|(token, _)| token)
 }
@@ -92,6 +95,8 @@ struct Inner {
     state: State,
     /// The issuer's metadata, fetched at the first token request when the config names one.
     discovery: Discovery,
+    /// DPoP (RFC 9449): this client's key and the servers' nonces, when the config asks.
+    dpop: Option<Dpop>,
 }
 
 /// What a background refresh came to (see `background`).
@@ -294,14 +299,21 @@ impl Client {
     pub(crate) fn with_hooks(config: &Config, hooks: Hooks) -> Result<Client> {
         crate::fork::watch();
         let transport = Transport::new(config, &hooks)?;
-        let cache_file = config.cache_file().map(|p| CacheFile::new(p, config));
+        // A DPoP key made for this client alone: no other process (nor a later one) has it,
+        // so a token bound to it is of no use to them; the caches are not used.
+        let own_key = matches!(config.dpop, Some(crate::dpop::DpopKey::Generated));
+        let cache_file = config
+            .cache_file()
+            .filter(|_| !own_key)
+            .map(|p| CacheFile::new(p, config));
         let inner = Inner {
             config: config.clone(),
             hooks,
             cache_file,
-            shared_cache: SharedCache::new(config),
+            shared_cache: SharedCache::new(config).filter(|_| !own_key),
             state: State::new(crate::fork::generation(), transport),
             discovery: Discovery::default(),
+            dpop: config.dpop.as_ref().map(Dpop::new).transpose()?,
         };
         if let Some(token) = inner.load_cache_file() {
             inner
@@ -450,6 +462,31 @@ impl Client {
         }
     }
 
+    /// A DPoP proof (RFC 9449) for a request of `method` to `url` with `access_token` (its
+    /// `ath`; `None`: the client's current token, refreshed as [`Client::token`] does) and
+    /// the newest nonce known for the URL's origin. CONFIG when DPoP is off.
+    pub fn dpop_proof(
+        &self,
+        method: &str,
+        url: &str,
+        access_token: Option<&str>,
+    ) -> Result<crate::secret::WipedString> {
+        let dpop = self.inner.dpop.as_ref().ok_or_else(|| {
+            Error::config("DPoP is off for this client (oauth2cc_config_set_dpop)")
+        })?;
+        ApiRequest::new(method, url, &[], &[])?;
+        let now = self.inner.hooks.clock.system_now();
+        match access_token {
+            Some(token) => dpop.proof(method, url, Some(token), now),
+            None => dpop.proof(
+                method,
+                url,
+                Some(self.token()?.access_token().expose()),
+                now,
+            ),
+        }
+    }
+
     /// GETs `url` with the token: [`Client::request`] with no headers and no body.
     pub fn get(&self, url: &str) -> Result<HttpResponse> {
         self.request("GET", url, &[], &[])
@@ -476,7 +513,11 @@ impl Client {
         check_url(url, "url")?;
         let request = ApiRequest::new(method, url, headers, body)?;
         let token = self.token()?;
-        let response = self.inner.send_authorized(&request, &token)?;
+        let mut response = self.inner.send_authorized(&request, &token)?;
+        if self.inner.dpop_nonce_retry(&request, &token, &response) {
+            // RFC 9449 §9: the resource server wants its nonce in the proof; once.
+            response = self.inner.send_authorized(&request, &token)?;
+        }
         if !is_token_rejected(&response) {
             return Ok(response);
         }
@@ -530,6 +571,7 @@ impl Inner {
             transport: self.state().transport(),
             hooks: &self.hooks,
             discovery: &self.discovery,
+            dpop: self.dpop.as_ref(),
         }
     }
 
@@ -797,6 +839,7 @@ impl Inner {
             transport: state.transport(),
             hooks: &self.hooks,
             discovery: &self.discovery,
+            dpop: self.dpop.as_ref(),
         };
         let (fetched, used) = endpoint.fetch(self.auth_style(state))?;
         if self.config.auth_style() == AuthStyle::Auto {
@@ -835,14 +878,30 @@ impl Inner {
         }
     }
 
-    /// Sends `request` with `token` in the `Authorization` header.
+    /// Sends `request` with `token` in the `Authorization` header (and, for a DPoP-bound
+    /// token, a fresh proof in `DPoP`; a `DPoP-Nonce` answered is remembered).
     fn send_authorized(&self, request: &ApiRequest<'_>, token: &Token) -> Result<HttpResponse> {
         let authorization = token.authorization_header();
-        let mut headers = Vec::with_capacity(request.headers.len() + 1);
+        let proof = match self.bound_dpop(token) {
+            Some(dpop) => Some(dpop.proof(
+                request.method,
+                request.url,
+                Some(token.access_token().expose()),
+                self.hooks.clock.system_now(),
+            )?),
+            None => None,
+        };
+        let mut headers = Vec::with_capacity(request.headers.len() + 2);
         headers.extend_from_slice(request.headers);
         headers.push(("Authorization", authorization.as_str()));
+        if let Some(proof) = &proof {
+            // The proof is the library's: a caller's own DPoP header would be a second one.
+            headers.retain(|(name, _)| !name.eq_ignore_ascii_case("dpop"));
+            headers.push(("DPoP", proof.as_str()));
+        }
         let deadline = self.hooks.clock.now() + self.config.timeout();
-        self.state()
+        let response = self
+            .state()
             .transport()
             .send(&Request {
                 method: request.method,
@@ -856,7 +915,40 @@ impl Inner {
                 self.endpoint()
                     .redact(e)
                     .redact(&[token.access_token().expose()])
-            })
+            });
+        if let (Some(dpop), Ok(response)) = (&self.dpop, &response) {
+            dpop.remember_nonce(request.url, response.header("dpop-nonce"));
+        }
+        response
+    }
+
+    /// The client's DPoP state when `token` is bound to it (`token_type` DPoP).
+    fn bound_dpop(&self, token: &Token) -> Option<&Dpop> {
+        self.dpop
+            .as_ref()
+            .filter(|_| token.token_type().as_str() == "DPoP")
+    }
+
+    /// Whether `response` to `request` with `token` asks for a DPoP nonce this client now
+    /// has (a bound token, a 401 `use_dpop_nonce` challenge): then it is sent once more.
+    fn dpop_nonce_retry(
+        &self,
+        request: &ApiRequest<'_>,
+        token: &Token,
+        response: &HttpResponse,
+    ) -> bool {
+        let retry = self.bound_dpop(token).is_some_and(|dpop| {
+            crate::dpop::resource_wants_nonce(response) && dpop.nonce_for(request.url).is_some()
+        });
+        if retry {
+            self.hooks.log(LogLevel::Debug, || {
+                format!(
+                    "{} {} asked for a DPoP nonce: sending again with it",
+                    request.method, request.url
+                )
+            });
+        }
+        retry
     }
 }
 

@@ -89,6 +89,11 @@ const ENV_KEYS: &[(&str, VarKind)] = &[
     ("client_certificate_file", VarKind::Text),
     ("client_certificate_key_file", VarKind::Text),
     ("issuer", VarKind::Text),
+    ("jwt_bearer", VarKind::Bool),
+    ("jwt_bearer_subject", VarKind::Text),
+    ("client_assertion_file", VarKind::Text),
+    ("dpop", VarKind::Bool),
+    ("dpop_key_file", VarKind::Text),
 ];
 
 /// The environment variable of a JSON key: `timeout_ms` -> `OAUTH2CC_TIMEOUT_MS`.
@@ -139,6 +144,8 @@ pub struct Config {
     pub(crate) background_refresh: bool,
     pub(crate) max_response_bytes: usize,
     pub(crate) issuer: Option<Text>,
+    /// DPoP (RFC 9449): the key clients prove possession of; `None`: off.
+    pub(crate) dpop: Option<crate::dpop::DpopKey>,
 }
 
 impl fmt::Debug for Config {
@@ -170,6 +177,7 @@ impl fmt::Debug for Config {
             .field("background_refresh", &self.background_refresh)
             .field("max_response_bytes", &self.max_response_bytes)
             .field("issuer", &self.issuer)
+            .field("dpop", &self.dpop)
             .finish()
     }
 }
@@ -248,6 +256,7 @@ impl Config {
             background_refresh: false,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             issuer: None,
+            dpop: None,
         })
     }
 
@@ -257,8 +266,10 @@ impl Config {
     /// (object of strings), `timeout_ms`, `connect_timeout_ms`, `user_agent`, `ca_file`,
     /// `proxy`, `expiry_leeway`, `max_retries`, `retry_max_wait_ms`, `cache_file`,
     /// `max_response_bytes`, `private_key_file`, `private_key_pem`, `private_key_id`,
-    /// `jwt_algorithm`, `jwt_audience`, `shared_cache`. `client_secret` may be left out when
-    /// a private key is given. An unknown key is an error naming it. A relative `ca_file` or
+    /// `jwt_algorithm`, `jwt_audience`, `shared_cache`, `jwt_bearer`, `jwt_bearer_subject`,
+    /// `client_assertion_file`, `dpop`, `dpop_key_file`. `client_secret` may be left out when
+    /// a private key, a certificate or an assertion file is given. A Google service-account
+    /// key file (`"type": "service_account"`) is read as the JWT bearer grant. An unknown key is an error naming it. A relative `ca_file` or
     /// `cache_file` is taken relative to the configuration file's folder.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Config> {
         let path = path.as_ref();
@@ -270,6 +281,9 @@ impl Config {
     /// [`Config::from_file`] on bytes already read: the same keys and checks, with a relative
     /// `ca_file` or `cache_file` taken relative to `base`. Messages do not name a file.
     pub fn from_json_bytes(bytes: &[u8], base: &Path) -> Result<Config> {
+        if crate::jwt_bearer::is_service_account(bytes) {
+            return Config::from_service_account(bytes);
+        }
         let file: ConfigFile =
             serde_json::from_slice(bytes).map_err(|e| Error::config(json_error_message(&e)))?;
         file.into_config(base)
@@ -300,14 +314,31 @@ impl Config {
             fields.insert((*key).to_string(), env_value(&name, *kind, raw)?);
         }
         if !fields.contains_key("client_id") {
-            return Err(Error::config(
-                "environment variable OAUTH2CC_CLIENT_ID is not set",
-            ));
+            if let Some(azure) = crate::assertion_file::azure_workload_identity(&var)? {
+                for (key, value) in azure {
+                    // An OAUTH2CC_ variable set beside them wins (OAUTH2CC_TOKEN_URL).
+                    fields.entry(key).or_insert(value);
+                }
+            } else if let Some(path) =
+                var("GOOGLE_APPLICATION_CREDENTIALS").filter(|p| !p.is_empty())
+            {
+                let mut c = Config::from_file(&path)
+                    .map_err(|e| e.context("GOOGLE_APPLICATION_CREDENTIALS: "))?;
+                c.set_scope(var("OAUTH2CC_SCOPE").as_deref())?;
+                return Ok(c);
+            } else {
+                return Err(Error::config(
+                    "environment variable OAUTH2CC_CLIENT_ID is not set (nor AZURE_CLIENT_ID, \
+                     AZURE_TENANT_ID and AZURE_FEDERATED_TOKEN_FILE, nor \
+                     GOOGLE_APPLICATION_CREDENTIALS)",
+                ));
+            }
         }
         let keyed = [
             "private_key_file",
             "private_key_pem",
             "client_certificate_file",
+            "client_assertion_file",
         ]
         .iter()
         .any(|k| fields.contains_key(*k));
@@ -564,6 +595,111 @@ impl Config {
         };
         self.auth.set_jwt_audience(audience);
         Ok(())
+    }
+
+    // --- The JWT bearer grant and client assertions from a file (issue 23) ---
+
+    /// Uses the JWT bearer grant (RFC 7523 §2.1) instead of client credentials:
+    /// `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer` and an `assertion` signed
+    /// with the private key at each request: `iss` = client id, `sub` = `subject` (the client
+    /// id when `None` or empty), `aud` = the JWT audience when set, else the token URL, `iat`,
+    /// `exp` (60 s later), a fresh `jti`, `kid` = the key's id. The scope travels in the form.
+    /// No client authentication is added unless a client secret, an assertion file or an
+    /// explicit auth style asks for it. A request without a private key is CONFIG.
+    pub fn set_jwt_bearer(&mut self, subject: Option<&str>) -> Result<()> {
+        let subject = match subject.filter(|s| !s.is_empty()) {
+            Some(s) => Some(text(s, "jwt bearer subject")?),
+            None => None,
+        };
+        self.auth.set_jwt_bearer(Some(crate::jwt_bearer::JwtBearer {
+            subject,
+            scope_in_assertion: false,
+        }));
+        Ok(())
+    }
+
+    /// Whether the JWT bearer grant is used, and its subject when one is set.
+    pub fn jwt_bearer(&self) -> Option<Option<&str>> {
+        self.auth
+            .jwt_bearer()
+            .map(|b| b.subject.as_ref().map(Text::as_str))
+    }
+
+    /// Authenticates with a client assertion someone else made (a Kubernetes service-account
+    /// token, Entra workload identity's federated token): `client_assertion_type=urn:ietf:
+    /// params:oauth:client-assertion-type:jwt-bearer`, `client_assertion` = the file's text,
+    /// trimmed, read at every token request (the platform rotates it), and `client_id`. It
+    /// replaces the secret for authentication unless another auth style is set explicitly.
+    /// Nothing is read now: a missing, empty or malformed file is CONFIG at the request.
+    /// `None` or empty: no file.
+    pub fn set_client_assertion_file(&mut self, path: Option<&str>) -> Result<()> {
+        self.auth
+            .set_assertion_file(path.filter(|p| !p.is_empty()).map(Path::new));
+        Ok(())
+    }
+
+    /// The client assertion file, if one is set.
+    pub fn client_assertion_file(&self) -> Option<&Path> {
+        self.auth.assertion_file()
+    }
+
+    /// A config from a Google service-account key file's JSON (`"type": "service_account"`):
+    /// client id = `client_email`, the JWT bearer grant with `iss` = `sub` = `client_email`,
+    /// `aud` = the token URL = `token_uri`, `kid` = `private_key_id`, RS256 with
+    /// `private_key`, and the scope in a `scope` claim.
+    fn from_service_account(bytes: &[u8]) -> Result<Config> {
+        let account = crate::jwt_bearer::ServiceAccount::parse(bytes)?;
+        let email = account.client_email.as_deref().unwrap_or_default();
+        let mut c = Config::with_optional_secret(email, None)
+            .map_err(|e| e.context("service-account key file: client_email: "))?;
+        c.set_token_url(
+            account
+                .token_uri
+                .as_deref()
+                .unwrap_or(crate::jwt_bearer::GOOGLE_TOKEN_URI),
+        )?;
+        let pem = account.private_key.as_deref().map_or("", String::as_str);
+        let key = crate::jwt::PrivateKey::from_pem(
+            pem.as_bytes(),
+            "the service account's private_key".into(),
+            account.private_key_id.as_deref().filter(|k| !k.is_empty()),
+        )?;
+        c.auth.set_private_key(key)?;
+        c.set_jwt_algorithm(Some("RS256"))?;
+        c.auth.set_jwt_bearer(Some(crate::jwt_bearer::JwtBearer {
+            subject: None,
+            scope_in_assertion: true,
+        }));
+        Ok(c)
+    }
+
+    // --- DPoP (RFC 9449) ---
+
+    /// Turns DPoP on (a fresh P-256 key per client, ES256) or off. Setting it off also drops
+    /// a key set by [`Config::set_dpop_key_file`]; setting it on keeps that key. A client
+    /// with a key of its own uses neither the cache file nor the shared cache.
+    pub fn set_dpop(&mut self, enabled: bool) {
+        self.dpop = match (enabled, self.dpop.take()) {
+            (false, _) => None,
+            (true, Some(key)) => Some(key),
+            (true, None) => Some(crate::dpop::DpopKey::Generated),
+        };
+    }
+
+    /// DPoP with the key in a PEM file (read now): RSA (PS256), P-256 (ES256), P-384 (ES384)
+    /// or Ed25519 (EdDSA); turns DPoP on. CONFIG naming the file as for a private key.
+    pub fn set_dpop_key_file(&mut self, path: &str) -> Result<()> {
+        if path.is_empty() {
+            return Err(Error::invalid_argument("DPoP key path is empty"));
+        }
+        let key = crate::jwt::PrivateKey::from_file(Path::new(path), None)?;
+        self.dpop = Some(crate::dpop::DpopKey::File(std::sync::Arc::new(key)));
+        Ok(())
+    }
+
+    /// Whether DPoP is on.
+    pub fn dpop(&self) -> bool {
+        self.dpop.is_some()
     }
 
     // --- Discovery (RFC 8414, OpenID Connect Discovery) ---
@@ -863,6 +999,11 @@ struct ConfigFile {
     client_certificate_file: Option<PathBuf>,
     client_certificate_key_file: Option<PathBuf>,
     issuer: Option<String>,
+    jwt_bearer: Option<bool>,
+    jwt_bearer_subject: Option<String>,
+    client_assertion_file: Option<PathBuf>,
+    dpop: Option<bool>,
+    dpop_key_file: Option<PathBuf>,
 }
 
 impl ConfigFile {
@@ -942,11 +1083,25 @@ impl ConfigFile {
             }
         }
         c.set_issuer(self.issuer.as_deref())?;
-        let keyless = c.auth.private_key().is_none() && c.auth.certificate().is_none();
+        if self.jwt_bearer == Some(true) || self.jwt_bearer_subject.is_some() {
+            c.set_jwt_bearer(self.jwt_bearer_subject.as_deref())?;
+        }
+        if let Some(path) = &self.client_assertion_file {
+            c.set_client_assertion_file(Some(&base.join(path).to_string_lossy()))?;
+        }
+        if let Some(enabled) = self.dpop {
+            c.set_dpop(enabled);
+        }
+        if let Some(path) = &self.dpop_key_file {
+            c.set_dpop_key_file(&base.join(path).to_string_lossy())?;
+        }
+        let keyless = c.auth.private_key().is_none()
+            && c.auth.certificate().is_none()
+            && c.auth.assertion_file().is_none();
         if self.client_secret.is_none() && keyless {
             return Err(Error::config(
-                "missing field `client_secret` (a client without one needs private_key_file \
-                 or client_certificate_file)",
+                "missing field `client_secret` (a client without one needs private_key_file, \
+                 client_certificate_file or client_assertion_file)",
             ));
         }
         Ok(c)

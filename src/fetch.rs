@@ -25,6 +25,8 @@ pub(crate) struct TokenEndpoint<'a> {
     pub hooks: &'a Hooks,
     /// The issuer's metadata, when the config names an issuer (kept by the client).
     pub discovery: &'a Discovery,
+    /// The client's DPoP key and nonces, when the config turns DPoP on.
+    pub dpop: Option<&'a crate::dpop::Dpop>,
 }
 
 impl TokenEndpoint<'_> {
@@ -177,14 +179,57 @@ impl TokenEndpoint<'_> {
         result
     }
 
+    /// One token request; with DPoP, sent once more when the server asks for a nonce
+    /// (`use_dpop_nonce`, RFC 9449 §8) with a new proof and a fresh client assertion.
     fn request_once(&self, url: &str, style: AuthStyle, deadline: Instant) -> Result<Token> {
+        let Some(dpop) = self.dpop else {
+            return self.send_token_request(url, style, deadline, None);
+        };
+        let first = self.send_token_request(url, style, deadline, Some(dpop));
+        match first {
+            Err(e) if crate::dpop::wants_nonce(&e) && dpop.nonce_for(url).is_some() => {
+                self.hooks.log(LogLevel::Debug, || {
+                    format!("token endpoint {url} asked for a DPoP nonce: sending again with it")
+                });
+                Counters::add(&self.hooks.counters.token_requests);
+                self.send_token_request(url, style, deadline, Some(dpop))
+            }
+            Ok(token) => {
+                if token.token_type().as_str() != "DPoP" {
+                    self.hooks.log(LogLevel::Info, || {
+                        format!(
+                            "token endpoint {url} answered token_type {:?}, not DPoP: the \
+                             token is not bound, and is used without proofs",
+                            token.token_type().as_str()
+                        )
+                    });
+                }
+                Ok(token)
+            }
+            other => other,
+        }
+    }
+
+    fn send_token_request(
+        &self,
+        url: &str,
+        style: AuthStyle,
+        deadline: Instant,
+        dpop: Option<&crate::dpop::Dpop>,
+    ) -> Result<Token> {
         let clock = &*self.hooks.clock;
         let request = build_token_request(self.config, style, url, clock.system_now())?;
-        let headers: Vec<(&str, &str)> = request
+        let proof = dpop
+            .map(|d| d.proof("POST", url, None, clock.system_now()))
+            .transpose()?;
+        let mut headers: Vec<(&str, &str)> = request
             .headers
             .iter()
             .map(|(name, value)| (*name, value.as_str()))
             .collect();
+        if let Some(proof) = &proof {
+            headers.push(("DPoP", proof.as_str()));
+        }
         let response = self.transport.send(&Request {
             method: "POST",
             url,
@@ -193,6 +238,9 @@ impl TokenEndpoint<'_> {
             limit: MAX_TOKEN_RESPONSE_BYTES,
             deadline,
         })?;
+        if let Some(dpop) = dpop {
+            dpop.remember_nonce(url, response.header("dpop-nonce"));
+        }
         let reply = Reply {
             status: response.status,
             content_type: response.header("content-type"),
@@ -201,10 +249,12 @@ impl TokenEndpoint<'_> {
         };
         let token =
             parse_token_response(&reply, url, clock.system_now(), clock.now()).map_err(|e| {
-                match &request.assertion {
-                    Some(assertion) => e.redact(&[assertion.as_str()]),
-                    None => e,
-                }
+                let assertions: Vec<&str> = [&request.assertion, &request.grant_assertion]
+                    .into_iter()
+                    .flatten()
+                    .map(|a| a.as_str())
+                    .collect();
+                e.redact(&assertions)
             });
         // The body holds the access token: wipe it before its memory goes back to the
         // allocator (the Token keeps its own, wiped, copy).

@@ -51,12 +51,14 @@
 #![warn(missing_debug_implementations)]
 #![warn(missing_docs)]
 
+mod assertion_file;
 mod auth;
 mod cache_file;
 pub mod client;
 mod client_cert;
 pub mod config;
 mod discovery;
+mod dpop;
 pub mod error;
 mod fetch;
 #[allow(unsafe_code)]
@@ -66,6 +68,7 @@ mod fork;
 mod form;
 mod hooks;
 mod jwt;
+mod jwt_bearer;
 mod redis_url;
 pub mod secret;
 mod shared_cache;

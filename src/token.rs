@@ -29,6 +29,8 @@ pub struct TokenRequest {
     /// The client assertion in the body, if any: a credential for its minute, scrubbed from
     /// what the server echoes.
     pub(crate) assertion: Option<WipedString>,
+    /// The JWT bearer grant's assertion, if any: scrubbed likewise.
+    pub(crate) grant_assertion: Option<WipedString>,
 }
 
 impl std::fmt::Debug for TokenRequest {
@@ -41,10 +43,11 @@ impl std::fmt::Debug for TokenRequest {
     }
 }
 
-/// Builds the client-credentials request for one attempt of `style` ([`AuthStyle::Auto`]
-/// builds its first attempt, Basic), to be sent to `url` at `now` (a client assertion's
-/// default audience and `iat`). Body order: `grant_type`, `scope`, the extra params in the
-/// order added, then the credentials that travel in the body. Fails (CONFIG) when the
+/// Builds the token request (client credentials, or the JWT bearer grant when the config
+/// sets it) for one attempt of `style` ([`AuthStyle::Auto`] builds its first attempt,
+/// Basic), to be sent to `url` at `now` (an assertion's default audience and `iat`). Body
+/// order: `grant_type`, `scope`, the extra params in the order added, the JWT bearer grant's
+/// `assertion`, then the credentials that travel in the body. Fails (CONFIG) when the
 /// config lacks what `style` needs (a secret, a key) or an assertion cannot be signed.
 pub fn build_token_request(
     config: &Config,
@@ -52,13 +55,31 @@ pub fn build_token_request(
     url: &str,
     now: SystemTime,
 ) -> Result<TokenRequest> {
+    let client_id = config.client_id.expose();
+    let grant = config
+        .auth
+        .grant_assertion(client_id, url, now, config.scope())?;
     let mut body = WipedString::new(String::with_capacity(128));
-    form_pair(&mut body, "grant_type", "client_credentials");
-    if let Some(scope) = config.scope() {
+    let grant_type = match grant {
+        None => "client_credentials",
+        Some(_) => crate::jwt_bearer::GRANT_TYPE,
+    };
+    form_pair(&mut body, "grant_type", grant_type);
+    let scope_in_assertion = config
+        .auth
+        .jwt_bearer()
+        .is_some_and(|b| b.scope_in_assertion);
+    if let Some(scope) = config.scope().filter(|_| !scope_in_assertion) {
         form_pair(&mut body, "scope", scope);
     }
     for (name, value) in config.params() {
         form_pair(&mut body, name, value);
+    }
+    if let Some(assertion) = &grant {
+        // Room first (a JWT is not encoded): a body that grew while holding the assertion
+        // would free a copy of it unwiped.
+        body.reserve("&assertion=".len() + assertion.len());
+        form_pair(&mut body, "assertion", assertion);
     }
     let mut headers = vec![
         (
@@ -67,18 +88,18 @@ pub fn build_token_request(
         ),
         ("Accept", WipedString::new("application/json".into())),
     ];
-    let assertion = config.auth.apply(
-        style,
-        config.client_id.expose(),
-        url,
-        now,
-        &mut headers,
-        &mut body,
-    )?;
+    let assertion = if config.auth.authenticates() {
+        config
+            .auth
+            .apply(style, client_id, url, now, &mut headers, &mut body)?
+    } else {
+        None
+    };
     Ok(TokenRequest {
         headers,
         body,
         assertion,
+        grant_assertion: grant,
     })
 }
 
@@ -296,6 +317,9 @@ impl Token {
 fn normalize_token_type(t: &str) -> String {
     if t.is_empty() || t.eq_ignore_ascii_case("bearer") {
         "Bearer".into()
+    } else if t.eq_ignore_ascii_case("dpop") {
+        // RFC 9449 §5: a DPoP-bound token, used as `Authorization: DPoP <token>`.
+        "DPoP".into()
     } else if t.eq_ignore_ascii_case("mac") {
         "MAC".into()
     } else if t.eq_ignore_ascii_case("basic") {

@@ -1279,3 +1279,127 @@ fn any_method_log_lines_counters_and_the_header_hot_path() {
         outcome.report()
     );
 }
+
+/// `identities.c`: a client assertion file rotated under the client, the JWT bearer grant
+/// and DPoP through the C API, against endpoints that check each as a server would.
+#[test]
+fn service_identities() {
+    use support::assertions::{public_key_of, AssertionChecker};
+    use support::dpop::{Behaviour, DpopServer};
+
+    // Client assertions: shape, client_id, no secret, and no assertion seen before.
+    let assertions = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = assertions.clone();
+    let assertion_server = TestServer::start(move |request| {
+        let assertion = request.form_value("client_assertion").unwrap_or_default();
+        let mut seen = seen.lock().unwrap();
+        let well_formed = request.form_value("client_assertion_type").as_deref()
+            == Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+            && request.form_value("client_id").as_deref() == Some("entra-app")
+            && request.header("authorization").is_none()
+            && assertion.split('.').count() == 3;
+        if !well_formed || seen.contains(&assertion) {
+            return oauth_error(401, "invalid_client", "bad or replayed assertion");
+        }
+        seen.push(assertion);
+        token_response(&format!("tok-{}", seen.len()), "Bearer", Some(3600), None)
+    });
+    let dir = TempDir::new("identities");
+    let assertion_file = dir.path().join("token");
+
+    // The JWT bearer grant: the assertion verified with the client's registered key.
+    let checker = AssertionChecker::default();
+    let key = public_key_of("p256.pk8.pem", "ES256");
+    let refusals = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let bearer_refusals = refusals.clone();
+    let bearer_server = TestServer::start(move |request| {
+        let url = format!("http://{}/token", request.header("host").unwrap_or(""));
+        let checked = checker
+            .check_grant(
+                &request.form(),
+                "svc-client",
+                "user@example.com",
+                &key,
+                &url,
+            )
+            .and_then(|(header, _)| match header["kid"] == "kid-1" {
+                true => Ok(()),
+                false => Err(format!("kid {}", header["kid"])),
+            });
+        match checked {
+            Ok(()) => token_response(
+                "tok-user@example.com",
+                "Bearer",
+                Some(3600),
+                request.form_value("scope").as_deref(),
+            ),
+            Err(why) => {
+                bearer_refusals.lock().unwrap().push(why.clone());
+                oauth_error(400, "invalid_grant", &why)
+            }
+        }
+    });
+
+    let dpop = DpopServer::start(Behaviour::default());
+    let outcome = run_c_test(
+        "identities",
+        &[
+            (
+                "OAUTH2CC_TEST_ASSERTION_URL",
+                assertion_server.url("/token"),
+            ),
+            (
+                "OAUTH2CC_TEST_ASSERTION_FILE",
+                program_path(&assertion_file),
+            ),
+            ("OAUTH2CC_TEST_BEARER_URL", bearer_server.url("/token")),
+            ("OAUTH2CC_TEST_DPOP_BASE", base_url(&dpop.server)),
+            (
+                "OAUTH2CC_TEST_KEYS",
+                program_path(&manifest_dir().join("tests/data/keys")),
+            ),
+        ],
+    );
+    // Two assertions accepted (the replay refused), one grant (the keyless try sent nothing).
+    assert_eq!(assertions.lock().unwrap().len(), 2, "{}", outcome.report());
+    assert_eq!(assertion_server.request_count(), 3, "{}", outcome.report());
+    assert!(refusals.lock().unwrap().is_empty(), "{:?}", refusals.lock());
+    assert_eq!(bearer_server.request_count(), 1, "{}", outcome.report());
+    // Three DPoP clients (generated P-256, Ed25519, RSA): every proof passed, none refused.
+    assert!(
+        dpop.refusals().is_empty(),
+        "{:?}\n{}",
+        dpop.refusals(),
+        outcome.report()
+    );
+    let seen = dpop.seen.lock().unwrap();
+    let algs: Vec<&str> = seen
+        .token_proofs
+        .iter()
+        .map(|p| p.header["alg"].as_str().unwrap())
+        .collect();
+    assert_eq!(algs, ["ES256", "EdDSA", "PS256"]);
+    assert_eq!(seen.api_proofs.len(), 6);
+    // The proofs made for another HTTP library: htu without the query, ath over the token.
+    let proofs: Vec<&str> = outcome
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("proof "))
+        .collect();
+    assert_eq!(proofs.len(), 3, "{}", outcome.report());
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    for (proof, token) in proofs
+        .iter()
+        .zip(seen.bound.keys().collect::<BTreeSet<_>>())
+    {
+        let claims: serde_json::Value =
+            serde_json::from_slice(&b64.decode(proof.split('.').nth(1).unwrap()).unwrap()).unwrap();
+        assert_eq!(claims["htm"], "GET");
+        assert_eq!(claims["htu"], dpop.url("/api/items"));
+        let ath = b64.encode(ring::digest::digest(
+            &ring::digest::SHA256,
+            token.as_bytes(),
+        ));
+        assert_eq!(claims["ath"], ath, "{proof}");
+    }
+}

@@ -314,3 +314,103 @@ fn cpp_header_is_clean_in_later_standards_and_refuses_earlier_ones() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// `tests/cpp/identities_test.cpp`: DPoP, the client assertion file and the JWT bearer grant
+/// through oauth2cc.hpp. The DPoP server verifies every proof; the other endpoint checks
+/// the form of each grant and refuses a replayed assertion.
+#[test]
+fn cpp_identities() {
+    use base64::Engine as _;
+    use support::assertions::{public_key_of, AssertionChecker};
+    use support::dpop::{Behaviour, DpopServer};
+
+    let dpop = DpopServer::start(Behaviour::default());
+    let seen = std::sync::Mutex::new(Vec::<String>::new());
+    let checker = AssertionChecker::default();
+    let key = public_key_of("p256.pk8.pem", "ES256");
+    let server = TestServer::start(move |request: &Request| {
+        let url = format!(
+            "http://{}{}",
+            request.header("host").unwrap_or(""),
+            request.path()
+        );
+        match request.path() {
+            "/assertion" => {
+                let assertion = request.form_value("client_assertion").unwrap_or_default();
+                let mut seen = seen.lock().unwrap();
+                if request.form_value("client_id").as_deref() != Some("entra-app")
+                    || seen.contains(&assertion)
+                {
+                    return oauth_error(401, "invalid_client", "bad or replayed assertion");
+                }
+                seen.push(assertion);
+                let body = format!(
+                    r#"{{"access_token":"assertion-{}","token_type":"Bearer","expires_in":3600}}"#,
+                    seen.len()
+                );
+                Response::json(200, &body).into()
+            }
+            "/bearer" => {
+                match checker.check_grant(
+                    &request.form(),
+                    "svc-client",
+                    "user@example.com",
+                    &key,
+                    &url,
+                ) {
+                    Ok(_) => Response::json(
+                        200,
+                        r#"{"access_token":"bearer-user@example.com","token_type":"Bearer"}"#,
+                    )
+                    .into(),
+                    Err(why) => oauth_error(400, "invalid_grant", &why),
+                }
+            }
+            _ => Action::Respond(Response::new(404)),
+        }
+    });
+    let dir = support::TempDir::new("cpp-identities");
+    let exe = build_cxx("tests/cpp/identities_test.cpp", "cpp_identities_test");
+    let outcome = run_program(
+        &exe,
+        &[],
+        &[
+            (
+                "OAUTH2CC_TEST_DPOP_BASE",
+                format!("http://{}", dpop.server.addr()),
+            ),
+            (
+                "OAUTH2CC_TEST_IDENTITY_BASE",
+                format!("http://{}", server.addr()),
+            ),
+            (
+                "OAUTH2CC_TEST_KEY",
+                manifest_dir()
+                    .join("tests/data/keys/p256.pk8.pem")
+                    .display()
+                    .to_string(),
+            ),
+            (
+                "OAUTH2CC_TEST_ASSERTION_FILE",
+                dir.path().join("token").display().to_string(),
+            ),
+        ],
+    );
+    assert_success(&outcome);
+    assert!(dpop.refusals().is_empty(), "{:?}", dpop.refusals());
+    assert_eq!(dpop.seen.lock().unwrap().api_proofs.len(), 1);
+    let proof = outcome
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("proof "))
+        .expect("the program prints its proof");
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(proof.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["htu"], dpop.url("/api/items"));
+    assert!(claims["ath"].is_string());
+    assert_eq!(server.paths(), ["/assertion", "/assertion", "/bearer"]);
+}

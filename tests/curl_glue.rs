@@ -141,6 +141,7 @@ int main(int argc, char **argv) {
     if (argc > 5) {
         CURL *easy = curl_easy_init();
         status = oauth2cc_curl_perform(NULL, easy, NULL, &result);
+        status = oauth2cc_curl_perform_method(NULL, easy, "POST", NULL, &result);
         curl_easy_cleanup(easy);
     } else {
         status = oauth2cc_curl_perform(NULL, NULL, NULL, &result);
@@ -175,5 +176,47 @@ int main(int argc, char **argv) {
         assert!(outcome.status.success(), "{}", outcome.report());
         // INVALID_ARGUMENT (1) for the NULL client, *result untouched.
         assert_eq!(outcome.stdout, "1 0\n", "{}", outcome.report());
+    }
+}
+
+/// `curl_dpop.c`: the glue with a DPoP-bound token against a server that checks each proof.
+#[test]
+fn curl_perform_sends_dpop_proofs_for_a_bound_token() {
+    use support::dpop::{Behaviour, DpopServer};
+    if posix_only("curl_dpop") {
+        return;
+    }
+    assert_libcurl_dev();
+    let server = DpopServer::start(Behaviour::default());
+    let source = manifest_dir().join("tests/c/curl_dpop.c");
+    let exe = build_with(&c_harness::cc(), &curl_flags(C_FLAGS), &source, "curl_dpop");
+    let base = format!("http://{}", server.server.addr());
+    let outcome = run_program(&exe, &[], &[("OAUTH2CC_TEST_DPOP_BASE", base)]);
+    assert!(outcome.status.success(), "{}", outcome.report());
+    let seen = server.seen.lock().unwrap();
+    let methods: Vec<&str> = seen
+        .api_proofs
+        .iter()
+        .map(|p| p.claims["htm"].as_str().unwrap())
+        .collect();
+    assert_eq!(methods, ["GET", "GET", "POST"], "{}", outcome.report());
+    assert!(seen
+        .api_proofs
+        .iter()
+        .all(|p| p.claims["htu"] == server.url("/api/items")));
+    // The GET proof sent with the POST (and its retry after the 401): refused for its htm.
+    let refusals = seen.refusals.join("\n");
+    assert_eq!(seen.refusals.len(), 2, "{refusals}");
+    assert!(refusals.contains("htm \"GET\" for POST"), "{refusals}");
+    // No stale header got through: each API request had one Authorization, one DPoP.
+    for request in server.server.requests() {
+        assert!(
+            request.header_all("authorization").len() <= 1,
+            "{request:?}"
+        );
+        assert!(
+            !request.header_all("dpop").contains(&"stale"),
+            "{request:?}"
+        );
     }
 }

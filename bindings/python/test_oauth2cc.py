@@ -130,6 +130,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if request["headers"].get("authorization") not in known:
                 return self.send(401, {}, b'{"error":"invalid_token"}')
             return self.send(200, {}, json.dumps({"received": body.decode()}).encode())
+        if path == "/dpop-token":  # a DPoP-bound token for a request with a proof
+            if "dpop" not in request["headers"]:
+                return self.send(400, {}, b'{"error":"invalid_dpop_proof"}')
+            with self.server.lock:
+                self.server.issued += 1
+                body = {"access_token": f"dpop-{self.server.issued}", "token_type": "DPoP",
+                        "expires_in": 3600}
+            return self.send(200, {}, json.dumps(body).encode())
         if path == "/unauthorized":
             return self.send(401, {}, b'{"error":"invalid_client"}')
         if path == "/limited":
@@ -166,6 +174,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.send_header(name, value)
             self.end_headers()
             return self.wfile.write(body)
+        if self.path.startswith("/api/dpop"):  # echoes the DPoP-bound request's headers
+            ok = (auth or "").startswith("DPoP dpop-") and "dpop" in request["headers"]
+            body = json.dumps({"authorization": auth, "dpop": request["headers"].get("dpop")})
+            return self.send(200 if ok else 401, {}, body.encode())
         if self.path == "/api/never":
             return self.send(401, {}, b'{"error":"invalid_token"}')
         return self.send(404, {}, b"")
@@ -442,6 +454,84 @@ class KeyAuthTest(EndpointTestCase):
             with self.assertRaises(oauth2cc.ConfigError):
                 config.set_issuer("http://example.com")
             config.set_issuer(self.server.url("")).set_issuer(None)
+
+
+def jwt_parts(jwt):
+    """A compact JWT's decoded header and claims."""
+    decode = lambda p: json.loads(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4)))
+    parts = jwt.split(".")
+    return decode(parts[0]), decode(parts[1])
+
+
+class IdentityTest(EndpointTestCase):
+    KEYS = KeyAuthTest.KEYS
+
+    def test_dpop_bound_token_header_and_proofs(self):
+        import hashlib
+        with self.config("/dpop-token", dpop=True) as config:
+            with oauth2cc.Client(config) as client:
+                header = client.authorization_header()
+                self.assertTrue(header.startswith("DPoP dpop-"), header)
+                with self.server.lock:
+                    token_proof = [r for r in self.server.requests
+                                   if r["path"] == "/dpop-token"][-1]["headers"]["dpop"]
+                jwt_header, claims = jwt_parts(token_proof)
+                self.assertEqual(jwt_header["typ"], "dpop+jwt")
+                self.assertEqual(jwt_header["alg"], "ES256")
+                self.assertEqual(sorted(jwt_header["jwk"]), ["crv", "kty", "x", "y"])
+                self.assertEqual((claims["htm"], claims["htu"]),
+                                 ("POST", self.server.url("/dpop-token")))
+                response = client.get(self.server.url("/api/dpop?x=1"))
+                self.assertEqual(response.status, 200)
+                sent = json.loads(response.body)
+                _, claims = jwt_parts(sent["dpop"])
+                token = header[len("DPoP "):]
+                ath = base64.urlsafe_b64encode(hashlib.sha256(token.encode()).digest())
+                self.assertEqual(claims["ath"], ath.decode().rstrip("="))
+                self.assertEqual(claims["htu"], self.server.url("/api/dpop"))
+                proof = client.dpop_proof("PUT", self.server.url("/api/dpop"), token)
+                _, claims = jwt_parts(proof)
+                self.assertEqual(claims["htm"], "PUT")
+                self.assertEqual(claims["ath"], ath.decode().rstrip("="))
+        with self.config() as config:
+            config.set_dpop_key_file(os.path.join(self.KEYS, "ed25519.pk8.pem")).set_dpop(False)
+            with oauth2cc.Client(config) as client:
+                with self.assertRaises(oauth2cc.ConfigError):
+                    client.dpop_proof("GET", self.server.url("/api/dpop"))
+            with self.assertRaises(TypeError):
+                config.set_dpop(1)
+
+    def test_jwt_bearer_grant(self):
+        with self.config(secret=None) as config:
+            config.set_private_key_file(os.path.join(self.KEYS, "p256.pk8.pem"), "kid-1")
+            config.set_jwt_bearer("user@example.com").set_scope("api")
+            with self.assertRaises(oauth2cc.BadRequestError):  # the endpoint knows secrets
+                oauth2cc.request_token(config)
+        form = self.server.token_requests()[-1]["form"]
+        self.assertEqual(form["grant_type"], "urn:ietf:params:oauth:grant-type:jwt-bearer")
+        self.assertEqual(form["scope"], "api")
+        header, claims = jwt_parts(form["assertion"])
+        self.assertEqual(header["kid"], "kid-1")
+        self.assertEqual((claims["iss"], claims["sub"]), (CLIENT_ID, "user@example.com"))
+
+    def test_client_assertion_file_is_read_at_each_request(self):
+        import tempfile
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, "token")
+            with self.config(secret=None) as config:
+                config.set_client_assertion_file(path)
+                with self.assertRaises(oauth2cc.ConfigError) as caught:
+                    oauth2cc.request_token(config)
+                self.assertIn(path, str(caught.exception))
+                for jwt in ("eyJhbGciOiJSUzI1NiJ9.eyJuIjoxfQ.c2lnMQ",
+                            "eyJhbGciOiJSUzI1NiJ9.eyJuIjoyfQ.c2lnMg"):
+                    with open(path, "w") as f:
+                        f.write(jwt + "\n")
+                    with self.assertRaises(oauth2cc.BadRequestError):
+                        oauth2cc.request_token(config)
+                    form = self.server.token_requests()[-1]["form"]
+                    self.assertEqual(form["client_assertion"], jwt)
+                    self.assertEqual(form["client_id"], CLIENT_ID)
 
 
 class ClientTest(EndpointTestCase):

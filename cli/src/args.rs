@@ -11,7 +11,9 @@ Usage: oauth2cc [OPTIONS] COMMAND
 
 Commands:
   token       print the access token
-  header      print 'Authorization: Bearer <token>', for curl -H
+  header      print 'Authorization: Bearer <token>', for curl -H; a DPoP-bound
+              token (OAUTH2CC_DPOP=1) prints 'Authorization: DPoP <token>' and
+              a second line 'DPoP: <proof>' for --method and --url
   json        print the token response as JSON: access_token, token_type,
               expires_in, expires_at (unix seconds), scope (null when unknown)
   get URL     GET URL with the token and print the body (on a 401 the token is
@@ -23,6 +25,10 @@ Options:
                     instead of the environment
   --no-cache        do not keep the token in a cache file
   --timeout-ms MS   timeout of each request, in milliseconds (default 30000)
+  --method M        header: the method of the request the DPoP proof is for
+                    (default GET)
+  --url U           header: the URL of the request the DPoP proof is for
+                    (required when the token is DPoP-bound)
   -v, --verbose     get: print the HTTP status on stderr
   -f, --fail        get: exit 22 when the API answers 400 or more (the body is
                     still printed)
@@ -85,6 +91,9 @@ pub struct Options {
     pub timeout_ms: Option<u32>,
     pub verbose: bool,
     pub fail: bool,
+    /// `header`: the request a DPoP proof is made for.
+    pub method: Option<String>,
+    pub url: Option<String>,
 }
 
 /// What the command line asks for.
@@ -104,6 +113,8 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, String>
     let mut timeout_ms = None;
     let mut verbose = false;
     let mut fail = false;
+    let mut method = None;
+    let mut url = None;
     let mut only_words = false;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -146,6 +157,20 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, String>
             "--no-cache" => takes_no_value(&mut no_cache)?,
             "-v" | "--verbose" => takes_no_value(&mut verbose)?,
             "-f" | "--fail" => takes_no_value(&mut fail)?,
+            "--method" | "--url" => {
+                let text = match inline {
+                    Some(text) => text,
+                    None => args
+                        .next()
+                        .and_then(|a| a.into_string().ok())
+                        .ok_or(format!("{name} needs a value"))?,
+                };
+                *(if name == "--url" {
+                    &mut url
+                } else {
+                    &mut method
+                }) = Some(text);
+            }
             "--timeout-ms" => {
                 let text = match inline {
                     Some(text) => text,
@@ -186,6 +211,8 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, String>
         timeout_ms,
         verbose,
         fail,
+        method,
+        url,
     }))
 }
 
@@ -214,6 +241,10 @@ mod tests {
             }
         );
         assert!(o.verbose && o.no_cache && o.fail);
+        let o = options(&["header", "--method=POST", "--url", "https://api.example/x"]);
+        assert_eq!(o.command, Command::Header);
+        assert_eq!(o.method.as_deref(), Some("POST"));
+        assert_eq!(o.url.as_deref(), Some("https://api.example/x"));
         let o = options(&["token", "--config=/etc/c.json", "--timeout-ms", "250"]);
         assert_eq!(o.command, Command::Token);
         assert_eq!(o.config_file, Some(PathBuf::from("/etc/c.json")));
@@ -247,5 +278,6 @@ mod tests {
         assert!(err(&["token", "--timeout-ms", "0"]).contains("not a positive number"));
         assert!(err(&["token", "--timeout-ms=x"]).contains("not a positive number"));
         assert!(err(&["token", "--no-cache=1"]).contains("takes no value"));
+        assert!(err(&["header", "--url"]).contains("--url needs a value"));
     }
 }

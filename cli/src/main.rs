@@ -54,6 +54,23 @@ fn run(options: &Options) -> Result<(), Exit> {
             let mut line = String::from("Authorization: ");
             line.push_str(&token.authorization_header());
             line.push('\n');
+            if token.token_type().as_str() == "DPoP" {
+                // A bound token is useless without a proof for the request it goes with.
+                let Some(url) = options.url.as_deref() else {
+                    eprintln!(
+                        "oauth2cc: the token is DPoP-bound: header needs --url (and \
+                         --method unless GET) for its DPoP proof"
+                    );
+                    return Err(Exit::Usage);
+                };
+                let method = options.method.as_deref().unwrap_or("GET");
+                let proof = client
+                    .dpop_proof(method, url, Some(token.access_token().expose()))
+                    .map_err(report)?;
+                line.push_str("DPoP: ");
+                line.push_str(&proof);
+                line.push('\n');
+            }
             write_stdout(line.as_bytes())
         }
         Command::Json => {

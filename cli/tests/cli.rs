@@ -98,6 +98,14 @@ impl Env {
             .expect("run oauth2cc")
     }
 
+    /// Runs `sh -c script` (a script that calls curl) in this environment.
+    fn sh(&self, script: &str) -> Output {
+        self.command("sh")
+            .args(["-c", script])
+            .output()
+            .expect("run sh (and curl: apt-get install curl)")
+    }
+
     fn cache_dir(&self) -> std::path::PathBuf {
         self.cache_home.path().join("oauth2cc")
     }
@@ -172,11 +180,7 @@ fn curl_with_the_header_reaches_the_api() {
         "curl --silent --show-error --noproxy '*' -H \"$('{}' header)\" '{api}'",
         env!("CARGO_BIN_EXE_oauth2cc")
     );
-    let out = env
-        .command("sh")
-        .args(["-c", &script])
-        .output()
-        .expect("run sh (and curl: apt-get install curl)");
+    let out = env.sh(&script);
     assert_exit(&out, 0);
     assert_eq!(stdout(&out), r#"{"api":"Bearer tok-1"}"#);
     let api_requests: Vec<Request> = server
@@ -364,4 +368,94 @@ fn help_lists_the_commands_and_exit_codes() {
     // SAFETY: oauth2cc_version returns a static NUL-terminated string.
     let library = unsafe { std::ffi::CStr::from_ptr(oauth2cc::ffi::oauth2cc_version()) };
     assert_eq!(library.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
+}
+
+/// A DPoP token endpoint and API: `/token` issues `dpop-1`, `dpop-2`... as `token_type`
+/// DPoP; the API answers 200 only to `Authorization: DPoP <token>` with one `DPoP` proof
+/// whose claims name the request (`htm`, `htu` without the query) and carry `ath`.
+fn dpop_server() -> TestServer {
+    use base64::Engine as _;
+    let issued = Arc::new(AtomicUsize::new(0));
+    TestServer::start(move |request: &Request| {
+        let proof = request.header_all("dpop");
+        let claims = |proof: &str| -> Option<serde_json::Value> {
+            let part = proof.split('.').nth(1)?;
+            let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(part)
+                .ok()?;
+            serde_json::from_slice(&bytes).ok()
+        };
+        let Some(claims) = proof
+            .first()
+            .and_then(|p| claims(p))
+            .filter(|_| proof.len() == 1)
+        else {
+            return Response::json(400, r#"{"error":"invalid_dpop_proof"}"#).into();
+        };
+        let url = format!(
+            "http://{}{}",
+            request.header("host").unwrap_or(""),
+            request.path()
+        );
+        if claims["htm"] != request.method.as_str() || claims["htu"] != url.as_str() {
+            return Response::json(401, r#"{"error":"invalid_dpop_proof"}"#).into();
+        }
+        if request.path() == "/token" {
+            let n = issued.fetch_add(1, Ordering::SeqCst) + 1;
+            let body =
+                format!(r#"{{"access_token":"dpop-{n}","token_type":"DPoP","expires_in":3600}}"#);
+            return Response::json(200, &body).into();
+        }
+        let auth = request.header("authorization").unwrap_or("").to_owned();
+        let known = (1..=issued.load(Ordering::SeqCst)).any(|n| auth == format!("DPoP dpop-{n}"));
+        if !known || claims.get("ath").is_none() {
+            return Response::json(401, r#"{"error":"invalid_token"}"#).into();
+        }
+        Response::json(200, &serde_json::json!({ "api": auth }).to_string()).into()
+    })
+}
+
+#[test]
+fn header_prints_the_dpop_proof_line_for_a_bound_token() {
+    let server = dpop_server();
+    let mut env = Env::new("cli-dpop", &server.url("/token"));
+    env.vars.push(("OAUTH2CC_DPOP".into(), "yes".into()));
+    let api = server.url("/v1/items");
+
+    // Without --url a bound token's header cannot be complete: a usage error.
+    let out = env.run(&["header"]);
+    assert_exit(&out, 64);
+    assert!(stderr(&out).contains("--url"), "{}", stderr(&out));
+
+    let out = env.run(&[
+        "header",
+        "--method",
+        "POST",
+        "--url",
+        &format!("{api}?page=2"),
+    ]);
+    assert_exit(&out, 0);
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert_eq!(lines[0], "Authorization: DPoP dpop-2");
+    assert!(lines[1].starts_with("DPoP: ey"), "{text}");
+
+    // The two lines, as curl sends them, reach the API (a GET proof for a GET).
+    let script = format!(
+        "set -e; h=\"$('{bin}' header --url '{api}')\"; \
+         curl --silent --show-error --noproxy '*' -H \"$(echo \"$h\" | sed -n 1p)\" \
+         -H \"$(echo \"$h\" | sed -n 2p)\" '{api}'",
+        bin = env!("CARGO_BIN_EXE_oauth2cc")
+    );
+    let out = env.sh(&script);
+    assert_exit(&out, 0);
+    assert_eq!(stdout(&out), r#"{"api":"DPoP dpop-3"}"#);
+    // A key per process: a bound token is never cached for the next one (each run above
+    // fetched its own: dpop-1, dpop-2, dpop-3).
+    let cached = std::fs::read_dir(env.cache_dir()).map_or(0, |dir| dir.count());
+    assert_eq!(
+        cached, 0,
+        "a per-client DPoP key must not use the cache file"
+    );
 }

@@ -7,8 +7,8 @@ use super::authorization::{into_handle, oauth2cc_authorization};
 use super::config::oauth2cc_config;
 use super::response::{into_response_handle, oauth2cc_response};
 use super::{
-    arg_buf_mut, arg_bytes, arg_out, arg_ref, arg_str, arg_str_array, ffi_export, oauth2cc_status,
-    CBuf,
+    arg_buf_mut, arg_bytes, arg_opt_str, arg_out, arg_ref, arg_str, arg_str_array, ffi_export,
+    oauth2cc_status, write_c_buf, CBuf,
 };
 use crate::client::Client;
 use crate::client::{split_header_line, HeaderHit};
@@ -35,7 +35,7 @@ use crate::client::{split_header_line, HeaderHit};
 /// and may be used on both sides.
 ///
 /// Methods: `oauth2cc_client_token`, `_authorization_header`, `_invalidate`, `_get`,
-/// `_request`, `_get_stats`, `_free`.
+/// `_request`, `_dpop_proof`, `_get_stats`, `_free`.
 #[derive(Debug)]
 pub struct oauth2cc_client {
     inner: Client,
@@ -98,7 +98,10 @@ pub unsafe extern "C" fn oauth2cc_client_invalidate(client: *mut oauth2cc_client
 
 /// GETs `url` with `Authorization: Bearer <token>`. The URL must be `https://` (or `http://`
 /// to a loopback host). Any HTTP status is a success: read it with `oauth2cc_response_status`.
-/// On a 401 the token is invalidated, refreshed and the request retried once. The body is
+/// On a 401 the token is invalidated, refreshed and the request retried once. With DPoP
+/// (`oauth2cc_config_set_dpop`) and a DPoP-bound token, the header is `Authorization: DPoP
+/// <token>` with a fresh proof in `DPoP`, and a 401 `use_dpop_nonce` challenge is answered
+/// once with the server's nonce before the 401 rule (at most three attempts). The body is
 /// read up to the configured cap (default 16 MiB; larger is `INVALID_RESPONSE`). On success
 /// `*out` receives a response the caller frees with `oauth2cc_response_free`. Returns `OK`,
 /// `INVALID_ARGUMENT`, `CONFIG` (bad URL), any token status, `TIMEOUT`, `NETWORK`, `TLS` or
@@ -136,8 +139,12 @@ pub unsafe extern "C" fn oauth2cc_client_get(
 /// The 401 rule: on a 401 (or any status with `WWW-Authenticate: Bearer
 /// error="invalid_token"`), the token that was sent is invalidated, a new one is fetched and
 /// the request, body included, is sent once more; the second answer is returned whatever
-/// it is. A 403 (e.g. `insufficient_scope`) is returned as it is: a new token would carry the
-/// same rights. Timeout, response size cap and redirects (none followed) as for
+/// it is. With a DPoP-bound token, `DPoP` is the library's too (a caller's `DPoP` line is
+/// left out), a fresh proof per attempt;
+/// a 401 `WWW-Authenticate: DPoP error="use_dpop_nonce"` with a `DPoP-Nonce` is answered
+/// first by sending once more with that nonce (`oauth2cc_config_set_dpop`), so a request
+/// makes at most three attempts. A 403 (e.g. `insufficient_scope`) is returned as it is: a
+/// new token would carry the same rights. Timeout, response size cap and redirects (none followed) as for
 /// `oauth2cc_client_get`. On success `*out` receives a response the caller frees with
 /// `oauth2cc_response_free`. Returns `OK`, `INVALID_ARGUMENT`, `CONFIG` (bad URL), any token
 /// status, `TIMEOUT`, `NETWORK`, `TLS` or `INVALID_RESPONSE`.
@@ -173,7 +180,9 @@ pub unsafe extern "C" fn oauth2cc_client_request(
 }
 
 /// Writes `"<token_type> <access_token>"` of a valid token (the `Authorization` header
-/// value) into `buf`, refreshing first when `oauth2cc_client_token` would. snprintf rules as
+/// value: `Bearer <token>`, or `DPoP <token>` for a DPoP-bound token, which also needs
+/// `oauth2cc_client_dpop_proof`'s `DPoP` header) into `buf`, refreshing first when
+/// `oauth2cc_client_token` would. snprintf rules as
 /// `oauth2cc_authorization_header`: `*needed` (when not NULL) receives the length without the
 /// NUL; when `buf_len <= *needed` nothing is written to `buf` and the call returns
 /// `BUFFER_TOO_SMALL` (`buf` may be NULL with `buf_len` 0 to ask for the size).
@@ -204,6 +213,50 @@ pub unsafe extern "C" fn oauth2cc_client_authorization_header(
             unsafe { needed.write(len) };
         }
         outcome.into_result("the header", buf_len)
+    })
+}
+
+/// Writes the value of the `DPoP` header (RFC 9449) for one request made with another HTTP
+/// library: a proof JWT signed with the client's DPoP key, for `method` (e.g. `"GET"`) and
+/// `url` (`htu` is the URL without its query and fragment), with `ath` over `access_token`:
+/// the token the request sends, i.e. what follows `"DPoP "` in
+/// `oauth2cc_client_authorization_header`'s value. NULL `access_token`: the client's current
+/// token, refreshed first as `oauth2cc_client_token` would. The proof carries the newest
+/// nonce a server of the URL's origin sent (a `DPoP-Nonce` header the library saw); a
+/// unique `jti` and the current `iat`, so make one per request, never reuse it.
+///
+/// Follows the rules of `oauth2cc_client_authorization_header` (snprintf): `*needed` (when
+/// `needed` is not NULL) receives the length without the NUL; when `buf_len <= *needed`
+/// nothing is written and the call returns `BUFFER_TOO_SMALL`. A proof is at most about
+/// 2.2 KiB with an RSA-4096 key, under 1 KiB with the default P-256 key.
+///
+/// Returns `OK`, `INVALID_ARGUMENT` (NULL client, method or url; a method that is not an
+/// HTTP token; a url that is not `http(s)://`; NULL `buf` with a non-zero `buf_len`),
+/// `CONFIG` (DPoP is off: `oauth2cc_config_set_dpop`), `BUFFER_TOO_SMALL`, or a token
+/// status when `access_token` is NULL and the refresh fails.
+///
+/// # Safety
+/// `client` NULL or a live client; strings NULL or NUL-terminated; `buf` NULL or writable
+/// for `buf_len` bytes; `needed` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn oauth2cc_client_dpop_proof(
+    client: *mut oauth2cc_client,
+    method: *const c_char,
+    url: *const c_char,
+    access_token: *const c_char,
+    buf: *mut c_char,
+    buf_len: usize,
+    needed: *mut usize,
+) -> oauth2cc_status {
+    ffi_export!({
+        let client = arg_ref!(client)?;
+        let proof = client.inner.dpop_proof(
+            arg_str!(method)?,
+            arg_str!(url)?,
+            arg_opt_str!(access_token)?,
+        )?;
+        // SAFETY: per this function's contract.
+        unsafe { write_c_buf(proof.as_bytes(), buf, buf_len, needed, "the DPoP proof") }
     })
 }
 

@@ -21,6 +21,8 @@ fn claims<'a>(thumbprints: Option<(&'a str, &'a str)>) -> Claims<'a> {
         issued_at: 1_700_000_000,
         jti: &JTI,
         thumbprints,
+        subject: None,
+        scope: None,
     }
 }
 

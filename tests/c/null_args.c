@@ -162,6 +162,10 @@ static void config_setters(const char *token_url) {
   CHECK_INVALID(oauth2cc_config_set_jwt_audience(NULL, NULL), "config");
   CHECK_INVALID(oauth2cc_config_set_client_certificate_file(NULL, "c.pem", "k.pem"), "config");
   CHECK_INVALID(oauth2cc_config_set_issuer(NULL, NULL), "config");
+  CHECK_INVALID(oauth2cc_config_set_jwt_bearer(NULL, NULL), "config");
+  CHECK_INVALID(oauth2cc_config_set_client_assertion_file(NULL, "token"), "config");
+  CHECK_INVALID(oauth2cc_config_set_dpop(NULL, 1), "config");
+  CHECK_INVALID(oauth2cc_config_set_dpop_key_file(NULL, "key.pem"), "config");
 
   /* NULL strings: refused where required, "clear" where documented. */
   CHECK_INVALID(oauth2cc_config_set_token_url(config, NULL), "url");
@@ -182,6 +186,9 @@ static void config_setters(const char *token_url) {
                 "key_pem_path");
   CHECK_STATUS(oauth2cc_config_set_issuer(config, NULL), OAUTH2CC_STATUS_OK);
   CHECK_STATUS(oauth2cc_config_set_shared_cache(config, NULL), OAUTH2CC_STATUS_OK);
+  CHECK_STATUS(oauth2cc_config_set_jwt_bearer(config, NULL), OAUTH2CC_STATUS_OK);
+  CHECK_STATUS(oauth2cc_config_set_client_assertion_file(config, NULL), OAUTH2CC_STATUS_OK);
+  CHECK_INVALID(oauth2cc_config_set_dpop_key_file(config, NULL), "path");
 
   /* Not UTF-8. */
   CHECK_INVALID(oauth2cc_config_set_token_url(config, NOT_UTF8), "url");
@@ -204,6 +211,9 @@ static void config_setters(const char *token_url) {
                 "key_pem_path");
   CHECK_INVALID(oauth2cc_config_set_issuer(config, NOT_UTF8), "issuer_url");
   CHECK_INVALID(oauth2cc_config_set_shared_cache(config, NOT_UTF8), "redis_url");
+  CHECK_INVALID(oauth2cc_config_set_jwt_bearer(config, NOT_UTF8), "subject");
+  CHECK_INVALID(oauth2cc_config_set_client_assertion_file(config, NOT_UTF8), "path");
+  CHECK_INVALID(oauth2cc_config_set_dpop_key_file(config, NOT_UTF8), "path");
   /* Not a Redis URL: CONFIG, and the message never holds the password. */
   CHECK_STATUS(oauth2cc_config_set_shared_cache(config, "http://:hunter2@127.0.0.1"),
                OAUTH2CC_STATUS_CONFIG);
@@ -234,6 +244,11 @@ static void config_setters(const char *token_url) {
   CHECK_INVALID(oauth2cc_config_set_jwt_algorithm(config, "none"), "none");
   CHECK_INVALID(oauth2cc_config_set_jwt_algorithm(config, "rs256"), "rs256");
   CHECK_STATUS(oauth2cc_config_set_shared_cache(config, ""), OAUTH2CC_STATUS_OK);
+  CHECK_STATUS(oauth2cc_config_set_jwt_bearer(config, ""), OAUTH2CC_STATUS_OK);
+  CHECK_STATUS(oauth2cc_config_set_client_assertion_file(config, ""), OAUTH2CC_STATUS_OK);
+  CHECK_STATUS(oauth2cc_config_set_dpop_key_file(config, ""), OAUTH2CC_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(oauth2cc_config_set_dpop(config, INT_MIN), OAUTH2CC_STATUS_OK);
+  CHECK_STATUS(oauth2cc_config_set_dpop(config, 0), OAUTH2CC_STATUS_OK);
 
   /* Integers out of range. */
   CHECK_INVALID(oauth2cc_config_set_auth_style(config, 99), "style");
@@ -348,6 +363,22 @@ static void clients_and_responses(const char *token_url, const char *api_url) {
     CHECK_INVALID(oauth2cc_client_authorization_header(NULL, header, sizeof header, &needed),
                   "client");
     CHECK_INVALID(oauth2cc_client_get_stats(NULL, &stats), "client");
+    CHECK_INVALID(oauth2cc_client_dpop_proof(NULL, "GET", api_url, NULL, header, sizeof header,
+                                             &needed),
+                  "client");
+    CHECK_INVALID(oauth2cc_client_dpop_proof(client, NULL, api_url, NULL, header, sizeof header,
+                                             &needed),
+                  "method");
+    CHECK_INVALID(oauth2cc_client_dpop_proof(client, "GET", NULL, NULL, header, sizeof header,
+                                             &needed),
+                  "url");
+    CHECK_INVALID(oauth2cc_client_dpop_proof(client, "GET", api_url, NOT_UTF8, header,
+                                             sizeof header, &needed),
+                  "access_token");
+    /* This client has DPoP off. */
+    CHECK_STATUS(oauth2cc_client_dpop_proof(client, "GET", api_url, NULL, header, sizeof header,
+                                            &needed),
+                 OAUTH2CC_STATUS_CONFIG);
     CHECK_INVALID(oauth2cc_client_get_stats(client, NULL), "out");
     stats.struct_size = 0;
     CHECK_INVALID(oauth2cc_client_get_stats(client, &stats), "struct_size");

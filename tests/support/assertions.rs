@@ -94,6 +94,49 @@ impl AssertionChecker {
         key: &Registered,
         audience: &str,
     ) -> Result<serde_json::Value, String> {
+        self.check_with_subject(form, client_id, client_id, key, audience)
+            .map(|(header, _)| header)
+    }
+
+    /// A JWT bearer grant's form (RFC 7523 §2.1): its `grant_type`, and its `assertion`
+    /// checked as [`AssertionChecker::check_with_subject`] checks a client assertion.
+    pub fn check_grant(
+        &self,
+        form: &[(String, String)],
+        issuer: &str,
+        subject: &str,
+        key: &Registered,
+        audience: &str,
+    ) -> Result<(serde_json::Value, serde_json::Value), String> {
+        let value = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let grant_type = value("grant_type");
+        if grant_type.as_deref() != Some("urn:ietf:params:oauth:grant-type:jwt-bearer") {
+            return Err(format!("grant_type {grant_type:?}"));
+        }
+        let as_client = [
+            (
+                "client_assertion_type".to_string(),
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_string(),
+            ),
+            ("client_id".into(), issuer.into()),
+            (
+                "client_assertion".into(),
+                value("assertion").unwrap_or_default(),
+            ),
+        ];
+        self.check_with_subject(&as_client, issuer, subject, key, audience)
+    }
+
+    /// [`AssertionChecker::check`] of an assertion whose `sub` is `subject` (the JWT bearer
+    /// grant's): its header and claims.
+    pub fn check_with_subject(
+        &self,
+        form: &[(String, String)],
+        client_id: &str,
+        subject: &str,
+        key: &Registered,
+        audience: &str,
+    ) -> Result<(serde_json::Value, serde_json::Value), String> {
         let value = |name: &str| {
             form.iter()
                 .find(|(k, _)| k == name)
@@ -146,8 +189,11 @@ impl AssertionChecker {
         if header["typ"] != "JWT" {
             return Err("typ is not JWT".into());
         }
-        if claims["iss"] != client_id || claims["sub"] != client_id {
-            return Err("iss/sub is not the client id".into());
+        if claims["iss"] != client_id || claims["sub"] != subject {
+            return Err(format!(
+                "iss/sub {}/{} is not {client_id}/{subject}",
+                claims["iss"], claims["sub"]
+            ));
         }
         if claims["aud"] != audience {
             return Err(format!("aud {} is not {audience}", claims["aud"]));
@@ -170,6 +216,6 @@ impl AssertionChecker {
         if !self.seen.lock().unwrap().insert(jti.to_string()) {
             return Err(format!("jti {jti} replayed"));
         }
-        Ok(header)
+        Ok((header, claims))
     }
 }

@@ -12,6 +12,7 @@
 
 pub mod assertions;
 pub mod c_harness;
+pub mod dpop;
 pub mod env;
 pub mod skip;
 

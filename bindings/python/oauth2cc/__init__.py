@@ -313,6 +313,10 @@ _SIGNATURES = {
     "oauth2cc_config_set_jwt_audience": (_status, [_P, _char_p]),
     "oauth2cc_config_set_client_certificate_file": (_status, [_P, _char_p, _char_p]),
     "oauth2cc_config_set_issuer": (_status, [_P, _char_p]),
+    "oauth2cc_config_set_jwt_bearer": (_status, [_P, _char_p]),
+    "oauth2cc_config_set_client_assertion_file": (_status, [_P, _char_p]),
+    "oauth2cc_config_set_dpop": (_status, [_P, ctypes.c_int]),
+    "oauth2cc_config_set_dpop_key_file": (_status, [_P, _char_p]),
     "oauth2cc_config_free": (None, [_P]),
     "oauth2cc_authenticate": (_status, [_char_p, _char_p, _PP]),
     "oauth2cc_request_token": (_status, [_P, _PP]),
@@ -336,6 +340,9 @@ _SIGNATURES = {
     "oauth2cc_client_authorization_header": (
         _status, [_P, ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)]),
     "oauth2cc_client_get_stats": (_status, [_P, ctypes.c_void_p]),
+    "oauth2cc_client_dpop_proof": (_status, [
+        _P, _char_p, _char_p, _char_p, ctypes.c_char_p, ctypes.c_size_t,
+        ctypes.POINTER(ctypes.c_size_t)]),
     "oauth2cc_client_free": (None, [_P]),
     "oauth2cc_response_status": (ctypes.c_int32, [_P]),
     "oauth2cc_response_body": (
@@ -596,7 +603,9 @@ class Config(_Handle):
     or ``retries`` (a ``(max_retries, max_wait_ms)`` pair). Integer settings take ints
     only, within the C parameter's range (TypeError / ValueError naming the setting). The
     secret may be None for a client that authenticates with a private key
-    (``private_key_file``, ``jwt_algorithm``, ``jwt_audience``). The secret is wiped from
+    (``private_key_file``, ``jwt_algorithm``, ``jwt_audience``) or a client assertion file
+    (``client_assertion_file``); ``jwt_bearer`` (the subject, or None) and ``dpop`` (a bool)
+    are settings too. The secret is wiped from
     the C library's memory when the config is closed; Python's own copy
     of the str you passed is yours to manage.
 
@@ -783,6 +792,29 @@ class Config(_Handle):
     def set_jwt_audience(self, audience):
         """The assertion's "aud"; None: the URL the token request goes to."""
         return self._set_text(_lib.oauth2cc_config_set_jwt_audience, audience, "jwt_audience")
+
+    def set_jwt_bearer(self, subject=None):
+        """The JWT bearer grant (RFC 7523 section 2.1): an assertion signed with the private
+        key is the grant, "sub" = ``subject`` (None: the client id). No client
+        authentication is added unless a secret, an assertion file or an auth style asks."""
+        return self._set_text(_lib.oauth2cc_config_set_jwt_bearer, subject, "subject")
+
+    def set_client_assertion_file(self, path):
+        """A client assertion someone else made (a Kubernetes service-account token, Entra
+        workload identity's federated token) in the file at ``path``, read at every token
+        request; it replaces the secret. None removes it."""
+        return self._set_text(_lib.oauth2cc_config_set_client_assertion_file, path, "path")
+
+    def set_dpop(self, enabled=True):
+        """DPoP (RFC 9449) on, with a fresh P-256 key per client, or off."""
+        if not isinstance(enabled, bool):
+            raise TypeError(f"dpop must be a bool, not {type(enabled).__name__}")
+        return self._set(_lib.oauth2cc_config_set_dpop, 1 if enabled else 0)
+
+    def set_dpop_key_file(self, path):
+        """DPoP with the PEM key pair at ``path`` (RSA: PS256, P-256: ES256, P-384: ES384,
+        Ed25519: EdDSA)."""
+        return self._set(_lib.oauth2cc_config_set_dpop_key_file, _c_text(path, "path"))
 
 
 # --------------------------------------------------------------------------------------
@@ -1057,6 +1089,23 @@ class Client(_Handle):
                 buf = ctypes.create_string_buffer(needed.value + 1)
                 status = _lib.oauth2cc_client_authorization_header(
                     ptr, buf, len(buf), ctypes.byref(needed))
+            _check(status)
+        return buf.value.decode()
+
+    def dpop_proof(self, method, url, access_token=None):
+        """The ``DPoP`` header's value for one request with a DPoP-bound token
+        (``authorization_header()`` then says ``"DPoP <token>"``): a fresh proof for
+        ``method`` and ``url``, ``ath`` over ``access_token`` (None: the client's current
+        token). ConfigError when DPoP is off. Make one per request."""
+        args = (_c_text(method, "method"), _c_text(url, "url"),
+                None if access_token is None else _c_text(access_token, "access_token"))
+        needed = ctypes.c_size_t(0)
+        with self._use() as ptr:
+            status = _lib.oauth2cc_client_dpop_proof(ptr, *args, None, 0, ctypes.byref(needed))
+            if status == 12:  # BUFFER_TOO_SMALL: the size is known now
+                buf = ctypes.create_string_buffer(needed.value + 1)
+                status = _lib.oauth2cc_client_dpop_proof(
+                    ptr, *args, buf, len(buf), ctypes.byref(needed))
             _check(status)
         return buf.value.decode()
 
