@@ -16,6 +16,7 @@
 #                                                 by its path (when the archive is installed)
 #   PREFIX/lib/cmake/oauth2cc/oauth2ccConfig.cmake, oauth2ccConfigVersion.cmake
 #                                                 find_package(oauth2cc): oauth2cc::oauth2cc
+#   PREFIX/share/doc/oauth2cc/LICENSE-MIT, LICENSE-APACHE   the licences (MIT OR Apache-2.0)
 #
 # SOVERSION is 0.MINOR while the version is 0.x and MAJOR from 1.0 on (see README "ABI policy").
 #
@@ -157,8 +158,8 @@ if [ "$want_cli" = yes ]; then
   [ -f "$built_cli" ] || die "cargo built no oauth2cc tool"
 fi
 build_libraries "$target" -C "link-arg=-Wl,-soname,$soname"
-built_so=$(built_file /liboauth2cc.so)
-built_a=$(built_file /liboauth2cc.a)
+built_so=$(built_file /liboauth2cc.so) || true # none for musl (static only)
+built_a=$(built_file /liboauth2cc.a) || true
 
 if [ "$want_cdylib" = yes ]; then
   [ -f "$built_so" ] || die "cargo built no liboauth2cc.so"
@@ -234,6 +235,8 @@ run install -m 0644 include/oauth2cc.h include/oauth2cc.hpp include/oauth2cc_cur
 write oauth2cc.pc.in "$lib/pkgconfig/oauth2cc.pc"
 write cmake/oauth2ccConfig.cmake.in "$lib/cmake/oauth2cc/oauth2ccConfig.cmake"
 write cmake/oauth2ccConfigVersion.cmake.in "$lib/cmake/oauth2cc/oauth2ccConfigVersion.cmake"
+run install -d "$stage/share/doc/oauth2cc"
+run install -m 0644 LICENSE-MIT LICENSE-APACHE "$stage/share/doc/oauth2cc/"
 
 if [ "$dry_run" = no ]; then
   echo "install.sh: installed oauth2cc $version (SONAME $soname) into ${destdir:+$destdir}$prefix" >&2
