@@ -34,8 +34,9 @@
 //!   the extra flags are not used. See `tests/windows.rs`.
 //! * `OAUTH2CC_C_TEST_PACKAGE`: the folder of an unpacked Linux tarball
 //!   (`scripts/package-linux.sh`). Programs are compiled against its `include/` and linked
-//!   to its `lib/liboauth2cc.so` instead of the library cargo built; with `CC` and the wrapper
-//!   this runs the tests for another architecture, e.g. `CC=aarch64-linux-gnu-gcc
+//!   to its `lib/liboauth2cc.so` instead of the library cargo built; with a compiler and the
+//!   wrapper this runs the tests for another architecture, e.g.
+//!   `OAUTH2CC_C_TEST_CC=aarch64-linux-gnu-gcc
 //!   OAUTH2CC_C_TEST_WRAPPER="qemu-aarch64 -L /usr/aarch64-linux-gnu"` (`.ci/run`).
 //!
 //! Programs run with a clean slate: every `OAUTH2CC_*`, `SPOTIFY_*`, proxy and
@@ -531,12 +532,16 @@ fn assert_sanitizers_linked(exe: &Path) {
     }
 }
 
-/// The C compiler (`$CC`, default `cc`; [`windows_cc`] in Windows mode).
+/// The C compiler (`$OAUTH2CC_C_TEST_CC`, else `$CC`, default `cc`; [`windows_cc`] in
+/// Windows mode). `OAUTH2CC_C_TEST_CC` is for a cross compiler: `CC` would reach the build
+/// scripts of `cargo test`'s own host build (ring's) too.
 pub fn cc() -> String {
     if windows_package().is_some() {
         return windows_cc();
     }
-    std::env::var("CC").unwrap_or_else(|_| "cc".to_owned())
+    std::env::var("OAUTH2CC_C_TEST_CC")
+        .or_else(|_| std::env::var("CC"))
+        .unwrap_or_else(|_| "cc".to_owned())
 }
 
 /// The C++ compiler (`$CXX`, default `c++`).
