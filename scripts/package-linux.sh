@@ -40,7 +40,8 @@
 # add), Zig and cargo-zigbuild from PyPI (ziglang, cargo-zigbuild: prebuilt, into the venv
 # target/tools/venv, so no system Python is changed), and binutils for aarch64 (its strip;
 # apt-get, when run as root on Debian/Ubuntu).
-# Environment: CARGO_TARGET_DIR, PYTHON (the python3 that makes the venv).
+# Environment: CARGO_TARGET_DIR (the builds go to its linux-packages/, the tarballs to its
+# dist/), PYTHON (the python3 that makes the venv).
 
 set -euo pipefail
 
@@ -55,6 +56,10 @@ target_dir=${CARGO_TARGET_DIR:-$root/target}
 case "$target_dir" in /*) ;; *) target_dir=$root/$target_dir ;; esac
 dist=$target_dir/dist
 tools=$target_dir/tools
+# The builds get a target folder of their own: cargo-zigbuild builds x86_64-unknown-linux-gnu.2.17
+# into <target folder>/x86_64-unknown-linux-gnu/, where install.sh's host build (tests/install.rs)
+# would otherwise rebuild ring and everything above it each time the other linker ran.
+build_dir=$target_dir/linux-packages
 cargo=cargo
 # Variables cargo sets for a program it runs (this script may be run by a test): see
 # scripts/install.sh.
@@ -143,7 +148,7 @@ for t in "${targets[@]}"; do
   esac
   command -v "$strip" >/dev/null || strip=strip
   rm -rf "$stage.tmp"
-  CARGO="$tools/cargo-zig" STRIP=$strip "$root/scripts/install.sh" "${args[@]}" ||
+  CARGO="$tools/cargo-zig" CARGO_TARGET_DIR=$build_dir STRIP=$strip "$root/scripts/install.sh" "${args[@]}" ||
     die "scripts/install.sh ${args[*]} failed"
   mv "$stage.tmp/usr/local" "$stage"
   rm -rf "$stage.tmp"
