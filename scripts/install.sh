@@ -150,11 +150,11 @@ real_name=liboauth2cc.so.${version%%[-+]*}
 soname=liboauth2cc.so.$soversion
 
 # --- Build, and ask rustc which system libraries a static link needs ------------------------
-# The tool first, in a target folder of its own: as a dependency of the tool the library is
-# built without the SONAME flag, and sharing target/<triple>/release with build_libraries
-# would make the two builds redo each other's work on every run.
+# The tool first, in the libraries' target folder: it depends on the Rust library, not on
+# capi/ (whose final crate alone gets the SONAME flag), so the two builds share every
+# dependency and neither redoes the other's work (a folder of its own compiled them twice).
 if [ "$want_cli" = yes ]; then
-  built_cli=$(build_cli "$target" "${CARGO_TARGET_DIR:-$root/target}/install-cli")
+  built_cli=$(build_cli "$target" "${CARGO_TARGET_DIR:-$root/target}")
   [ -f "$built_cli" ] || die "cargo built no oauth2cc tool"
 fi
 build_libraries "$target" -C "link-arg=-Wl,-soname,$soname"
