@@ -272,14 +272,16 @@ fn example() -> PathBuf {
     manifest_dir().join("examples/client_credentials.c")
 }
 
-/// Whether `tool` runs (`tool --version`); else skipped, or a failure under CI.
-fn have(tool: &str, install: &str) -> bool {
-    let found = Command::new(tool)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        skip(&format!("{tool} is missing ({install})"));
+/// The first of `tools` that runs (`tool --version`); else skipped, or a failure under CI.
+fn find_tool(tools: &[&'static str], install: &str) -> Option<&'static str> {
+    let found = tools.iter().copied().find(|tool| {
+        Command::new(tool)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    if found.is_none() {
+        skip(&format!("{} is missing ({install})", tools.join(" or ")));
     }
     found
 }
@@ -317,23 +319,27 @@ fn x86_64_gnu_program_gets_a_token_over_https() {
 fn aarch64_program_gets_a_token_over_https_under_qemu() {
     let Some(root) = packages() else { return };
     let install = "apt-get install gcc-aarch64-linux-gnu qemu-user-static";
-    if !have("aarch64-linux-gnu-gcc", install) || !have("qemu-aarch64-static", install) {
+    let Some(gcc) = find_tool(&["aarch64-linux-gnu-gcc"], install) else {
         return;
-    }
+    };
+    // Debian 12 names the static qemu qemu-aarch64-static; later ones may call it qemu-aarch64.
+    let Some(qemu) = find_tool(&["qemu-aarch64-static", "qemu-aarch64"], install) else {
+        return;
+    };
     let dir = package(root, GNU[1]);
     let exe = root.join("client_aarch64_gnu");
-    build_against_shared("aarch64-linux-gnu-gcc", &dir, &exe);
+    build_against_shared(gcc, &dir, &exe);
     assert_eq!(elf_machine(&exe), 0xB7);
     let endpoint = Endpoint::start("tok-aarch64");
     endpoint.assert_gets_token(
-        Command::new("qemu-aarch64-static")
+        Command::new(qemu)
             .args(["-L", "/usr/aarch64-linux-gnu"])
             .arg(&exe),
         "tok-aarch64",
     );
     // The tool too: this version, on aarch64.
     let version = run_tool(
-        Command::new("qemu-aarch64-static")
+        Command::new(qemu)
             .args(["-L", "/usr/aarch64-linux-gnu"])
             .arg(dir.join("bin/oauth2cc"))
             .arg("--version"),
