@@ -96,9 +96,10 @@ else
     esac
     report=$("$tools/venv/bin/python" -m auditwheel show "$built" 2>&1) ||
       die "auditwheel show $built failed: $report"
+    report=$(tr -s '[:space:]' ' ' <<<"$report") # it wraps its lines
     grep -q "consistent with the following platform tag: \"manylinux_2_17_$arch\"" <<<"$report" ||
       die "auditwheel does not accept $built for manylinux_2_17_$arch: $report"
-    echo "$script: auditwheel show $(basename "$built"): $(tr '\n' ' ' <<<"$report")" >&2
+    echo "$script: auditwheel show $(basename "$built"): $report" >&2
     echo "$built"
   done
 fi
