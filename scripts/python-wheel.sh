@@ -11,7 +11,8 @@
 #   oauth2cc-VERSION-py3-none-win_amd64.whl   (only when target/dist holds the Windows zip of
 #       scripts/package-windows.sh: its bin/oauth2cc.dll)
 #
-# No musllinux wheel: Rust's musl target builds no shared library (see package-linux.sh).
+# No musllinux wheel: there is no musl shared library (package-linux.sh says why: built with
+# -crt-static it needs musl 1.2.5's statx, more than the musllinux_1_2 tag promises).
 #
 # Then: python3 -m pip install target/dist/oauth2cc-*manylinux*x86_64.whl   (no network needed)
 #
