@@ -12,7 +12,7 @@
 #       scripts/package-windows.sh: its bin/oauth2cc.dll)
 #
 # No musllinux wheel: there is no musl shared library (package-linux.sh says why: built with
-# -crt-static it needs musl 1.2.5's statx, more than the musllinux_1_2 tag promises).
+# -crt-static it imports musl 1.2.5's statx, more than the musllinux_1_2 tag promises).
 #
 # Then: python3 -m pip install target/dist/oauth2cc-*manylinux*x86_64.whl   (no network needed)
 #
