@@ -30,13 +30,13 @@
 # musl: the tarball holds liboauth2cc.a, the headers, pkg-config and CMake files (their Libs
 # name the system libraries, `-lunwind` among them) and a fully static bin/oauth2cc; no
 # shared library. Rust's musl target links statically (crt-static) and so builds no cdylib;
-# with `-C target-feature=-crt-static` it does (2.35 MB, needing only libc.so), but that library
-# (linked by Zig, whose musl is 1.2.5) imports statx, which musl exports only since 1.2.5
-# (Alpine 3.20): on Debian 12's musl 1.2.3 a program using it stops with "Error relocating:
-# statx: symbol not found". A library whose
-# floor we cannot test here, and that a musllinux_1_2 wheel tag would misstate, is left out;
-# the static library carries its own musl 1.2.5 and runs on any Linux. Link a program with a
-# musl toolchain, e.g. Zig's (what Alpine's musl-gcc is to Debian's gcc):
+# with `-C target-feature=-crt-static` it does (2.35 MB, needing only libc.so), but that
+# library (linked by Zig, whose musl is 1.2.5) imports statx, which musl exports only since
+# 1.2.5 (Alpine 3.20): on Debian 12's musl 1.2.3 a program using it stops with "Error
+# relocating: statx: symbol not found". A library whose floor we cannot test here, and that a
+# musllinux_1_2 wheel tag would misstate, is left out. A statically linked program carries
+# the musl of the toolchain that linked it and runs on any x86_64 Linux. Link one with a musl
+# toolchain, e.g. Zig's (what Alpine's musl-gcc is to Debian's gcc):
 #   zig cc -target x86_64-linux-musl -static app.c -Iinclude lib/liboauth2cc.a -lunwind
 # (Debian's musl-gcc cannot: it pulls glibc's libgcc_eh.)
 #
