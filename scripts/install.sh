@@ -20,6 +20,7 @@
 #                                                 --man-only, from the header's doc comments;
 #                                                 needs python3 and pandoc, else skipped with
 #                                                 a warning): man 3 oauth2cc_client_token
+#   PREFIX/share/doc/oauth2cc/LICENSE-MIT, LICENSE-APACHE   the licences (MIT OR Apache-2.0)
 #
 # SOVERSION is 0.MINOR while the version is 0.x and MAJOR from 1.0 on (see docs/c-api.md,
 # "ABI policy").
@@ -163,16 +164,16 @@ real_name=liboauth2cc.so.${version%%[-+]*}
 soname=liboauth2cc.so.$soversion
 
 # --- Build, and ask rustc which system libraries a static link needs ------------------------
-# The tool first, in a target folder of its own: as a dependency of the tool the library is
-# built without the SONAME flag, and sharing target/<triple>/release with build_libraries
-# would make the two builds redo each other's work on every run.
+# The tool first, in the libraries' target folder: it depends on the Rust library, not on
+# capi/ (whose final crate alone gets the SONAME flag), so the two builds share every
+# dependency and neither redoes the other's work (a folder of its own compiled them twice).
 if [ "$want_cli" = yes ]; then
-  built_cli=$(build_cli "$target" "${CARGO_TARGET_DIR:-$root/target}/install-cli")
+  built_cli=$(build_cli "$target" "${CARGO_TARGET_DIR:-$root/target}")
   [ -f "$built_cli" ] || die "cargo built no oauth2cc tool"
 fi
 build_libraries "$target" -C "link-arg=-Wl,-soname,$soname"
-built_so=$(built_file /liboauth2cc.so)
-built_a=$(built_file /liboauth2cc.a)
+built_so=$(built_file /liboauth2cc.so) || true # none for musl (static only)
+built_a=$(built_file /liboauth2cc.a) || true
 
 if [ "$want_cdylib" = yes ]; then
   [ -f "$built_so" ] || die "cargo built no liboauth2cc.so"
@@ -261,6 +262,8 @@ if [ "$want_man" = yes ]; then
 fi
 write cmake/oauth2ccConfig.cmake.in "$lib/cmake/oauth2cc/oauth2ccConfig.cmake"
 write cmake/oauth2ccConfigVersion.cmake.in "$lib/cmake/oauth2cc/oauth2ccConfigVersion.cmake"
+run install -d "$stage/share/doc/oauth2cc"
+run install -m 0644 LICENSE-MIT LICENSE-APACHE "$stage/share/doc/oauth2cc/"
 
 if [ "$dry_run" = no ]; then
   echo "install.sh: installed oauth2cc $version (SONAME $soname) into ${destdir:+$destdir}$prefix" >&2

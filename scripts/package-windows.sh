@@ -17,6 +17,7 @@
 #   lib/cmake/oauth2cc/                   relocatable CMake package: oauth2cc::oauth2cc
 #   lib/pkgconfig/oauth2cc.pc             pkg-config, relocatable (${pcfiledir})
 #   README-windows.txt                    how to link from MSVC, MinGW and CMake
+#   LICENSE-MIT, LICENSE-APACHE           the licences (MIT OR Apache-2.0)
 #
 # Usage: scripts/package-windows.sh      prints the zip's path on stdout when done
 # Needs: the Rust target (rustup target add x86_64-pc-windows-gnu); mingw-w64's gcc and
@@ -119,7 +120,8 @@ substitute cmake/oauth2ccConfigVersion.cmake.in \
   >"$stage/lib/cmake/oauth2cc/oauth2ccConfigVersion.cmake"
 substitute packaging/README-windows.txt.in | sed 's/$/\r/' >"$stage/README-windows.txt"
 
-(cd "$stage" && zip -q -X -r "$zip_file" README-windows.txt bin include lib)
+cp LICENSE-MIT LICENSE-APACHE "$stage/"
+(cd "$stage" && zip -q -X -r "$zip_file" README-windows.txt LICENSE-MIT LICENSE-APACHE bin include lib)
 size=$(stat -c %s "$stage/bin/oauth2cc.dll")
 echo "$script: wrote $zip_file (oauth2cc.dll: $size bytes stripped)" >&2
 printf '%s\n' "$zip_file"

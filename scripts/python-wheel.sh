@@ -1,19 +1,37 @@
 #!/usr/bin/env bash
-# Builds the oauth2cc Python wheel: the ctypes binding (bindings/python/oauth2cc/) with the C
-# library inside the package, into target/dist/:
+# Builds the oauth2cc Python wheels: the ctypes binding (bindings/python/oauth2cc/) with the C
+# library inside the package and the licence files in its .dist-info/licenses/, into
+# target/dist/:
 #
-#   target/dist/oauth2cc-VERSION-py3-none-manylinux_2_N_x86_64.whl   (this machine's library)
-#   target/dist/oauth2cc-VERSION-py3-none-win_amd64.whl              (only when target/dist
-#                    holds the Windows zip of scripts/package-windows.sh: its bin/oauth2cc.dll)
+#   oauth2cc-VERSION-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl
+#   oauth2cc-VERSION-py3-none-manylinux_2_17_aarch64.manylinux2014_aarch64.whl
+#       the stripped libraries of scripts/package-linux.sh's gnu tarballs (run first: a no-op
+#       build when they are up to date), which need glibc 2.17 at most; each wheel is checked
+#       with `auditwheel show` (from PyPI, into target/tools/venv) for that policy
+#   oauth2cc-VERSION-py3-none-win_amd64.whl   (only when target/dist holds the Windows zip of
+#       scripts/package-windows.sh: its bin/oauth2cc.dll)
 #
-# Then: python3 -m pip install target/dist/oauth2cc-*manylinux*.whl   (no network needed)
+# No musllinux wheel: there is no musl shared library (package-linux.sh says why: built with
+# -crt-static it imports musl 1.2.5's statx, more than the musllinux_1_2 tag promises).
+#
+# Then: python3 -m pip install target/dist/oauth2cc-*manylinux*x86_64.whl   (no network needed)
+#
+# Why not maturin: maturin builds wheels for four kinds of crate, pyo3, cffi, uniffi and
+# bin, and ours is none of them: the package is a ctypes binding loading a plain C library.
+# `bindings = "cffi"` would wrap the library in a generated cffi module of its own (a second
+# Python API beside ours, and cffi as a run-time dependency); `bin` packs executables, not a
+# library; and maturin builds the crate itself, so the wheel would not carry the library that
+# package-linux.sh builds and tests/linux_packages.rs tests. Its other gifts we get anyway:
+# the glibc floor from cargo-zigbuild (which maturin's --zig runs too) and the check from
+# auditwheel. So the wheel is written by our PEP 517 backend (bindings/python/build_backend/,
+# standard library only, offline).
 #
 # Usage: scripts/python-wheel.sh      prints each wheel's path on stdout when done
-# It runs `cargo build --release -p oauth2cc-capi` (a no-op when the library is up to date) unless
-# OAUTH2CC_WHEEL_LIBRARY names the library to bundle, then `pip wheel` on bindings/python,
-# whose PEP 517 backend (bindings/python/build_backend/) needs nothing from the network.
-# The platform tag comes from the library file: see that backend's docstring.
-# Needs: python3 (3.11 or later) with pip; readelf (binutils) for a manylinux tag.
+# With OAUTH2CC_WHEEL_LIBRARY=PATH: one wheel of that library instead (tests/python_binding.rs
+# bundles the library of its own test run this way), tagged from the file: see the backend's
+# docstring; no auditwheel check.
+# Needs: python3 (3.11 or later) with pip and venv; readelf (binutils) for a manylinux tag;
+# what package-linux.sh needs (it installs it).
 # Environment: CARGO, CARGO_TARGET_DIR, PYTHON (default python3), OAUTH2CC_WHEEL_LIBRARY,
 # OAUTH2CC_WHEEL_DIR (where the wheels go instead of target/dist; the Windows zip is still
 # looked for in target/dist), SOURCE_DATE_EPOCH (the files' time stamps in the wheel;
@@ -38,14 +56,6 @@ out_dir=${OAUTH2CC_WHEEL_DIR:-$dist}
 . "$root/scripts/lib/build.sh"
 read_version
 
-library=${OAUTH2CC_WHEEL_LIBRARY:-}
-if [ -z "$library" ]; then
-  "$cargo" build --release -p oauth2cc-capi --quiet >&2 ||
-    die "cargo build --release -p oauth2cc-capi failed"
-  library=$target_dir/release/liboauth2cc.so
-fi
-[ -f "$library" ] || die "$library not found"
-
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -64,7 +74,36 @@ wheel() {
   echo "$(cd "$out_dir" && pwd)/$(basename "${built[0]}")"
 }
 
-wheel "$library" linux
+library=${OAUTH2CC_WHEEL_LIBRARY:-}
+if [ -n "$library" ]; then
+  [ -f "$library" ] || die "$library not found"
+  wheel "$library" linux
+else
+  "$root/scripts/package-linux.sh" x86_64-linux-gnu aarch64-linux-gnu >/dev/null ||
+    die "scripts/package-linux.sh failed"
+  tools=$target_dir/tools
+  "$tools/venv/bin/python" -m auditwheel --version >/dev/null 2>&1 ||
+    "$tools/venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+      "auditwheel==6.8.2" >&2 || die "pip install auditwheel failed"
+  for arch in x86_64 aarch64; do
+    # The package's stripped library, under the name the binding loads.
+    mkdir -p "$work/$arch"
+    cp "$target_dir/dist/oauth2cc-$version-$arch-linux-gnu/lib/liboauth2cc.so.$version" \
+      "$work/$arch/liboauth2cc.so"
+    built=$(wheel "$work/$arch/liboauth2cc.so" "wheel-$arch")
+    case "$built" in
+      *-manylinux_2_17_$arch.manylinux2014_$arch.whl) ;;
+      *) die "$built: not tagged manylinux_2_17 (manylinux2014)" ;;
+    esac
+    report=$("$tools/venv/bin/python" -m auditwheel show "$built" 2>&1) ||
+      die "auditwheel show $built failed: $report"
+    report=$(tr -s '[:space:]' ' ' <<<"$report") # it wraps its lines
+    grep -q "consistent with the following platform tag: \"manylinux_2_17_$arch\"" <<<"$report" ||
+      die "auditwheel does not accept $built for manylinux_2_17_$arch: $report"
+    echo "$script: auditwheel show $(basename "$built"): $report" >&2
+    echo "$built"
+  done
+fi
 
 windows_zip=$dist/oauth2cc-$version-x86_64-pc-windows-gnu.zip
 if [ -f "$windows_zip" ]; then

@@ -283,6 +283,14 @@ fn install_puts_every_file_where_c_users_look() {
         soname
     );
 
+    for licence in ["LICENSE-MIT", "LICENSE-APACHE"] {
+        assert_eq!(
+            read(&installs.full.join("share/doc/oauth2cc").join(licence)),
+            read(&manifest_dir().join(licence)),
+            "{licence}"
+        );
+    }
+
     let cmake = lib.join("cmake/oauth2cc");
     assert!(read(&cmake.join("oauth2ccConfig.cmake")).contains("oauth2cc::oauth2cc"));
     assert!(read(&cmake.join("oauth2ccConfigVersion.cmake"))

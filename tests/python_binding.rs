@@ -106,6 +106,9 @@ fn python_build_backend_tests_pass() {
 /// into a fresh venv with pip from the file alone, and the unittest suite passes against the
 /// installed package with no `OAUTH2CC_LIBRARY`: the binding finds the library inside it.
 ///
+/// With `OAUTH2CC_TEST_WHEEL=<wheel>` the test installs and checks that wheel instead of
+/// building one: `.ci/run` gives it the manylinux2014 x86_64 wheel of `scripts/python-wheel.sh`.
+///
 /// The venv sees the system's site-packages (after its own), so that `requests` is there
 /// when the system has it (`.ci/run` installs it) and the `BearerAuth` tests run; without
 /// it the suite checks that `oauth2cc.requests` says it needs `requests`.
@@ -116,12 +119,18 @@ fn the_wheel_installs_and_passes_the_suite_without_any_variable() {
     std::fs::create_dir_all(&work).unwrap();
 
     let started = Instant::now();
-    let stdout = run_tool(
-        Command::new(manifest_dir().join("scripts/python-wheel.sh"))
-            .env("PYTHON", python())
-            .env("OAUTH2CC_WHEEL_LIBRARY", library())
-            .env("OAUTH2CC_WHEEL_DIR", work.join("dist")),
-    );
+    let stdout = match std::env::var("OAUTH2CC_TEST_WHEEL") {
+        Ok(wheel) => std::path::absolute(wheel)
+            .expect("an absolute path")
+            .display()
+            .to_string(),
+        Err(_) => run_tool(
+            Command::new(manifest_dir().join("scripts/python-wheel.sh"))
+                .env("PYTHON", python())
+                .env("OAUTH2CC_WHEEL_LIBRARY", library())
+                .env("OAUTH2CC_WHEEL_DIR", work.join("dist")),
+        ),
+    };
     let wheels: Vec<&str> = stdout.lines().collect();
     let version = env!("CARGO_PKG_VERSION");
     let linux = wheels
@@ -140,11 +149,14 @@ fn the_wheel_installs_and_passes_the_suite_without_any_variable() {
         } else {
             "oauth2cc/liboauth2cc.so"
         };
+        let info = format!("oauth2cc-{version}.dist-info");
         for file in [
             "oauth2cc/__init__.py",
             "oauth2cc/requests.py",
             "oauth2cc/py.typed",
             library,
+            &format!("{info}/licenses/LICENSE-MIT"),
+            &format!("{info}/licenses/LICENSE-APACHE"),
         ] {
             assert!(
                 listing.contains(&file.to_owned()),

@@ -41,6 +41,8 @@ const MAX_DLL_BYTES: u64 = 3_500_000;
 
 /// Every file of the zip.
 const PACKAGE_FILES: &[&str] = &[
+    "LICENSE-APACHE",
+    "LICENSE-MIT",
     "README-windows.txt",
     "bin/oauth2cc.dll",
     "bin/oauth2cc.exe",

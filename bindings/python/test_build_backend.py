@@ -48,6 +48,19 @@ class PlatformTagTest(unittest.TestCase):
         highest = max(int(n) for n in re.findall(r"GLIBC_2\.(\d+)", versions))
         self.assertEqual(tag, f"manylinux_2_{max(17, highest)}_{arch}")
 
+    def test_glibc_2_17_gets_the_manylinux2014_alias(self):
+        real = oauth2cc_wheel._readelf
+        arch = platform.machine()
+        try:
+            # Only the -V output changes: the library needs nothing newer than GLIBC_2.17.
+            oauth2cc_wheel._readelf = lambda args, path: (
+                "  0x0010: Name: GLIBC_2.14\n  0x0020: Name: GLIBC_2.17\n"
+                if "-V" in args else real(args, path))
+            self.assertEqual(oauth2cc_wheel.platform_tag(LIBRARY),
+                             f"manylinux_2_17_{arch}.manylinux2014_{arch}")
+        finally:
+            oauth2cc_wheel._readelf = real
+
     def test_without_readelf_or_with_other_libraries_it_is_plain_linux(self):
         real = oauth2cc_wheel._readelf
         try:
@@ -93,7 +106,11 @@ class BuildWheelTest(unittest.TestCase):
                 self.assertEqual(sorted(names), sorted([
                     "oauth2cc/__init__.py", "oauth2cc/requests.py", "oauth2cc/py.typed",
                     "oauth2cc/liboauth2cc.so", f"{info}/METADATA", f"{info}/WHEEL",
-                    f"{info}/RECORD"]))
+                    f"{info}/RECORD", f"{info}/licenses/LICENSE-MIT",
+                    f"{info}/licenses/LICENSE-APACHE"]))
+                for licence in ["LICENSE-MIT", "LICENSE-APACHE"]:
+                    with open(os.path.join(oauth2cc_wheel.REPO, licence), "rb") as f:
+                        self.assertEqual(wheel.read(f"{info}/licenses/{licence}"), f.read())
                 with open(LIBRARY, "rb") as f:
                     self.assertEqual(wheel.read("oauth2cc/liboauth2cc.so"), f.read())
                 mode = wheel.getinfo("oauth2cc/liboauth2cc.so").external_attr >> 16
@@ -103,6 +120,9 @@ class BuildWheelTest(unittest.TestCase):
                 self.assertIn("Root-Is-Purelib: false\n", wheel_file)
                 metadata = wheel.read(f"{info}/METADATA").decode()
                 self.assertIn(f"Name: oauth2cc\nVersion: {version}\n", metadata)
+                self.assertIn("License-Expression: MIT OR Apache-2.0\n", metadata)
+                self.assertIn("License-File: LICENSE-MIT\nLicense-File: LICENSE-APACHE\n",
+                              metadata)
                 self.assertIn('Requires-Dist: requests>=2.20; extra == "requests"', metadata)
                 record = wheel.read(f"{info}/RECORD").decode().splitlines()
                 self.assertEqual(sorted(line.split(",")[0] for line in record), sorted(names))

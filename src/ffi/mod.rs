@@ -201,8 +201,19 @@ export_value! {
     i64 => -1, "Seconds and times: -1, unknown.";
     i32 => 0, "HTTP statuses: 0, none.";
     usize => 0, "Counts: 0.";
-    *const c_char => std::ptr::null(), "Strings: NULL.";
-    *const u8 => std::ptr::null(), "Byte buffers: NULL.";
+}
+
+/// Strings (`*const c_char`) and byte buffers (`*const u8`): NULL. One impl for every
+/// pointee: where `c_char` is unsigned (aarch64, arm, riscv64 Linux) the two are one type,
+/// and two impls would conflict.
+impl<T> Export for *const T {
+    type C = *const T;
+    fn into_c(self) -> *const T {
+        self
+    }
+    fn on_panic() -> *const T {
+        std::ptr::null()
+    }
 }
 
 impl<T> Export for *mut T {

@@ -32,6 +32,12 @@
 //!   `target/c-tests/wine-prefix` (made once with `wineboot`; `WINEDEBUG=-all`). Paths
 //!   handed to programs go through [`program_path`] (`Z:\...` under Wine). The wrapper and
 //!   the extra flags are not used. See `tests/windows.rs`.
+//! * `OAUTH2CC_C_TEST_PACKAGE`: the folder of an unpacked Linux tarball
+//!   (`scripts/package-linux.sh`). Programs are compiled against its `include/` and linked
+//!   to its `lib/liboauth2cc.so` instead of the library cargo built; with a compiler and the
+//!   wrapper this runs the tests for another architecture, e.g.
+//!   `OAUTH2CC_C_TEST_CC=aarch64-linux-gnu-gcc
+//!   OAUTH2CC_C_TEST_WRAPPER="qemu-aarch64 -L /usr/aarch64-linux-gnu"` (`.ci/run`).
 //!
 //! Programs run with a clean slate: every `OAUTH2CC_*`, `SPOTIFY_*`, proxy and
 //! `SSL_CERT_FILE`/`SSL_CERT_DIR` variable of the parent environment is removed, then the test's own variables are set.
@@ -71,9 +77,27 @@ pub fn manifest_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `include/`.
+/// `include/` (the package's in package mode).
 pub fn include_dir() -> PathBuf {
-    manifest_dir().join("include")
+    match linux_package() {
+        Some(package) => package.join("include"),
+        None => manifest_dir().join("include"),
+    }
+}
+
+/// The unpacked Linux package named by `OAUTH2CC_C_TEST_PACKAGE`, if any.
+pub fn linux_package() -> Option<&'static Path> {
+    static DIR: OnceLock<Option<PathBuf>> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = PathBuf::from(std::env::var_os("OAUTH2CC_C_TEST_PACKAGE")?);
+        assert!(
+            dir.join("lib/liboauth2cc.so").exists() && dir.join("include/oauth2cc.h").is_file(),
+            "OAUTH2CC_C_TEST_PACKAGE={} is not an unpacked Linux package with a shared library",
+            dir.display()
+        );
+        Some(std::path::absolute(&dir).expect("an absolute path"))
+    })
+    .as_deref()
 }
 
 /// `target/<profile>/`: where cargo put this test executable's library.
@@ -268,6 +292,11 @@ pub fn out_dir() -> &'static Path {
         let flags = extra_cflags().join(" ");
         let variant: String = if windows_package().is_some() {
             "windows".into()
+        } else if linux_package().is_some() {
+            format!(
+                "package-{}",
+                cc().replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+            )
         } else if flags.is_empty() {
             "default".into()
         } else {
@@ -286,6 +315,9 @@ pub fn out_dir() -> &'static Path {
 pub fn lib_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
+        if let Some(package) = linux_package() {
+            return package.join("lib");
+        }
         let library = build_shared_library();
         let dir = c_tests_root().join(format!("{}-lib", profile_name()));
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
@@ -503,12 +535,16 @@ fn assert_sanitizers_linked(exe: &Path) {
     }
 }
 
-/// The C compiler (`$CC`, default `cc`; [`windows_cc`] in Windows mode).
+/// The C compiler (`$OAUTH2CC_C_TEST_CC`, else `$CC`, default `cc`; [`windows_cc`] in
+/// Windows mode). `OAUTH2CC_C_TEST_CC` is for a cross compiler: `CC` would reach the build
+/// scripts of `cargo test`'s own host build (ring's) too.
 pub fn cc() -> String {
     if windows_package().is_some() {
         return windows_cc();
     }
-    std::env::var("CC").unwrap_or_else(|_| "cc".to_owned())
+    std::env::var("OAUTH2CC_C_TEST_CC")
+        .or_else(|_| std::env::var("CC"))
+        .unwrap_or_else(|_| "cc".to_owned())
 }
 
 /// The C++ compiler (`$CXX`, default `c++`).

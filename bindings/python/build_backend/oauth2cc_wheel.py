@@ -17,9 +17,14 @@ Config settings (``pip wheel --config-settings KEY=VALUE``):
     manylinux policy's (libc, libm, libgcc_s, ld-linux...) and ``readelf`` lists the glibc
     symbol versions it needs, ``manylinux_2_<N>_<arch>`` with N the highest ``GLIBC_2.N``
     (at least 17); otherwise ``linux_<arch>``, which pip installs on the machine that built
-    it but PyPI refuses.
+    it but PyPI refuses. For ``manylinux_2_17`` the legacy alias ``manylinux2014`` is added
+    (``manylinux_2_17_x86_64.manylinux2014_x86_64``), so that pip before 20.3 takes it too.
   - PE (a DLL from scripts/package-windows.sh): ``win_amd64``, ``win32`` or ``win_arm64``.
   Never ``any``: the wheel holds machine code.
+
+The licence files (``[tool.oauth2cc-wheel] licenses``, from the repository's root) go into
+``.dist-info/licenses/`` and the metadata names them (``License-File``, core metadata 2.4,
+with ``License-Expression``).
 
 The version is Cargo.toml's, so that the package and the library it carries agree.
 """
@@ -98,7 +103,10 @@ def platform_tag(path):
         glibc = [int(minor) for minor in re.findall(r"\bGLIBC_2\.(\d+)", versions)]
         if not needed <= MANYLINUX_LIBRARIES or "libc.so.6" not in needed:
             return f"linux_{arch}"
-        return f"manylinux_2_{max([17, *glibc])}_{arch}"
+        floor = max([17, *glibc])
+        if floor == 17:
+            return f"manylinux_2_17_{arch}.manylinux2014_{arch}"
+        return f"manylinux_2_{floor}_{arch}"
     if head[:2] == b"MZ":
         offset = struct.unpack_from("<I", head, 0x3C)[0]
         if head[offset:offset + 4] == b"PE\0\0":
@@ -109,12 +117,13 @@ def platform_tag(path):
                        "pass --config-settings platform-tag=...")
 
 
-def _metadata(project, version):
-    lines = ["Metadata-Version: 2.1", f"Name: {project['name']}", f"Version: {version}",
+def _metadata(project, version, licenses):
+    lines = ["Metadata-Version: 2.4", f"Name: {project['name']}", f"Version: {version}",
              f"Summary: {project['description']}",
              f"Requires-Python: {project['requires-python']}",
-             f"License: {project['license']['text']}",
+             f"License-Expression: {project['license']}",
              f"Keywords: {','.join(project['keywords'])}"]
+    lines += [f"License-File: {name}" for name in licenses]
     lines += [f"Classifier: {c}" for c in project["classifiers"]]
     for extra, requirements in project.get("optional-dependencies", {}).items():
         lines.append(f"Provides-Extra: {extra}")
@@ -147,9 +156,15 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
             files.append((f"{package}/{file}", f.read(), False))
     with open(library, "rb") as f:
         files.append((f"{package}/{os.path.basename(library)}", f.read(), True))
+    licenses = layout["licenses"]
+    for file in licenses:
+        with open(os.path.join(REPO, file), "rb") as f:
+            files.append((f"{dist_info}/licenses/{file}", f.read(), False))
+    tags = "".join(f"Tag: py3-none-{t}\n" for t in tag.split("."))
     wheel = ("Wheel-Version: 1.0\nGenerator: oauth2cc_wheel (bindings/python/build_backend)\n"
-             f"Root-Is-Purelib: false\nTag: py3-none-{tag}\n")
-    files.append((f"{dist_info}/METADATA", _metadata(project, version).encode(), False))
+             f"Root-Is-Purelib: false\n{tags}")
+    files.append((f"{dist_info}/METADATA", _metadata(project, version, licenses).encode(),
+                  False))
     files.append((f"{dist_info}/WHEEL", wheel.encode(), False))
     record = [_record_line(n, data) for n, data, _ in files] + [f"{dist_info}/RECORD,,"]
     files.append((f"{dist_info}/RECORD", ("\n".join(record) + "\n").encode(), False))
