@@ -764,8 +764,8 @@ pub unsafe extern "C" fn oauth2cc_config_set_jwt_bearer(
 /// Authenticates the client with a client assertion someone else made and keeps in a file:
 /// a Kubernetes projected service-account token, Microsoft Entra workload identity's
 /// federated token (`AZURE_FEDERATED_TOKEN_FILE`), a SPIFFE JWT-SVID, a GitHub Actions OIDC
-/// token saved to a file. Each token request sends
-/// `client_assertion_type` = `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`,
+/// token saved to a file. Each token request sends `client_assertion_type` =
+/// `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`,
 /// `client_assertion` = the file's text with surrounding whitespace trimmed, and `client_id`
 /// (Entra requires it). The file is read at every token request, never cached, since the
 /// platform rotates it under the process; it may be created after this call. It replaces
