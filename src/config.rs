@@ -603,17 +603,20 @@ impl Config {
     /// `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer` and an `assertion` signed
     /// with the private key at each request: `iss` = client id, `sub` = `subject` (the client
     /// id when `None` or empty), `aud` = the JWT audience when set, else the token URL, `iat`,
-    /// `exp` (60 s later), a fresh `jti`, `kid` = the key's id. The scope travels in the form.
-    /// No client authentication is added unless a client secret, an assertion file or an
-    /// explicit auth style asks for it. A request without a private key is CONFIG.
+    /// `exp` (60 s later), a fresh `jti`, `kid` = the key's id. The scope travels in the form,
+    /// but for a Google service account's key file, whose `scope` claim this keeps (a subject
+    /// set here is then Google's domain-wide delegation). No client authentication is added
+    /// unless a client secret, an assertion file or an explicit auth style asks for it. A
+    /// request without a private key is CONFIG.
     pub fn set_jwt_bearer(&mut self, subject: Option<&str>) -> Result<()> {
         let subject = match subject.filter(|s| !s.is_empty()) {
             Some(s) => Some(text(s, "jwt bearer subject")?),
             None => None,
         };
+        let scope_in_assertion = self.auth.jwt_bearer().is_some_and(|b| b.scope_in_assertion);
         self.auth.set_jwt_bearer(Some(crate::jwt_bearer::JwtBearer {
             subject,
-            scope_in_assertion: false,
+            scope_in_assertion,
         }));
         Ok(())
     }

@@ -252,6 +252,27 @@ pub(crate) mod tests {
         .to_string()
     }
 
+    /// A service account's token request form: exactly the grant type and the assertion (no
+    /// scope: it is a claim); the assertion's header and claims, its RS256 signature checked
+    /// with the test key's public half.
+    fn service_account_assertion(
+        pairs: &[(String, String)],
+    ) -> (serde_json::Value, serde_json::Value) {
+        let names: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, ["grant_type", "assertion"], "no scope in the form");
+        let key = crate::jwt::PrivateKey::from_pem(
+            key_pem("rsa2048.pk8.pem").as_bytes(),
+            "k".into(),
+            None,
+        )
+        .unwrap();
+        verified(
+            &pairs[1].1,
+            &signature::RSA_PKCS1_2048_8192_SHA256,
+            &key.public_key(),
+        )
+    }
+
     #[test]
     fn a_service_account_key_file_is_the_jwt_bearer_grant_with_the_scope_as_a_claim() {
         let json = service_account_json(URL);
@@ -264,20 +285,8 @@ pub(crate) mod tests {
             .set_scope(Some("https://www.googleapis.com/auth/cloud-platform"))
             .unwrap();
         let (pairs, headers) = form(&config);
-        let names: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(names, ["grant_type", "assertion"], "no scope in the form");
         assert!(!headers.iter().any(|(k, _)| *k == "Authorization"));
-        let key = crate::jwt::PrivateKey::from_pem(
-            key_pem("rsa2048.pk8.pem").as_bytes(),
-            "k".into(),
-            None,
-        )
-        .unwrap();
-        let (header, claims) = verified(
-            &pairs[1].1,
-            &signature::RSA_PKCS1_2048_8192_SHA256,
-            &key.public_key(),
-        );
+        let (header, claims) = service_account_assertion(&pairs);
         assert_eq!(header["alg"], "RS256");
         assert_eq!(header["kid"], "0123abcd");
         assert_eq!(claims["iss"], "robot@proj-1.iam.gserviceaccount.com");
@@ -290,6 +299,28 @@ pub(crate) mod tests {
         let exp = claims["exp"].as_u64().unwrap();
         let iat = claims["iat"].as_u64().unwrap();
         assert!(exp > iat && exp - iat <= 3600);
+    }
+
+    /// Google's domain-wide delegation: a subject set on a service account's config keeps
+    /// the scope in the assertion (Google refuses it in the form).
+    #[test]
+    fn a_subject_set_on_a_service_account_keeps_the_scope_as_a_claim() {
+        let json = service_account_json(URL);
+        let mut config =
+            Config::from_json_bytes(json.as_bytes(), std::path::Path::new("")).unwrap();
+        config
+            .set_scope(Some("https://www.googleapis.com/auth/admin.directory.user"))
+            .unwrap();
+        config.set_jwt_bearer(Some("admin@example.com")).unwrap();
+        let (pairs, _) = form(&config);
+        let (header, claims) = service_account_assertion(&pairs);
+        assert_eq!(header["kid"], "0123abcd");
+        assert_eq!(claims["iss"], "robot@proj-1.iam.gserviceaccount.com");
+        assert_eq!(claims["sub"], "admin@example.com");
+        assert_eq!(
+            claims["scope"],
+            "https://www.googleapis.com/auth/admin.directory.user"
+        );
     }
 
     #[test]

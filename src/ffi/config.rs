@@ -728,9 +728,11 @@ pub unsafe extern "C" fn oauth2cc_config_set_issuer(
 /// `oauth2cc_config_set_jwt_audience`'s value when set, else the token URL, `iat`, `exp`
 /// (60 s after `iat`), a unique `jti`. The algorithm is the key's (RSA: RS256, P-256:
 /// ES256, P-384: ES384, Ed25519: EdDSA) unless `oauth2cc_config_set_jwt_algorithm` sets one.
-/// The scope goes in the form's `scope`, as for client credentials. Salesforce, DocuSign
-/// and Google (see `oauth2cc_config_from_file` for Google's service-account key files) use
-/// this grant.
+/// The scope goes in the form's `scope`, as for client credentials; for a Google
+/// service-account key file read by `oauth2cc_config_from_file` it stays in the assertion's
+/// `scope` claim, also when a subject is set here (Google's domain-wide delegation).
+/// Salesforce and Google use this grant; servers that want the scope as a claim otherwise
+/// (DocuSign) are not covered yet.
 ///
 /// The assertion is the grant: no client authentication is added unless a client secret,
 /// a client assertion file or an explicit auth style asks for it. A token request without a
