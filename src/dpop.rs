@@ -213,8 +213,8 @@ impl Dpop {
     }
 }
 
-/// The claims of one proof.
-#[derive(Clone, Copy, Debug)]
+/// The claims of one proof. Its `Debug` leaves the access token out.
+#[derive(Clone, Copy)]
 pub(crate) struct ProofClaims<'a> {
     pub method: &'a str,
     /// The URL without query and fragment ([`htu`]).
@@ -225,6 +225,18 @@ pub(crate) struct ProofClaims<'a> {
     /// Unix seconds.
     pub issued_at: u64,
     pub jti: &'a [u8; jwt::JTI_BYTES],
+}
+
+impl std::fmt::Debug for ProofClaims<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProofClaims")
+            .field("method", &self.method)
+            .field("htu", &self.htu)
+            .field("access_token", &self.access_token.map(|_| "<redacted>"))
+            .field("nonce", &self.nonce)
+            .field("issued_at", &self.issued_at)
+            .finish_non_exhaustive()
+    }
 }
 
 // ring's PKCS#8 document is plain data (an array and a length): wiping it in place is all.

@@ -210,4 +210,4 @@ pub(crate) fn pem_problem(e: &pem::Error) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

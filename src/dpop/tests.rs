@@ -345,3 +345,22 @@ fn dpop_from_the_json_file_and_the_environment() {
     .unwrap_err();
     assert!(e.message().contains("OAUTH2CC_DPOP"), "{e}");
 }
+
+#[test]
+fn proof_claims_never_show_the_access_token_in_debug() {
+    let jti = [7u8; jwt::JTI_BYTES];
+    let claims = ProofClaims {
+        method: "GET",
+        htu: "https://api.example.com/v1",
+        access_token: Some("at-DEBUG-must-not-show"),
+        nonce: Some("n-1"),
+        issued_at: 1,
+        jti: &jti,
+    };
+    let shown = format!("{claims:?}");
+    assert!(!shown.contains("at-DEBUG-must-not-show"), "{shown}");
+    assert!(
+        shown.contains("redacted") && shown.contains("n-1"),
+        "{shown}"
+    );
+}

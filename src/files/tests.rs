@@ -26,7 +26,7 @@ fn key_path(name: &str) -> PathBuf {
 /// A FIFO named `name` in `dir`, made with mkfifo(3).
 #[cfg(unix)]
 #[allow(unsafe_code)]
-fn mkfifo(dir: &Path, name: &str) -> PathBuf {
+pub(crate) fn mkfifo(dir: &Path, name: &str) -> PathBuf {
     use std::os::unix::ffi::OsStrExt as _;
     let path = dir.join(name);
     let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();

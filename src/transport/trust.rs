@@ -384,13 +384,8 @@ mod tests {
     fn env_locations_that_are_fifos_are_refused_at_once() {
         let dir = temp("fifo-marker", b"").parent().unwrap().join("fifo-dir");
         std::fs::create_dir_all(&dir).unwrap();
-        let fifo = dir.join("0a1b2c3d.0");
-        let _ = std::fs::remove_file(&fifo);
-        let path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-        // SAFETY: a valid NUL-terminated path; mkfifo keeps no pointer.
-        #[allow(unsafe_code)]
-        let made = unsafe { libc::mkfifo(path.as_ptr(), 0o600) };
-        assert_eq!(made, 0, "mkfifo {}", fifo.display());
+        let _ = std::fs::remove_file(dir.join("0a1b2c3d.0"));
+        let fifo = crate::files::tests::mkfifo(&dir, "0a1b2c3d.0");
         for key in [
             EnvKey {
                 file: Some(fifo.to_string_lossy().into_owned()),
