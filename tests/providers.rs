@@ -333,6 +333,23 @@ macro_rules! token_request {
     };
 }
 
+/// The end of both programs: a failure's status and message, else the token, and the frees.
+macro_rules! program_end {
+    () => {
+        r#"  if (st != OAUTH2CC_STATUS_OK) {
+    fprintf(stderr, "%s: %s\n", oauth2cc_status_str(st), oauth2cc_last_error_message());
+    oauth2cc_config_free(config);
+    return 1;
+  }
+  printf("%s\n", oauth2cc_authorization_access_token(auth));
+  oauth2cc_authorization_free(auth);
+  oauth2cc_config_free(config);
+  return 0;
+}
+"#
+    };
+}
+
 /// The C program around a recipe's block: the block configures `config` and sets `st`; then
 /// the loopback server's URL (and CA) replace the provider's, and one token is requested.
 fn c_program(recipe: &Recipe) -> String {
@@ -353,19 +370,9 @@ int main(void) {{
     st = oauth2cc_config_set_token_url(config, getenv("TEST_TOKEN_URL"));
   if (st == OAUTH2CC_STATUS_OK && getenv("TEST_CA_FILE"))
     st = oauth2cc_config_set_ca_file(config, getenv("TEST_CA_FILE"));
-{request}  if (st != OAUTH2CC_STATUS_OK) {{
-    fprintf(stderr, "%s: %s\n", oauth2cc_status_str(st), oauth2cc_last_error_message());
-    oauth2cc_config_free(config);
-    return 1;
-  }}
-  printf("%s\n", oauth2cc_authorization_access_token(auth));
-  oauth2cc_authorization_free(auth);
-  oauth2cc_config_free(config);
-  return 0;
-}}
-"#,
+{request}"#,
         heading = recipe.heading,
-        request = token_request!(),
+        request = concat!(token_request!(), program_end!()),
     )
 }
 
@@ -381,17 +388,7 @@ int main(void) {
   oauth2cc_status st = oauth2cc_config_from_env(&config);
 "#,
     token_request!(),
-    r#"  if (st != OAUTH2CC_STATUS_OK) {
-    fprintf(stderr, "%s: %s\n", oauth2cc_status_str(st), oauth2cc_last_error_message());
-    oauth2cc_config_free(config);
-    return 1;
-  }
-  printf("%s\n", oauth2cc_authorization_access_token(auth));
-  oauth2cc_authorization_free(auth);
-  oauth2cc_config_free(config);
-  return 0;
-}
-"#
+    program_end!(),
 );
 
 fn from_env_program() -> &'static Path {
