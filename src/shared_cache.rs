@@ -8,7 +8,9 @@
 //! 2. Otherwise it tries to become the fleet's refresher: `SET <lock> <random id> NX PX
 //!    <ttl>`, the ttl being what is left of its timeout plus a store's bound (so about the
 //!    request timeout: a dead holder's lock is gone that long after it was taken). The
-//!    winner fetches from the token endpoint within what is left of its timeout, `SET`s the
+//!    winner `GET`s the entry again (the holder before it may have stored its token and
+//!    released the lock since the first `GET`: then it takes that token and unlocks),
+//!    else fetches from the token endpoint within what is left of its timeout, `SET`s the
 //!    entry with `PX` = the token's remaining life (Redis drops it when the token expires),
 //!    and releases the lock only if it still holds it (compare-and-delete, [`RELEASE_LOCK`]).
 //! 3. A loser keeps a still-valid old entry if there is one; else it polls (every
@@ -254,6 +256,14 @@ enum Outcome {
     GaveUp,
 }
 
+/// What a `GET` of the entry found.
+enum Read {
+    /// A token the caller may take.
+    Current(Token),
+    /// Nothing to take: the old token, stale or the one being replaced, if there was one.
+    Stale(Option<Token>),
+}
+
 impl SharedCache {
     /// The shared cache `config` names, if any.
     pub(crate) fn new(config: &Config) -> Option<SharedCache> {
@@ -326,28 +336,10 @@ impl SharedCache {
         let takeover_key = format!("{}:takeover", self.lock_key);
         let clock = &*hooks.clock;
         loop {
-            let (now, system_now) = (clock.now(), clock.system_now());
-            let entry = match conn.command(&[b"GET", self.key.as_bytes()])? {
-                Reply::Bulk(Some(bytes)) => decode(
-                    &Zeroizing::new(bytes),
-                    &self.credential,
-                    &self.key,
-                    system_now,
-                    now,
-                ),
-                Reply::Bulk(None) => None,
-                other => return Err(unexpected("GET", other)),
-            };
-            let entry = match entry {
-                Some(stored)
-                    if stored.is_current(now, leeway)
-                        && replacing.is_none_or(|old| {
-                            old.access_token() != stored.token.access_token()
-                        }) =>
-                {
-                    return Ok(Outcome::Shared(stored.token))
-                }
-                stale_or_none => stale_or_none.map(|stored| stored.token),
+            let now = clock.now();
+            let entry = match self.read_entry(&mut conn, clock, leeway, replacing)? {
+                Read::Current(token) => return Ok(Outcome::Shared(token)),
+                Read::Stale(old) => old,
             };
             // The lock, or past the lock wait the takeover lock; held at most what is left of
             // the timeout (the fetch's bound) plus a store's.
@@ -367,6 +359,15 @@ impl SharedCache {
             ];
             match conn.command(&lock)? {
                 Reply::Status(ok) if ok == "OK" => {
+                    // Between our GET and our lock, the holder before us may have stored
+                    // its token and released the lock: read again before fetching, or we
+                    // would ask the endpoint for a token the fleet already has.
+                    if let Read::Current(token) =
+                        self.read_entry(&mut conn, clock, leeway, replacing)?
+                    {
+                        eval(&mut conn, RELEASE_LOCK, "unlock", lock_key, &owner)?;
+                        return Ok(Outcome::Shared(token));
+                    }
                     let Some(fetch) = fetch.take() else {
                         unreachable!("a lock is taken at most once")
                     };
@@ -399,6 +400,39 @@ impl SharedCache {
                 other => return Err(unexpected("SET NX", other)),
             }
         }
+    }
+
+    /// `GET`s the entry: [`Read::Current`] if it may be taken (outside the leeway, and not
+    /// the token `replacing` itself), else the old token it holds, if any.
+    fn read_entry(
+        &self,
+        conn: &mut RedisConnection,
+        clock: &dyn Clock,
+        leeway: Duration,
+        replacing: Option<&Token>,
+    ) -> std::io::Result<Read> {
+        let (now, system_now) = (clock.now(), clock.system_now());
+        let stored = match conn.command(&[b"GET", self.key.as_bytes()])? {
+            Reply::Bulk(Some(bytes)) => decode(
+                &Zeroizing::new(bytes),
+                &self.credential,
+                &self.key,
+                system_now,
+                now,
+            ),
+            Reply::Bulk(None) => None,
+            other => return Err(unexpected("GET", other)),
+        };
+        Ok(match stored {
+            Some(stored)
+                if stored.is_current(now, leeway)
+                    && replacing
+                        .is_none_or(|old| old.access_token() != stored.token.access_token()) =>
+            {
+                Read::Current(stored.token)
+            }
+            stale_or_none => Read::Stale(stale_or_none.map(|stored| stored.token)),
+        })
     }
 
     fn store_and_unlock(

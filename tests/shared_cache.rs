@@ -376,6 +376,88 @@ fn short_lived_tokens_are_refreshed_by_a_handful_of_requests_for_the_whole_fleet
     assert_no_secret(&redis);
 }
 
+/// A loopback proxy to `redis` that holds the first `SET ... NX` (a lock attempt) it sees:
+/// it reports it on the returned receiver and forwards it only once the sender is used.
+fn lock_holding_proxy(
+    redis: &Redis,
+) -> (
+    u16,
+    std::sync::mpsc::Receiver<()>,
+    std::sync::mpsc::Sender<()>,
+) {
+    use std::io::Write;
+    use std::net::{Shutdown, TcpListener, TcpStream};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let redis_port = redis.port;
+    let (held_tx, held_rx) = std::sync::mpsc::channel::<()>();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let hold = Arc::new(Mutex::new(Some((held_tx, go_rx))));
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { return };
+            let server = TcpStream::connect(("127.0.0.1", redis_port)).unwrap();
+            let (mut from_server, mut to_client) =
+                (server.try_clone().unwrap(), client.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut from_server, &mut to_client);
+                let _ = to_client.shutdown(Shutdown::Write);
+            });
+            let (mut from_client, mut to_server) = (client, server);
+            let hold = Arc::clone(&hold);
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 65536];
+                loop {
+                    let n = match from_client.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    let lock_attempt = buf[..n].windows(8).any(|w| w == b"$2\r\nNX\r\n");
+                    if lock_attempt {
+                        if let Some((held, go)) = hold.lock().unwrap().take() {
+                            held.send(()).unwrap();
+                            go.recv().unwrap();
+                        }
+                    }
+                    if to_server.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+                let _ = to_server.shutdown(Shutdown::Write);
+            });
+        }
+    });
+    (port, held_rx, go_tx)
+}
+
+/// The holder before us stores its token and releases the lock between our `GET` (a miss)
+/// and our `SET NX` (which then succeeds): we take the stored token, with no request of our
+/// own, and release the lock we took.
+#[test]
+fn a_lock_won_just_after_the_holder_stored_its_token_takes_that_token() {
+    let redis = Redis::start(&[]);
+    let endpoint = Endpoint::start(3600, |_| Some(Duration::ZERO));
+    let (proxy, held, go) = lock_holding_proxy(&redis);
+    let late = shared_config(&endpoint, &format!("redis://127.0.0.1:{proxy}"), 6000);
+    let late = std::thread::spawn(move || Client::new(&late).unwrap().token());
+    held.recv_timeout(Duration::from_secs(10))
+        .expect("the late client tries the lock");
+    // Meanwhile another process fetches, stores and unlocks.
+    let first = shared_config(&endpoint, &redis.url(), 6000);
+    let first = Client::new(&first).unwrap().token().unwrap();
+    assert_eq!(first.access_token().expose(), "tok-1");
+    go.send(()).unwrap();
+    let late = late.join().unwrap().unwrap();
+    assert_eq!(late.access_token().expose(), "tok-1");
+    assert_eq!(endpoint.token_requests(), 1, "the late client asked too");
+    let keys: Vec<String> = redis.dump().into_iter().map(|(k, _)| k).collect();
+    assert_eq!(
+        keys.len(),
+        1,
+        "the late client's lock is released: {keys:?}"
+    );
+}
+
 /// The holder of the refresh lock is killed -9 mid-fetch: each of the others returns
 /// within its timeout (the lock wait is a third of it; then one of them takes the takeover
 /// lock, fetches and stores for the fleet), and the fleet has the new token in Redis.
