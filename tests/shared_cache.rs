@@ -833,6 +833,21 @@ fn a_401_deletes_the_shared_entry_only_while_it_holds_the_rejected_token() {
     assert_eq!(endpoint.token_requests(), 3);
 }
 
+/// A Redis named by host name (`localhost`, looked up on a thread of its own under the
+/// call's deadline) is used like one named by address: the token is stored there, and a
+/// second client reads it back with no request.
+#[test]
+fn a_redis_named_by_host_name_is_shared() {
+    let redis = Redis::start(&[]);
+    let endpoint = Endpoint::start(3600, |_| Some(Duration::ZERO));
+    let url = format!("redis://localhost:{}", redis.port);
+    let config = shared_config(&endpoint, &url, 2000);
+    let token = Client::new(&config).unwrap().token().unwrap();
+    assert_eq!(token.access_token().expose(), "tok-1");
+    assert!(redis.token_key().is_some(), "{:?}", redis.dump());
+    assert_eq!(read_back(&endpoint, &config), "tok-1");
+}
+
 #[test]
 fn cache_hits_never_touch_redis() {
     let redis = Redis::start(&[]);

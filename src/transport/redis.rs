@@ -2,12 +2,12 @@
 //! token endpoint's trust (the config's CA file, else the system's). Only what the shared
 //! cache sends: `AUTH`, `SELECT`, `GET`, `SET`, `EVAL`.
 //!
-//! Deadlines, not timeouts: each command (and the connect) has a deadline, the earlier of
-//! the caller's and the command's own bound, and every read and write of the socket under
-//! it (the TLS handshake's included) waits only for what is left of it. A Redis that
-//! trickles its reply a byte at a time cannot stretch a command past its deadline, as a
-//! per-read timeout would let it. What is sent (the `AUTH` password among it) is built in
-//! memory that is wiped when dropped, and so are the replies' strings.
+//! Deadlines, not timeouts: each command (and the host's lookup, and the connect) has a
+//! deadline, the earlier of the caller's and the command's own bound, and every read and
+//! write of the socket under it (the TLS handshake's included) waits only for what is left
+//! of it. A Redis that trickles its reply a byte at a time cannot stretch a command past its
+//! deadline, as a per-read timeout would let it. What is sent (the `AUTH` password among it)
+//! is built in memory that is wiped when dropped, and so are the replies' strings.
 //!
 //! Hand-written rather than the `redis` crate: that crate (1.8, sync, `tls-rustls`) brings
 //! `url` with `idna` and the ICU normalizer, `combine`, `socket2` and a second copy of the
@@ -15,8 +15,8 @@
 //! measured sizes.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use zeroize::Zeroizing;
@@ -358,8 +358,13 @@ fn dial(
     let mut last = io::Error::new(io::ErrorKind::NotFound, "the host has no address");
     let preferred = prefer.into_iter().map(|(h, p)| (h.as_str(), *p));
     for (host, port) in preferred.chain([(host, port)]) {
-        let Ok(addrs) = (host, port).to_socket_addrs() else {
-            continue;
+        let within = remaining(deadline)?.min(op_timeout);
+        let addrs = match resolve(host, port, within) {
+            Ok(addrs) => addrs,
+            Err(e) => {
+                last = e;
+                continue;
+            }
         };
         for addr in addrs {
             let left = remaining(deadline)?.min(op_timeout);
@@ -373,6 +378,46 @@ fn dial(
         }
     }
     Err(last)
+}
+
+/// `host:port`'s addresses within `within`. An IP literal needs no lookup. A name is looked
+/// up on a thread of its own: `getaddrinfo` cannot be interrupted, and a resolver that does
+/// not answer must not hold the call past its deadline (the thread is left to finish and
+/// end by itself, as ureq's resolver does for the token endpoint).
+fn resolve(host: &str, port: u16, within: Duration) -> io::Result<Vec<SocketAddr>> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    let host = host.to_string();
+    lookup_within(within, move || {
+        (host.as_str(), port)
+            .to_socket_addrs()
+            .map(Iterator::collect)
+    })
+}
+
+/// Runs `lookup` on a new thread and waits for its answer at most `within`.
+fn lookup_within<F>(within: Duration, lookup: F) -> io::Result<Vec<SocketAddr>>
+where
+    F: FnOnce() -> io::Result<Vec<SocketAddr>> + Send + 'static,
+{
+    let (answer, answered) = mpsc::sync_channel(1);
+    std::thread::Builder::new()
+        .name("oauth2cc-redis-lookup".into())
+        .spawn(move || {
+            // The receiver is gone when the caller stopped waiting: nobody wants the answer.
+            let _ = answer.send(lookup());
+        })?;
+    match answered.recv_timeout(within) {
+        Ok(addrs) => addrs,
+        Err(mpsc::RecvTimeoutError::Timeout) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "looking up the Redis host took longer than the shared cache's time",
+        )),
+        Err(mpsc::RecvTimeoutError::Disconnected) => Err(io::Error::other(
+            "the Redis host's lookup ended without an answer",
+        )),
+    }
 }
 
 fn expect_ok(reply: Reply, what: &str) -> io::Result<()> {
@@ -422,6 +467,49 @@ fn tls_config(config: &Config) -> io::Result<Arc<rustls::ClientConfig>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lookup_that_does_not_answer_ends_at_its_bound() {
+        let started = Instant::now();
+        let stalled = lookup_within(Duration::from_millis(100), || {
+            std::thread::sleep(Duration::from_secs(5));
+            Ok(Vec::new())
+        });
+        let error = stalled.unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::TimedOut, "{error}");
+        // The bound is 100 ms; the lookup would take 5 s.
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        let addr: SocketAddr = "127.0.0.1:6379".parse().unwrap();
+        let answered = lookup_within(Duration::from_secs(5), move || Ok(vec![addr]));
+        assert_eq!(answered.unwrap(), vec![addr]);
+        let failed = lookup_within(Duration::from_secs(5), || Err(io::Error::other("NXDOMAIN")));
+        assert_eq!(failed.unwrap_err().to_string(), "NXDOMAIN");
+    }
+
+    #[test]
+    fn literals_are_not_looked_up_and_names_are() {
+        // A zero bound: a lookup thread could never answer in time.
+        assert_eq!(
+            resolve("::1", 7000, Duration::ZERO).unwrap(),
+            vec!["[::1]:7000".parse::<SocketAddr>().unwrap()]
+        );
+        assert_eq!(
+            resolve("127.0.0.1", 7000, Duration::ZERO).unwrap(),
+            vec!["127.0.0.1:7000".parse::<SocketAddr>().unwrap()]
+        );
+        let localhost = resolve("localhost", 7000, Duration::from_secs(5)).unwrap();
+        assert!(
+            localhost
+                .iter()
+                .all(|a| a.ip().is_loopback() && a.port() == 7000),
+            "{localhost:?}"
+        );
+        assert!(!localhost.is_empty());
+    }
 
     #[test]
     fn commands_and_replies() {
