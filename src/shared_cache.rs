@@ -365,7 +365,11 @@ impl SharedCache {
                     if let Read::Current(token) =
                         self.read_entry(&mut conn, clock, leeway, replacing)?
                     {
-                        eval(&mut conn, RELEASE_LOCK, "unlock", lock_key, &owner)?;
+                        // A failed unlock costs the fleet the lock's TTL, not this call
+                        // its token: it is in hand.
+                        if let Err(e) = eval(&mut conn, RELEASE_LOCK, "unlock", lock_key, &owner) {
+                            self.failed(hooks, &e);
+                        }
                         return Ok(Outcome::Shared(token));
                     }
                     let Some(fetch) = fetch.take() else {

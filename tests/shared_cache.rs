@@ -435,10 +435,42 @@ fn lock_holding_proxy(
 /// own, and release the lock we took.
 #[test]
 fn a_lock_won_just_after_the_holder_stored_its_token_takes_that_token() {
+    let keys = late_lock_winner(true);
+    assert_eq!(
+        keys.len(),
+        1,
+        "the late client's lock is released: {keys:?}"
+    );
+}
+
+/// The same, for a late client whose unlock fails (its Redis user may not `EVAL`): it still
+/// takes the stored token, with no request of its own; its lock is left to expire.
+#[test]
+fn a_failed_unlock_after_the_second_read_still_takes_the_stored_token() {
+    let keys = late_lock_winner(false);
+    assert_eq!(
+        keys.len(),
+        2,
+        "the entry and the late client's lock: {keys:?}"
+    );
+    assert!(keys.iter().any(|k| k.ends_with(":lock")), "{keys:?}");
+}
+
+/// A late client (through [`lock_holding_proxy`], as a Redis user that may `EVAL` or not)
+/// wins the lock just after another client stored `tok-1` and unlocked; asserts that it got
+/// `tok-1` with no request of its own, and returns the keys left in Redis.
+fn late_lock_winner(may_eval: bool) -> Vec<String> {
     let redis = Redis::start(&[]);
+    let mut acl = vec!["ACL", "SETUSER", "late", "on", ">late-pw", "~*", "+@all"];
+    if !may_eval {
+        acl.push("-eval");
+    }
+    let acl = redis.cli(&acl);
+    assert_eq!(acl, "OK");
     let endpoint = Endpoint::start(3600, |_| Some(Duration::ZERO));
     let (proxy, held, go) = lock_holding_proxy(&redis);
-    let late = shared_config(&endpoint, &format!("redis://127.0.0.1:{proxy}"), 6000);
+    let url = format!("redis://late:late-pw@127.0.0.1:{proxy}");
+    let late = shared_config(&endpoint, &url, 6000);
     let late = std::thread::spawn(move || Client::new(&late).unwrap().token());
     held.recv_timeout(Duration::from_secs(10))
         .expect("the late client tries the lock");
@@ -450,12 +482,7 @@ fn a_lock_won_just_after_the_holder_stored_its_token_takes_that_token() {
     let late = late.join().unwrap().unwrap();
     assert_eq!(late.access_token().expose(), "tok-1");
     assert_eq!(endpoint.token_requests(), 1, "the late client asked too");
-    let keys: Vec<String> = redis.dump().into_iter().map(|(k, _)| k).collect();
-    assert_eq!(
-        keys.len(),
-        1,
-        "the late client's lock is released: {keys:?}"
-    );
+    redis.dump().into_iter().map(|(k, _)| k).collect()
 }
 
 /// The holder of the refresh lock is killed -9 mid-fetch: each of the others returns
